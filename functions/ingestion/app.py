@@ -1,0 +1,186 @@
+"""Ingestion HTTP API: webhooks (verify, store raw, ack), direct capture
+from the retailer's own channels, and order reads.
+
+Thin: parse, call the domain, map the answer. Errors become answers in
+oms.http, in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from oms import container
+from oms.domain.apikeys import authorize
+from oms.domain.capture import CaptureResult, Outcome, order_id_for
+from oms.domain.webhooks import Acknowledgement, WebhookRequest
+from oms.errors import BadRequest, NotFound, OmsError
+from oms.http import SECURED, RouteGuard, error_event, new_resolver, raw_body
+from oms.models.api import CaptureResponse, OrderCreate, OrderList, WebhookAck
+from oms.models.apikey import ApiKey, Role
+from oms.models.order import Order, OrderDraft, OrderStatus
+from oms.observability import logger, metrics, tracer
+from oms.ports import OrderQuery
+from oms.settings import get_settings
+
+app = new_resolver("Fulfillment OMS: ingestion")
+
+STAFF = frozenset({Role.ops, Role.cs})
+ROLES_BY_ROUTE = {
+    "POST /orders": frozenset({Role.channel, Role.ops, Role.cs}),
+    "GET /orders": STAFF,
+    "GET /orders/{order_id}": STAFF,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.post(
+    "/webhooks/<channel>",
+    summary="Receive a channel webhook",
+    description=(
+        "Verifies the channel's signature over the raw body, stores the body before answering, "
+        "and normalizes it asynchronously. A repeat of a stored delivery is answered 200 'duplicate' "
+        "(a 4xx would make the channel retry and, for Shopify, drop the subscription)."
+    ),
+    responses={200: {"description": "stored (or a duplicate, or a ping)"}, 401: {"description": "bad signature"}},
+)
+def receive_webhook(channel: str) -> WebhookAck:
+    event = app.current_event
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    request = WebhookRequest(channel=channel, body=raw_body(event.raw_event), headers=headers)
+    receipt = container.webhook_receiver().receive(request, _now())
+    if receipt.status is Acknowledgement.accepted:
+        metrics.add_metric(name="WebhooksStored", unit=MetricUnit.Count, value=1)
+    elif receipt.status is Acknowledgement.duplicate:
+        metrics.add_metric(name="WebhooksDuplicate", unit=MetricUnit.Count, value=1)
+    logger.info("webhook received", extra={"channel": channel, "ack": receipt.status.value})
+    return WebhookAck(status=receipt.status.value)
+
+
+def _capture_response(result: CaptureResult) -> CaptureResponse:
+    order = result.order
+    return CaptureResponse(
+        outcome=result.outcome.value,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        status=order.status,
+        holds=order.holds,
+    )
+
+
+@app.post(
+    "/orders",
+    summary="Capture an order from an own channel (web, pos, callcenter, social)",
+    description=(
+        "Idempotent on (channel, channel_order_id): the same order again answers 200 with the stored order; "
+        "a later channel_updated_at updates it. Held orders are stored with the reasons."
+    ),
+    security=SECURED,
+    responses={201: {"description": "created"}, 200: {"description": "already captured (or updated)"}},
+)
+def create_order(body: OrderCreate) -> Response[CaptureResponse]:
+    key: ApiKey = app.context["api_key"]
+    authorize(key, ROLES_BY_ROUTE["POST /orders"], channel=body.channel)
+    draft = OrderDraft(
+        **body.model_dump(exclude={"totals", "channel_updated_at"}),
+        channel_updated_at=body.channel_updated_at or body.placed_at,
+        totals=body.computed_totals(),
+    )
+    result = container.capture_service().capture(draft, _now(), likely_new=True)
+    logger.append_keys(order_id=result.order.order_id)
+    if result.outcome is Outcome.created:
+        metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
+    status = 201 if result.outcome is Outcome.created else 200
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=_capture_response(result)
+    )
+
+
+@app.get("/orders", summary="List orders, newest first", security=SECURED)
+def list_orders(
+    channel: Annotated[str | None, Query(description="Sales channel")] = None,
+    channel_order_id: Annotated[str | None, Query(description="With channel: the one order it names")] = None,
+    status: Annotated[OrderStatus | None, Query()] = None,
+    created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
+    created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> OrderList:
+    if channel_order_id is not None:
+        if channel is None:
+            raise BadRequest("channel_order_id needs channel")
+        order = container.orders().get(order_id_for(channel, channel_order_id))
+        matches = order is not None and (status is None or order.status == status)
+        return OrderList(items=[_summary(order)] if matches else [])
+    for name, moment in (("created_from", created_from), ("created_to", created_to)):
+        if moment is not None and moment.tzinfo is None:
+            raise BadRequest(f"{name} must carry a time zone offset")
+    page = container.orders().list(
+        OrderQuery(
+            status=status,
+            channel=channel,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+    return OrderList.model_validate({"items": page.items, "next_cursor": page.next_cursor})
+
+
+def _summary(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "channel": order.channel,
+        "channel_order_id": order.channel_order_id,
+        "status": order.status,
+        "placed_at": order.placed_at,
+        "created_at": order.created_at,
+        "currency": order.currency,
+        "grand_total": order.totals.grand_total,
+        "hold_codes": order.hold_codes,
+    }
+
+
+@app.get("/orders/<order_id>", summary="One order: lines, customer, address, holds", security=SECURED)
+def get_order(order_id: str) -> Order:
+    order = container.orders().get(order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+def openapi():  # noqa: ANN201 (a Response annotation would enter the schema it serves)
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema()
+    )
+
+
+@cache
+def _route_guard() -> RouteGuard:
+    return RouteGuard(ROLES_BY_ROUTE, container.api_keys(), get_settings().max_body_bytes)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        key = _route_guard().check(event)
+    except OmsError as exc:
+        return error_event(exc)
+    app.append_context(api_key=key)
+    return app.resolve(event, context)
+

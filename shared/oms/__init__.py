@@ -1,0 +1,1 @@
+"""The OMS layer: settings, observability, models, domain, ports and adapters."""

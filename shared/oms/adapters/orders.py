@@ -1,0 +1,185 @@
+"""The orders table: one item per order, its document compressed, plus the
+few attributes the list indexes project (so a list never reads documents)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from oms.adapters.aws import client, error_code
+from oms.adapters.dynamo import as_bytes, from_item, to_item
+from oms.errors import BadRequest, DependencyError, StaleWrite
+from oms.models.order import Order
+from oms.ports import OrderPage, OrderQuery, OrderRepository
+
+SUMMARY_FIELDS = (
+    "order_id",
+    "order_number",
+    "channel",
+    "channel_order_id",
+    "status",
+    "placed_at",
+    "created_at",
+    "currency",
+    "grand_total",
+    "hold_codes",
+)
+# Without a range, lists look back this far (each day is one index partition).
+DEFAULT_LOOKBACK = timedelta(days=30)
+
+
+def sort_time(moment: datetime) -> str:
+    """UTC, fixed width: sorts as text in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_to_item(order: Order) -> dict[str, Any]:
+    created = sort_time(order.created_at)
+    doc = json.dumps(order.model_dump(mode="json"), separators=(",", ":")).encode()
+    return to_item(
+        {
+            "pk": f"ORDER#{order.order_id}",
+            "sk": "ORDER",
+            "order_id": order.order_id,
+            "order_number": order.order_number,
+            "channel": order.channel.value,
+            "channel_order_id": order.channel_order_id,
+            "status": order.status.value,
+            "placed_at": order.placed_at.isoformat(),
+            "created_at": order.created_at.isoformat(),
+            "currency": order.currency,
+            "grand_total": order.totals.grand_total,
+            "hold_codes": order.hold_codes,
+            "version": order.version,
+            "status_pk": f"STATUS#{order.status.value}",
+            "created_pk": f"DAY#{created[:10]}",
+            "created_sk": f"{created}#{order.order_id}",
+            "doc": zlib.compress(doc, 6),
+        }
+    )
+
+
+def order_from_values(values: dict[str, Any]) -> Order:
+    """From a deserialized item or stream image."""
+    return Order.model_validate_json(zlib.decompress(as_bytes(values["doc"])))
+
+
+def _summary(values: dict[str, Any]) -> dict[str, Any]:
+    summary = {name: values.get(name) for name in SUMMARY_FIELDS}
+    if summary["grand_total"] is not None:
+        summary["grand_total"] = str(summary["grand_total"])
+    return summary
+
+
+def _encode_cursor(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise BadRequest("cursor is not one this API issued") from None
+    if not isinstance(state, dict):
+        raise BadRequest("cursor is not one this API issued")
+    return state
+
+
+class DynamoOrders(OrderRepository):
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def get(self, order_id: str) -> Order | None:
+        response = client("dynamodb").get_item(
+            TableName=self.table, Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}}
+        )
+        item = response.get("Item")
+        return order_from_values(from_item(item)) if item else None
+
+    def insert(self, order: Order) -> Order | None:
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item=order_to_item(order),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")
+                return order_from_values(from_item(old)) if old else self.get(order.order_id)
+            raise DependencyError(f"order write failed: {error_code(exc)}") from exc
+        return None
+
+    def replace(self, order: Order, expected_version: int) -> None:
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item=order_to_item(order),
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(expected_version)}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise StaleWrite(f"order {order.order_id} changed since version {expected_version}") from exc
+            raise DependencyError(f"order write failed: {error_code(exc)}") from exc
+
+    def list(self, query: OrderQuery) -> OrderPage:  # noqa: PLR0912 (one walk over index partitions)
+        now = datetime.now(UTC)
+        end = query.created_to or now
+        start = query.created_from or (end - DEFAULT_LOOKBACK)
+        if start > end:
+            raise BadRequest("created_from is after created_to")
+        bounds = {":a": {"S": sort_time(start)}, ":b": {"S": sort_time(end) + "~"}}
+        state = _decode_cursor(query.cursor) if query.cursor else {}
+        filter_args: dict[str, Any] = {}
+        if query.channel:
+            filter_args = {"FilterExpression": "channel = :c"}
+            bounds[":c"] = {"S": query.channel}
+        if query.status is not None:
+            partitions = [f"STATUS#{query.status.value}"]
+            index = "by_status"
+            key_name = "status_pk"
+        else:
+            days = (end.astimezone(UTC).date() - start.astimezone(UTC).date()).days
+            newest = end.astimezone(UTC).date()
+            partitions = [f"DAY#{newest - timedelta(days=offset)}" for offset in range(days + 1)]
+            index = "by_created_day"
+            key_name = "created_pk"
+        if state.get("partition") in partitions:
+            partitions = partitions[partitions.index(state["partition"]) :]
+        items: list[dict[str, Any]] = []
+        start_key = state.get("key")
+        for partition in partitions:
+            while True:
+                args: dict[str, Any] = {
+                    "TableName": self.table,
+                    "IndexName": index,
+                    "KeyConditionExpression": f"{key_name} = :p AND created_sk BETWEEN :a AND :b",
+                    "ExpressionAttributeValues": {**bounds, ":p": {"S": partition}},
+                    "ScanIndexForward": False,
+                    "Limit": query.limit - len(items),
+                    **filter_args,
+                }
+                if start_key:
+                    args["ExclusiveStartKey"] = start_key
+                response = client("dynamodb").query(**args)
+                items.extend(_summary(from_item(item)) for item in response["Items"])
+                start_key = response.get("LastEvaluatedKey")
+                if len(items) >= query.limit:
+                    cursor = None
+                    if start_key:
+                        cursor = _encode_cursor({"partition": partition, "key": start_key})
+                    else:
+                        following = partitions.index(partition) + 1
+                        if following < len(partitions):
+                            cursor = _encode_cursor({"partition": partitions[following]})
+                    return OrderPage(items=items, next_cursor=cursor)
+                if not start_key:
+                    break
+        return OrderPage(items=items, next_cursor=None)

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns a channel's own payload into an OrderDraft."""

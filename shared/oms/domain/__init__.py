@@ -1,0 +1,1 @@
+"""Plain-Python domain: no boto3, no event shapes."""

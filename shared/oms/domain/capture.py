@@ -1,0 +1,190 @@
+"""Order capture: turn a channel's draft into the canonical order, once.
+
+One order per (channel, channel order id): the id is derived from that pair,
+so every re-send lands on the same item. A newer channel update is applied, a
+stale one ignored, and equal updates converge whatever order they arrive in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from oms.errors import StaleWrite
+from oms.models.order import (
+    PAYABLE,
+    PICKUP_METHODS,
+    SERVICE_LEVEL_PRIORITY,
+    Hold,
+    HoldCode,
+    Order,
+    OrderDraft,
+    OrderStatus,
+)
+from oms.ports import CatalogRepository, OrderNumberAllocator, OrderRepository
+
+# States ingestion decides; once a later function owns the order, a channel
+# update changes its content but not its state.
+INGESTION_STATES = frozenset({OrderStatus.on_hold, OrderStatus.received})
+
+
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    duplicate = "duplicate"  # same content again
+    stale = "stale"  # older than what is stored
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    order: Order
+    outcome: Outcome
+
+
+def order_id_for(channel: str, channel_order_id: str) -> str:
+    digest = hashlib.sha256(f"{channel}:{channel_order_id}".encode()).digest()
+    return "ord_" + base64.b32encode(digest).decode().lower()[:26]
+
+
+def content_hash(draft: OrderDraft) -> str:
+    canonical = json.dumps(draft.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def evaluate_holds(draft: OrderDraft, known_skus: set[str]) -> list[Hold]:
+    """Why the order cannot go to fulfillment yet; empty when it can."""
+    holds: list[Hold] = []
+    unknown = sorted({line.sku or f"(line {line.line_id} has no SKU)" for line in draft.lines} - known_skus)
+    if unknown:
+        holds.append(Hold(code=HoldCode.unknown_sku, message="unknown SKU: " + ", ".join(unknown)))
+    if not draft.payment.cod and draft.payment.status not in PAYABLE:
+        holds.append(Hold(code=HoldCode.unpaid, message=f"payment is {draft.payment.status.value} and not COD"))
+    if draft.delivery_method in PICKUP_METHODS:
+        if not draft.pickup_node_id:
+            holds.append(Hold(code=HoldCode.no_pickup_store, message="pickup order names no store"))
+    elif draft.shipping_address is None:
+        holds.append(Hold(code=HoldCode.incomplete_address, message="no shipping address"))
+    else:
+        missing = draft.shipping_address.missing_for_delivery()
+        if missing:
+            holds.append(
+                Hold(code=HoldCode.incomplete_address, message="address lacks " + ", ".join(missing))
+            )
+    return holds
+
+
+def _status(draft: OrderDraft, holds: list[Hold]) -> OrderStatus:
+    if draft.cancelled:
+        return OrderStatus.cancelled
+    return OrderStatus.on_hold if holds else OrderStatus.received
+
+
+def _priority(draft: OrderDraft) -> int:
+    return SERVICE_LEVEL_PRIORITY[draft.service_level]
+
+
+def build_order(draft: OrderDraft, *, order_number: str, known_skus: set[str], now: datetime) -> Order:
+    holds = evaluate_holds(draft, known_skus)
+    return Order(
+        **draft.model_dump(),
+        order_id=order_id_for(draft.channel, draft.channel_order_id),
+        order_number=order_number,
+        status=_status(draft, holds),
+        holds=holds,
+        priority=_priority(draft),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        content_hash=content_hash(draft),
+    )
+
+
+def _precedence(updated_at: datetime, cancelled: bool, digest: str) -> tuple:
+    # Later channel time wins; at the same time a cancellation wins, then the
+    # larger hash, so equal-time updates converge in any arrival order.
+    return (updated_at, cancelled, digest)
+
+
+def merge(existing: Order, draft: OrderDraft, *, known_skus: set[str], now: datetime) -> Order | Outcome:
+    """The order after applying a newer draft, or why nothing changes."""
+    digest = content_hash(draft)
+    if digest == existing.content_hash:
+        return Outcome.duplicate
+    incoming = _precedence(draft.channel_updated_at, draft.cancelled, digest)
+    stored = _precedence(existing.channel_updated_at, existing.cancelled, existing.content_hash)
+    if incoming <= stored:
+        return Outcome.stale
+    holds = evaluate_holds(draft, known_skus)
+    status = existing.status
+    if existing.status in INGESTION_STATES or draft.cancelled:
+        status = _status(draft, holds)
+    return Order(
+        **draft.model_dump(),
+        order_id=existing.order_id,
+        order_number=existing.order_number,
+        status=status,
+        holds=holds,
+        priority=_priority(draft),
+        created_at=existing.created_at,
+        updated_at=now,
+        version=existing.version + 1,
+        content_hash=digest,
+    )
+
+
+def format_order_number(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:07d}"
+
+
+class CaptureService:
+    """Stores a draft as the one canonical order, however often it arrives."""
+
+    MAX_ATTEMPTS = 5
+
+    def __init__(
+        self,
+        orders: OrderRepository,
+        catalog: CatalogRepository,
+        numbers: OrderNumberAllocator,
+        *,
+        number_prefix: str = "OMS",
+    ) -> None:
+        self.orders = orders
+        self.catalog = catalog
+        self.numbers = numbers
+        self.number_prefix = number_prefix
+
+    def capture(self, draft: OrderDraft, now: datetime, *, likely_new: bool = False) -> CaptureResult:
+        """likely_new (a create topic) tries the insert first and skips a read;
+        a failed conditional insert costs write units, so updates read first."""
+        known = self.catalog.known_skus({line.sku for line in draft.lines if line.sku})
+        order_id = order_id_for(draft.channel, draft.channel_order_id)
+        existing = None if likely_new else self.orders.get(order_id)
+        for _ in range(self.MAX_ATTEMPTS):
+            if existing is None:
+                number = self.numbers.take()
+                order = build_order(
+                    draft,
+                    order_number=format_order_number(self.number_prefix, number),
+                    known_skus=known,
+                    now=now,
+                )
+                existing = self.orders.insert(order)
+                if existing is None:
+                    return CaptureResult(order, Outcome.created)
+                self.numbers.give_back(number)
+                continue
+            merged = merge(existing, draft, known_skus=known, now=now)
+            if isinstance(merged, Outcome):
+                return CaptureResult(existing, merged)
+            try:
+                self.orders.replace(merged, expected_version=existing.version)
+            except StaleWrite:
+                existing = self.orders.get(order_id)
+                continue
+            return CaptureResult(merged, Outcome.updated)
+        raise StaleWrite(f"order {order_id} kept changing under {self.MAX_ATTEMPTS} attempts")

@@ -1,0 +1,224 @@
+"""The canonical order: one model for every channel.
+
+Money is Decimal in the order's currency units (IDR has no minor unit, USD
+has cents); it is never a float. JSON carries it as a string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+class Channel(StrEnum):
+    shopify = "shopify"
+    woocommerce = "woocommerce"
+    shopee = "shopee"
+    tokopedia = "tokopedia"
+    lazada = "lazada"
+    tiktok = "tiktok"
+    web = "web"
+    pos = "pos"
+    callcenter = "callcenter"
+    social = "social"
+
+
+# Channels that post the canonical order to POST /orders.
+OWN_CHANNELS = frozenset({Channel.web, Channel.pos, Channel.callcenter, Channel.social})
+
+
+class DeliveryMethod(StrEnum):
+    ship = "ship"
+    pickup = "pickup"
+    curbside = "curbside"
+    same_day = "same_day"
+    instant = "instant"
+
+
+PICKUP_METHODS = frozenset({DeliveryMethod.pickup, DeliveryMethod.curbside})
+
+
+class ServiceLevel(StrEnum):
+    instant = "instant"
+    same_day = "same_day"
+    next_day = "next_day"
+    regular = "regular"
+    economy = "economy"
+    pickup = "pickup"
+
+
+# Lower goes first: express service levels before regular ones.
+SERVICE_LEVEL_PRIORITY = {
+    ServiceLevel.instant: 0,
+    ServiceLevel.same_day: 1,
+    ServiceLevel.pickup: 2,
+    ServiceLevel.next_day: 3,
+    ServiceLevel.regular: 4,
+    ServiceLevel.economy: 5,
+}
+
+
+class PaymentStatus(StrEnum):
+    pending = "pending"
+    authorized = "authorized"
+    paid = "paid"
+    partially_refunded = "partially_refunded"
+    refunded = "refunded"
+    voided = "voided"
+    failed = "failed"
+
+
+PAYABLE = frozenset({PaymentStatus.authorized, PaymentStatus.paid, PaymentStatus.partially_refunded})
+
+
+class OrderStatus(StrEnum):
+    """Order states owned by ingestion; later functions add their own."""
+
+    on_hold = "on_hold"
+    received = "received"
+    cancelled = "cancelled"
+
+
+class HoldCode(StrEnum):
+    unknown_sku = "unknown_sku"
+    unpaid = "unpaid"
+    incomplete_address = "incomplete_address"
+    no_pickup_store = "no_pickup_store"
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+Amount = Annotated[Decimal, AfterValidator(_non_negative), Field(max_digits=18, decimal_places=4)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Address(Model):
+    """Any country's address, carrying the Indonesian hierarchy where present."""
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    company: str | None = Field(default=None, max_length=200)
+    line1: str | None = Field(default=None, max_length=500)
+    line2: str | None = Field(default=None, max_length=500)
+    village: str | None = Field(default=None, max_length=100, description="Kelurahan / desa")
+    district: str | None = Field(default=None, max_length=100, description="Kecamatan")
+    city: str | None = Field(default=None, max_length=100, description="Kota / kabupaten")
+    province: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: str = Field(default="ID", min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    lat: Decimal | None = Field(default=None, ge=-90, le=90)
+    lng: Decimal | None = Field(default=None, ge=-180, le=180)
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def missing_for_delivery(self) -> list[str]:
+        """The fields a carrier needs that this address lacks."""
+        required = {"name": self.name, "line1": self.line1, "city": self.city, "postal_code": self.postal_code}
+        if self.country == "ID":
+            required["province"] = self.province
+        return [field for field, value in required.items() if not value]
+
+
+class Customer(Model):
+    channel_customer_id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class Payment(Model):
+    status: PaymentStatus
+    cod: bool = Field(default=False, description="Cash on delivery: collected by the carrier")
+    method: str | None = Field(default=None, max_length=100)
+
+
+class OrderLine(Model):
+    line_id: str = Field(min_length=1, max_length=100, description="The channel's line id, or the line's position")
+    sku: str = Field(default="", max_length=100, description="Empty when the channel sent none (held)")
+    name: str | None = Field(default=None, max_length=500)
+    quantity: int = Field(gt=0, le=100_000)
+    unit_price: Amount
+    discount: Amount = Field(default=Decimal(0), description="Total discount on the line")
+    tax: Amount = Field(default=Decimal(0), description="Total tax on the line")
+
+    @property
+    def net_total(self) -> Decimal:
+        return self.unit_price * self.quantity - self.discount
+
+
+class Totals(Model):
+    subtotal: Amount
+    shipping: Amount = Decimal(0)
+    discount: Amount = Decimal(0)
+    tax: Amount = Decimal(0)
+    grand_total: Amount
+
+
+class Hold(Model):
+    code: HoldCode
+    message: str
+
+
+class OrderDraft(Model):
+    """What a channel told us, normalized; the OMS's own fields come later."""
+
+    channel: Channel
+    channel_order_id: str = Field(min_length=1, max_length=100)
+    channel_status: str | None = Field(default=None, max_length=100, description="The channel's raw status")
+    channel_updated_at: datetime
+    placed_at: datetime
+    currency: str = Field(default="IDR", min_length=3, max_length=3)
+    customer: Customer = Field(default_factory=Customer)
+    shipping_address: Address | None = None
+    delivery_method: DeliveryMethod = DeliveryMethod.ship
+    service_level: ServiceLevel = ServiceLevel.regular
+    pickup_node_id: str | None = Field(default=None, max_length=64)
+    payment: Payment
+    lines: list[OrderLine] = Field(min_length=1, max_length=500)
+    totals: Totals
+    cancelled: bool = False
+    cancel_reason: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=2000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("channel_updated_at", "placed_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone offset")
+        return value
+
+
+class Order(OrderDraft):
+    order_id: str
+    order_number: str
+    status: OrderStatus
+    holds: list[Hold] = Field(default_factory=list)
+    priority: int = Field(description="Lower goes first")
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(ge=1, description="Bumped on every stored change")
+    content_hash: str = Field(description="Hash of the channel's content, for idempotent re-sends")
+
+    @property
+    def hold_codes(self) -> list[str]:
+        return [hold.code.value for hold in self.holds]

@@ -1,0 +1,93 @@
+"""Ports: what the domain needs from the outside, as small ABCs.
+
+Adapters in oms.adapters implement them over AWS; tests use the in-memory
+fakes in tests/fakes.py.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from oms.models.apikey import ApiKey
+from oms.models.events import DomainEvent
+from oms.models.inbox import InboxEntry
+from oms.models.order import Order, OrderStatus
+
+
+class InboxRepository(ABC):
+    @abstractmethod
+    def put_new(self, entry: InboxEntry) -> bool:
+        """Store the entry durably; False when an entry with its key exists already."""
+
+    @abstractmethod
+    def quarantine(self, pk: str, reason: str, at: datetime) -> None:
+        """Mark a stored entry as not normalizable, with the reason."""
+
+
+class OrderRepository(ABC):
+    @abstractmethod
+    def get(self, order_id: str) -> Order | None: ...
+
+    @abstractmethod
+    def insert(self, order: Order) -> Order | None:
+        """Store a new order; when one with its id exists, store nothing and return that one."""
+
+    @abstractmethod
+    def replace(self, order: Order, expected_version: int) -> None:
+        """Store a changed order if the stored version is still expected_version, else raise StaleWrite."""
+
+    @abstractmethod
+    def list(self, query: OrderQuery) -> OrderPage: ...
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    status: OrderStatus | None = None
+    channel: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass
+class OrderPage:
+    items: list[dict] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class CatalogRepository(ABC):
+    @abstractmethod
+    def known_skus(self, skus: set[str]) -> set[str]:
+        """The subset of skus the catalog knows."""
+
+
+class OrderNumberAllocator(ABC):
+    @abstractmethod
+    def take(self) -> int: ...
+
+    @abstractmethod
+    def give_back(self, number: int) -> None:
+        """Return an unused number (the order turned out to exist) for the next insert."""
+
+
+class ApiKeyRepository(ABC):
+    @abstractmethod
+    def get(self, key_hash: str) -> ApiKey | None: ...
+
+    @abstractmethod
+    def put(self, key: ApiKey) -> None: ...
+
+
+class SecretsProvider(ABC):
+    @abstractmethod
+    def channel_secret(self, channel: str, name: str) -> str | None:
+        """A channel's secret (e.g. shopify/secret), or None when not configured."""
+
+
+class EventPublisher(ABC):
+    @abstractmethod
+    def publish(self, events: list[DomainEvent]) -> list[str]:
+        """Publish; return the event ids that failed (to be retried)."""

@@ -1,0 +1,37 @@
+"""Configuration, read once from the environment into a validated model."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    stage: str = "dev"
+    inbox_table: str = "oms-inbox-dev"
+    orders_table: str = "oms-orders-dev"
+    catalog_table: str = "oms-catalog-dev"
+    api_keys_table: str = "oms-api-keys-dev"
+    counters_table: str = "oms-counters-dev"
+    event_bus_name: str = "oms-dev"
+    secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")
+    max_body_bytes: int = Field(default=512 * 1024, gt=0)
+    # Inbox items outlive every channel's retry window and a long weekend of incidents.
+    inbox_retention_days: int = 90
+    # Shopify retries for 48 hours at most; an older delivery is a replay.
+    webhook_max_age_hours: int = 72
+    order_number_prefix: str = "OMS"
+    order_number_block: int = Field(default=20, gt=0)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
