@@ -64,8 +64,8 @@ class StreamReader:
         if not response["Records"]:
             return None
         records = []
-        for record in response["Records"]:
-            record = json.loads(json.dumps(record, default=_json_default))
+        for raw in response["Records"]:
+            record = json.loads(json.dumps(raw, default=_json_default))
             record["eventSourceARN"] = self.stream_arn
             records.append(record)
         return {"Records": records}

@@ -101,9 +101,7 @@ def create_order(body: OrderCreate) -> Response[CaptureResponse]:
     if result.outcome is Outcome.created:
         metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
     status = 201 if result.outcome is Outcome.created else 200
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=_capture_response(result)
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=_capture_response(result))
 
 
 @app.get("/orders", summary="List orders, newest first", security=SECURED)
@@ -162,10 +160,8 @@ def get_order(order_id: str) -> Order:
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
-def openapi():  # noqa: ANN201 (a Response annotation would enter the schema it serves)
-    return Response(
-        status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema()
-    )
+def openapi():
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema())
 
 
 @cache
@@ -183,4 +179,3 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return error_event(exc)
     app.append_context(api_key=key)
     return app.resolve(event, context)
-

@@ -53,9 +53,7 @@ def normalize(payload: dict, topic: str | None = None) -> OrderDraft:
             "channel": Channel.shopify,
             "channel_order_id": order_id,
             "channel_status": _channel_status(order, cancelled),
-            "channel_updated_at": parse_datetime(
-                order.get("updated_at") or order.get("created_at"), "updated_at"
-            ),
+            "channel_updated_at": parse_datetime(order.get("updated_at") or order.get("created_at"), "updated_at"),
             "placed_at": parse_datetime(order.get("created_at"), "created_at"),
             "currency": text(order.get("currency")) or "IDR",
             "customer": _customer(order),
@@ -129,9 +127,7 @@ def _totals(order: dict[str, Any], lines: list[dict[str, Any]], shipping_lines: 
     return {
         "subtotal": money(order.get("total_line_items_price"), "total_line_items_price", gross),
         "shipping": _shipping_total(order, shipping_lines),
-        "discount": money(
-            _first(order, "current_total_discounts", "total_discounts"), "total_discounts", _ZERO
-        ),
+        "discount": money(_first(order, "current_total_discounts", "total_discounts"), "total_discounts", _ZERO),
         "tax": money(_first(order, "current_total_tax", "total_tax"), "total_tax", _ZERO),
         "grand_total": money(_first(order, "current_total_price", "total_price"), "current_total_price"),
     }
@@ -170,9 +166,7 @@ def _customer(order: dict[str, Any]) -> dict[str, Any]:
         "channel_customer_id": str(customer_id) if customer_id not in (None, "") else None,
         "name": join_name(customer.get("first_name"), customer.get("last_name")) or text(address.get("name")),
         "email": text(order.get("email")) or text(order.get("contact_email")) or text(customer.get("email")),
-        "phone": normalize_phone(
-            _first(order, "phone") or customer.get("phone") or address.get("phone"), country
-        ),
+        "phone": normalize_phone(_first(order, "phone") or customer.get("phone") or address.get("phone"), country),
     }
 
 

@@ -71,9 +71,7 @@ def evaluate_holds(draft: OrderDraft, known_skus: set[str]) -> list[Hold]:
     else:
         missing = draft.shipping_address.missing_for_delivery()
         if missing:
-            holds.append(
-                Hold(code=HoldCode.incomplete_address, message="address lacks " + ", ".join(missing))
-            )
+            holds.append(Hold(code=HoldCode.incomplete_address, message="address lacks " + ", ".join(missing)))
     return holds
 
 

@@ -13,8 +13,14 @@ from oms.models.order import Channel, OrderDraft
 # Topics that carry a whole order. Others (orders/delete carries only an id,
 # orders/edited an edit object) are acknowledged, kept, and not applied.
 ORDER_TOPICS = {
-    Channel.shopify: {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
-                      "orders/partially_fulfilled"},
+    Channel.shopify: {
+        "orders/create",
+        "orders/updated",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    },
     Channel.woocommerce: {"order.created", "order.updated", "order.restored"},
 }
 CREATE_TOPICS = {"orders/create", "order.created"}

@@ -1,0 +1,87 @@
+# Fulfillment OMS. `make run` and `make test` work on a fresh clone: the
+# first target that needs the tools installs them into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+PORT ?= 3000
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+LOCAL_PATH := PYTHONPATH=shared:local:.
+
+.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq clean
+
+help:
+	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
+	@echo "make test     every test (unit, integration under moto, local runtime, end to end)"
+	@echo "make lint     ruff and sam validate --lint"
+	@echo "make bench    benchmarks -> bench/results.json"
+	@echo "make build    sam build (arm64) and an import check of the result"
+	@echo "make deploy   sam deploy STAGE=<stage> into your AWS account"
+	@echo "make reset    wipe the local state (.oms/)"
+
+$(BIN)/.installed: requirements-dev.txt shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(LOCAL_PATH) PORT=$(PORT) $(BIN)/python -m oms_local run
+
+reset:
+	rm -rf .oms
+
+test: install
+	$(BIN)/python -m pytest tests
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration
+
+test-local: install
+	$(BIN)/python -m pytest tests/local
+
+test-e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check shared functions
+	$(BIN)/sam validate --lint --template template.yaml
+
+# The functions run on python3.13; with pyenv, its 3.13 is selected for the build.
+PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
+build: install
+	PYENV_VERSION=$${PYENV_VERSION:-$(PY313)} $(BIN)/sam build --template template.yaml
+	PYENV_VERSION=$${PYENV_VERSION:-$(PY313)} $(BIN)/python scripts/check_build.py .aws-sam/build
+
+deploy: build
+	$(BIN)/sam deploy --stack-name oms-$(STAGE) --parameter-overrides Stage=$(STAGE) \
+		$(PARAMS) --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset
+
+bench: install
+	$(LOCAL_PATH) $(BIN)/python -m bench
+
+events: install
+	$(BIN)/python scripts/make_events.py
+
+# Against `make run` (the embedded AWS on OMS_MOTO_PORT) unless AWS_ENDPOINT_URL says otherwise.
+OMS_MOTO_PORT ?= 4599
+ADMIN := AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:$(OMS_MOTO_PORT)} \
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} \
+	$(BIN)/python scripts/oms_admin.py --stage $(if $(filter dev,$(STAGE)),local,$(STAGE))
+
+replay-quarantine: install
+	$(ADMIN) quarantine replay $(if $(CHANNEL),--channel $(CHANNEL))
+
+replay-dlq: install
+	$(ADMIN) dlq replay --queue $(QUEUE)
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache

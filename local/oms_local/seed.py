@@ -1,0 +1,127 @@
+"""What `make run` puts in the embedded AWS: channel secrets and the ops API
+key on every start (from the environment, with the documented defaults), and
+demo reference data (nodes, SKUs) when the state is new and SEED is not 0."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from oms.adapters.dynamo import to_item
+from oms.domain.apikeys import new_key
+from oms.models.apikey import Role
+from oms.models.order import Channel
+
+ClientFactory = Callable[[str], Any]
+
+# Local settings and their defaults (README "Local settings"). In AWS the
+# secrets live in SSM Parameter Store under /oms/<stage>/channels.
+DEFAULTS = {
+    "OMS_API_KEY": "oms_local_ops_key",
+    "OMS_SHOPIFY_SECRET": "shpss_local_dev_secret",
+    "OMS_WOOCOMMERCE_SECRET": "wc_local_dev_secret",
+    "OMS_TOKOPEDIA_SECRET": "tokopedia_local_dev_secret",
+    "OMS_SHOPEE_PARTNER_ID": "2001887",
+    "OMS_SHOPEE_PARTNER_KEY": "shopee_local_dev_partner_key",
+    "OMS_SHOPEE_CALLBACK_URL": "http://127.0.0.1:3000/webhooks/shopee",
+    "OMS_LAZADA_APP_KEY": "100101",
+    "OMS_LAZADA_APP_SECRET": "lazada_local_dev_secret",
+    "OMS_TIKTOK_APP_KEY": "tts_local_app",
+    "OMS_TIKTOK_APP_SECRET": "tiktok_local_dev_secret",
+}
+
+# SSM parameter (under the channels path) for each setting.
+SECRET_PARAMETERS = {
+    "OMS_SHOPIFY_SECRET": "shopify/secret",
+    "OMS_WOOCOMMERCE_SECRET": "woocommerce/secret",
+    "OMS_TOKOPEDIA_SECRET": "tokopedia/secret",
+    "OMS_SHOPEE_PARTNER_ID": "shopee/partner_id",
+    "OMS_SHOPEE_PARTNER_KEY": "shopee/partner_key",
+    "OMS_SHOPEE_CALLBACK_URL": "shopee/callback_url",
+    "OMS_LAZADA_APP_KEY": "lazada/app_key",
+    "OMS_LAZADA_APP_SECRET": "lazada/app_secret",
+    "OMS_TIKTOK_APP_KEY": "tiktok/app_key",
+    "OMS_TIKTOK_APP_SECRET": "tiktok/app_secret",
+}
+
+# A demo fashion-and-food retailer: two DCs and four stores across three time zones.
+NODES = [
+    {"node_id": "DC-CKG", "name": "DC Cikarang", "kind": "dc", "city": "Bekasi", "province": "Jawa Barat",
+     "tz": "Asia/Jakarta", "lat": Decimal("-6.2615"), "lng": Decimal("107.1526")},
+    {"node_id": "DC-SBY", "name": "DC Surabaya", "kind": "dc", "city": "Surabaya", "province": "Jawa Timur",
+     "tz": "Asia/Jakarta", "lat": Decimal("-7.2575"), "lng": Decimal("112.7521")},
+    {"node_id": "ST-JKT-GI", "name": "Toko Grand Indonesia", "kind": "store", "city": "Jakarta Pusat",
+     "province": "DKI Jakarta", "tz": "Asia/Jakarta", "lat": Decimal("-6.1951"), "lng": Decimal("106.8209")},
+    {"node_id": "ST-BDG-PVJ", "name": "Toko Paris Van Java", "kind": "store", "city": "Bandung",
+     "province": "Jawa Barat", "tz": "Asia/Jakarta", "lat": Decimal("-6.8889"), "lng": Decimal("107.5963")},
+    {"node_id": "ST-DPS-BC", "name": "Toko Beachwalk Kuta", "kind": "store", "city": "Badung", "province": "Bali",
+     "tz": "Asia/Makassar", "lat": Decimal("-8.7177"), "lng": Decimal("115.1688")},
+    {"node_id": "ST-MKS-TP", "name": "Toko Trans Studio Makassar", "kind": "store", "city": "Makassar",
+     "province": "Sulawesi Selatan", "tz": "Asia/Makassar", "lat": Decimal("-5.1566"), "lng": Decimal("119.3938")},
+]
+
+SKUS = [
+    ("BTK-PRG-L", "Kemeja Batik Parang L", "fashion", 250, "450000"),
+    ("BTK-PRG-M", "Kemeja Batik Parang M", "fashion", 240, "450000"),
+    ("KRD-VOAL-SAGE", "Kerudung Voal Motif Sage", "fashion", 120, "129000"),
+    ("KRD-VOAL-NAVY", "Kerudung Voal Motif Navy", "fashion", 120, "129000"),
+    ("TSHIRT-BLK-M", "Kaos Hitam M", "fashion", 180, "149000"),
+    ("CAP-NAVY", "Topi Navy", "fashion", 100, "89000"),
+    ("KOP-GAYO-250", "Kopi Gayo Arabika 250g", "food", 280, "95000"),
+    ("KOP-TORAJA-250", "Kopi Toraja 250g", "food", 280, "105000"),
+    ("SMB-BWG-200", "Sambal Bawang 200g", "food", 260, "35000"),
+    ("TEH-TUBRUK-100", "Teh Tubruk 100g", "food", 120, "25000"),
+    ("TAS-ROTAN-S", "Tas Rotan Bali Kecil", "craft", 400, "275000"),
+    ("SDL-KULIT-42", "Sandal Kulit 42", "fashion", 600, "320000"),
+]
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get(name) or DEFAULTS[name]
+
+
+def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> dict[str, str]:
+    """Every start: channel secrets and the ops key, from the environment."""
+    ssm = client("ssm")
+    for env_name, parameter in SECRET_PARAMETERS.items():
+        ssm.put_parameter(
+            Name=f"{secrets_path.rstrip('/')}/{parameter}", Value=setting(env_name), Type="SecureString", Overwrite=True
+        )
+    now = datetime.now(UTC)
+    ops_key, ops_record = new_key("local ops", [Role.ops], now, key=setting("OMS_API_KEY"))
+    cs_key, cs_record = new_key("local customer service", [Role.cs], now, key=setting("OMS_API_KEY") + "_cs")
+    pos_key, pos_record = new_key(
+        "local POS", [Role.channel], now, channels=[Channel.pos, Channel.web], key=setting("OMS_API_KEY") + "_pos"
+    )
+    dynamodb = client("dynamodb")
+    for record in (ops_record, cs_record, pos_record):
+        dynamodb.put_item(TableName=api_keys_table, Item=to_item(record.model_dump(mode="json")))
+    return {"ops API key": ops_key, "cs API key": cs_key, "pos/web API key": pos_key}
+
+
+def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
+    """New state only: demo nodes and SKUs."""
+    dynamodb = client("dynamodb")
+    for node in NODES:
+        dynamodb.put_item(TableName=catalog_table, Item=to_item({"pk": f"NODE#{node['node_id']}", **node}))
+    for sku, name, category, grams, price in SKUS:
+        item = {"pk": f"SKU#{sku}", "sku": sku, "name": name, "category": category, "weight_g": grams,
+                "list_price": Decimal(price), "currency": "IDR"}
+        dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
+    return {"demo data": f"{len(NODES)} nodes, {len(SKUS)} SKUs"}
+
+
+def seed_demo(runtime: Any, fresh: bool = True, demo: bool = True) -> dict[str, str]:
+    """Called by the local runtime at every start."""
+    if "IngestionApiFunction" not in runtime.template.functions():
+        return {}  # another template (the runtime's own tests)
+    env = runtime.env_for("IngestionApiFunction")
+    client = runtime.client
+    lines = configure(client, env["SECRETS_PATH"], env["API_KEYS_TABLE"])
+    if fresh and demo:
+        lines.update(seed_catalog(client, env["CATALOG_TABLE"]))
+    return lines

@@ -1,0 +1,202 @@
+"""Operations commands, for a deployed stage or for `make run`'s embedded AWS.
+
+    python scripts/oms_admin.py --stage local create-key --name "POS Bandung" --role channel --channel pos
+    python scripts/oms_admin.py --stage local quarantine list [--channel shopify]
+    python scripts/oms_admin.py --stage local quarantine replay [--channel shopify] [--key <inbox key>]
+    python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher
+
+Table and queue names come from template.yaml for the stage. Against AWS,
+use your usual credentials; against `make run`, the Makefile sets
+AWS_ENDPOINT_URL to the embedded AWS (see docs/runbook.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local")]
+
+from oms.adapters.aws import client  # noqa: E402
+from oms.adapters.dynamo import to_item  # noqa: E402
+from oms.adapters.inbox import DynamoInbox  # noqa: E402
+from oms.domain.apikeys import new_key  # noqa: E402
+from oms.models.apikey import Role  # noqa: E402
+from oms.models.order import Channel  # noqa: E402
+from oms_local.template import Template  # noqa: E402
+
+# DLQ -> (the function whose failures it holds, the table whose stream feeds it)
+DLQS = {
+    "normalizer": ("NormalizerFunction", "NormalizerDLQ", "InboxTable"),
+    "publisher": ("EventPublisherFunction", "PublisherDLQ", "OrdersTable"),
+}
+
+
+def stage_env(stage: str, function: str = "IngestionApiFunction") -> dict[str, str]:
+    return Template(ROOT / "template.yaml", {"Stage": stage}).functions()[function].environment
+
+
+def create_key(args: argparse.Namespace) -> None:
+    env = stage_env(args.stage)
+    channels = [Channel(c) for c in args.channel] if args.channel else None
+    key, record = new_key(args.name, [Role(r) for r in args.role], datetime.now(UTC), channels=channels)
+    client("dynamodb").put_item(TableName=env["API_KEYS_TABLE"], Item=to_item(record.model_dump(mode="json")))
+    print(f"key id {record.key_id} ({', '.join(args.role)}); the key, shown once:\n{key}")
+
+
+def quarantine_list(args: argparse.Namespace) -> None:
+    inbox = DynamoInbox(stage_env(args.stage)["INBOX_TABLE"])
+    channels = [args.channel] if args.channel else [c.value for c in Channel]
+    for channel in channels:
+        for item in inbox.quarantined(channel):
+            print(json.dumps({k: item.get(k) for k in ("pk", "topic", "received_at", "quarantine_reason",
+                                                       "quarantined_at")}))
+
+
+def quarantine_replay(args: argparse.Namespace) -> None:
+    inbox = DynamoInbox(stage_env(args.stage)["INBOX_TABLE"])
+    if args.key:
+        keys = [args.key]
+    else:
+        channels = [args.channel] if args.channel else [c.value for c in Channel]
+        keys = [item["pk"] for channel in channels for item in inbox.quarantined(channel)]
+    for key in keys:
+        inbox.request_replay(key)
+    print(f"replay requested for {len(keys)} webhook(s); the normalizer picks them up from the inbox stream")
+
+
+def _load_handler(function: str, env: dict[str, str]) -> Any:
+    spec = Template(ROOT / "template.yaml").functions()[function]
+    os.environ.update(env)
+    module_name, _, attribute = spec.handler.rpartition(".")
+    path = spec.code_uri / f"{module_name}.py"
+    loaded = importlib.util.spec_from_file_location(f"replay_{module_name}", path)
+    assert loaded and loaded.loader
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return getattr(module, attribute)
+
+
+def _stream_batch(stream_arn: str, info: dict[str, Any]) -> dict[str, Any] | None:
+    """The records a failed batch held, while the stream still has them (24 hours)."""
+    streams = client("dynamodbstreams")
+    try:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=info["startSequenceNumber"],
+        )["ShardIterator"]
+    except Exception:
+        return None
+    records: list[dict[str, Any]] = []
+    end = int(info["endSequenceNumber"])
+    while iterator and (not records or int(records[-1]["dynamodb"]["SequenceNumber"]) < end):
+        response = streams.get_records(ShardIterator=iterator, Limit=100)
+        if not response["Records"]:
+            break
+        for record in response["Records"]:
+            if int(record["dynamodb"]["SequenceNumber"]) <= end:
+                records.append(json.loads(json.dumps(record, default=_json_default)) | {"eventSourceARN": stream_arn})
+        iterator = response.get("NextShardIterator")
+    return {"Records": records} if records else None
+
+
+def _json_default(value: Any) -> Any:
+    import base64
+
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    raise TypeError(type(value).__name__)
+
+
+class _Context:
+    function_name = "oms-admin-replay"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:oms-admin-replay"
+    aws_request_id = str(uuid.uuid4())
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def dlq_replay(args: argparse.Namespace) -> None:
+    function, queue_id, table_id = DLQS[args.queue]
+    template = Template(ROOT / "template.yaml", {"Stage": args.stage})
+    env = template.functions()[function].environment
+    queue_name = template.resources[queue_id]["Properties"]["QueueName"]
+    queue_name = template.resolve(queue_name)
+    table_name = template.resolve(template.resources[table_id]["Properties"]["TableName"])
+    sqs = client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    stream_arn = client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    handler = _load_handler(function, env)
+    replayed = kept = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not messages:
+            break
+        for message in messages:
+            info = json.loads(message["Body"]).get("DDBStreamBatchInfo", {})
+            batch = _stream_batch(stream_arn, info) if info else None
+            ok = False
+            if batch is not None:
+                answer = handler(batch, _Context())
+                ok = not (answer or {}).get("batchItemFailures")
+            elif args.queue == "normalizer" and info:
+                # The stream has moved on; the inbox still has every webhook of the window.
+                start = datetime.fromisoformat(info["approximateArrivalOfFirstRecord"].replace("Z", "+00:00"))
+                end = datetime.fromisoformat(info["approximateArrivalOfLastRecord"].replace("Z", "+00:00"))
+                inbox = DynamoInbox(env["INBOX_TABLE"])
+                margin = timedelta(seconds=5)
+                for key in inbox.keys_received_between((start - margin).isoformat(), (end + margin).isoformat()):
+                    inbox.request_replay(key)
+                ok = True
+            if ok:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                replayed += 1
+            else:
+                kept += 1
+        if kept:
+            break
+    print(f"replayed {replayed} failed batch(es); {kept} still failing and kept in the DLQ")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "local"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    key = commands.add_parser("create-key", help="create an API key (shown once)")
+    key.add_argument("--name", required=True)
+    key.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    key.add_argument("--channel", action="append", choices=[c.value for c in Channel])
+    key.set_defaults(run=create_key)
+    quarantine = commands.add_parser("quarantine").add_subparsers(dest="action", required=True)
+    listing = quarantine.add_parser("list")
+    listing.add_argument("--channel")
+    listing.set_defaults(run=quarantine_list)
+    replay = quarantine.add_parser("replay")
+    replay.add_argument("--channel")
+    replay.add_argument("--key", help="one inbox key")
+    replay.set_defaults(run=quarantine_replay)
+    dlq = commands.add_parser("dlq").add_subparsers(dest="action", required=True)
+    dlq_run = dlq.add_parser("replay")
+    dlq_run.add_argument("--queue", required=True, choices=sorted(DLQS))
+    dlq_run.set_defaults(run=dlq_replay)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
