@@ -37,11 +37,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
         yield runtime
 
 
-def http(stack: LocalRuntime, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def http(
+    stack: LocalRuntime, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(stack.url + path, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
@@ -54,8 +55,12 @@ def shopify_body(**changes: Any) -> bytes:
 
 def signed(body: bytes, secret: str = DEFAULTS["OMS_SHOPIFY_SECRET"], event_id: str = "e2e-1") -> dict[str, str]:
     digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {"content-type": "application/json", "x-shopify-topic": "orders/create",
-            "x-shopify-hmac-sha256": digest, "x-shopify-event-id": event_id}
+    return {
+        "content-type": "application/json",
+        "x-shopify-topic": "orders/create",
+        "x-shopify-hmac-sha256": digest,
+        "x-shopify-event-id": event_id,
+    }
 
 
 def count(stack: LocalRuntime, table: str) -> int:
@@ -97,7 +102,10 @@ def test_the_issue_done_when(stack: LocalRuntime) -> None:
     (summary,) = page["items"]
     status, order = http(stack, "GET", f"/orders/{summary['order_id']}", headers=OPS)
     assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [
-        ("BTK-PRG-L", 2), ("KOP-GAYO-250", 3), ("SMB-BWG-200", 1)]
+        ("BTK-PRG-L", 2),
+        ("KOP-GAYO-250", 3),
+        ("SMB-BWG-200", 1),
+    ]
     assert order["shipping_address"]["city"] == "Jakarta Selatan"
     assert order["shipping_address"]["postal_code"] == "12730"
     # And exactly one OrderReceived on the bus
@@ -105,8 +113,9 @@ def test_the_issue_done_when(stack: LocalRuntime) -> None:
     assert [json.loads(m["Body"])["detail-type"] for m in received] == ["OrderReceived"]
 
     # And the WooCommerce ping is answered
-    ping = http(stack, "POST", "/webhooks/woocommerce", b"webhook_id=7",
-                {"content-type": "application/x-www-form-urlencoded"})
+    ping = http(
+        stack, "POST", "/webhooks/woocommerce", b"webhook_id=7", {"content-type": "application/x-www-form-urlencoded"}
+    )
     assert ping == (200, {"status": "ping"})
 
 
@@ -124,10 +133,21 @@ def test_bad_input_is_a_clear_4xx(stack: LocalRuntime) -> None:
 
 
 def admin(stack: LocalRuntime, *args: str) -> str:
-    env = {**os.environ, "AWS_ENDPOINT_URL": stack.moto_url, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run([sys.executable, str(ROOT / "scripts/oms_admin.py"), "--stage", "local", *args],
-                            env=env, capture_output=True, text=True, check=True, timeout=60)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": stack.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/oms_admin.py"), "--stage", "local", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     return result.stdout
 
 
@@ -151,8 +171,12 @@ def test_a_failed_batch_goes_to_the_dlq_and_is_replayed(stack: LocalRuntime) -> 
     assert http(stack, "GET", "/orders?channel=shopify&channel_order_id=7700000000001", headers=OPS)[1]["items"] == []
 
     # When the outage ends and an operator replays the DLQ
-    dynamodb.create_table(TableName=catalog, KeySchema=description["KeySchema"],
-                          AttributeDefinitions=description["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST")
+    dynamodb.create_table(
+        TableName=catalog,
+        KeySchema=description["KeySchema"],
+        AttributeDefinitions=description["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+    )
     for item in items:
         dynamodb.put_item(TableName=catalog, Item=item)
     output = admin(stack, "dlq", "replay", "--queue", "normalizer")
@@ -161,6 +185,7 @@ def test_a_failed_batch_goes_to_the_dlq_and_is_replayed(stack: LocalRuntime) -> 
     assert "replayed 1" in output
     assert dlq_depth() == 0
     status, page = http(stack, "GET", "/orders?channel=shopify&channel_order_id=7700000000001", headers=OPS)
+    assert status == 200
     assert [item["status"] for item in page["items"]] == ["on_hold"]
 
 

@@ -50,8 +50,9 @@ def test_http_event_and_raw_bytes_round_trip(rt: LocalRuntime) -> None:
 
 def test_text_body_is_passed_as_text(rt: LocalRuntime) -> None:
     body = json.dumps({"café": "ünïcode"}, ensure_ascii=False).encode()
-    resp = requests.post(f"{rt.url}/echo/bob", data=body,
-                         headers={"Content-Type": "application/json; charset=utf-8"}, timeout=30)
+    resp = requests.post(
+        f"{rt.url}/echo/bob", data=body, headers={"Content-Type": "application/json; charset=utf-8"}, timeout=30
+    )
     payload = resp.json()
     assert payload["event"]["isBase64Encoded"] is False
     assert payload["event"]["body"] == body.decode()

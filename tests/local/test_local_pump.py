@@ -43,7 +43,9 @@ def test_sqs_partial_batch_failure_and_dlq(rt: LocalRuntime) -> None:
     rt.drain(timeout=20)
     hits = _hits(rt)
     assert {k: v for k, v in hits.items() if k in ("sqs#0", "sqs#2", "sqs#4")} == {
-        "sqs#0": 1, "sqs#2": 1, "sqs#4": 1,  # successes were deleted: never delivered twice
+        "sqs#0": 1,
+        "sqs#2": 1,
+        "sqs#4": 1,  # successes were deleted: never delivered twice
     }
     assert hits["sqs#1"] == 2 and hits["sqs#3"] == 2  # failures: maxReceiveCount deliveries
     assert sorted(b["id"] for b in _queue_bodies(rt, "WorkDLQ")) == [1, 3]
@@ -59,8 +61,12 @@ def test_stream_images_and_on_failure_destination(rt: LocalRuntime) -> None:
     ddb = rt.client("dynamodb")
     table = rt.table_name("ItemsTable")
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"N": "1"}, "blob": {"B": b"\x00\xff"}})
-    ddb.update_item(TableName=table, Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v",
-                    ExpressionAttributeValues={":v": {"N": "2"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
     rt.drain(timeout=20)
     results = {i["pk"]["S"]: json.loads(i["data"]["S"])["record"] for i in scan(rt, "ResultsTable")}
     insert, modify = results["stream#a#INSERT"], results["stream#a#MODIFY"]
@@ -100,8 +106,7 @@ def test_schedule_fires(make_runtime: Any) -> None:
 def test_eventbridge_rule_delivers_the_event(rt: LocalRuntime) -> None:
     bus = rt.resource_name("Bus")
     entries = [
-        {"Source": "fixture", "DetailType": "Thing Happened", "Detail": json.dumps({"n": 1}),
-         "EventBusName": bus},
+        {"Source": "fixture", "DetailType": "Thing Happened", "Detail": json.dumps({"n": 1}), "EventBusName": bus},
         {"Source": "other", "DetailType": "Ignored", "Detail": "{}", "EventBusName": bus},
     ]
     assert rt.client("events").put_events(Entries=entries)["FailedEntryCount"] == 0
@@ -115,10 +120,15 @@ def test_eventbridge_rule_delivers_the_event(rt: LocalRuntime) -> None:
 def test_state_survives_restart(make_runtime: Any) -> None:
     rt = make_runtime()
     ddb = rt.client("dynamodb")
-    ddb.put_item(TableName=rt.table_name("ItemsTable"),
-                 Item={"pk": {"S": "keep"}, "bin": {"B": b"\x01\x02"}, "n": {"N": "7"}, "gsi_pk": {"S": "g"}})
-    rt.client("sqs").send_message(QueueUrl=rt.queue_url("WorkDLQ"), MessageBody='{"parked": true}',
-                                  MessageAttributes={"a": {"DataType": "Binary", "BinaryValue": b"\x00"}})
+    ddb.put_item(
+        TableName=rt.table_name("ItemsTable"),
+        Item={"pk": {"S": "keep"}, "bin": {"B": b"\x01\x02"}, "n": {"N": "7"}, "gsi_pk": {"S": "g"}},
+    )
+    rt.client("sqs").send_message(
+        QueueUrl=rt.queue_url("WorkDLQ"),
+        MessageBody='{"parked": true}',
+        MessageAttributes={"a": {"DataType": "Binary", "BinaryValue": b"\x00"}},
+    )
     rt.drain(timeout=20)
     assert rt.counters()["functions"]["StreamFunction"]["invocations"] == 1
     data_dir = rt.data_dir

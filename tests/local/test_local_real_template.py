@@ -12,8 +12,13 @@ from oms_local import LocalRuntime
 def test_real_template_resources_are_created(tmp_path: Path) -> None:
     with LocalRuntime(REPO / "template.yaml", data_dir=tmp_path) as rt:
         tables = set(rt.client("dynamodb").list_tables()["TableNames"])
-        assert {"oms-inbox-local", "oms-orders-local", "oms-catalog-local", "oms-api-keys-local",
-                "oms-counters-local"} <= tables
+        assert {
+            "oms-inbox-local",
+            "oms-orders-local",
+            "oms-catalog-local",
+            "oms-api-keys-local",
+            "oms-counters-local",
+        } <= tables
         inbox = rt.client("dynamodb").describe_table(TableName="oms-inbox-local")["Table"]
         assert inbox["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
         declared = rt.template.resolve(rt.template.resources["InboxTable"]["Properties"])

@@ -59,9 +59,7 @@ def test_line_tax_is_total_tax(created):
 
 def test_uneven_unit_price_is_kept_to_four_places(created):
     # Given 3 units for 100.000 (not divisible)
-    created["line_items"][1].update(
-        quantity=3, subtotal="100000.00", total="100000.00", price=33333.333333333336
-    )
+    created["line_items"][1].update(quantity=3, subtotal="100000.00", total="100000.00", price=33333.333333333336)
     # Then the unit price fits the model's four decimal places
     assert woocommerce.normalize(created).lines[1].unit_price == Decimal("33333.3333")
 
