@@ -548,7 +548,8 @@ class Pump:
     def counters(self) -> dict[str, Any]:
         return {
             "functions": {
-                lid: {"invocations": p.stats.invocations, "errors": p.stats.errors}
+                lid: {"invocations": p.stats.invocations, "errors": p.stats.errors,
+                      "duration_ms": round(p.stats.duration_ms, 1)}
                 for lid, p in self.workers.pools.items()
             },
             "sources": {s.source_name: vars(s.counters).copy() for s in [*self.sources, *self.schedules]},

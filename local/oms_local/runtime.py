@@ -132,8 +132,8 @@ class LocalRuntime:
             return {}
         return module.seed_demo(self, fresh=self.state_was_new, demo=self.seed) or {}
 
-    def stop(self, drain_timeout: float = 10.0) -> None:
-        """Stop HTTP, drain the pump, snapshot state, stop workers and moto."""
+    def stop(self, drain_timeout: float = 10.0, save: bool = True) -> None:
+        """Stop HTTP, drain the pump, snapshot state (unless save is false), stop workers and moto."""
         if not self._started:
             return
         self._started = False
@@ -145,7 +145,8 @@ class LocalRuntime:
             log.warning("shutting down without a full drain: %s", exc)
         self.pump.stop()
         try:
-            self.save_state()
+            if save:
+                self.save_state()
         except Exception:
             log.exception("could not save state")
         self.workers.stop()

@@ -56,6 +56,8 @@ def _worker_env(spec: FunctionSpec, moto_url: str) -> dict[str, str]:
     env.update(
         {
             "AWS_ENDPOINT_URL": moto_url,
+            # Tags this function's requests for the meter in the moto process (oms_local.meter).
+            "AWS_SDK_UA_APP_ID": spec.logical_id,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
@@ -226,6 +228,7 @@ class FunctionStats:
     invocations: int = 0
     errors: int = 0
     cold_starts: list[float] = field(default_factory=list)  # init (import) time, ms
+    duration_ms: float = 0.0  # summed invoke time (what Lambda bills), for the benchmarks
 
 
 class FunctionPool:
@@ -253,6 +256,7 @@ class FunctionPool:
             self._idle.put(worker)
         with self._lock:
             self.stats.invocations += 1
+            self.stats.duration_ms += result.duration_ms
             if not result.ok:
                 self.stats.errors += 1
             if result.cold_start and worker.init_ms is not None:

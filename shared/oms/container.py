@@ -9,7 +9,7 @@ from datetime import timedelta
 from functools import cache
 
 from oms.adapters.apikeys import DynamoApiKeys
-from oms.adapters.catalog import DynamoCatalog
+from oms.adapters.catalog import CachedCatalog, DynamoCatalog
 from oms.adapters.counters import BlockAllocator
 from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
@@ -41,7 +41,7 @@ def capture_service() -> CaptureService:
     settings = get_settings()
     return CaptureService(
         orders(),
-        DynamoCatalog(settings.catalog_table),
+        CachedCatalog(DynamoCatalog(settings.catalog_table)),
         BlockAllocator(settings.counters_table, block=settings.order_number_block),
         number_prefix=settings.order_number_prefix,
     )

@@ -152,13 +152,16 @@ def admin(stack: LocalRuntime, *args: str) -> str:
 
 
 def test_a_failed_batch_goes_to_the_dlq_and_is_replayed(stack: LocalRuntime) -> None:
-    # Given the catalog table is gone (an outage), so normalizing fails every retry
+    # Given the catalog table is gone (an outage), so normalizing an order with a SKU
+    # not yet seen (not in the function's cache) fails every retry
     dynamodb = stack.client("dynamodb")
     catalog = stack.table_name("CatalogTable")
     description = dynamodb.describe_table(TableName=catalog)["Table"]
     items = dynamodb.scan(TableName=catalog)["Items"]
     dynamodb.delete_table(TableName=catalog)
-    body = shopify_body(id=7700000000001, name="#7701")
+    lines = sample("channels/shopify_orders_create.json")["line_items"][:1]
+    lines[0] = lines[0] | {"sku": "TAS-ROTAN-S"}
+    body = shopify_body(id=7700000000001, name="#7701", line_items=lines)
     assert http(stack, "POST", "/webhooks/shopify", body, signed(body, event_id="e2e-dlq"))[0] == 200
     dlq = stack.queue_url("NormalizerDLQ")
     sqs = stack.client("sqs")

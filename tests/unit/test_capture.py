@@ -123,3 +123,22 @@ def test_express_goes_first(service: CaptureService) -> None:
     instant = service.capture(a_draft(service_level="instant", channel_order_id="A"), NOW).order
     regular = service.capture(a_draft(channel_order_id="B"), NOW).order
     assert instant.priority < regular.priority
+
+
+def test_the_catalog_cache_asks_only_for_skus_not_known_yet() -> None:
+    from oms.adapters.catalog import CachedCatalog
+
+    class Counting(FakeCatalog):
+        asked: list[set[str]]
+
+        def known_skus(self, skus: set[str]) -> set[str]:
+            self.asked.append(set(skus))
+            return super().known_skus(skus)
+
+    inner = Counting({"A", "B"})
+    inner.asked = []
+    catalog = CachedCatalog(inner)
+    assert catalog.known_skus({"A", "X"}) == {"A"}
+    assert catalog.known_skus({"A", "B", "X"}) == {"A", "B"}
+    # A is remembered; the unknown X is asked again (it may have been added since)
+    assert inner.asked == [{"A", "X"}, {"B", "X"}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from oms.adapters.aws import client
@@ -35,3 +36,28 @@ class DynamoCatalog(CatalogRepository):
         client("dynamodb").put_item(
             TableName=self.table, Item=to_item({"pk": f"NODE#{node_id}", "node_id": node_id, **attributes})
         )
+
+
+class CachedCatalog(CatalogRepository):
+    """Remembers the SKUs found known for a while, per container.
+
+    Demand is skewed, so most orders ask only for SKUs seen moments ago; an
+    unknown SKU is asked again every time, so a SKU added to the catalog is
+    known at once. A SKU removed from the catalog stays known until max_age.
+    """
+
+    def __init__(self, inner: CatalogRepository, max_age: float = 300.0) -> None:
+        self.inner = inner
+        self.max_age = max_age
+        self._known_until: dict[str, float] = {}
+
+    def known_skus(self, skus: set[str]) -> set[str]:
+        now = time.monotonic()
+        cached = {sku for sku in skus if self._known_until.get(sku, 0.0) > now}
+        missing = skus - cached
+        if not missing:
+            return cached
+        found = self.inner.known_skus(missing)
+        for sku in found:
+            self._known_until[sku] = now + self.max_age
+        return cached | found

@@ -1,0 +1,1 @@
+"""`make bench`: the benchmarks. See bench/__main__.py."""

@@ -1,0 +1,203 @@
+"""End-to-end ingest through the local stack: signed Shopify webhooks over
+HTTP -> gateway -> API function -> inbox -> normalizer -> orders ->
+publisher -> bus, until every order's OrderReceived has reached the bus.
+
+Also, in the same run: the embedded AWS's raw request rate, the AWS requests
+and DynamoDB capacity units per order (metered in the moto process, see
+oms_local.meter), the dollars per 1,000 orders, and the throughput again
+with 100,000 orders already stored.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench import prices
+from bench.orders import OrderFactory
+from oms_local import LocalRuntime
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDERS = 1500
+SENDERS = 8
+PRELOAD = 100_000
+MOTO_CALLS = 3000
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+        return response.status
+
+
+class Tap:
+    """Counts the OMS events that reached the bus, from its archive (every event is archived)."""
+
+    def __init__(self, rt: LocalRuntime) -> None:
+        self.events = rt.client("events")
+        self.archive = rt.template.resolve(rt.template.resources["EventArchive"]["Properties"]["ArchiveName"])
+        self.before = self._archived()
+
+    def _archived(self) -> int:
+        return int(self.events.describe_archive(ArchiveName=self.archive)["EventCount"])
+
+    def count(self) -> int:
+        return self._archived() - self.before
+
+
+def moto_rate(rt: LocalRuntime) -> float:
+    """Raw PutItem rate of the embedded AWS from one client thread."""
+    ddb = rt.client("dynamodb")
+    ddb.create_table(TableName="bench-raw", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    started = time.perf_counter()
+    for n in range(MOTO_CALLS):
+        ddb.put_item(TableName="bench-raw", Item={"pk": {"S": f"k{n}"}, "v": {"S": "x" * 200}})
+    return MOTO_CALLS / (time.perf_counter() - started)
+
+
+def meter(rt: LocalRuntime, reset: bool = False) -> dict[str, Any]:
+    request = urllib.request.Request(rt.moto_url + "/_oms/meter", method="DELETE" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+def log_bytes(rt: LocalRuntime) -> int:
+    return sum(path.stat().st_size for path in (rt.data_dir / "logs").glob("*Function.log"))
+
+
+def ingest(rt: LocalRuntime, factory: OrderFactory, first: int, count: int) -> dict[str, Any]:
+    tap = Tap(rt)
+    prepared = []
+    for n in range(first, first + count):
+        body = factory.body(n)
+        prepared.append((body, factory.headers(body, n)))
+    url = rt.url + "/webhooks/shopify"
+    rt.drain(timeout=60)
+    meter(rt, reset=True)
+    functions_before = rt.counters()["functions"]
+    logs_before = log_bytes(rt)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def send(item: tuple[bytes, dict[str, str]]) -> None:
+        status = _post(url, *item)
+        with lock:
+            statuses.append(status)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SENDERS) as pool:
+        list(pool.map(send, prepared))
+    acked = time.perf_counter()
+    deadline = acked + 600
+    while tap.count() < count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"only {tap.count()} of {count} events reached the bus")
+        time.sleep(0.1)
+    finished = time.perf_counter()
+    rt.drain(timeout=60)
+    assert statuses.count(200) == count, f"statuses: {sorted(set(statuses))}"
+    functions_after = rt.counters()["functions"]
+    return {
+        "orders": count,
+        "seconds": finished - started,
+        "ack_seconds": acked - started,
+        "events": tap.count(),
+        "meter": meter(rt),
+        "invocations": {k: v["invocations"] - functions_before.get(k, {}).get("invocations", 0)
+                        for k, v in functions_after.items()},
+        "duration_ms": {k: v["duration_ms"] - functions_before.get(k, {}).get("duration_ms", 0)
+                        for k, v in functions_after.items()},
+        "log_bytes": log_bytes(rt) - logs_before,
+    }
+
+
+def costs(rt: LocalRuntime, run: dict[str, Any]) -> dict[str, float]:
+    n = run["orders"]
+    function_requests = sum(r["count"] for r in run["meter"]["requests"] if r["caller"] != "other")
+    wru = sum(run["meter"]["wru"].values())
+    rru = sum(run["meter"]["rru"].values())
+    memory_gb = {fid: Decimal(spec.memory_size) / 1024 for fid, spec in rt.template.functions().items()}
+    invocations = sum(run["invocations"].values())
+    gb_seconds = sum(Decimal(str(ms)) / 1000 * memory_gb[fid] for fid, ms in run["duration_ms"].items())
+    dollars = (
+        n * prices.HTTP_API_PER_REQUEST
+        + invocations * prices.LAMBDA_PER_REQUEST
+        + gb_seconds * prices.LAMBDA_ARM_PER_GB_SECOND
+        + Decimal(wru) * prices.DYNAMODB_PER_WRU
+        + Decimal(str(rru)) * prices.DYNAMODB_PER_RRU
+        + run["events"] * prices.EVENTBRIDGE_PER_EVENT
+        + run["log_bytes"] * prices.LOGS_PER_BYTE
+        + invocations * prices.XRAY_SAMPLED * prices.XRAY_PER_TRACE
+    )
+    return {
+        "aws_requests_per_order": round(function_requests / n, 3),
+        "wru_per_order": round(wru / n, 3),
+        "rru_per_order": round(rru / n, 3),
+        "lambda_invocations_per_order": round(invocations / n, 3),
+        "usd_per_1000_orders": round(float(dollars / n * 1000), 5),
+    }
+
+
+def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
+    """Add stored orders to the runtime's snapshot; the next start loads them without streaming them."""
+    from datetime import UTC, datetime
+
+    from oms.adapters.orders import order_to_item
+    from oms.adapters.dynamo import from_item
+    from oms.channels import shopify
+    from oms.domain.capture import build_order, format_order_number
+    from oms_local.state import encode_item
+
+    tables_file = data_dir / "state" / "tables.json"
+    tables = json.loads(tables_file.read_text())
+    skus = {sku for sku, *_ in __import__("oms_local.seed", fromlist=["SKUS"]).SKUS}
+    now = datetime.now(UTC)
+    items = tables.setdefault("OrdersTable", [])
+    for n in range(count):
+        order = build_order(shopify.normalize(factory.order(10_000_000 + n), "orders/create"),
+                            order_number=format_order_number("PRE", n), known_skus=skus, now=now)
+        item = order_to_item(order)
+        items.append(encode_item({k: ({"B": v["B"]} if "B" in v else v) for k, v in item.items()}))
+    del from_item
+    tables_file.write_text(json.dumps(tables))
+
+
+def run() -> dict[str, float]:
+    factory = OrderFactory(seed=3)
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
+        data_dir = Path(tmp)
+        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=data_dir, seed=True,
+                          snapshot_interval_s=0) as rt:
+            results["moto_requests_per_s"] = round(moto_rate(rt), 1)
+            ingest(rt, factory, first=0, count=50)  # warm: every worker started
+            empty = ingest(rt, factory, first=1000, count=ORDERS)
+            results["ingest_orders_per_s"] = round(ORDERS / empty["seconds"], 1)
+            results.update(costs(rt, empty))
+            print(f"  embedded AWS: {results['moto_requests_per_s']} PutItem/s from one thread")
+            print(f"  ingest: {ORDERS} orders in {empty['seconds']:.2f} s (acked in {empty['ack_seconds']:.2f} s)")
+            print("  requests: " + ", ".join(f"{r['caller']}.{r['action']}={r['count']}"
+                                             for r in empty["meter"]["requests"]))
+        started = time.perf_counter()
+        preload_state(data_dir, factory, PRELOAD)
+        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=data_dir, seed=True,
+                          snapshot_interval_s=0) as rt:
+            print(f"  {PRELOAD} orders stored in {time.perf_counter() - started:.0f} s")
+            ingest(rt, factory, first=200_000, count=50)
+            full = ingest(rt, factory, first=300_000, count=ORDERS)
+            rate_full = ORDERS / full["seconds"]
+            results["ingest_orders_per_s_at_100k"] = round(rate_full, 1)
+            results["ingest_slowdown_at_100k_pct"] = round(
+                (results["ingest_orders_per_s"] - rate_full) / results["ingest_orders_per_s"] * 100, 1
+            )
+            rt.stop(save=False)  # no 100k snapshot on the way out
+    return results
