@@ -33,7 +33,7 @@ MOTO_CALLS = 3000
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
 
 
@@ -66,7 +66,7 @@ def moto_rate(rt: LocalRuntime) -> float:
 
 def meter(rt: LocalRuntime, reset: bool = False) -> dict[str, Any]:
     request = urllib.request.Request(rt.moto_url + "/_oms/meter", method="DELETE" if reset else "GET")
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
@@ -152,22 +152,20 @@ def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
     from datetime import UTC, datetime
 
     from oms.adapters.orders import order_to_item
-    from oms.adapters.dynamo import from_item
     from oms.channels import shopify
     from oms.domain.capture import build_order, format_order_number
+    from oms_local.seed import SKUS
     from oms_local.state import encode_item
 
     tables_file = data_dir / "state" / "tables.json"
     tables = json.loads(tables_file.read_text())
-    skus = {sku for sku, *_ in __import__("oms_local.seed", fromlist=["SKUS"]).SKUS}
+    skus = {sku for sku, *_ in SKUS}
     now = datetime.now(UTC)
     items = tables.setdefault("OrdersTable", [])
     for n in range(count):
         order = build_order(shopify.normalize(factory.order(10_000_000 + n), "orders/create"),
                             order_number=format_order_number("PRE", n), known_skus=skus, now=now)
-        item = order_to_item(order)
-        items.append(encode_item({k: ({"B": v["B"]} if "B" in v else v) for k, v in item.items()}))
-    del from_item
+        items.append(encode_item(order_to_item(order)))
     tables_file.write_text(json.dumps(tables))
 
 
