@@ -365,3 +365,13 @@ def test_zero_quantity_fails_model_validation_without_echoing_values(created):
     assert "lines.0.quantity" in info.value.message
     assert "example.com" not in str(info.value.details)
     assert "example.com" not in info.value.message
+
+
+def test_the_channel_order_number_is_kept() -> None:
+    import json
+    from pathlib import Path
+
+    from oms.channels import shopify
+
+    payload = json.loads((Path(__file__).parents[2] / "events/channels/shopify_orders_create.json").read_text())
+    assert shopify.normalize(payload, "orders/create").channel_order_number == payload["name"]

@@ -52,6 +52,7 @@ def normalize(payload: dict, topic: str | None = None) -> OrderDraft:
         {
             "channel": Channel.shopify,
             "channel_order_id": order_id,
+            "channel_order_number": text(order.get("name")),  # "#1042": what buyers and staff quote
             "channel_status": _channel_status(order, cancelled),
             "channel_updated_at": parse_datetime(order.get("updated_at") or order.get("created_at"), "updated_at"),
             "placed_at": parse_datetime(order.get("created_at"), "created_at"),

@@ -61,6 +61,7 @@ def normalize(payload: dict, topic: str | None = None) -> OrderDraft:
         {
             "channel": Channel.woocommerce,
             "channel_order_id": order_id,
+            "channel_order_number": text(order.get("number")),  # may differ from id with numbering plugins
             "channel_status": status,
             "channel_updated_at": (
                 parse_datetime(modified, "date_modified_gmt", assume_utc=True) if modified else placed_at

@@ -32,6 +32,7 @@ def order_detail(order: Order) -> dict:
         "order_number": order.order_number,
         "channel": order.channel.value,
         "channel_order_id": order.channel_order_id,
+        "channel_order_number": order.channel_order_number,
         "status": order.status.value,
         "hold_codes": order.hold_codes,
         "placed_at": order.placed_at.isoformat(),

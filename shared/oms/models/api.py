@@ -28,6 +28,7 @@ class OrderCreate(_Model):
 
     channel: Channel = Field(description="web, pos, callcenter or social")
     channel_order_id: str = Field(min_length=1, max_length=100, description="The sender's own id: the idempotency key")
+    channel_order_number: str | None = Field(default=None, max_length=100, description="e.g. the till receipt number")
     placed_at: datetime
     channel_updated_at: datetime | None = Field(default=None, description="Defaults to placed_at")
     currency: str = Field(default="IDR", min_length=3, max_length=3)

@@ -178,6 +178,9 @@ class OrderDraft(Model):
 
     channel: Channel
     channel_order_id: str = Field(min_length=1, max_length=100)
+    channel_order_number: str | None = Field(
+        default=None, max_length=100, description="The channel's human order number, e.g. Shopify's #1042"
+    )
     channel_status: str | None = Field(default=None, max_length=100, description="The channel's raw status")
     channel_updated_at: datetime
     placed_at: datetime

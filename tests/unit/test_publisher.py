@@ -1,0 +1,71 @@
+"""The stream publisher: one event per change, partial failures retried from the failed record."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from oms import container
+from oms.adapters.orders import order_to_item
+from oms.domain.capture import build_order, merge
+from oms.models.order import Order
+from tests.builders import a_draft, later
+from tests.fakes import FakePublisher
+from tests.support import FakeContext, load_handler
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+KNOWN = {"TSHIRT-BLK-M", "CAP-NAVY"}
+
+
+def image(order: Order) -> dict[str, Any]:
+    item = order_to_item(order)
+    item["doc"] = {"B": base64.b64encode(item["doc"]["B"]).decode()}  # streams carry binary as base64
+    return item
+
+
+def record(sequence: int, old: Order | None, new: Order) -> dict[str, Any]:
+    dynamodb: dict[str, Any] = {"NewImage": image(new), "SequenceNumber": str(sequence), "Keys": {}}
+    if old is not None:
+        dynamodb["OldImage"] = image(old)
+    return {"eventName": "MODIFY" if old else "INSERT", "eventSource": "aws:dynamodb", "dynamodb": dynamodb}
+
+
+@pytest.fixture
+def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
+    fake = FakePublisher()
+    monkeypatch.setattr(container, "event_publisher", lambda: fake)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OMS")
+    return fake
+
+
+def orders() -> tuple[Order, Order, Order]:
+    first = build_order(a_draft(channel_order_id="A"), order_number="OMS-1", known_skus=KNOWN, now=NOW)
+    second = build_order(a_draft(channel_order_id="B"), order_number="OMS-2", known_skus=KNOWN, now=NOW)
+    cancelled = merge(first, a_draft(channel_order_id="A", cancelled=True, channel_updated_at=later(1)),
+                      known_skus=KNOWN, now=NOW)
+    assert isinstance(cancelled, Order)
+    return first, second, cancelled
+
+
+def test_each_change_is_published_once(publisher: FakePublisher) -> None:
+    first, second, cancelled = orders()
+    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
+    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]},
+                     FakeContext())
+    assert answer == {"batchItemFailures": []}
+    assert [e.event_type.value for e in publisher.published] == [
+        "OrderReceived", "OrderReceived", "OrderUpdated", "OrderCancelled"]
+
+
+def test_a_refused_event_retries_from_its_record(publisher: FakePublisher) -> None:
+    first, second, cancelled = orders()
+    publisher.fail = {f"{second.order_id}:v1:OrderReceived"}
+    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
+    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]},
+                     FakeContext())
+    # Streams retry from the first failure on: record 2 and everything after it
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
