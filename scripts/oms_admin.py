@@ -46,6 +46,8 @@ def stage_env(stage: str, function: str = "IngestionApiFunction") -> dict[str, s
 
 def create_key(args: argparse.Namespace) -> None:
     env = stage_env(args.stage)
+    if "channel" in args.role and not args.channel:
+        raise SystemExit("a channel key must name the channels it speaks for (--channel pos ...)")
     channels = [Channel(c) for c in args.channel] if args.channel else None
     key, record = new_key(args.name, [Role(r) for r in args.role], datetime.now(UTC), channels=channels)
     client("dynamodb").put_item(TableName=env["API_KEYS_TABLE"], Item=to_item(record.model_dump(mode="json")))

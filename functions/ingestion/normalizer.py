@@ -47,7 +47,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     except NormalizationError as exc:
         container.inbox().quarantine(entry.pk, exc.message, now)
         metrics.add_metric(name="WebhooksQuarantined", unit=MetricUnit.Count, value=1)
-        logger.warning("webhook quarantined", extra={"inbox_key": entry.pk, "reason": exc.message})
+        logger.warning("webhook quarantined", extra={"inbox_key": entry.pk, "error": exc.code})
         return
     if normalized.draft is None:
         logger.info("webhook kept, not applied", extra={"inbox_key": entry.pk, "reason": normalized.ignored_reason})

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from pydantic import ValidationError
 
 from oms.domain.apikeys import authenticate, authorize
 from oms.errors import OmsError, PayloadTooLarge
@@ -53,6 +54,16 @@ def new_resolver(title: str) -> APIGatewayHttpResolver:
         if exc.status_code >= 500:
             logger.warning("request failed on a dependency", extra={"error": exc.code})
         return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(ValidationError)
+    def _invalid_model(exc: ValidationError) -> Response:
+        # A model built inside a route (not the request body itself) refused the input.
+        problems = [
+            {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
+            for error in exc.errors(include_input=False, include_url=False)
+        ]
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return error_response(422, "validation_failed", summary or "request is invalid", problems)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:

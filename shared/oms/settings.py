@@ -20,7 +20,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=512 * 1024, gt=0)
     # Inbox items outlive every channel's retry window and a long weekend of incidents.
     inbox_retention_days: int = 90
-    # Shopify retries for 48 hours at most; an older delivery is a replay.
+    # Shopify retries 8 times over 4 hours; a delivery triggered 72 hours ago is a replay.
     webhook_max_age_hours: int = 72
     order_number_prefix: str = "OMS"
     order_number_block: int = Field(default=20, gt=0)

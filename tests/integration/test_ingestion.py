@@ -216,6 +216,8 @@ def test_direct_capture_with_roles(stack: Stack, api: ModuleType) -> None:
         (lambda e: e.update({"body": e["body"].replace('"quantity": 1', '"quantity": "one"')}), 422, "quantity"),
         (lambda e: e.update({"body": e["body"].replace('"pos"', '"shopee"')}), 422, "webhook"),
         (lambda e: e.update({"body": " " * 600_000}), 413, "limit"),
+        (lambda e: e.update({"body": e["body"].replace('"discount": "10000"', '"discount": "999999"')}), 422,
+         "discount"),
     ],
 )
 def test_bad_direct_capture_is_a_clear_4xx(
@@ -258,6 +260,16 @@ def test_list_by_status_and_time_with_pages(stack: Stack, api: ModuleType) -> No
     assert call(api, listing)[1]["items"] == []
     listing["queryStringParameters"] = {"status": "lost"}
     assert call(api, listing)[0] == 422
+    # a forged cursor and a range too wide to walk are refused, not failed
+    forged = base64.urlsafe_b64encode(b'{"key": "x"}').decode()
+    listing["queryStringParameters"] = {"cursor": forged}
+    assert call(api, listing)[0] == 400
+    listing["queryStringParameters"] = {"created_from": "2000-01-01T00:00:00Z"}
+    status, body = call(api, listing)
+    assert status == 400
+    assert "status filter" in body["message"]
+    listing["queryStringParameters"] = {"created_from": "0001-01-01T00:00:00+01:00"}
+    assert call(api, listing)[0] == 400
 
 
 def test_openapi_is_generated(stack: Stack, api: ModuleType) -> None:

@@ -142,3 +142,21 @@ def test_the_catalog_cache_asks_only_for_skus_not_known_yet() -> None:
     assert catalog.known_skus({"A", "B", "X"}) == {"A", "B"}
     # A is remembered; the unknown X is asked again (it may have been added since)
     assert inner.asked == [{"A", "X"}, {"B", "X"}]
+
+
+def test_at_the_same_second_paid_is_not_undone_by_a_late_pending(service: CaptureService) -> None:
+    # Given WooCommerce's pending and processing updates stamped in the same second
+    pending = a_draft(payment={"status": "pending"}, channel_updated_at=later(1), notes="a")
+    paid = a_draft(payment={"status": "paid"}, channel_updated_at=later(1), notes="b")
+    service.capture(paid, NOW)
+    # When the pending one arrives last
+    result = service.capture(pending, NOW)
+    # Then it is stale: the order stays paid and received
+    assert result.outcome is Outcome.stale
+    assert result.order.status is OrderStatus.received
+
+
+def test_a_channel_may_reinstate_what_it_cancelled(service: CaptureService) -> None:
+    service.capture(a_draft(cancelled=True), NOW)
+    result = service.capture(a_draft(channel_updated_at=later(5)), NOW)
+    assert result.order.status is OrderStatus.received

@@ -23,7 +23,8 @@ class DynamoApiKeys(ApiKeyRepository):
             return cached[1]
         item = client("dynamodb").get_item(TableName=self.table, Key={"key_hash": {"S": key_hash}}).get("Item")
         record = ApiKey.model_validate(from_item(item)) if item else None
-        self._cache[key_hash] = (time.monotonic(), record)
+        if record is not None:  # unknown keys are not remembered: a flood of them must not grow memory
+            self._cache[key_hash] = (time.monotonic(), record)
         return record
 
     def put(self, key: ApiKey) -> None:

@@ -29,8 +29,10 @@ SUMMARY_FIELDS = (
     "grand_total",
     "hold_codes",
 )
-# Without a range, lists look back this far (each day is one index partition).
+# Without a range, lists look back this far (each day is one index partition);
+# a longer range than MAX_RANGE must name a status (one partition).
 DEFAULT_LOOKBACK = timedelta(days=30)
+MAX_RANGE = timedelta(days=92)
 
 
 def sort_time(moment: datetime) -> str:
@@ -81,12 +83,21 @@ def _encode_cursor(state: dict[str, Any]) -> str:
 
 
 def _decode_cursor(cursor: str) -> dict[str, Any]:
+    invalid = BadRequest("cursor is not one this API issued")
     try:
         state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError:
-        raise BadRequest("cursor is not one this API issued") from None
-    if not isinstance(state, dict):
-        raise BadRequest("cursor is not one this API issued")
+        raise invalid from None
+    if not isinstance(state, dict) or not isinstance(state.get("partition", ""), str):
+        raise invalid
+    key = state.get("key")
+    # A start key is the index's string attributes, as DynamoDB handed them out.
+    if key is not None and not (
+        isinstance(key, dict)
+        and key
+        and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+    ):
+        raise invalid
     return state
 
 
@@ -131,10 +142,15 @@ class DynamoOrders(OrderRepository):
 
     def list(self, query: OrderQuery) -> OrderPage:  # noqa: PLR0912 (one walk over index partitions)
         now = datetime.now(UTC)
-        end = query.created_to or now
-        start = query.created_from or (end - DEFAULT_LOOKBACK)
+        try:
+            end = (query.created_to or now).astimezone(UTC)
+            start = (query.created_from or (end - DEFAULT_LOOKBACK)).astimezone(UTC)
+        except OverflowError:
+            raise BadRequest("created_from or created_to is out of range") from None
         if start > end:
             raise BadRequest("created_from is after created_to")
+        if query.status is None and end - start > MAX_RANGE:
+            raise BadRequest(f"a range over {MAX_RANGE.days} days needs a status filter")
         bounds = {":a": {"S": sort_time(start)}, ":b": {"S": sort_time(end) + "~"}}
         state = _decode_cursor(query.cursor) if query.cursor else {}
         filter_args: dict[str, Any] = {}

@@ -85,7 +85,13 @@ def _channel_status(order: dict[str, Any], cancelled: bool) -> str:
 def _lines(items: object) -> list[dict[str, Any]]:
     if not isinstance(items, list) or not items:
         raise NormalizationError("shopify order has no line_items")
-    return [_line(item, index) for index, item in enumerate(items)]
+    lines = [_line(item, index) for index, item in enumerate(items)]
+    # current_quantity is what is left after order edits and restocking refunds; a line
+    # edited away is not to be fulfilled. An order with nothing left keeps its lines.
+    remaining = [line for line in lines if line["quantity"] > 0]
+    if not remaining:
+        remaining = [line | {"quantity": line["original_quantity"]} for line in lines]
+    return [{k: v for k, v in line.items() if k != "original_quantity"} for line in remaining]
 
 
 def _line(item: object, index: int) -> dict[str, Any]:
@@ -95,7 +101,12 @@ def _line(item: object, index: int) -> dict[str, Any]:
     quantity = item.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise NormalizationError(f"{where}.quantity must be an integer")
+    current = item.get("current_quantity")
+    original = quantity
+    if isinstance(current, int) and not isinstance(current, bool) and 0 <= current <= quantity:
+        quantity = current
     return {
+        "original_quantity": original,
         "line_id": require_id(item.get("id"), f"{where}.id"),
         "sku": text(item.get("sku")) or "",  # empty SKU: the OMS holds the order, we don't guess
         "name": text(item.get("name")) or text(item.get("title")),

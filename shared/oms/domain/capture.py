@@ -24,6 +24,7 @@ from oms.models.order import (
     Order,
     OrderDraft,
     OrderStatus,
+    PaymentStatus,
 )
 from oms.ports import CatalogRepository, OrderNumberAllocator, OrderRepository
 
@@ -101,10 +102,24 @@ def build_order(draft: OrderDraft, *, order_number: str, known_skus: set[str], n
     )
 
 
-def _precedence(updated_at: datetime, cancelled: bool, digest: str) -> tuple:
-    # Later channel time wins; at the same time a cancellation wins, then the
-    # larger hash, so equal-time updates converge in any arrival order.
-    return (updated_at, cancelled, digest)
+# How far along the payment is: at the same channel time the further one wins,
+# so a pending update arriving after its paid update cannot move it back.
+PAYMENT_PROGRESS = {
+    PaymentStatus.pending: 0,
+    PaymentStatus.failed: 0,
+    PaymentStatus.voided: 1,
+    PaymentStatus.authorized: 1,
+    PaymentStatus.paid: 2,
+    PaymentStatus.partially_refunded: 3,
+    PaymentStatus.refunded: 4,
+}
+
+
+def _precedence(draft: OrderDraft, digest: str) -> tuple:
+    # Later channel time wins (channels stamp whole seconds); at the same time a
+    # cancellation wins, then the further payment, then the larger hash, so
+    # equal-time updates converge in any arrival order.
+    return (draft.channel_updated_at, draft.cancelled, PAYMENT_PROGRESS[draft.payment.status], digest)
 
 
 def merge(existing: Order, draft: OrderDraft, *, known_skus: set[str], now: datetime) -> Order | Outcome:
@@ -112,13 +127,13 @@ def merge(existing: Order, draft: OrderDraft, *, known_skus: set[str], now: date
     digest = content_hash(draft)
     if digest == existing.content_hash:
         return Outcome.duplicate
-    incoming = _precedence(draft.channel_updated_at, draft.cancelled, digest)
-    stored = _precedence(existing.channel_updated_at, existing.cancelled, existing.content_hash)
-    if incoming <= stored:
+    if _precedence(draft, digest) <= _precedence(existing, existing.content_hash):
         return Outcome.stale
     holds = evaluate_holds(draft, known_skus)
     status = existing.status
-    if existing.status in INGESTION_STATES or draft.cancelled:
+    # A channel may cancel at any time, and may reinstate an order it cancelled itself.
+    reinstated = existing.status is OrderStatus.cancelled and existing.cancelled and not draft.cancelled
+    if existing.status in INGESTION_STATES or draft.cancelled or reinstated:
         status = _status(draft, holds)
     return Order(
         **draft.model_dump(),

@@ -21,8 +21,9 @@ def _destination(order: Order) -> dict | None:
         "city": address.city,
         "district": address.district,
         "postal_code": address.postal_code,
-        "lat": str(address.lat) if address.lat is not None else None,
-        "lng": str(address.lng) if address.lng is not None else None,
+        # Two decimals (about 1 km): enough to pick a node, not enough to find a house.
+        "lat": str(round(address.lat, 2)) if address.lat is not None else None,
+        "lng": str(round(address.lng, 2)) if address.lng is not None else None,
     }
 
 
@@ -73,4 +74,6 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
             events.append(_event(new, EventType.order_held))
         elif old.status is OrderStatus.on_hold:
             events.append(_event(new, EventType.order_hold_cleared))
+        elif old.status is OrderStatus.cancelled:
+            events.append(_event(new, EventType.order_reinstated))
     return events

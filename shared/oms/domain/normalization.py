@@ -56,5 +56,12 @@ def normalize_entry(entry: InboxEntry) -> Normalized:
         raise NormalizationError(f"body is not JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise NormalizationError("body is not a JSON object")
-    draft = _normalizer(entry.channel)(payload, entry.topic)
+    try:
+        draft = _normalizer(entry.channel)(payload, entry.topic)
+    except NormalizationError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+        # Valid JSON of an unexpected shape: retrying cannot fix it, so quarantine it.
+        # The type only: a message may quote the payload (PII).
+        raise NormalizationError(f"unexpected {entry.channel.value} payload shape ({type(exc).__name__})") from exc
     return Normalized(draft, entry.topic in CREATE_TOPICS)

@@ -20,6 +20,7 @@ class EventType(StrEnum):
     order_held = "OrderHeld"
     order_hold_cleared = "OrderHoldCleared"
     order_cancelled = "OrderCancelled"
+    order_reinstated = "OrderReinstated"
 
 
 class DomainEvent(BaseModel):

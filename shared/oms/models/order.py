@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Channel(StrEnum):
@@ -155,6 +155,12 @@ class OrderLine(Model):
     discount: Amount = Field(default=Decimal(0), description="Total discount on the line")
     tax: Amount = Field(default=Decimal(0), description="Total tax on the line")
 
+    @model_validator(mode="after")
+    def _discount_within_line(self) -> OrderLine:
+        if self.discount > self.unit_price * self.quantity:
+            raise ValueError("discount is larger than unit_price x quantity")
+        return self
+
     @property
     def net_total(self) -> Decimal:
         return self.unit_price * self.quantity - self.discount
@@ -212,6 +218,9 @@ class OrderDraft(Model):
 
 
 class Order(OrderDraft):
+    # Stored documents may come from a newer release (a rollback, a mixed deploy): read, don't refuse.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
     order_id: str
     order_number: str
     status: OrderStatus
