@@ -58,22 +58,14 @@ def _patch_moto() -> None:
 
     DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign]
 
-    # For a target without an InputTransformer, moto still compiles eight JSONPath
-    # expressions (a yacc parser each) per event and target: most of PutEvents' time.
-    # Without a transformer the target gets the event itself, which is what AWS sends.
-    from moto.events import utils as events_utils
+    # Every PutEvents compiles the same JSONPath expressions again (a yacc parser each,
+    # for every event and target, and archives are targets with a transformer): most of
+    # PutEvents' time. The compiled expressions are pure, so compile each once.
+    import functools
 
-    original_parse = events_utils.EventTemplateParser.parse
+    import jsonpath_ng.ext
 
-    def parse(input_template: str, input_paths_map: dict, event: dict) -> dict:
-        if input_template or input_paths_map:
-            return original_parse(input_template, input_paths_map, event)
-        return {key: event[key] for key in _EVENT_KEYS if key in event}
-
-    events_utils.EventTemplateParser.parse = staticmethod(parse)  # type: ignore[method-assign]
-
-
-_EVENT_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+    jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 
 def _exit_with_parent() -> None:
