@@ -20,6 +20,7 @@ from pathlib import Path
 # DynamoDB Streams shard iterators are never expired by moto; AWS expires them after 15 min.
 # The pump polls often, so bound the table to keep the server's memory flat.
 _MAX_SHARD_ITERATORS = 5000
+_STREAM_RECORDS_KEPT = 10_000
 
 
 def _patch_moto() -> None:
@@ -35,6 +36,30 @@ def _patch_moto() -> None:
         return result
 
     streams.ShardIterator.get = get  # type: ignore[method-assign]
+
+    # moto keeps every stream record for ever (AWS keeps 24 hours), so a long `make run`
+    # grows without bound and slows down. Keep the newest records only; the pump reads
+    # within moments of a write, far inside the window kept.
+    from moto.dynamodb.models.table import StreamShard
+
+    original_add = StreamShard.add
+
+    def add(self: StreamShard, old: object, new: object) -> None:
+        original_add(self, old, new)
+        if len(self.items) > _STREAM_RECORDS_KEPT * 2:
+            dropped = len(self.items) - _STREAM_RECORDS_KEPT
+            del self.items[:dropped]
+            self.starting_sequence_number += dropped  # sequence numbers stay what they were
+
+    StreamShard.add = add  # type: ignore[method-assign]
+
+    original_shard_get = StreamShard.get
+
+    def shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, object]]:
+        # An iterator older than what is kept reads from the oldest record kept.
+        return original_shard_get(self, max(start, self.starting_sequence_number), quantity)
+
+    StreamShard.get = shard_get  # type: ignore[method-assign]
 
     # moto's shape-driven response serializer walks every attribute of every record:
     # about 2 ms a record, which made GetRecords the embedded AWS's busiest work. The
