@@ -1,6 +1,7 @@
 """What `make run` puts in the embedded AWS: channel secrets and the ops API
 key on every start (from the environment, with the documented defaults), and
-demo reference data (nodes, SKUs) when the state is new and SEED is not 0."""
+demo data (nodes, SKUs, stock per SKU and node) when the state is new and
+SEED is not 0."""
 
 from __future__ import annotations
 
@@ -115,6 +116,31 @@ def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
     return {"demo data": f"{len(NODES)} nodes, {len(SKUS)} SKUs"}
 
 
+def stock_levels() -> list[dict[str, Any]]:
+    """Deterministic demo stock: DCs hold most of it, stores a few units, some none."""
+    levels = []
+    for rank, (sku, *_rest) in enumerate(SKUS):
+        for index, node in enumerate(NODES):
+            if node["kind"] == "dc":
+                on_hand, safety = 60 + (rank * 37 + index * 53) % 240, 5
+            else:
+                on_hand, safety = (rank * 7 + index * 3) % 13, 1
+            levels.append({"pk": f"SKU#{sku}", "sk": f"NODE#{node['node_id']}", "sku": sku,
+                           "node_id": node["node_id"], "on_hand": on_hand, "reserved": 0, "safety_stock": safety})
+    return levels
+
+
+def seed_stock(client: ClientFactory, inventory_table: str) -> dict[str, str]:
+    """New state only: stock per (sku, node)."""
+    levels = stock_levels()
+    dynamodb = client("dynamodb")
+    for start in range(0, len(levels), 25):
+        batch = [{"PutRequest": {"Item": to_item(level)}} for level in levels[start : start + 25]]
+        dynamodb.batch_write_item(RequestItems={inventory_table: batch})
+    units = sum(level["on_hand"] for level in levels)
+    return {"demo stock": f"{units} units in {len(levels)} (sku, node) pairs"}
+
+
 def seed_demo(runtime: Any, fresh: bool = True, demo: bool = True) -> dict[str, str]:
     """Called by the local runtime at every start."""
     if "IngestionApiFunction" not in runtime.template.functions():
@@ -124,4 +150,5 @@ def seed_demo(runtime: Any, fresh: bool = True, demo: bool = True) -> dict[str, 
     lines = configure(client, env["SECRETS_PATH"], env["API_KEYS_TABLE"])
     if fresh and demo:
         lines.update(seed_catalog(client, env["CATALOG_TABLE"]))
+        lines.update(seed_stock(client, runtime.table_name("InventoryTable")))
     return lines
