@@ -31,6 +31,7 @@ from oms.adapters.inbox import DynamoInbox  # noqa: E402
 from oms.domain.apikeys import new_key  # noqa: E402
 from oms.models.apikey import Role  # noqa: E402
 from oms.models.order import Channel  # noqa: E402
+from oms_local.pump import lambda_stream_record  # noqa: E402
 from oms_local.template import Template  # noqa: E402
 
 # DLQ -> (the function whose failures it holds, the table whose stream feeds it)
@@ -105,19 +106,9 @@ def _stream_batch(stream_arn: str, info: dict[str, Any]) -> dict[str, Any] | Non
             break
         for record in response["Records"]:
             if int(record["dynamodb"]["SequenceNumber"]) <= end:
-                records.append(json.loads(json.dumps(record, default=_json_default)) | {"eventSourceARN": stream_arn})
+                records.append(lambda_stream_record(record, stream_arn))
         iterator = response.get("NextShardIterator")
     return {"Records": records} if records else None
-
-
-def _json_default(value: Any) -> Any:
-    import base64
-
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    raise TypeError(type(value).__name__)
 
 
 class _Context:

@@ -63,20 +63,6 @@ class StreamReader:
         self.iterator = response["NextShardIterator"]
         if not response["Records"]:
             return None
-        records = []
-        for raw in response["Records"]:
-            record = json.loads(json.dumps(raw, default=_json_default))
-            record["eventSourceARN"] = self.stream_arn
-            records.append(record)
-        return {"Records": records}
+        from oms_local.pump import lambda_stream_record
 
-
-def _json_default(value: Any) -> Any:
-    import base64
-    from datetime import datetime
-
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    raise TypeError(type(value).__name__)
+        return {"Records": [lambda_stream_record(record, self.stream_arn) for record in response["Records"]]}

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,31 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
+def lambda_stream_record(r: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record (as boto3 returns it) as Lambda hands it to a function."""
+    d = r["dynamodb"]
+    created = d.get("ApproximateCreationDateTime")
+    ddb: dict[str, Any] = {
+        "ApproximateCreationDateTime": int(created.timestamp()) if created else int(time.time()),
+        "Keys": encode_item(d["Keys"]),
+        "SequenceNumber": d["SequenceNumber"],
+        "SizeBytes": d.get("SizeBytes", 0),
+        "StreamViewType": d.get("StreamViewType", "NEW_AND_OLD_IMAGES"),
+    }
+    for image in ("NewImage", "OldImage"):
+        if image in d:
+            ddb[image] = encode_item(d[image])
+    return {
+        "eventID": r["eventID"],
+        "eventName": r["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": ddb,
+        "eventSourceARN": stream_arn,
+    }
+
+
 @dataclass
 class SourceCounters:
     invocations: int = 0
@@ -47,7 +73,7 @@ class SourceCounters:
     failed_to_destination: int = 0
 
 
-class Source(threading.Thread):
+class Source(threading.Thread, ABC):
     """A polling loop. ``poll()`` returns (did_work, settled); settled = nothing pending at all."""
 
     def __init__(self, name: str, function_id: str, workers: WorkerManager, client: ClientFactory) -> None:
@@ -65,8 +91,9 @@ class Source(threading.Thread):
     def prepare(self) -> None:
         """Synchronous set-up before the thread starts (e.g. positioning stream iterators)."""
 
+    @abstractmethod
     def poll(self) -> tuple[bool, bool]:
-        raise NotImplementedError
+        """One round of work: (did any work, is settled)."""
 
     def run(self) -> None:
         delay = IDLE_SLEEP_MIN_S
@@ -282,27 +309,7 @@ class DynamoStreamSource(Source):
         return did_work, not did_work
 
     def _record(self, r: dict[str, Any]) -> dict[str, Any]:
-        d = r["dynamodb"]
-        created = d.get("ApproximateCreationDateTime")
-        ddb: dict[str, Any] = {
-            "ApproximateCreationDateTime": int(created.timestamp()) if created else int(time.time()),
-            "Keys": encode_item(d["Keys"]),
-            "SequenceNumber": d["SequenceNumber"],
-            "SizeBytes": d.get("SizeBytes", 0),
-            "StreamViewType": d.get("StreamViewType", "NEW_AND_OLD_IMAGES"),
-        }
-        for image in ("NewImage", "OldImage"):
-            if image in d:
-                ddb[image] = encode_item(d[image])
-        return {
-            "eventID": r["eventID"],
-            "eventName": r["eventName"],
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": ddb,
-            "eventSourceARN": self.stream_arn,
-        }
+        return lambda_stream_record(r, self.stream_arn)
 
     def _deliver(self, records: list[dict[str, Any]], shard_id: str) -> None:
         """Deliver until every record succeeded or went to the on-failure destination, in order."""
