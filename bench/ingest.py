@@ -174,40 +174,40 @@ def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
     tables_file.write_text(json.dumps(tables))
 
 
-def rounds(rt: LocalRuntime, factory: OrderFactory, first: int) -> list[dict[str, Any]]:
-    """Warm every worker, then ROUNDS measured rounds: the machine is noisy, the median is not."""
-    ingest(rt, factory, first=first, count=50)
-    return [ingest(rt, factory, first=first + (n + 1) * 10_000, count=ORDERS) for n in range(ROUNDS)]
-
-
 def run() -> dict[str, float]:
+    """Two stacks side by side, one empty and one with PRELOAD orders stored, measured in
+    alternating rounds, so that the machine's drift over minutes falls on both alike."""
     factory = OrderFactory(seed=3)
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
-        data_dir = Path(tmp)
-        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=data_dir, seed=True,
-                          snapshot_interval_s=0) as rt:
-            results["moto_requests_per_s"] = round(moto_rate(rt), 1)
-            empty = rounds(rt, factory, first=0)
-            rates = [ORDERS / r["seconds"] for r in empty]
-            results["ingest_orders_per_s"] = round(statistics.median(rates), 1)
-            results.update(costs(rt, empty[0]))
-            print(f"  embedded AWS: {results['moto_requests_per_s']} PutItem/s from one thread")
-            print(f"  ingest, empty store: {', '.join(f'{r:.0f}' for r in rates)} orders/s ({ORDERS} orders a round)")
-            print("  requests: " + ", ".join(f"{r['caller']}.{r['action']}={r['count']}"
-                                             for r in empty[0]["meter"]["requests"]))
+        full_dir, empty_dir = Path(tmp) / "full", Path(tmp) / "empty"
         started = time.perf_counter()
-        preload_state(data_dir, factory, PRELOAD)
-        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=data_dir, seed=True,
-                          snapshot_interval_s=0) as rt:
+        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=full_dir, seed=True,
+                          snapshot_interval_s=0):
+            pass  # a seeded state to add the stored orders to
+        preload_state(full_dir, factory, PRELOAD)
+        options = {"port": 0, "moto_port": 0, "seed": True, "snapshot_interval_s": 0}
+        with LocalRuntime(ROOT / "template.yaml", data_dir=full_dir, **options) as full, \
+                LocalRuntime(ROOT / "template.yaml", data_dir=empty_dir, **options) as empty:
             print(f"  {PRELOAD} orders stored in {time.perf_counter() - started:.0f} s")
-            full = rounds(rt, factory, first=500_000)
-            rates_full = [ORDERS / r["seconds"] for r in full]
-            print(f"  ingest, {PRELOAD} stored: {', '.join(f'{r:.0f}' for r in rates_full)} orders/s")
-            rate_full = statistics.median(rates_full)
-            results["ingest_orders_per_s_at_100k"] = round(rate_full, 1)
-            results["ingest_slowdown_at_100k_pct"] = round(
-                (results["ingest_orders_per_s"] - rate_full) / results["ingest_orders_per_s"] * 100, 1
-            )
-            rt.stop(save=False)  # no 100k snapshot on the way out
+            results["moto_requests_per_s"] = round(moto_rate(empty), 1)
+            ingest(empty, factory, first=0, count=50)  # warm every worker
+            ingest(full, factory, first=1_000_000, count=50)
+            runs: dict[str, list[dict[str, Any]]] = {"empty": [], "full": []}
+            for n in range(ROUNDS):
+                runs["empty"].append(ingest(empty, factory, first=(n + 1) * 10_000, count=ORDERS))
+                runs["full"].append(ingest(full, factory, first=1_000_000 + (n + 1) * 10_000, count=ORDERS))
+            rates = {name: [ORDERS / r["seconds"] for r in measured] for name, measured in runs.items()}
+            empty_rate, full_rate = (statistics.median(rates[name]) for name in ("empty", "full"))
+            results["ingest_orders_per_s"] = round(empty_rate, 1)
+            results["ingest_orders_per_s_at_100k"] = round(full_rate, 1)
+            results["ingest_slowdown_at_100k_pct"] = round((empty_rate - full_rate) / empty_rate * 100, 1)
+            results.update(costs(empty, runs["empty"][0]))
+            print(f"  embedded AWS: {results['moto_requests_per_s']} PutItem/s from one thread")
+            for name in ("empty", "full"):
+                print(f"  ingest, {name} store: {', '.join(f'{r:.0f}' for r in rates[name])} orders/s"
+                      f" ({ORDERS} orders a round)")
+            print("  requests: " + ", ".join(f"{r['caller']}.{r['action']}={r['count']}"
+                                             for r in runs["empty"][0]["meter"]["requests"]))
+            full.stop(save=False)  # no 100k snapshot on the way out
     return results
