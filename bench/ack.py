@@ -28,8 +28,15 @@ def run() -> dict[str, float]:
     from oms_local.template import Template
     from tests.support import FakeContext, load_handler
 
-    os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
-                       "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
         template = Template(ROOT / "template.yaml", {"Stage": "bench"})

@@ -35,8 +35,7 @@ def _timed_import(code: str, path: list[str], env: dict[str, str]) -> float:
         f"{code}\n"
         "print((time.perf_counter() - started) * 1000)\n"
     )
-    result = subprocess.run([sys.executable, "-I", "-c", program], env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run([sys.executable, "-I", "-c", program], env=env, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -45,17 +44,19 @@ def run() -> dict[str, float]:
     from oms_local.template import Template
 
     functions = Template(ROOT / "template.yaml").functions()
-    base_env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    base_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
     floor = statistics.median(_timed_import(FLOOR, [], base_env) for _ in range(RUNS))
     per_function: dict[str, float] = {}
     for name, spec in functions.items():
         module = spec.handler.rpartition(".")[0]
         path = [str(spec.code_uri), str(ROOT / "shared")]
         env = {**base_env, **spec.environment}
-        per_function[name] = statistics.median(
-            _timed_import(f"import {module}", path, env) for _ in range(RUNS)
-        )
+        per_function[name] = statistics.median(_timed_import(f"import {module}", path, env) for _ in range(RUNS))
     worst = max(per_function, key=per_function.__getitem__)
     print(f"  cold start: floor {floor:.0f} ms; " + ", ".join(f"{k} {v:.0f} ms" for k, v in per_function.items()))
     return {

@@ -64,9 +64,12 @@ class Tap:
 def moto_rate(rt: LocalRuntime) -> float:
     """Raw PutItem rate of the embedded AWS from one client thread."""
     ddb = rt.client("dynamodb")
-    ddb.create_table(TableName="bench-raw", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(
+        TableName="bench-raw",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     started = time.perf_counter()
     for n in range(MOTO_CALLS):
         ddb.put_item(TableName="bench-raw", Item={"pk": {"S": f"k{n}"}, "v": {"S": "x" * 200}})
@@ -117,10 +120,12 @@ def ingest(rt: LocalRuntime, factory: OrderFactory, first: int, count: int) -> d
         "ack_seconds": acked - started,
         "events": tap.count(),
         "meter": meter(rt),
-        "invocations": {k: v["invocations"] - functions_before.get(k, {}).get("invocations", 0)
-                        for k, v in functions_after.items()},
-        "duration_ms": {k: v["duration_ms"] - functions_before.get(k, {}).get("duration_ms", 0)
-                        for k, v in functions_after.items()},
+        "invocations": {
+            k: v["invocations"] - functions_before.get(k, {}).get("invocations", 0) for k, v in functions_after.items()
+        },
+        "duration_ms": {
+            k: v["duration_ms"] - functions_before.get(k, {}).get("duration_ms", 0) for k, v in functions_after.items()
+        },
         "log_bytes": log_bytes(rt) - logs_before,
     }
 
@@ -168,46 +173,60 @@ def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
     now = datetime.now(UTC)
     items = tables.setdefault("OrdersTable", [])
     for n in range(count):
-        order = build_order(shopify.normalize(factory.order(10_000_000 + n), "orders/create"),
-                            order_number=format_order_number("PRE", n), known_skus=skus, now=now)
+        order = build_order(
+            shopify.normalize(factory.order(10_000_000 + n), "orders/create"),
+            order_number=format_order_number("PRE", n),
+            known_skus=skus,
+            now=now,
+        )
         items.append(encode_item(order_to_item(order)))
     tables_file.write_text(json.dumps(tables))
 
 
 def run() -> dict[str, float]:
-    """Two stacks side by side, one empty and one with PRELOAD orders stored, measured in
-    alternating rounds, so that the machine's drift over minutes falls on both alike."""
+    """Throughput on one stack, as `make run` is; then the slowdown with 100,000 orders
+    stored, from an empty and a full stack side by side in alternating rounds, so that the
+    machine's drift over minutes (seen here: ±40 %) falls on both alike."""
     factory = OrderFactory(seed=3)
     results: dict[str, float] = {}
+    options: dict[str, Any] = {"port": 0, "moto_port": 0, "seed": True, "snapshot_interval_s": 0}
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as tmp:
-        full_dir, empty_dir = Path(tmp) / "full", Path(tmp) / "empty"
+        full_dir, empty_dir, alone_dir = Path(tmp) / "full", Path(tmp) / "empty", Path(tmp) / "alone"
+        with LocalRuntime(ROOT / "template.yaml", data_dir=alone_dir, **options) as alone:
+            results["moto_requests_per_s"] = round(moto_rate(alone), 1)
+            ingest(alone, factory, first=0, count=50)  # warm every worker
+            measured = [ingest(alone, factory, first=(n + 1) * 10_000, count=ORDERS) for n in range(ROUNDS)]
+            rates = [ORDERS / r["seconds"] for r in measured]
+            results["ingest_orders_per_s"] = round(statistics.median(rates), 1)
+            results.update(costs(alone, measured[0]))
+            print(f"  embedded AWS: {results['moto_requests_per_s']} PutItem/s from one thread")
+            print(f"  ingest: {', '.join(f'{r:.0f}' for r in rates)} orders/s ({ORDERS} orders a round)")
+            print(
+                "  requests: "
+                + ", ".join(f"{r['caller']}.{r['action']}={r['count']}" for r in measured[0]["meter"]["requests"])
+            )
         started = time.perf_counter()
-        with LocalRuntime(ROOT / "template.yaml", port=0, moto_port=0, data_dir=full_dir, seed=True,
-                          snapshot_interval_s=0):
+        with LocalRuntime(ROOT / "template.yaml", data_dir=full_dir, **options):
             pass  # a seeded state to add the stored orders to
         preload_state(full_dir, factory, PRELOAD)
-        options = {"port": 0, "moto_port": 0, "seed": True, "snapshot_interval_s": 0}
-        with LocalRuntime(ROOT / "template.yaml", data_dir=full_dir, **options) as full, \
-                LocalRuntime(ROOT / "template.yaml", data_dir=empty_dir, **options) as empty:
+        with (
+            LocalRuntime(ROOT / "template.yaml", data_dir=full_dir, **options) as full,
+            LocalRuntime(ROOT / "template.yaml", data_dir=empty_dir, **options) as empty,
+        ):
             print(f"  {PRELOAD} orders stored in {time.perf_counter() - started:.0f} s")
-            results["moto_requests_per_s"] = round(moto_rate(empty), 1)
-            ingest(empty, factory, first=0, count=50)  # warm every worker
+            ingest(empty, factory, first=0, count=50)
             ingest(full, factory, first=1_000_000, count=50)
-            runs: dict[str, list[dict[str, Any]]] = {"empty": [], "full": []}
+            paired: dict[str, list[float]] = {"empty": [], "full": []}
             for n in range(ROUNDS):
-                runs["empty"].append(ingest(empty, factory, first=(n + 1) * 10_000, count=ORDERS))
-                runs["full"].append(ingest(full, factory, first=1_000_000 + (n + 1) * 10_000, count=ORDERS))
-            rates = {name: [ORDERS / r["seconds"] for r in measured] for name, measured in runs.items()}
-            empty_rate, full_rate = (statistics.median(rates[name]) for name in ("empty", "full"))
-            results["ingest_orders_per_s"] = round(empty_rate, 1)
-            results["ingest_orders_per_s_at_100k"] = round(full_rate, 1)
+                paired["empty"].append(ORDERS / ingest(empty, factory, first=(n + 1) * 10_000, count=ORDERS)["seconds"])
+                paired["full"].append(
+                    ORDERS / ingest(full, factory, first=1_000_000 + (n + 1) * 10_000, count=ORDERS)["seconds"]
+                )
+            empty_rate, full_rate = statistics.median(paired["empty"]), statistics.median(paired["full"])
+            results["ingest_paired_orders_per_s_empty"] = round(empty_rate, 1)
+            results["ingest_paired_orders_per_s_at_100k"] = round(full_rate, 1)
             results["ingest_slowdown_at_100k_pct"] = round((empty_rate - full_rate) / empty_rate * 100, 1)
-            results.update(costs(empty, runs["empty"][0]))
-            print(f"  embedded AWS: {results['moto_requests_per_s']} PutItem/s from one thread")
-            for name in ("empty", "full"):
-                print(f"  ingest, {name} store: {', '.join(f'{r:.0f}' for r in rates[name])} orders/s"
-                      f" ({ORDERS} orders a round)")
-            print("  requests: " + ", ".join(f"{r['caller']}.{r['action']}={r['count']}"
-                                             for r in runs["empty"][0]["meter"]["requests"]))
+            for name, values in paired.items():
+                print(f"  side by side, {name} store: {', '.join(f'{r:.0f}' for r in values)} orders/s")
             full.stop(save=False)  # no 100k snapshot on the way out
     return results

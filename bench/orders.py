@@ -46,9 +46,19 @@ class OrderFactory:
         skus = self.random.choices(SKUS, weights=[1 / (rank + 1) for rank in range(len(SKUS))], k=count)
         for position, (sku, name, _category, grams, price) in enumerate(skus):
             line = copy.deepcopy(prototype)
-            line.update({"id": order["id"] * 10 + position, "sku": sku, "name": name, "title": name,
-                         "quantity": self.random.choice([1, 1, 1, 2, 3]), "price": f"{price}.00", "grams": grams,
-                         "discount_allocations": [], "total_discount": "0.00"})
+            line.update(
+                {
+                    "id": order["id"] * 10 + position,
+                    "sku": sku,
+                    "name": name,
+                    "title": name,
+                    "quantity": self.random.choice([1, 1, 1, 2, 3]),
+                    "price": f"{price}.00",
+                    "grams": grams,
+                    "discount_allocations": [],
+                    "total_discount": "0.00",
+                }
+            )
             lines.append(line)
         order["line_items"] = lines
         city, province, code, postal = self.random.choice(CITIES)
@@ -60,20 +70,39 @@ class OrderFactory:
 
     def headers(self, body: bytes, n: int) -> dict[str, str]:
         digest = base64.b64encode(hmac.new(self.secret.encode(), body, hashlib.sha256).digest()).decode()
-        return {"content-type": "application/json", "x-shopify-topic": "orders/create",
-                "x-shopify-hmac-sha256": digest, "x-shopify-event-id": f"bench-{n}",
-                "x-shopify-shop-domain": "toko-demo.myshopify.com"}
+        return {
+            "content-type": "application/json",
+            "x-shopify-topic": "orders/create",
+            "x-shopify-hmac-sha256": digest,
+            "x-shopify-event-id": f"bench-{n}",
+            "x-shopify-shop-domain": "toko-demo.myshopify.com",
+        }
 
     def webhook_event(self, n: int) -> dict[str, Any]:
         """An API Gateway HTTP API v2 event, for in-process calls."""
         body = self.body(n)
         return {
-            "version": "2.0", "routeKey": "POST /webhooks/{channel}", "rawPath": "/webhooks/shopify",
-            "rawQueryString": "", "headers": self.headers(body, n), "pathParameters": {"channel": "shopify"},
-            "requestContext": {"http": {"method": "POST", "path": "/webhooks/shopify", "protocol": "HTTP/1.1",
-                                        "sourceIp": "127.0.0.1", "userAgent": "bench"},
-                               "requestId": f"bench-{n}", "routeKey": "POST /webhooks/{channel}",
-                               "stage": "$default", "accountId": "123456789012", "apiId": "bench",
-                               "timeEpoch": 0},
-            "body": body.decode(), "isBase64Encoded": False,
+            "version": "2.0",
+            "routeKey": "POST /webhooks/{channel}",
+            "rawPath": "/webhooks/shopify",
+            "rawQueryString": "",
+            "headers": self.headers(body, n),
+            "pathParameters": {"channel": "shopify"},
+            "requestContext": {
+                "http": {
+                    "method": "POST",
+                    "path": "/webhooks/shopify",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": "bench",
+                },
+                "requestId": f"bench-{n}",
+                "routeKey": "POST /webhooks/{channel}",
+                "stage": "$default",
+                "accountId": "123456789012",
+                "apiId": "bench",
+                "timeEpoch": 0,
+            },
+            "body": body.decode(),
+            "isBase64Encoded": False,
         }
