@@ -83,7 +83,8 @@ def _capture_response(result: CaptureResult) -> CaptureResponse:
     summary="Capture an order from an own channel (web, pos, callcenter, social)",
     description=(
         "Idempotent on (channel, channel_order_id): the same order again answers 200 with the stored order; "
-        "a later channel_updated_at updates it. Held orders are stored with the reasons."
+        "a later channel_updated_at updates it; other content at the same channel_updated_at is 409. "
+        "Held orders are stored with the reasons."
     ),
     security=SECURED,
     responses={201: {"description": "created"}, 200: {"description": "already captured (or updated)"}},
@@ -96,7 +97,7 @@ def create_order(body: OrderCreate) -> Response[CaptureResponse]:
         channel_updated_at=body.channel_updated_at or body.placed_at,
         totals=body.computed_totals(),
     )
-    result = container.capture_service().capture(draft, _now(), likely_new=True)
+    result = container.capture_service().capture(draft, _now(), likely_new=True, strict=True)
     logger.append_keys(order_id=result.order.order_id)
     if result.outcome is Outcome.created:
         metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)

@@ -199,6 +199,10 @@ def test_direct_capture_with_roles(stack: Stack, api: ModuleType) -> None:
     again = call(api, event)
     assert again[0] == 200
     assert again[1]["order_number"] == body["order_number"]
+    # other content under the same id and time is a conflict, not a silent tie-break
+    changed = json.loads(event["body"]) | {"notes": "changed"}
+    conflict = sample("http/post_orders_pos.json") | {"body": json.dumps(changed)}
+    assert call(api, conflict)[0] == 409
     # a POS key may not post for the call center
     other = json.loads(event["body"])
     other["channel"] = "callcenter"

@@ -160,3 +160,13 @@ def test_a_channel_may_reinstate_what_it_cancelled(service: CaptureService) -> N
     service.capture(a_draft(cancelled=True), NOW)
     result = service.capture(a_draft(channel_updated_at=later(5)), NOW)
     assert result.order.status is OrderStatus.received
+
+
+def test_own_channels_get_a_conflict_for_other_content_at_the_same_time(service: CaptureService) -> None:
+    from oms.errors import Conflict
+
+    service.capture(a_draft(), NOW, likely_new=True, strict=True)
+    with pytest.raises(Conflict, match="later channel_updated_at"):
+        service.capture(a_draft(notes="changed"), NOW, likely_new=True, strict=True)
+    updated = service.capture(a_draft(notes="changed", channel_updated_at=later(1)), NOW, strict=True)
+    assert updated.outcome is Outcome.updated

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from oms.errors import StaleWrite
+from oms.errors import Conflict, StaleWrite
 from oms.models.order import (
     PAYABLE,
     PICKUP_METHODS,
@@ -122,11 +122,22 @@ def _precedence(draft: OrderDraft, digest: str) -> tuple:
     return (draft.channel_updated_at, draft.cancelled, PAYMENT_PROGRESS[draft.payment.status], digest)
 
 
-def merge(existing: Order, draft: OrderDraft, *, known_skus: set[str], now: datetime) -> Order | Outcome:
-    """The order after applying a newer draft, or why nothing changes."""
+def merge(
+    existing: Order, draft: OrderDraft, *, known_skus: set[str], now: datetime, strict: bool = False
+) -> Order | Outcome:
+    """The order after applying a newer draft, or why nothing changes.
+
+    strict (the own channels, which post rather than push): other content at the
+    same channel time is a conflict to report, not a tie to break.
+    """
     digest = content_hash(draft)
     if digest == existing.content_hash:
         return Outcome.duplicate
+    if strict and draft.channel_updated_at == existing.channel_updated_at:
+        raise Conflict(
+            f"{draft.channel.value} order {draft.channel_order_id} was captured with other content; "
+            "send a later channel_updated_at to change it"
+        )
     if _precedence(draft, digest) <= _precedence(existing, existing.content_hash):
         return Outcome.stale
     holds = evaluate_holds(draft, known_skus)
@@ -171,9 +182,12 @@ class CaptureService:
         self.numbers = numbers
         self.number_prefix = number_prefix
 
-    def capture(self, draft: OrderDraft, now: datetime, *, likely_new: bool = False) -> CaptureResult:
+    def capture(
+        self, draft: OrderDraft, now: datetime, *, likely_new: bool = False, strict: bool = False
+    ) -> CaptureResult:
         """likely_new (a create topic) tries the insert first and skips a read;
-        a failed conditional insert costs write units, so updates read first."""
+        a failed conditional insert costs write units, so updates read first.
+        strict: see merge."""
         known = self.catalog.known_skus({line.sku for line in draft.lines if line.sku})
         order_id = order_id_for(draft.channel, draft.channel_order_id)
         existing = None if likely_new else self.orders.get(order_id)
@@ -191,7 +205,7 @@ class CaptureService:
                     return CaptureResult(order, Outcome.created)
                 self.numbers.give_back(number)
                 continue
-            merged = merge(existing, draft, known_skus=known, now=now)
+            merged = merge(existing, draft, known_skus=known, now=now, strict=strict)
             if isinstance(merged, Outcome):
                 return CaptureResult(existing, merged)
             try:
