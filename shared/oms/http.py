@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -40,6 +40,15 @@ def error_event(exc: OmsError) -> dict[str, Any]:
     }
 
 
+def validation_failed(errors: Sequence[Mapping[str, Any]]) -> Response:
+    """422 naming each field and its problem; never the input (it may be PII)."""
+    problems = [
+        {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")} for error in errors
+    ]
+    summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+    return error_response(422, "validation_failed", summary or "request is invalid", problems)
+
+
 def new_resolver(title: str) -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     app.configure_openapi(
@@ -58,21 +67,11 @@ def new_resolver(title: str) -> APIGatewayHttpResolver:
     @app.exception_handler(ValidationError)
     def _invalid_model(exc: ValidationError) -> Response:
         # A model built inside a route (not the request body itself) refused the input.
-        problems = [
-            {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
-        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
-        return error_response(422, "validation_failed", summary or "request is invalid", problems)
+        return validation_failed(exc.errors(include_input=False, include_url=False))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
-        problems = [
-            {"where": ".".join(str(part) for part in error.get("loc", ())), "problem": error.get("msg")}
-            for error in exc.errors()
-        ]
-        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
-        return error_response(422, "validation_failed", summary or "request is invalid", problems)
+        return validation_failed(exc.errors())
 
     return app
 
