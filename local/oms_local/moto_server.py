@@ -92,6 +92,10 @@ def _patch_moto() -> None:
 
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
+    from .moto_txn import patch_transactions
+
+    patch_transactions()
+
 
 def _exit_with_parent() -> None:
     """Our own session ignores the terminal's Ctrl-C, so exit if the runtime dies without stopping us."""

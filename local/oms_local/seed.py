@@ -5,6 +5,7 @@ SEED is not 0."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -104,11 +105,35 @@ def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> 
     return {"ops API key": ops_key, "cs API key": cs_key, "pos/web API key": pos_key}
 
 
+# Stores serve pickup and are offered for a SKU only with 2 or more units; DCs keep safety stock.
+NODE_SETTINGS = {
+    "dc": {"may_ship": True, "may_pickup": False, "routing_threshold": 0, "default_safety_stock": 5},
+    "store": {"may_ship": True, "may_pickup": True, "routing_threshold": 2, "default_safety_stock": 1,
+              "snapshot_mode": "reconcile", "reconcile_max_units": 5},
+}
+
+# Which nodes each channel sells from, and how much of their stock it is shown.
+DC_IDS = [node["node_id"] for node in NODES if node["kind"] == "dc"]
+STOCK_POLICIES = {
+    "web": {"allocation": "none", "low_threshold": 5},
+    "pos": {"allocation": "none", "low_threshold": 2},
+    "shopify": {"allocation": "protect_store", "value": 2, "low_threshold": 5},
+    "shopee": {"nodes": DC_IDS, "allocation": "buffer", "value": 3, "low_threshold": 5},
+    "tokopedia": {"nodes": DC_IDS, "allocation": "cap_pct", "value": 80, "low_threshold": 5},
+    "lazada": {"nodes": DC_IDS, "allocation": "cap_pct", "value": 50, "low_threshold": 5},
+    "tiktok": {"nodes": DC_IDS, "allocation": "buffer", "value": 5, "low_threshold": 10},
+}
+
+
 def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
-    """New state only: demo nodes and SKUs."""
+    """New state only: demo nodes, SKUs and channel stock policies."""
     dynamodb = client("dynamodb")
     for node in NODES:
-        dynamodb.put_item(TableName=catalog_table, Item=to_item({"pk": f"NODE#{node['node_id']}", **node}))
+        item = {"pk": f"NODE#{node['node_id']}", "enabled": True, **NODE_SETTINGS[node["kind"]], **node}
+        dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
+    for channel, policy in STOCK_POLICIES.items():
+        body = json.dumps({"channel": channel, **policy})
+        dynamodb.put_item(TableName=catalog_table, Item=to_item({"pk": f"CHANNEL#{channel}", "policy": body}))
     for sku, name, category, grams, price in SKUS:
         item = {"pk": f"SKU#{sku}", "sku": sku, "name": name, "category": category, "weight_g": grams,
                 "list_price": Decimal(price), "currency": "IDR"}
@@ -126,7 +151,9 @@ def stock_levels() -> list[dict[str, Any]]:
             else:
                 on_hand, safety = (rank * 7 + index * 3) % 13, 1
             levels.append({"pk": f"SKU#{sku}", "sk": f"NODE#{node['node_id']}", "sku": sku,
-                           "node_id": node["node_id"], "on_hand": on_hand, "reserved": 0, "safety_stock": safety})
+                           "node_id": node["node_id"], "node_key": node["node_id"], "bucket": 0,
+                           "on_hand": on_hand, "reserved": 0, "safety_stock": safety, "atp": on_hand - safety,
+                           "updated_at": "2026-01-01T00:00:00.000Z"})
     return levels
 
 

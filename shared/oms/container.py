@@ -9,14 +9,19 @@ from datetime import timedelta
 from functools import cache
 
 from oms.adapters.apikeys import DynamoApiKeys
-from oms.adapters.catalog import CachedCatalog, DynamoCatalog
+from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
 from oms.adapters.counters import BlockAllocator
 from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
 from oms.adapters.orders import DynamoOrders
+from oms.adapters.queues import SqsQueue
 from oms.adapters.secrets import SsmSecrets
+from oms.adapters.stock import DynamoStock
 from oms.domain.capture import CaptureService
+from oms.domain.stock import InventoryService
+from oms.domain.stock_jobs import Snapshots
 from oms.domain.webhooks import WebhookReceiver
+from oms.models.order import OrderStatus
 from oms.settings import get_settings
 
 
@@ -37,11 +42,33 @@ def api_keys() -> DynamoApiKeys:
 
 
 @cache
+def catalog() -> CachedCatalog:
+    return CachedCatalog(DynamoCatalog(get_settings().catalog_table))
+
+
+@cache
+def reference_data() -> CachedReferenceData:
+    return CachedReferenceData(DynamoReferenceData(get_settings().catalog_table))
+
+
+@cache
+def inventory() -> InventoryService:
+    settings = get_settings()
+    store = DynamoStock(settings.inventory_table, settings.reservations_table, settings.stock_ledger_table)
+    return InventoryService(store, reference_data(), catalog())
+
+
+@cache
+def snapshots() -> Snapshots:
+    return Snapshots(inventory(), SqsQueue(get_settings().snapshot_queue_url))
+
+
+@cache
 def capture_service() -> CaptureService:
     settings = get_settings()
     return CaptureService(
         orders(),
-        CachedCatalog(DynamoCatalog(settings.catalog_table)),
+        catalog(),
         BlockAllocator(settings.counters_table, block=settings.order_number_block),
         number_prefix=settings.order_number_prefix,
     )
@@ -63,8 +90,21 @@ def event_publisher() -> EventBridgePublisher:
     return EventBridgePublisher(get_settings().event_bus_name)
 
 
+class _OrderStatuses:
+    """What the stock audit asks of orders: does the order exist, and is it cancelled."""
+
+    def status_of(self, order_id: str) -> OrderStatus | None:
+        order = orders().get(order_id)
+        return order.status if order else None
+
+
+def order_statuses() -> _OrderStatuses:
+    return _OrderStatuses()
+
+
 def reset() -> None:
     """For tests: forget every built service and the settings."""
-    for factory in (inbox, orders, api_keys, capture_service, webhook_receiver, event_publisher):
+    factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, capture_service)
+    for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()
     get_settings.cache_clear()

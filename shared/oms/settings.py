@@ -15,6 +15,10 @@ class Settings(BaseModel):
     catalog_table: str = "oms-catalog-dev"
     api_keys_table: str = "oms-api-keys-dev"
     counters_table: str = "oms-counters-dev"
+    inventory_table: str = "oms-inventory-dev"
+    reservations_table: str = "oms-reservations-dev"
+    stock_ledger_table: str = "oms-stock-ledger-dev"
+    snapshot_queue_url: str = ""
     event_bus_name: str = "oms-dev"
     secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")
     max_body_bytes: int = Field(default=512 * 1024, gt=0)

@@ -14,6 +14,7 @@ from moto import mock_aws
 from oms import container
 from oms.adapters.aws import reset_clients
 from oms_local import seed
+from oms_local.moto_txn import patch_transactions
 from oms_local.resources import CreatedResources, create_all
 from oms_local.template import Template
 from tests.support import ROOT
@@ -45,6 +46,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    patch_transactions()
     with mock_aws():
         template = Template(ROOT / "template.yaml", {"Stage": "test"})
         resources = create_all(template, client)
@@ -56,6 +58,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         parameters.clear_caches()
         seed.configure(client, env["SECRETS_PATH"], env["API_KEYS_TABLE"])
         seed.seed_catalog(client, env["CATALOG_TABLE"])
+        seed.seed_stock(client, env["INVENTORY_TABLE"])
         yield Stack(template, resources, env)
         container.reset()
         reset_clients()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
+from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
 from oms.adapters.aws import client
-from oms.adapters.dynamo import to_item
+from oms.adapters.dynamo import from_item, to_item
+from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
+from oms.models.order import Channel
 from oms.ports import CatalogRepository
 
 _BATCH = 100  # BatchGetItem's limit
@@ -61,3 +67,99 @@ class CachedCatalog(CatalogRepository):
         for sku in found:
             self._known_until[sku] = now + self.max_age
         return cached | found
+
+
+class DynamoReferenceData:
+    """Nodes and channel stock policies, kept as data in the catalog table."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def nodes(self) -> dict[str, Node]:
+        nodes: dict[str, Node] = {}
+        paginator = client("dynamodb").get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "NODE#"}},
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                values = from_item(item)
+                values.pop("pk", None)
+                nodes[values["node_id"]] = Node.model_validate(_known_fields(Node, values))
+        return nodes
+
+    def put_node(self, node: Node) -> None:
+        values = node.model_dump(mode="json", exclude_none=True)
+        for name in ("lat", "lng"):
+            if node_value := getattr(node, name):
+                values[name] = node_value
+        client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"NODE#{node.node_id}", **values}))
+
+    def policies(self) -> dict[str, ChannelStockPolicy]:
+        policies: dict[str, ChannelStockPolicy] = {}
+        paginator = client("dynamodb").get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "CHANNEL#"}},
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                values = json.loads(from_item(item)["policy"])
+                policies[values["channel"]] = ChannelStockPolicy.model_validate(values)
+        return policies
+
+    def put_policy(self, policy: ChannelStockPolicy) -> None:
+        item = {"pk": f"CHANNEL#{policy.channel.value}", "policy": policy.model_dump_json()}
+        client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
+
+
+def _known_fields(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """Items may carry attributes a model does not know (older or newer writers). DynamoDB
+    numbers come back as Decimal; whole ones are counts (strict ints), except coordinates."""
+    known = {}
+    for name, value in values.items():
+        if name not in model.model_fields:
+            continue
+        whole = isinstance(value, Decimal) and name not in ("lat", "lng") and value == value.to_integral_value()
+        known[name] = int(value) if whole else value
+    return known
+
+
+class CachedReferenceData:
+    """Nodes and policies for max_age seconds per container: every availability read needs
+    them and ops change them rarely. A write through this object is seen at once here and
+    within max_age by every other container."""
+
+    def __init__(self, inner: DynamoReferenceData, max_age: float = 30.0) -> None:
+        self.inner = inner
+        self.max_age = max_age
+        self._nodes: tuple[float, dict[str, Node]] | None = None
+        self._policies: tuple[float, dict[str, ChannelStockPolicy]] | None = None
+
+    def nodes(self) -> dict[str, Node]:
+        now = time.monotonic()
+        if self._nodes is None or self._nodes[0] < now:
+            self._nodes = (now + self.max_age, self.inner.nodes())
+        return self._nodes[1]
+
+    def policy(self, channel: Channel) -> StockPolicy:
+        now = time.monotonic()
+        if self._policies is None or self._policies[0] < now:
+            self._policies = (now + self.max_age, self.inner.policies())
+        return self._policies[1].get(channel.value) or StockPolicy()
+
+    def policies(self) -> dict[str, ChannelStockPolicy]:
+        self.policy(Channel.web)
+        assert self._policies is not None
+        return self._policies[1]
+
+    def put_node(self, node: Node) -> None:
+        self.inner.put_node(node)
+        self._nodes = None
+
+    def put_policy(self, policy: ChannelStockPolicy) -> None:
+        self.inner.put_policy(policy)
+        self._policies = None

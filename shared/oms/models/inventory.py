@@ -1,0 +1,381 @@
+"""Stock, nodes, channel availability policies, reservations and feeds.
+
+Quantities are whole units (strict integers: 1.5 and "2" are refused).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from oms.models.order import Channel
+from oms.models.order import Model as _Model
+
+Units = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
+PositiveUnits = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
+NodeId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9\-]*$")]
+
+MAX_BUCKETS = 32  # a rebalance writes every bucket in one transaction (limit 100 items)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone offset")
+    return value
+
+
+# ---------------------------------------------------------------- nodes
+
+
+class NodeKind(StrEnum):
+    dc = "dc"
+    store = "store"
+
+
+class SnapshotMode(StrEnum):
+    apply = "apply"  # a count becomes on hand at once (a WMS the retailer trusts)
+    reconcile = "reconcile"  # a count is recorded; reconciliation reports drift and corrects it by policy
+
+
+class NodeSettings(_Model):
+    """What ops may change about a node (PUT /nodes/{node_id})."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: NodeKind
+    tz: str = Field(default="Asia/Jakarta", description="IANA zone: Asia/Jakarta (WIB), Asia/Makassar, Asia/Jayapura")
+    city: str | None = Field(default=None, max_length=100)
+    province: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=10)
+    lat: Decimal | None = Field(default=None, ge=-90, le=90, max_digits=10, decimal_places=6)
+    lng: Decimal | None = Field(default=None, ge=-180, le=180, max_digits=10, decimal_places=6)
+    enabled: bool = True
+    may_ship: bool = True
+    may_pickup: bool = False
+    routing_threshold: Units = Field(
+        default=0, description="With fewer units of a SKU than this, the node is not offered"
+    )
+    default_safety_stock: Units = Field(default=0, description="Safety stock for SKUs first counted at this node")
+    snapshot_mode: SnapshotMode = SnapshotMode.apply
+    reconcile_correct: bool = Field(default=True, description="Reconciliation corrects drift (else only reports it)")
+    reconcile_max_units: Units | None = Field(
+        default=None, description="Drifts larger than this are reported for a person, never corrected automatically"
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+
+class Node(NodeSettings):
+    node_id: NodeId
+    updated_at: datetime | None = None
+
+
+class NodeList(_Model):
+    items: list[Node]
+
+
+# ---------------------------------------------------------------- channel policies
+
+
+class AllocationKind(StrEnum):
+    none = "none"  # the channel sees the sum of its nodes' ATP
+    cap_pct = "cap_pct"  # at most value % of it (rounded down)
+    buffer = "buffer"  # value units fewer
+    protect_store = "protect_store"  # each store keeps value units for walk-in buyers
+
+
+class StockPolicy(_Model):
+    """Which nodes a channel sells from and how much of their stock it is shown."""
+
+    nodes: list[NodeId] | None = Field(default=None, description="Nodes the channel may sell from; null = every node")
+    allocation: AllocationKind = AllocationKind.none
+    value: Units = 0
+    low_threshold: Units = Field(default=5, description="At or below this ATP the channel is told 'low'")
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> StockPolicy:
+        if self.allocation is AllocationKind.cap_pct and self.value > 100:
+            raise ValueError("cap_pct takes a percentage from 0 to 100")
+        return self
+
+
+class ChannelStockPolicy(StockPolicy):
+    channel: Channel
+    updated_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- stock
+
+
+class StockLevel(_Model):
+    """One stock item: the whole (sku, node) when bucket 0 is the only bucket, else one bucket of it."""
+
+    sku: str
+    node_id: str
+    bucket: int = 0
+    buckets: int = 1  # on bucket 0: how many buckets hold this (sku, node)
+    on_hand: int = 0
+    reserved: int = 0
+    safety_stock: int = 0
+    atp: int = 0  # stored: on_hand - reserved - safety_stock, kept by every write (conditions cannot add)
+    counted_on_hand: int | None = None
+    counted_as_of: datetime | None = None
+    moved_since_count: int = 0
+    last_move_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class AvailabilityLevel(StrEnum):
+    in_stock = "in_stock"
+    low = "low"
+    out = "out"
+
+
+class NodeAvailability(_Model):
+    node_id: str
+    kind: NodeKind
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    atp: int = Field(description="on hand - reserved - safety stock, at least 0")
+    offered: bool = Field(description="Counts for the channel (enabled, allowed, at or above the routing threshold)")
+    reason: str | None = Field(default=None, description="Why the node is not offered")
+    buckets: int = 1
+
+
+class PickupAvailability(_Model):
+    node_id: str
+    atp: int
+
+
+class SkuAvailability(_Model):
+    sku: str
+    channel: Channel
+    atp: int = Field(description="What the channel may sell now, after its allocation policy")
+    level: AvailabilityLevel
+    pickup: list[PickupAvailability] = Field(description="Stores where the SKU can be collected, with their ATP")
+    nodes: list[NodeAvailability] | None = Field(default=None, description="Per-node figures (ops and cs keys only)")
+
+
+class AvailabilityResponse(_Model):
+    items: list[SkuAvailability]
+    unknown_skus: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- reservations
+
+
+class ReservationKind(StrEnum):
+    hold = "hold"  # a checkout hold with a time-to-live
+    order = "order"  # an order line's stock, held until it ships or is cancelled
+
+
+class ReservationStatus(StrEnum):
+    active = "active"
+    released = "released"
+    expired = "expired"
+    consumed = "consumed"
+
+
+class ReservationLine(_Model):
+    line_id: str = Field(min_length=1, max_length=64)
+    sku: str
+    node_id: str
+    quantity: PositiveUnits
+    bucket: int = 0
+
+
+class Reservation(_Model):
+    reservation_id: str
+    kind: ReservationKind
+    channel: Channel | None = None
+    order_id: str | None = None
+    lines: list[ReservationLine] = Field(min_length=1, max_length=50)
+    status: ReservationStatus = ReservationStatus.active
+    created_at: datetime
+    expires_at: datetime | None = None
+    finished_at: datetime | None = None
+    consumed_lines: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class HoldLine(_Model):
+    sku: Sku
+    quantity: PositiveUnits
+    node_id: NodeId | None = Field(
+        default=None, description="Hold at this node (e.g. the pickup store); else the OMS picks"
+    )
+
+
+class HoldCreate(_Model):
+    channel: Channel
+    lines: list[HoldLine] = Field(min_length=1, max_length=50)
+    ttl_seconds: int = Field(default=900, strict=True, ge=1, le=86_400, description="Released by itself after this")
+    hold_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The caller's idempotency key: a retry returns the same hold",
+    )
+
+    @model_validator(mode="after")
+    def _one_line_per_sku_and_node(self) -> HoldCreate:
+        seen = set()
+        for line in self.lines:
+            key = (line.sku, line.node_id)
+            if key in seen:
+                raise ValueError(f"sku {line.sku} appears twice; send one line with the total quantity")
+            seen.add(key)
+        return self
+
+
+class HoldResponse(_Model):
+    reservation_id: str
+    status: ReservationStatus
+    channel: Channel | None
+    expires_at: datetime | None
+    lines: list[ReservationLine]
+
+
+class Shortage(_Model):
+    sku: str
+    requested: int
+    available: int
+    node_id: str | None = None
+
+
+# ---------------------------------------------------------------- feeds
+
+
+class MovementKind(StrEnum):
+    receipt = "receipt"  # goods in: + quantity
+    adjustment = "adjustment"  # a signed correction: quantity may be negative
+    damage = "damage"  # written off: - quantity
+    transfer = "transfer"  # from node_id to to_node_id
+    restock = "restock"  # a resellable return put back: + quantity
+
+
+class AdjustmentLine(_Model):
+    sku: Sku
+    quantity: Annotated[int, Field(strict=True, ge=-10_000_000, le=10_000_000)]
+
+    @field_validator("quantity")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0")
+        return value
+
+
+class AdjustmentCreate(_Model):
+    adjustment_id: str = Field(min_length=1, max_length=100, description="The sender's id: the idempotency key")
+    kind: MovementKind
+    node_id: NodeId
+    to_node_id: NodeId | None = Field(default=None, description="For transfers: the receiving node")
+    reason: str | None = Field(default=None, max_length=200)
+    occurred_at: datetime | None = None
+    lines: list[AdjustmentLine] = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdjustmentCreate:
+        if self.occurred_at is not None:
+            _aware(self.occurred_at)
+        if (self.kind is MovementKind.transfer) != (self.to_node_id is not None):
+            raise ValueError("to_node_id is required for transfers and only for them")
+        if self.to_node_id is not None and self.to_node_id == self.node_id:
+            raise ValueError("a transfer needs two different nodes")
+        if self.kind is not MovementKind.adjustment and any(line.quantity < 0 for line in self.lines):
+            raise ValueError(f"{self.kind.value} quantities are positive; only adjustments take a sign")
+        if len({line.sku for line in self.lines}) != len(self.lines):
+            raise ValueError("each sku once per adjustment")
+        return self
+
+
+class AdjustmentResult(_Model):
+    adjustment_id: str
+    outcome: str = Field(description="applied or duplicate")
+
+
+class SnapshotScope(StrEnum):
+    partial = "partial"  # a cycle count: only the SKUs listed
+    full = "full"  # a full count: SKUs of the node not listed are counted as 0
+
+
+class SnapshotRow(_Model):
+    sku: Sku
+    on_hand: Units
+
+
+MAX_SNAPSHOT_ROWS_PER_PART = 2_000
+
+
+class SnapshotPart(_Model):
+    """One part of a count. A big count is sent as parts (any order, each retried safely)."""
+
+    snapshot_id: str = Field(min_length=1, max_length=100, description="The sender's id for the whole count")
+    node_id: NodeId
+    as_of: datetime = Field(description="When the count was taken (ISO 8601 with offset)")
+    scope: SnapshotScope = SnapshotScope.partial
+    part: int = Field(default=1, strict=True, ge=1, le=1_000)
+    parts: int = Field(default=1, strict=True, ge=1, le=1_000)
+    rows: list[SnapshotRow] = Field(min_length=0, max_length=MAX_SNAPSHOT_ROWS_PER_PART)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SnapshotPart:
+        _aware(self.as_of)
+        if self.part > self.parts:
+            raise ValueError(f"part {self.part} of {self.parts}")
+        if len({row.sku for row in self.rows}) != len(self.rows):
+            raise ValueError("each sku once per part")
+        return self
+
+
+class SnapshotStatus(_Model):
+    snapshot_id: str
+    node_id: str
+    as_of: datetime
+    scope: SnapshotScope
+    parts: int
+    parts_received: int
+    parts_applied: int
+    rows_applied: int
+    rows_changed: int
+    rows_stale: int
+    rows_zeroed: int = 0
+    status: str = Field(description="receiving, applying, applied")
+    received_at: datetime | None = None
+    applied_at: datetime | None = None
+
+
+class SnapshotAccepted(_Model):
+    snapshot_id: str
+    part: int
+    outcome: str = Field(description="queued or duplicate")
+    status_url: str
+
+
+class BucketsUpdate(_Model):
+    buckets: int = Field(strict=True, ge=1, le=MAX_BUCKETS)
+
+
+class RunReport(_Model):
+    kind: str
+    started_at: datetime
+    finished_at: datetime
+    checked: int
+    findings: int
+    corrected: int
+    lines: list[dict] = Field(default_factory=list, description="The first findings (at most 500)")
+    truncated: bool = False
