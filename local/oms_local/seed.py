@@ -99,10 +99,11 @@ def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> 
     pos_key, pos_record = new_key(
         "local POS", [Role.channel], now, channels=[Channel.pos, Channel.web], key=setting("OMS_API_KEY") + "_pos"
     )
+    wms_key, wms_record = new_key("local WMS and store apps", [Role.node], now, key=setting("OMS_API_KEY") + "_wms")
     dynamodb = client("dynamodb")
-    for record in (ops_record, cs_record, pos_record):
+    for record in (ops_record, cs_record, pos_record, wms_record):
         dynamodb.put_item(TableName=api_keys_table, Item=to_item(record.model_dump(mode="json")))
-    return {"ops API key": ops_key, "cs API key": cs_key, "pos/web API key": pos_key}
+    return {"ops API key": ops_key, "cs API key": cs_key, "pos/web API key": pos_key, "node (WMS) API key": wms_key}
 
 
 # Stores serve pickup and are offered for a SKU only with 2 or more units; DCs keep safety stock.
