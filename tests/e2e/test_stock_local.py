@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
