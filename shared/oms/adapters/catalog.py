@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -75,20 +75,20 @@ class DynamoReferenceData:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def nodes(self) -> dict[str, Node]:
-        nodes: dict[str, Node] = {}
+    def _scan(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = client("dynamodb").get_paginator("scan")
         for page in paginator.paginate(
             TableName=self.table,
             FilterExpression="begins_with(pk, :p)",
-            ExpressionAttributeValues={":p": {"S": "NODE#"}},
+            ExpressionAttributeValues={":p": {"S": prefix}},
             ConsistentRead=True,
         ):
             for item in page["Items"]:
-                values = from_item(item)
-                values.pop("pk", None)
-                nodes[values["node_id"]] = Node.model_validate(_known_fields(Node, values))
-        return nodes
+                yield from_item(item)
+
+    def nodes(self) -> dict[str, Node]:
+        nodes = (Node.model_validate(_known_fields(Node, values)) for values in self._scan("NODE#"))
+        return {node.node_id: node for node in nodes}
 
     def put_node(self, node: Node) -> None:
         values = node.model_dump(mode="json", exclude_none=True)
@@ -98,18 +98,8 @@ class DynamoReferenceData:
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"NODE#{node.node_id}", **values}))
 
     def policies(self) -> dict[str, ChannelStockPolicy]:
-        policies: dict[str, ChannelStockPolicy] = {}
-        paginator = client("dynamodb").get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self.table,
-            FilterExpression="begins_with(pk, :p)",
-            ExpressionAttributeValues={":p": {"S": "CHANNEL#"}},
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                values = json.loads(from_item(item)["policy"])
-                policies[values["channel"]] = ChannelStockPolicy.model_validate(values)
-        return policies
+        policies = (ChannelStockPolicy.model_validate_json(values["policy"]) for values in self._scan("CHANNEL#"))
+        return {policy.channel.value: policy for policy in policies}
 
     def put_policy(self, policy: ChannelStockPolicy) -> None:
         item = {"pk": f"CHANNEL#{policy.channel.value}", "policy": policy.model_dump_json()}

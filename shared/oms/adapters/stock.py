@@ -24,7 +24,7 @@ from typing import Any
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import from_item, to_item
-from oms.errors import Conflict, DependencyError
+from oms.errors import DependencyError
 from oms.models.inventory import Reservation, ReservationStatus, StockLevel
 
 _BATCH_GET = 100
@@ -641,7 +641,3 @@ class DynamoStock:
         )
         items = response["Items"]
         return json.loads(items[0]["report"]["S"]) if items else None
-
-
-def conflict_on_exists(exc: Cancelled, message: str) -> Conflict:
-    return Conflict(message, details={"failed_items": exc.failed})
