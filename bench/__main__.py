@@ -13,15 +13,21 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local"), str(ROOT)]
 
 
 def main() -> None:
-    from bench import ack, cold_start, ingest
+    """`python -m bench [name ...]`: the named benchmarks only, their figures merged into the file."""
+    from bench import ack, cold_start, ingest, stock
 
-    results: dict[str, float] = {}
-    for name, module in (("cold start", cold_start), ("webhook ack", ack), ("ingest", ingest)):
+    suites = {"cold_start": cold_start, "ack": ack, "ingest": ingest, "stock": stock}
+    chosen = sys.argv[1:] or list(suites)
+    unknown = set(chosen) - set(suites)
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {sorted(unknown)}; choose from {sorted(suites)}")
+    path = ROOT / "bench" / "results.json"
+    results: dict[str, float] = json.loads(path.read_text()) if sys.argv[1:] and path.exists() else {}
+    for name, module in ((name, suites[name]) for name in chosen):
         started = time.perf_counter()
         print(f"{name}...")
         results.update(module.run())
         print(f"  ({time.perf_counter() - started:.0f} s)")
-    path = ROOT / "bench" / "results.json"
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     width = max(map(len, results))
     for key, value in sorted(results.items()):

@@ -9,8 +9,12 @@ AWS_SDK_UA_APP_ID to their function's logical id); the runtime's own polling
 Capacity follows DynamoDB's published rules: a write costs one unit per KB of
 the item (the larger of before and after), plus one write per KB of the
 projected item in each GSI the item appears in (two when an index key
-changes); a read costs half a unit per 4 KB, eventually consistent, or one
-unit strongly consistent; a BatchGetItem rounds each item up on its own.
+changes; none when the projected attributes did not change); a transactional
+write costs twice that per item (prepare and commit), a ConditionCheck counts as
+a write, and a cancelled transaction is counted as if it ran (failed
+conditional writes consume capacity too); a read costs half a unit per 4 KB,
+eventually consistent, or one unit strongly consistent; a BatchGetItem rounds
+each item up on its own.
 """
 
 from __future__ import annotations
@@ -141,15 +145,26 @@ class RequestMeter:
         names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
         return {name: item[name] for name in names}
 
-    def _before(self, action: str, body: bytes) -> dict[str, Any] | None:
-        if action not in ("PutItem", "UpdateItem", "DeleteItem"):
-            return None
+    def _before(self, action: str, body: bytes) -> Any:
         try:
             request = json.loads(body)
+            if action == "TransactWriteItems":
+                return [self._stored(table, key) for table, key, _ in self._transact_targets(request)]
+            if action not in ("PutItem", "UpdateItem", "DeleteItem"):
+                return None
             key = request.get("Key") or self._key_of(request["TableName"], request["Item"])
             return self._stored(request["TableName"], key)
         except Exception:
             return None
+
+    def _transact_targets(self, request: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """(table, key, the action's body) for each item of a TransactWriteItems request."""
+        targets = []
+        for entry in request["TransactItems"]:
+            (_kind, spec), = entry.items()
+            key = spec.get("Key") or self._key_of(spec["TableName"], spec["Item"])
+            targets.append((spec["TableName"], key, spec))
+        return targets
 
     def _index_writes(self, table_name: str, before: dict | None, after: dict | None) -> int:
         units = 0
@@ -160,22 +175,28 @@ class RequestMeter:
             projected = self._projected_size(table_name, index, after if new_in else before)
             if new_in and old_in and any(before[k] != after[k] for k in keys):
                 units += 2 * write_units(projected)  # moved: a delete and a put in the index
+            elif new_in and old_in:
+                if self._projection(table_name, index, before) != self._projection(table_name, index, after):
+                    units += write_units(projected)
             elif new_in or old_in:
                 units += write_units(projected)
         return units
 
     def _projected_size(self, table_name: str, index: Any, item: dict | None) -> int:
+        return item_size(self._projection(table_name, index, item))
+
+    def _projection(self, table_name: str, index: Any, item: dict | None) -> dict[str, Any]:
         if item is None:
-            return 0
+            return {}
         table = self._table(table_name)
         projection = index.projection or {}
         kind = projection.get("ProjectionType", "ALL")
         if kind == "ALL":
-            return item_size(item)
+            return item
         names = {table.hash_key_attr, table.range_key_attr, *index.schema_key_attrs}
         if kind == "INCLUDE":
             names |= set(projection.get("NonKeyAttributes", []))
-        return item_size({k: v for k, v in item.items() if k in names})
+        return {k: v for k, v in item.items() if k in names}
 
     def _capacity(self, caller: str, action: str, request: dict[str, Any], before: dict | None) -> None:
         if action in ("PutItem", "UpdateItem", "DeleteItem"):
@@ -184,6 +205,11 @@ class RequestMeter:
             after = self._stored(table, key)
             size = max(item_size(before), item_size(after), item_size(request.get("Item")))
             self.wru[caller] += write_units(size) + self._index_writes(table, before, after)
+        elif action == "TransactWriteItems":
+            for (table, key, spec), old in zip(self._transact_targets(request), before or [], strict=False):
+                after = self._stored(table, key)
+                size = max(item_size(old), item_size(after), item_size(spec.get("Item")))
+                self.wru[caller] += 2 * write_units(size) + self._index_writes(table, old, after)
         elif action == "BatchWriteItem":
             for table, writes in request["RequestItems"].items():
                 for write in writes:
