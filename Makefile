@@ -10,13 +10,13 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq clean
+.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job stock-push-all clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
 	@echo "make test     every test (unit, integration under moto, local runtime, end to end)"
 	@echo "make lint     ruff and sam validate --lint"
-	@echo "make bench    benchmarks -> bench/results.json"
+	@echo "make bench    benchmarks -> bench/results.json (ONLY=\"stock ack\" runs some, merged in)"
 	@echo "make build    sam build (arm64) and an import check of the result"
 	@echo "make deploy   sam deploy STAGE=<stage> into your AWS account"
 	@echo "make reset    wipe the local state (.oms/)"
@@ -66,7 +66,7 @@ deploy: build
 		$(PARAMS) --capabilities CAPABILITY_IAM --resolve-s3 --no-fail-on-empty-changeset
 
 bench: install
-	$(LOCAL_PATH) $(BIN)/python -m bench
+	$(LOCAL_PATH) $(BIN)/python -m bench $(ONLY)
 
 events: install
 	$(BIN)/python scripts/make_events.py
@@ -82,6 +82,12 @@ replay-quarantine: install
 
 replay-dlq: install
 	$(ADMIN) dlq replay --queue $(QUEUE)
+
+stock-job: install
+	$(ADMIN) stock job --name $(JOB)
+
+stock-push-all: install
+	$(ADMIN) stock push-all $(if $(CHANNEL),--channel $(CHANNEL))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

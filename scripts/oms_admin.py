@@ -3,7 +3,10 @@
     python scripts/oms_admin.py --stage local create-key --name "POS Bandung" --role channel --channel pos
     python scripts/oms_admin.py --stage local quarantine list [--channel shopify]
     python scripts/oms_admin.py --stage local quarantine replay [--channel shopify] [--key <inbox key>]
-    python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher
+    python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher|stock-ledger|stock-push
+    python scripts/oms_admin.py --stage local dlq replay --queue snapshot-parts
+    python scripts/oms_admin.py --stage local stock push-all [--channel shopee] [--force]
+    python scripts/oms_admin.py --stage local stock job --name audit|reconcile|expire_holds
 
 Table and queue names come from template.yaml for the stage. Against AWS,
 use your usual credentials; against `make run`, the Makefile sets
@@ -38,7 +41,15 @@ from oms_local.template import Template  # noqa: E402
 DLQS = {
     "normalizer": ("NormalizerFunction", "NormalizerDLQ", "InboxTable"),
     "publisher": ("EventPublisherFunction", "PublisherDLQ", "OrdersTable"),
+    "stock-ledger": ("StockLedgerFunction", "StockLedgerDLQ", "InventoryTable"),
+    "stock-push": ("ChannelStockPushFunction", "ChannelStockPushDLQ", "InventoryTable"),
 }
+# DLQ of an SQS-fed function -> the queue its messages go back to
+REDRIVES = {
+    "snapshot-parts": ("SnapshotPartsDLQ", "SnapshotPartsQueue"),
+    "stock-push": ("ChannelStockPushDLQ", "ChannelStockPushRetryQueue"),  # its retries (the rest are stream batches)
+}
+LOCAL_CHANNELS_URL = "http://127.0.0.1:4598"  # make run's channel simulator
 
 
 def stage_env(stage: str, function: str = "IngestionApiFunction") -> dict[str, str]:
@@ -122,7 +133,35 @@ class _Context:
         return 60_000
 
 
+def _queue_url(template: Template, logical_id: str) -> str:
+    name = template.resolve(template.resources[logical_id]["Properties"]["QueueName"])
+    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+def dlq_redrive(args: argparse.Namespace) -> None:
+    """Messages of an SQS-fed function's DLQ go back to its queue (the function is idempotent)."""
+    template = Template(ROOT / "template.yaml", {"Stage": args.stage})
+    dlq_id, source_id = REDRIVES[args.queue]
+    sqs = client("sqs")
+    dlq_url, source_url = _queue_url(template, dlq_id), _queue_url(template, source_id)
+    moved = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    print(f"moved {moved} message(s) back to {source_id}")
+
+
 def dlq_replay(args: argparse.Namespace) -> None:
+    if args.queue not in DLQS:
+        dlq_redrive(args)
+        return
     function, queue_id, table_id = DLQS[args.queue]
     template = Template(ROOT / "template.yaml", {"Stage": args.stage})
     env = template.functions()[function].environment
@@ -142,6 +181,11 @@ def dlq_replay(args: argparse.Namespace) -> None:
             break
         for message in messages:
             info = json.loads(message["Body"]).get("DDBStreamBatchInfo", {})
+            if not info and args.queue in REDRIVES:  # a queued retry, not a stream batch: back to its queue
+                sqs.send_message(QueueUrl=_queue_url(template, REDRIVES[args.queue][1]), MessageBody=message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                replayed += 1
+                continue
             batch = _stream_batch(stream_arn, info) if info else None
             ok = False
             if batch is not None:
@@ -166,6 +210,57 @@ def dlq_replay(args: argparse.Namespace) -> None:
     print(f"replayed {replayed} failed batch(es); {kept} still failing and kept in the DLQ")
 
 
+def stock_push_all(args: argparse.Namespace) -> None:
+    """Push every SKU's figure to the channels (or one): after a long channel outage, a stock-push
+    batch older than the stream's 24 hours, or a newly connected channel. Only what differs
+    from what each channel was last told is sent, unless --force."""
+    for name, value in stage_env(args.stage, "ChannelStockPushFunction").items():
+        setting = value
+        if name.startswith("OMS_") and name.endswith("_API_BASE"):  # your environment, then the stage's
+            channel = name.removeprefix("OMS_").removesuffix("_API_BASE").lower()
+            local = f"{LOCAL_CHANNELS_URL}/{channel}" if args.stage == "local" else ""
+            setting = os.environ.get(name) or value or local
+        os.environ[name] = setting
+    from oms import container
+
+    pusher = container.stock_push()
+    if args.force:
+        pusher.states = _Forgetful(pusher.states)
+    skus = sorted({level.sku for level in container.inventory().store.scan_levels()})
+    only = Channel(args.channel) if args.channel else None
+    sent: dict[str, int] = {}
+    failed = 0
+    for start in range(0, len(skus), 500):
+        report = pusher.run(skus[start : start + 500], only=only)
+        for channel, count in report.sent.items():
+            sent[channel] = sent.get(channel, 0) + count
+        failed += sum(len(f) for f in report.failed.values())
+    print(f"{len(skus)} SKU(s) checked; sent {sent or 'nothing (every channel is up to date)'}; {failed} failed")
+
+
+def stock_job(args: argparse.Namespace) -> None:
+    """Run a scheduled stock job now, from this machine, with the stage's settings."""
+    function = "StockJobsFunction"
+    handler = _load_handler(function, stage_env(args.stage, function))
+    print(json.dumps(handler({"job": args.name}, _Context())))
+
+
+class _Forgetful:
+    """Push states that remember nothing sent, so every figure is due (claims and records still apply)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def push_states(self, skus: list[str]) -> dict[str, Any]:
+        return {}
+
+    def claim_push(self, sku: str, as_of: datetime) -> str | None:
+        return self.inner.claim_push(sku, as_of)
+
+    def record_push(self, sku: str, claim: str, sent: list[Any]) -> bool:
+        return self.inner.record_push(sku, claim, sent)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default=os.environ.get("STAGE", "local"))
@@ -185,8 +280,16 @@ def main(argv: list[str] | None = None) -> None:
     replay.set_defaults(run=quarantine_replay)
     dlq = commands.add_parser("dlq").add_subparsers(dest="action", required=True)
     dlq_run = dlq.add_parser("replay")
-    dlq_run.add_argument("--queue", required=True, choices=sorted(DLQS))
+    dlq_run.add_argument("--queue", required=True, choices=sorted(set(DLQS) | set(REDRIVES)))
     dlq_run.set_defaults(run=dlq_replay)
+    stock = commands.add_parser("stock").add_subparsers(dest="action", required=True)
+    push_all = stock.add_parser("push-all", help="push every SKU's figure to the channels that need it")
+    push_all.add_argument("--channel", choices=[c.value for c in Channel])
+    push_all.add_argument("--force", action="store_true", help="send every figure, even those already told")
+    push_all.set_defaults(run=stock_push_all)
+    job = stock.add_parser("job", help="run a scheduled stock job now")
+    job.add_argument("--name", required=True, choices=["audit", "reconcile", "expire_holds"])
+    job.set_defaults(run=stock_job)
     args = parser.parse_args(argv)
     args.run(args)
 

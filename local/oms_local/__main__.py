@@ -1,7 +1,7 @@
 """``PYTHONPATH=local python -m oms_local run|reset``.
 
-Environment: PORT (3000), OMS_MOTO_PORT (4599), SEED (1; 0 disables demo data),
-OMS_DATA_DIR (<repo>/.oms), OMS_TEMPLATE (<repo>/template.yaml),
+Environment: PORT (3000), OMS_MOTO_PORT (4599), OMS_CHANNELS_PORT (4598, the channel
+simulator), SEED (1; 0 disables demo data), OMS_DATA_DIR (<repo>/.oms), OMS_TEMPLATE (<repo>/template.yaml),
 OMS_PARAMETER_OVERRIDES ("Key=Value Key2=Value2"), OMS_LOG_LEVEL (INFO).
 """
 
@@ -37,6 +37,7 @@ def run() -> int:
         template_path=Path(os.environ.get("OMS_TEMPLATE") or DEFAULT_TEMPLATE),
         port=int(os.environ.get("PORT", "3000")),
         moto_port=int(os.environ.get("OMS_MOTO_PORT", "4599")),
+        channel_port=int(os.environ.get("OMS_CHANNELS_PORT", "4598")),
         data_dir=default_data_dir(REPO_ROOT),
         seed=os.environ.get("SEED", "1") != "0",
         parameter_overrides=_overrides(os.environ.get("OMS_PARAMETER_OVERRIDES", "")),
@@ -46,6 +47,8 @@ def run() -> int:
         print(f"API       {runtime.url}")
         print(f"moto      {runtime.moto_url}   (AWS_ENDPOINT_URL for the aws CLI / boto3)")
         print(f"data      {runtime.data_dir}   (logs in {runtime.data_dir / 'logs'})")
+        if runtime.channels is not None:
+            print(f"channels  {runtime.channels.url}   (simulated channel APIs; GET /_sim/calls, /_sim/stock?channel=)")
         if runtime.restored:
             print(f"restored  {', '.join(f'{k}={v}' for k, v in sorted(runtime.restored.items()))}")
         for route in runtime.template.http_routes():

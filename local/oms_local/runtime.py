@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from .channel_sim import ChannelSimulator
 from .gateway import GatewayServer
 from .moto_server import MotoServer
 from .pump import Pump
@@ -62,6 +63,8 @@ class LocalRuntime:
         schedule_scale: float = 1.0,
         snapshot_interval_s: float = 60.0,
         host: str = "127.0.0.1",
+        channel_simulator: bool = True,
+        channel_port: int = 0,
     ) -> None:
         self.template_path = Path(template_path)
         self.host = host
@@ -75,6 +78,10 @@ class LocalRuntime:
         self.schedule_scale = schedule_scale
         self.snapshot_interval_s = snapshot_interval_s
         self.moto = MotoServer(moto_port, host, log_path=self.data_dir / "logs" / "moto.log")
+        # The channels' APIs: the functions' OMS_<CHANNEL>_API_BASE point here unless overridden.
+        self.channels: ChannelSimulator | None = None
+        if channel_simulator:
+            self.channels = ChannelSimulator(host, channel_port, log_path=self.data_dir / "logs" / "channels.jsonl")
         self.state = StateStore(self.data_dir)
         self.template: Template
         self.resources: CreatedResources
@@ -93,11 +100,18 @@ class LocalRuntime:
 
     def start(self) -> LocalRuntime:
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self.channels is not None:
+            self.channels.start()
+            declared = Template(self.template_path).raw.get("Parameters") or {}
+            simulated = {k: v for k, v in self.channels.parameter_overrides().items() if k in declared}
+            self.parameter_overrides = {**simulated, **(self.parameter_overrides or {})}
         self.moto.start()
         try:
             self._start_rest()
         except BaseException:
             self.moto.stop()
+            if self.channels is not None:
+                self.channels.stop()
             raise
         self._started = True
         return self
@@ -151,6 +165,8 @@ class LocalRuntime:
             log.exception("could not save state")
         self.workers.stop()
         self.moto.stop()
+        if self.channels is not None:
+            self.channels.stop()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()

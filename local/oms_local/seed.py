@@ -116,8 +116,8 @@ NODE_SETTINGS = {
 # Which nodes each channel sells from, and how much of their stock it is shown.
 DC_IDS = [node["node_id"] for node in NODES if node["kind"] == "dc"]
 STOCK_POLICIES = {
-    "web": {"allocation": "none", "low_threshold": 5},
-    "pos": {"allocation": "none", "low_threshold": 2},
+    "web": {"allocation": "none", "low_threshold": 5, "push": "off"},  # the web store reads /availability
+    "pos": {"allocation": "none", "low_threshold": 2, "push": "off"},
     "shopify": {"allocation": "protect_store", "value": 2, "low_threshold": 5},
     "shopee": {"nodes": DC_IDS, "allocation": "buffer", "value": 3, "low_threshold": 5},
     "tokopedia": {"nodes": DC_IDS, "allocation": "cap_pct", "value": 80, "low_threshold": 5},

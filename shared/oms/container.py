@@ -5,11 +5,12 @@ Handlers take these as optional arguments so tests can hand in fakes.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from oms.adapters.apikeys import DynamoApiKeys
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
+from oms.adapters.channel_client import HttpChannelClient, api_bases
 from oms.adapters.counters import BlockAllocator
 from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
@@ -17,9 +18,11 @@ from oms.adapters.orders import DynamoOrders
 from oms.adapters.queues import SqsQueue
 from oms.adapters.secrets import SsmSecrets
 from oms.adapters.stock import DynamoStock
+from oms.adapters.stock_push import DynamoPushStates
 from oms.domain.capture import CaptureService
 from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
+from oms.domain.stock_push import StockPush
 from oms.domain.webhooks import WebhookReceiver
 from oms.models.order import OrderStatus
 from oms.settings import get_settings
@@ -64,6 +67,16 @@ def snapshots() -> Snapshots:
 
 
 @cache
+def stock_push() -> StockPush:
+    return StockPush(
+        inventory(),
+        DynamoPushStates(get_settings().stock_ledger_table),
+        HttpChannelClient(api_bases()),
+        lambda: datetime.now(UTC),
+    )
+
+
+@cache
 def capture_service() -> CaptureService:
     settings = get_settings()
     return CaptureService(
@@ -104,7 +117,7 @@ def order_statuses() -> _OrderStatuses:
 
 def reset() -> None:
     """For tests: forget every built service and the settings."""
-    factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, capture_service)
+    factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()
     get_settings.cache_clear()

@@ -19,6 +19,7 @@ class Settings(BaseModel):
     reservations_table: str = "oms-reservations-dev"
     stock_ledger_table: str = "oms-stock-ledger-dev"
     snapshot_queue_url: str = ""
+    stock_push_retry_queue_url: str = ""
     event_bus_name: str = "oms-dev"
     secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")
     max_body_bytes: int = Field(default=512 * 1024, gt=0)

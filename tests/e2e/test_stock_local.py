@@ -173,3 +173,25 @@ def test_a_big_count_in_parts_is_applied_and_reconciliation_reports_injected_dri
     stack.pump.fire_schedule("StockJobsFunction", "Audit")
     status, audit = http(stack, "GET", "/inventory/reports/audit")
     assert status == 200 and audit["checked"] >= 4000
+
+
+def test_stock_changes_reach_the_channels_through_the_simulator(stack: LocalRuntime) -> None:
+    sku = "KOP-GAYO-250"
+    assert stack.channels is not None
+    stack.drain()
+    stack.channels.fail_next("shopee", 503, times=4)  # every attempt of the next call: it goes to the retry queue
+    receipt = {
+        "adjustment_id": "push-e2e-1",
+        "kind": "receipt",
+        "node_id": "DC-SBY",
+        "lines": [{"sku": sku, "quantity": 25}],
+    }
+    assert http(stack, "POST", "/inventory/adjustments", receipt, WMS)[0] == 200
+    stack.drain(timeout=60)
+    for channel in ("shopee", "tokopedia", "lazada", "tiktok"):
+        status, body = http(stack, "GET", f"/availability?skus={sku}&channel={channel}")
+        shown = stack.channels.shown(channel)
+        assert shown[sku]["atp"] == body["items"][0]["atp"], channel
+        assert shown[sku]["level"] == body["items"][0]["level"], channel
+    assert [c["answered"] for c in stack.channels.calls_for("shopee")][-5:] == [503, 503, 503, 503, 200]
+    assert stack.channels.calls_for("web") == []  # the web store reads /availability itself (push off)

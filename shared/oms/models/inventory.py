@@ -96,6 +96,12 @@ class AllocationKind(StrEnum):
     protect_store = "protect_store"  # each store keeps value units for walk-in buyers
 
 
+class PushMode(StrEnum):
+    quantity = "quantity"  # every change of the channel's ATP is sent (coalesced): marketplaces sell the number
+    level = "level"  # only a change of in stock / low / out is sent: storefronts that show a badge
+    off = "off"  # the channel reads GET /availability itself (own web store, POS)
+
+
 class StockPolicy(_Model):
     """Which nodes a channel sells from and how much of their stock it is shown."""
 
@@ -103,6 +109,10 @@ class StockPolicy(_Model):
     allocation: AllocationKind = AllocationKind.none
     value: Units = 0
     low_threshold: Units = Field(default=5, description="At or below this ATP the channel is told 'low'")
+    push: PushMode = Field(
+        default=PushMode.quantity,
+        description="What is sent to the channel's API when its ATP changes: quantity, level (in/low/out) or off",
+    )
 
     @model_validator(mode="after")
     def _value_fits(self) -> StockPolicy:
@@ -379,3 +389,16 @@ class RunReport(_Model):
     corrected: int
     lines: list[dict] = Field(default_factory=list, description="The first findings (at most 500)")
     truncated: bool = False
+
+
+# ---------------------------------------------------------------- channel stock push
+
+
+class ChannelStockUpdate(_Model):
+    """One SKU's sellable figure for one channel, as sent through the channel client."""
+
+    channel: Channel
+    sku: str
+    atp: int
+    level: AvailabilityLevel
+    as_of: datetime = Field(description="When the stock it was computed from was read")

@@ -1,0 +1,83 @@
+"""Channel stock push: inventory stream -> what changed for each channel -> its API.
+
+Two sources feed this function:
+- the inventory stream (the batching window coalesces changes): the SKUs whose
+  ATP moved are pushed to every connected channel;
+- its retry queue: SKUs a channel's API refused or could not take, for that
+  channel only. SQS's visibility timeout is the backoff; after maxReceiveCount
+  they land in ChannelStockPushDLQ (make replay-dlq QUEUE=stock-push).
+
+A channel being down never holds the stream up, and never holds other channels up.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
+from oms import container
+from oms.adapters.queues import SqsQueue
+from oms.domain.stock_push import PushReport, changed_skus
+from oms.errors import DependencyError
+from oms.models.order import Channel
+from oms.observability import logger, metrics, tracer
+from oms.settings import get_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class PushRetry(BaseModel):
+    channel: Channel
+    skus: list[str] = Field(min_length=1, max_length=1000)
+    error: str = ""
+
+
+def _account(report: PushReport) -> None:
+    for channel, sent in report.sent.items():
+        metrics.add_metric(name="StockUpdatesSent", unit=MetricUnit.Count, value=sent)
+        logger.info("stock pushed", extra={"channel": channel, "updates": sent})
+    if report.overtaken:
+        metrics.add_metric(name="StockPushesOvertaken", unit=MetricUnit.Count, value=report.overtaken)
+
+
+def _from_stream(event: dict) -> dict:
+    records = DynamoDBStreamEvent(event).records
+    skus = changed_skus((r.dynamodb.old_image, r.dynamodb.new_image) for r in records if r.dynamodb is not None)
+    report = container.stock_push().run(skus)
+    _account(report)
+    queue = SqsQueue(get_settings().stock_push_retry_queue_url)
+    for channel, failed in report.failed.items():
+        metrics.add_metric(name="StockPushFailures", unit=MetricUnit.Count, value=len(failed))
+        logger.warning("channel stock API failed; queued for retry", extra={"channel": channel.value,
+                                                                           "skus": len(failed),
+                                                                           "error": report.errors[channel]})
+        ordered = sorted(failed)
+        for start in range(0, len(ordered), 1000):
+            retry = PushRetry(channel=channel, skus=ordered[start : start + 1000], error=report.errors[channel])
+            queue.send(retry.model_dump_json())
+    return {"batchItemFailures": []}
+
+
+@tracer.capture_method
+def retry_push(record: SQSRecord) -> None:
+    retry = PushRetry.model_validate(json.loads(record.body))
+    report = container.stock_push().run(retry.skus, only=retry.channel)
+    _account(report)
+    if report.failed:
+        raise DependencyError(report.errors.get(retry.channel, "channel stock API failed"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    records = event.get("Records") or []
+    if records and records[0].get("eventSource") == "aws:sqs":
+        return process_partial_response(event=event, record_handler=retry_push, processor=processor, context=context)
+    return _from_stream(event)

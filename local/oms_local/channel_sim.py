@@ -1,0 +1,182 @@
+"""The local channel simulator: stands in for the marketplaces' and web stores'
+APIs in `make run` and the tests, and records every call the OMS makes.
+
+Each channel lives under its own prefix (``/<channel>/...``); its base URL is
+given to the functions as ``OMS_<CHANNEL>_API_BASE`` (template parameters
+``<Channel>ApiBase``). For now it accepts the channel client's stock updates
+(``POST /<channel>/stock``); issue 7 adds each channel's own API shapes.
+
+Control endpoints, for people and tests:
+  GET    /_sim/calls?channel=shopee   what was received (newest last)
+  GET    /_sim/stock?channel=shopee   the latest figure per SKU, as the channel now shows it
+  DELETE /_sim/calls                  forget everything
+  POST   /_sim/fail {"channel": "shopee", "status": 503, "times": 2}
+                                      the next calls to that channel answer with that status
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger("oms_local.channels")
+
+CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce")
+MAX_CALLS = 100_000  # the oldest are dropped beyond this
+
+
+class ChannelSimulator:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.log_path = log_path
+        self.lock = threading.Lock()
+        self.calls: list[dict[str, Any]] = []
+        self.stock: dict[str, dict[str, dict[str, Any]]] = {}
+        self.failures: dict[str, list[int]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> ChannelSimulator:
+        simulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                simulator._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                simulator._handle(self, "POST")
+
+            def do_PUT(self) -> None:
+                simulator._handle(self, "PUT")
+
+            def do_DELETE(self) -> None:
+                simulator._handle(self, "DELETE")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug(format, *args)
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="channel-sim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def base_url(self, channel: str) -> str:
+        return f"{self.url}/{channel}"
+
+    def parameter_overrides(self) -> dict[str, str]:
+        """Template parameters pointing every channel's API base at this simulator."""
+        return {f"{channel.capitalize()}ApiBase": self.base_url(channel) for channel in CHANNELS}
+
+    # ------------------------------------------------------------ for tests
+
+    def calls_for(self, channel: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(call) for call in self.calls if channel is None or call["channel"] == channel]
+
+    def shown(self, channel: str) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return {sku: dict(figure) for sku, figure in self.stock.get(channel, {}).items()}
+
+    def fail_next(self, channel: str, status: int, times: int = 1) -> None:
+        with self.lock:
+            self.failures.setdefault(channel, []).extend([status] * times)
+
+    # ------------------------------------------------------------ HTTP
+
+    def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(request.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            self._answer(request, 400, {"error": "body is not JSON"})
+            return
+        if parts.path.startswith("/_sim/"):
+            self._control(request, method, parts.path, query, body)
+            return
+        channel, _, rest = parts.path.strip("/").partition("/")
+        if channel not in CHANNELS:
+            self._answer(request, 404, {"error": f"no channel {channel!r}; channels: {', '.join(CHANNELS)}"})
+            return
+        with self.lock:
+            pending = self.failures.get(channel) or []
+            failure = pending.pop(0) if pending else None
+        record = {"channel": channel, "method": method, "path": "/" + rest, "body": body, "at": time.time()}
+        if failure is not None:
+            record["answered"] = failure
+            self._record(record)
+            self._answer(request, failure, {"error": "simulated failure"})
+            return
+        if method == "POST" and rest == "stock" and isinstance(body, dict):
+            self._take_stock(channel, body)
+            record["answered"] = 200
+            self._record(record)
+            self._answer(request, 200, {"accepted": len(body.get("updates") or [])})
+            return
+        record["answered"] = 404
+        self._record(record)
+        self._answer(request, 404, {"error": f"the simulated {channel} API has no {method} /{rest}"})
+
+    def _take_stock(self, channel: str, body: dict[str, Any]) -> None:
+        with self.lock:
+            shown = self.stock.setdefault(channel, {})
+            for update in body.get("updates") or []:  # the last call wins, as on a real channel
+                shown[update["sku"]] = {k: update[k] for k in ("atp", "level", "as_of")}
+
+    def _control(
+        self, request: BaseHTTPRequestHandler, method: str, path: str, query: dict[str, str], body: Any
+    ) -> None:
+        if path == "/_sim/calls" and method == "GET":
+            self._answer(request, 200, {"calls": self.calls_for(query.get("channel"))})
+        elif path == "/_sim/calls" and method == "DELETE":
+            with self.lock:
+                self.calls.clear()
+                self.stock.clear()
+            self._answer(request, 200, {"cleared": True})
+        elif path == "/_sim/stock" and method == "GET":
+            self._answer(request, 200, {"stock": self.shown(query.get("channel", ""))})
+        elif path == "/_sim/fail" and method == "POST" and isinstance(body, dict):
+            self.fail_next(str(body.get("channel")), int(body.get("status", 503)), int(body.get("times", 1)))
+            self._answer(request, 200, {"armed": body})
+        else:
+            self._answer(request, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def _record(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.calls.append(record)
+            del self.calls[:-MAX_CALLS]
+        if self.log_path is not None:
+            with self.log_path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    @staticmethod
+    def _answer(request: BaseHTTPRequestHandler, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)

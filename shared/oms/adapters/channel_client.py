@@ -1,0 +1,65 @@
+"""The channel-client port over HTTP (stock part).
+
+Until each marketplace's own API shape and request signing land (issue 7),
+every channel is sent one format: ``POST <OMS_<CHANNEL>_API_BASE>/stock`` with
+``{"channel", "updates": [{sku, atp, level, as_of}]}``, at most 100 SKUs a call.
+Timeouts are short and 429/5xx/connection errors are retried with backoff
+(honouring Retry-After) before the batch fails and the stream retries it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+import urllib3
+from urllib3.util import Retry, Timeout
+
+from oms.errors import DependencyError
+from oms.models.inventory import ChannelStockUpdate
+from oms.models.order import Channel
+
+UPDATES_PER_CALL = 100
+_TIMEOUT = Timeout(connect=2.0, read=5.0)
+_RETRY = Retry(
+    total=3,
+    backoff_factor=0.5,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=None,  # POST too: a stock update sets an absolute figure, so resending is harmless
+    respect_retry_after_header=True,
+    raise_on_status=False,
+)
+
+
+def api_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
+    """Channels whose OMS_<CHANNEL>_API_BASE is set (empty means not connected)."""
+    env = os.environ if environ is None else environ
+    bases = {channel: env.get(f"OMS_{channel.value.upper()}_API_BASE", "").rstrip("/") for channel in Channel}
+    return {channel: base for channel, base in bases.items() if base}
+
+
+class HttpChannelClient:
+    def __init__(self, bases: Mapping[Channel, str]) -> None:
+        self.bases = dict(bases)
+        self.http = urllib3.PoolManager(timeout=_TIMEOUT, retries=_RETRY)
+
+    def channels(self) -> list[Channel]:
+        return sorted(self.bases)
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
+        url = f"{self.bases[channel]}/stock"
+        for start in range(0, len(updates), UPDATES_PER_CALL):
+            chunk = updates[start : start + UPDATES_PER_CALL]
+            body = {
+                "channel": channel.value,
+                "updates": [update.model_dump(mode="json", exclude={"channel"}) for update in chunk],
+            }
+            try:
+                response = self.http.request(
+                    "POST", url, body=json.dumps(body).encode(), headers={"content-type": "application/json"}
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                raise DependencyError(f"{channel.value} stock API unreachable: {type(exc).__name__}") from exc
+            if response.status >= 300:
+                raise DependencyError(f"{channel.value} stock API answered {response.status}")

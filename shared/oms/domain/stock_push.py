@@ -1,0 +1,166 @@
+"""Channel stock push: what each channel may sell, sent to its API when it changes.
+
+Driven by the inventory stream: a batch of stock item changes names the SKUs
+whose ATP moved; their positions are read once (consistently), each channel's
+figure is computed with its policy, and only figures that differ from what the
+channel was last told are sent, one call per channel per batch. The stream's
+batching window is the coalescing: a flash-sale SKU reserved 500 times in a
+window is pushed once.
+
+Order: two pushers can hold the same SKU at once (its nodes' items sit on
+different stream shards). Each claims the SKU with the time it read the stock
+(only a later read can claim over an earlier one), sends, then records what it
+sent only if its claim still stands. A record that fails means a later read
+claimed meanwhile and may have been sent before ours landed, so ours is read
+and sent again: the channel always ends with the latest read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from oms.domain.availability import availability
+from oms.domain.stock import InventoryService
+from oms.errors import DependencyError
+from oms.models.inventory import ChannelStockUpdate, PushMode
+from oms.models.order import Channel
+
+ATTEMPTS = 3  # rounds of "read, claim, send, record" for SKUs a later push overtook
+
+
+class ChannelClient(Protocol):
+    """The channel-client port (stock part): one call per channel with many SKUs."""
+
+    def channels(self) -> list[Channel]:
+        """Channels with an API configured."""
+        ...
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
+        """Send or raise DependencyError (the batch is retried, then dead-lettered)."""
+        ...
+
+
+@dataclass
+class PushState:
+    """What each channel was last told about one SKU."""
+
+    sku: str
+    sent: dict[Channel, tuple[int, str]] = field(default_factory=dict)  # channel -> (atp, level)
+
+
+class PushStates(Protocol):
+    def push_states(self, skus: list[str]) -> dict[str, PushState]: ...
+
+    def claim_push(self, sku: str, as_of: datetime) -> str | None:
+        """Claim the SKU for a push of stock read at as_of: a claim token, or None if a later read holds it."""
+        ...
+
+    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate]) -> bool:
+        """Record what was sent; False if another push claimed the SKU since."""
+        ...
+
+
+@dataclass
+class PushReport:
+    skus: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # channel -> updates sent
+    overtaken: int = 0  # SKUs sent again because a later push claimed them meanwhile
+    failed: dict[Channel, set[str]] = field(default_factory=dict)  # channel -> SKUs its API did not take
+    errors: dict[Channel, str] = field(default_factory=dict)
+
+
+def changed_skus(records: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]) -> set[str]:
+    """SKUs whose stock items' ATP changed, from (old image, new image) pairs of the inventory stream."""
+    skus: set[str] = set()
+    for old, new in records:
+        image = new or old
+        if not image or "sku" not in image or not str(image.get("sk", "")).startswith("NODE#"):
+            continue
+        if int((old or {}).get("atp", 0)) != int((new or {}).get("atp", 0)) or not old or not new:
+            skus.add(str(image["sku"]))
+    return skus
+
+
+def is_due(previous: tuple[int, str] | None, update: ChannelStockUpdate, mode: PushMode) -> bool:
+    if mode is PushMode.off:
+        return False
+    if previous is None:
+        return True
+    if mode is PushMode.level:
+        return previous[1] != update.level.value
+    return previous != (update.atp, update.level.value)
+
+
+class StockPush:
+    def __init__(
+        self,
+        inventory: InventoryService,
+        states: PushStates,
+        client: ChannelClient,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.inventory = inventory
+        self.states = states
+        self.client = client
+        self.clock = clock
+
+    def run(self, skus: Iterable[str], only: Channel | None = None) -> PushReport:
+        """Push what changed for these SKUs to every connected channel (or only one). A channel
+        whose API fails does not hold the others up: its SKUs are in the report's ``failed``."""
+        report = PushReport()
+        pending = sorted(set(skus))
+        report.skus = len(pending)
+        for _ in range(ATTEMPTS):
+            if not pending:
+                return report
+            overtaken = self._push_once(pending, only, report)
+            report.overtaken += len(overtaken)
+            pending = sorted(overtaken)
+        if pending:
+            raise DependencyError(f"the stock of {len(pending)} SKU(s) kept moving under every push; retried later")
+        return report
+
+    def _push_once(self, skus: list[str], only: Channel | None, report: PushReport) -> set[str]:
+        reference = self.inventory.reference
+        channels = [c for c in self.client.channels() if only is None or c is only]
+        policies = {channel: reference.policy(channel) for channel in channels}
+        policies = {channel: policy for channel, policy in policies.items() if policy.push is not PushMode.off}
+        if not policies:
+            return set()
+        as_of = self.clock()  # taken before the read: a later claim always read later
+        nodes = reference.nodes()
+        stock = self.inventory.positions(skus, consistent=True)
+        states = self.states.push_states(skus)
+        due: dict[str, list[ChannelStockUpdate]] = {}
+        for channel, policy in policies.items():
+            for sku in skus:
+                figure = availability(sku, channel, policy, nodes, stock, with_nodes=False)
+                update = ChannelStockUpdate(channel=channel, sku=sku, atp=figure.atp, level=figure.level, as_of=as_of)
+                state = states.get(sku)
+                if is_due(state.sent.get(channel) if state else None, update, policy.push):
+                    due.setdefault(sku, []).append(update)
+        claims = {sku: self.states.claim_push(sku, as_of) for sku in sorted(due)}
+        claimed = {sku: claim for sku, claim in claims.items() if claim is not None}
+        by_channel: dict[Channel, list[ChannelStockUpdate]] = {}
+        for sku in claimed:
+            for update in due[sku]:
+                by_channel.setdefault(update.channel, []).append(update)
+        delivered: dict[str, list[ChannelStockUpdate]] = {}
+        for channel, updates in by_channel.items():
+            try:
+                self.client.push_stock(channel, updates)
+            except DependencyError as exc:
+                report.failed.setdefault(channel, set()).update(update.sku for update in updates)
+                report.errors[channel] = str(exc)
+                continue
+            report.sent[channel.value] = report.sent.get(channel.value, 0) + len(updates)
+            for update in updates:
+                delivered.setdefault(update.sku, []).append(update)
+        return {
+            sku
+            for sku, claim in claimed.items()
+            if sku in delivered and not self.states.record_push(sku, claim, delivered[sku])
+        }

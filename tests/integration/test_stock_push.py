@@ -1,0 +1,173 @@
+"""Channel stock push against moto: what is sent, when, and what happens when a channel fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from oms import container
+from oms.adapters.stock_push import DynamoPushStates
+from oms.domain.stock_push import StockPush, changed_skus, is_due
+from oms.errors import DependencyError
+from oms.models.inventory import (
+    AdjustmentCreate,
+    AvailabilityLevel,
+    ChannelStockPolicy,
+    ChannelStockUpdate,
+    MovementKind,
+    PushMode,
+)
+from oms.models.order import Channel
+
+SKU = "KOP-GAYO-250"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+class RecordingClient:
+    def __init__(self, channels: list[Channel], failing: set[Channel] | None = None) -> None:
+        self._channels = channels
+        self.failing = failing or set()
+        self.calls: list[tuple[Channel, list[ChannelStockUpdate]]] = []
+
+    def channels(self) -> list[Channel]:
+        return self._channels
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
+        if channel in self.failing:
+            raise DependencyError(f"{channel.value} stock API answered 503")
+        self.calls.append((channel, list(updates)))
+
+    def sent(self, channel: Channel) -> dict[str, int]:
+        return {u.sku: u.atp for c, updates in self.calls if c is channel for u in updates}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=5)
+        return self.now
+
+
+def _pusher(client: RecordingClient, states: DynamoPushStates | None = None) -> StockPush:
+    settings_table = container.inventory().store.ledger_table
+    return StockPush(container.inventory(), states or DynamoPushStates(settings_table), client, Clock())
+
+
+def _receive(units: int, ref: str) -> None:
+    container.inventory().adjust(
+        AdjustmentCreate(
+            adjustment_id=ref, kind=MovementKind.receipt, node_id="DC-CKG", lines=[{"sku": SKU, "quantity": units}]
+        ),
+        NOW,
+    )
+
+
+def _channel_atp(channel: Channel) -> int:
+    return container.inventory().availability([SKU], channel, with_nodes=False)[0].atp
+
+
+def test_each_channel_is_sent_its_own_figure_once_per_change(stack) -> None:
+    client = RecordingClient([Channel.shopee, Channel.lazada, Channel.web])
+    pusher = _pusher(client)
+    report = pusher.run([SKU])
+    # web is seeded with push off; shopee and lazada get what their policies let them sell
+    assert {channel for channel, _ in client.calls} == {Channel.shopee, Channel.lazada}
+    assert client.sent(Channel.shopee)[SKU] == _channel_atp(Channel.shopee)
+    assert client.sent(Channel.lazada)[SKU] == _channel_atp(Channel.lazada)
+    assert report.sent == {"shopee": 1, "lazada": 1}
+
+    client.calls.clear()
+    assert pusher.run([SKU]).sent == {}  # nothing changed: nothing sent
+
+    _receive(40, "push-receipt-1")
+    pusher.run([SKU])
+    assert client.sent(Channel.shopee)[SKU] == _channel_atp(Channel.shopee)
+    assert client.sent(Channel.lazada)[SKU] == _channel_atp(Channel.lazada)
+
+
+def test_a_failing_channel_does_not_hold_up_the_others_and_is_sent_later(stack) -> None:
+    client = RecordingClient([Channel.shopee, Channel.tokopedia], failing={Channel.shopee})
+    pusher = _pusher(client)
+    report = pusher.run([SKU])
+    assert report.failed == {Channel.shopee: {SKU}} and "503" in report.errors[Channel.shopee]
+    assert client.sent(Channel.tokopedia)[SKU] == _channel_atp(Channel.tokopedia)
+
+    client.failing.clear()
+    client.calls.clear()
+    report = pusher.run([SKU], only=Channel.shopee)  # the retry queue's run
+    assert [channel for channel, _ in client.calls] == [Channel.shopee]
+    assert client.sent(Channel.shopee)[SKU] == _channel_atp(Channel.shopee)
+    client.calls.clear()
+    assert pusher.run([SKU]).sent == {}  # both channels are now up to date
+
+
+class OvertakenOnce(DynamoPushStates):
+    """A later push claims the SKU between our send and our record, once."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(table)
+        self.overtaken = False
+
+    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate]) -> bool:
+        if not self.overtaken:
+            self.overtaken = True
+            later = datetime(2030, 1, 1, tzinfo=UTC)
+            assert self.claim_push(sku, later) is not None
+            return super().record_push(sku, claim, sent)
+        return super().record_push(sku, claim, sent)
+
+
+def test_a_push_overtaken_by_a_later_one_is_sent_again(stack) -> None:
+    client = RecordingClient([Channel.shopee])
+    table = container.inventory().store.ledger_table
+    states = OvertakenOnce(table)
+    # A later claim stands, so our record fails: our figure may have landed after the later push's.
+    report = _pusher(client, states).run([SKU])
+    assert states.overtaken and report.overtaken == 1
+    # the rerun's claim is older than the 2030 one, so it stands down: the later push owns the SKU
+    assert len(client.calls) == 1
+
+
+def test_an_older_read_cannot_claim_over_a_newer_one(stack) -> None:
+    states = DynamoPushStates(container.inventory().store.ledger_table)
+    newer = states.claim_push(SKU, NOW + timedelta(seconds=1))
+    assert newer is not None
+    assert states.claim_push(SKU, NOW) is None
+    update = ChannelStockUpdate(channel=Channel.shopee, sku=SKU, atp=3, level=AvailabilityLevel.low, as_of=NOW)
+    assert states.record_push(SKU, newer, [update])
+    assert states.push_states([SKU])[SKU].sent == {Channel.shopee: (3, "low")}
+    assert not states.record_push(SKU, "1999-01-01T00:00:00.000Z#0", [update])
+
+
+def test_level_mode_sends_only_a_change_of_level(stack) -> None:
+    update = ChannelStockUpdate(channel=Channel.shopify, sku=SKU, atp=40, level=AvailabilityLevel.in_stock, as_of=NOW)
+    assert is_due(None, update, PushMode.level)
+    assert not is_due((35, "in_stock"), update, PushMode.level)
+    assert is_due((3, "low"), update, PushMode.level)
+    assert is_due((35, "in_stock"), update, PushMode.quantity)
+    assert not is_due((40, "in_stock"), update, PushMode.quantity)
+    assert not is_due(None, update, PushMode.off)
+
+    reference = container.reference_data()
+    policy = reference.policy(Channel.shopify)
+    reference.put_policy(ChannelStockPolicy(**{**policy.model_dump(), "push": PushMode.level, "channel": "shopify"}))
+    container.reset()
+    client = RecordingClient([Channel.shopify])
+    pusher = _pusher(client)
+    pusher.run([SKU])
+    assert len(client.calls) == 1
+    _receive(1, "push-receipt-2")  # one more unit: still in stock
+    pusher.run([SKU])
+    assert len(client.calls) == 1
+
+
+def test_changed_skus_come_from_stock_items_whose_atp_moved() -> None:
+    item = {"pk": f"SKU#{SKU}", "sk": "NODE#DC-CKG", "sku": SKU, "atp": 5}
+    records = [
+        (item, {**item, "atp": 4}),  # moved
+        ({**item, "sku": "B"}, {**item, "sku": "B", "updated_at": "x"}),  # atp unchanged
+        (None, {**item, "sku": "C"}),  # new item
+        ({"pk": "RES#1", "sk": "X", "sku": "D", "atp": 1}, None),  # not a stock item
+    ]
+    assert changed_skus(records) == {SKU, "C"}
