@@ -190,6 +190,7 @@ def test_stock_changes_reach_the_channels_through_the_simulator(stack: LocalRunt
     stack.drain(timeout=60)
     for channel in ("shopee", "tokopedia", "lazada", "tiktok"):
         status, body = http(stack, "GET", f"/availability?skus={sku}&channel={channel}")
+        assert status == 200, body
         shown = stack.channels.shown(channel)
         assert shown[sku]["atp"] == body["items"][0]["atp"], channel
         assert shown[sku]["level"] == body["items"][0]["level"], channel
