@@ -54,9 +54,10 @@ def _from_stream(event: dict) -> dict:
     queue = SqsQueue(get_settings().stock_push_retry_queue_url)
     for channel, failed in report.failed.items():
         metrics.add_metric(name="StockPushFailures", unit=MetricUnit.Count, value=len(failed))
-        logger.warning("channel stock API failed; queued for retry", extra={"channel": channel.value,
-                                                                           "skus": len(failed),
-                                                                           "error": report.errors[channel]})
+        logger.warning(
+            "channel stock API failed; queued for retry",
+            extra={"channel": channel.value, "skus": len(failed), "error": report.errors[channel]},
+        )
         ordered = sorted(failed)
         for start in range(0, len(ordered), 1000):
             retry = PushRetry(channel=channel, skus=ordered[start : start + 1000], error=report.errors[channel])
