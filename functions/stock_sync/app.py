@@ -8,7 +8,6 @@ in oms.http, in one place.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -21,8 +20,8 @@ from oms import container
 from oms.domain.apikeys import authorize
 from oms.domain.stock import InsufficientStock
 from oms.domain.stock_jobs import set_buckets
-from oms.errors import BadRequest, NotFound, OmsError
-from oms.http import SECURED, RouteGuard, error_event, new_resolver
+from oms.errors import BadRequest, NotFound
+from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import ApiKey, Role
 from oms.models.inventory import (
     AdjustmentCreate,
@@ -44,7 +43,6 @@ from oms.models.inventory import (
 )
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
-from oms.settings import get_settings
 
 app = new_resolver("Fulfillment OMS: stock")
 
@@ -286,23 +284,12 @@ def get_report(kind: str) -> dict[str, Any]:
     return found
 
 
-@app.get("/inventory/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
-def openapi():  # unannotated on purpose: a Response annotation would enter the schema it serves
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema())
-
-
-@cache
-def _route_guard() -> RouteGuard:
-    return RouteGuard(ROLES_BY_ROUTE, container.api_keys(), get_settings().max_body_bytes)
+add_openapi_route(app, "/inventory/openapi.json")
+serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    try:
-        key = _route_guard().check(event)
-    except OmsError as exc:
-        return error_event(exc)
-    app.append_context(api_key=key)
-    return app.resolve(event, context)
+    return serve(event, context)

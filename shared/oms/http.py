@@ -105,3 +105,37 @@ class RouteGuard:
         key = authenticate(self.keys, headers.get("x-api-key"))
         authorize(key, allowed)
         return key
+
+
+def add_openapi_route(app: APIGatewayHttpResolver, path: str) -> None:
+    """Serve the resolver's own OpenAPI document at path (public, not in the schema)."""
+
+    def openapi():  # unannotated on purpose: a Response annotation would enter the schema it serves
+        return Response(
+            status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema()
+        )
+
+    app.get(path, summary="This API's OpenAPI document", include_in_schema=False)(openapi)
+
+
+class GuardedApp:
+    """An HTTP function's core: the route guard before routing, the caller's key in the context.
+    The guard is built on first use (the key store reads settings and clients)."""
+
+    def __init__(self, app: APIGatewayHttpResolver, roles_by_route: Mapping[str, frozenset[Role]]) -> None:
+        self.app = app
+        self.roles_by_route = roles_by_route
+        self._guard: RouteGuard | None = None
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if self._guard is None:
+            from oms import container
+            from oms.settings import get_settings
+
+            self._guard = RouteGuard(self.roles_by_route, container.api_keys(), get_settings().max_body_bytes)
+        try:
+            key = self._guard.check(event)
+        except OmsError as exc:
+            return error_event(exc)
+        self.app.append_context(api_key=key)
+        return self.app.resolve(event, context)

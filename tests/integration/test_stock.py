@@ -200,6 +200,22 @@ def test_reconciliation_reports_and_corrects_drift(stack) -> None:
     assert inventory.positions([SKU], consistent=True)[(SKU, "DC-SBY")].on_hand == 50
 
 
+def test_a_line_bigger_than_any_bucket_is_held_across_buckets_and_given_back_whole(stack) -> None:
+    _zero_sku(SKU, "DC-CKG", 8)
+    inventory = container.inventory()
+    set_buckets(inventory, SKU, "DC-CKG", 4, NOW)  # 2 free units a bucket
+    hold = inventory.hold(_hold(7, hold_key="cart-split"), NOW).reservation
+    assert sum(line.quantity for line in hold.lines) == 7 and len({line.bucket for line in hold.lines}) == 4
+    assert {line.line_id for line in hold.lines} == {"1"}
+    assert _atp(SKU) == 1
+    again = inventory.hold(_hold(7, hold_key="cart-split"), NOW)  # the retried checkout finds it
+    assert not again.created and again.reservation.reservation_id == hold.reservation_id
+    inventory.consume(hold.reservation_id, ["1"], NOW)
+    position = inventory.positions([SKU], consistent=True)[(SKU, "DC-CKG")]
+    assert (position.reserved, position.atp) == (0, 1)
+    assert StockAudit(inventory, container.order_statuses(), lambda: NOW).run()["findings"] == 0
+
+
 def test_hot_sku_buckets_keep_the_totals_and_every_unit_is_reservable(stack) -> None:
     _zero_sku(SKU, "DC-CKG", 16)
     inventory = container.inventory()

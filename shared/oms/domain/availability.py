@@ -161,14 +161,16 @@ def bucket_order(position: Position, salt: str) -> list[StockLevel]:
     return ordered[start:] + ordered[:start]
 
 
-def choose_take(
+def choose_takes(
     sku: str,
     quantity: int,
     candidates: list[Position],
     nodes: Mapping[str, Node],
     salt: str,
-) -> Take | None:
-    """One stock item that holds the whole line: DCs before stores, the fullest first.
+) -> list[Take] | None:
+    """Where one line's units come from: one node (DCs before stores, the fullest first), and
+    in it one stock item that holds them all, or else several buckets (a hot SKU's free units
+    are spread thin over its buckets). None when no single node has the units.
 
     A line is not split across nodes: sourcing (which knows the destination) may
     re-plan the order later; a hold only has to guarantee the units exist.
@@ -177,7 +179,17 @@ def choose_take(
     for position in ranked:
         if position.atp < quantity:
             continue
-        for level in bucket_order(position, salt):
+        ordered = bucket_order(position, salt)
+        for level in ordered:
             if level.atp >= quantity:
-                return Take(sku, position.node_id, level.bucket, quantity)
+                return [Take(sku, position.node_id, level.bucket, quantity)]
+        takes: list[Take] = []
+        left = quantity
+        for level in ordered:
+            part = min(level.atp, left)
+            if part > 0:
+                takes.append(Take(sku, position.node_id, level.bucket, part))
+                left -= part
+            if left == 0:
+                return takes
     return None

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from oms.adapters.stock import Cancelled, DynamoStock, StockDelta
-from oms.domain.availability import Position, availability, choose_take, node_offered, positions
+from oms.domain.availability import Position, availability, choose_takes, node_offered, positions
 from oms.errors import BadRequest, Conflict, NotFound, OmsError
 from oms.models.inventory import (
     AdjustmentCreate,
@@ -35,6 +35,7 @@ from oms.models.inventory import (
 from oms.models.order import Channel
 
 PLAN_ATTEMPTS = 6  # a plan stock moved under is made again from a fresh read, this often
+MAX_RESERVATION_ITEMS = 99  # one transaction: the reservation item and at most 99 stock items
 
 
 class InsufficientStock(Conflict):
@@ -146,7 +147,10 @@ class InventoryService:
     @staticmethod
     def _replayed(existing: Reservation, request: HoldCreate) -> HoldOutcome:
         asked = sorted((line.sku, line.quantity) for line in request.lines)
-        held = sorted((line.sku, line.quantity) for line in existing.lines)
+        per_line: dict[tuple[str, str], int] = {}
+        for line in existing.lines:  # a line may be held in several buckets
+            per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
+        held = sorted((sku, quantity) for (_, sku), quantity in per_line.items())
         if asked != held or existing.channel != request.channel:
             raise Conflict("hold_key was used for another hold", details={"reservation_id": existing.reservation_id})
         return HoldOutcome(existing, created=False)
@@ -174,10 +178,10 @@ class InventoryService:
                     if sku == line.sku and node_offered(nodes[node_id], policy, p.atp) is None
                 ]
                 available = view.atp
-            take = None
+            takes = None
             if available >= line.quantity:
-                take = choose_take(line.sku, line.quantity, candidates, nodes, f"{salt}#{index}#{attempt}")
-            if take is None:
+                takes = choose_takes(line.sku, line.quantity, candidates, nodes, f"{salt}#{index}#{attempt}")
+            if takes is None:
                 best = max((p.atp for p in candidates), default=0)
                 shortages.append(
                     Shortage(
@@ -185,17 +189,23 @@ class InventoryService:
                     )
                 )
                 continue
-            lines.append(
+            lines += [  # one line in one or more buckets: the parts share the line id
                 ReservationLine(
                     line_id=str(index + 1),
                     sku=line.sku,
                     node_id=take.node_id,
-                    quantity=line.quantity,
+                    quantity=take.quantity,
                     bucket=take.bucket,
                 )
-            )
+                for take in takes
+            ]
         if shortages:
             raise InsufficientStock(shortages)
+        if len(lines) > MAX_RESERVATION_ITEMS:
+            raise Conflict(
+                f"this hold would touch {len(lines)} stock items (at most {MAX_RESERVATION_ITEMS}): "
+                "hold fewer lines at once, or rebalance the SKU's buckets"
+            )
         return lines
 
     def reserve(self, reservation: Reservation, now: datetime) -> HoldOutcome:

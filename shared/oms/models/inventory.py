@@ -212,7 +212,9 @@ class Reservation(_Model):
     kind: ReservationKind
     channel: Channel | None = None
     order_id: str | None = None
-    lines: list[ReservationLine] = Field(min_length=1, max_length=50)
+    # A line may be held in several buckets of a hot SKU: one entry each, sharing the line id.
+    # At most 99: the reservation and its stock items are one transaction (100 items).
+    lines: list[ReservationLine] = Field(min_length=1, max_length=99)
     status: ReservationStatus = ReservationStatus.active
     created_at: datetime
     expires_at: datetime | None = None
