@@ -5,7 +5,7 @@
     python scripts/oms_admin.py --stage local quarantine replay [--channel shopify] [--key <inbox key>]
     python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher|stock-ledger|stock-push
     python scripts/oms_admin.py --stage local dlq replay --queue snapshot-parts
-    python scripts/oms_admin.py --stage local stock push-all [--channel shopee] [--force]
+    python scripts/oms_admin.py --stage local stock push-all [--channel shopee] [--sku S ...] [--force]
     python scripts/oms_admin.py --stage local stock job --name audit|reconcile|expire_holds
 
 Table and queue names come from template.yaml for the stage. Against AWS,
@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,14 @@ def _queue_url(template: Template, logical_id: str) -> str:
     return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
+def _received(sqs: Any, queue_url: str) -> Iterator[list[dict[str, Any]]]:
+    """The queue's messages, ten at a time (each hidden for a minute while handled), until none is left."""
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        yield messages
+
+
 def dlq_redrive(args: argparse.Namespace) -> None:
     """Messages of an SQS-fed function's DLQ go back to its queue (the function is idempotent)."""
     template = Template(ROOT / "template.yaml", {"Stage": args.stage})
@@ -145,12 +154,7 @@ def dlq_redrive(args: argparse.Namespace) -> None:
     sqs = client("sqs")
     dlq_url, source_url = _queue_url(template, dlq_id), _queue_url(template, source_id)
     moved = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
-            "Messages", []
-        )
-        if not messages:
-            break
+    for messages in _received(sqs, dlq_url):
         for message in messages:
             sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
@@ -173,12 +177,7 @@ def dlq_replay(args: argparse.Namespace) -> None:
     stream_arn = client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     handler = _load_handler(function, env)
     replayed = kept = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
-            "Messages", []
-        )
-        if not messages:
-            break
+    for messages in _received(sqs, queue_url):
         for message in messages:
             info = json.loads(message["Body"]).get("DDBStreamBatchInfo", {})
             if not info and args.queue in REDRIVES:  # a queued retry, not a stream batch: back to its queue
@@ -224,14 +223,12 @@ def stock_push_all(args: argparse.Namespace) -> None:
     from oms import container
 
     pusher = container.stock_push()
-    if args.force:
-        pusher.states = _Forgetful(pusher.states)
-    skus = sorted({level.sku for level in container.inventory().store.scan_levels()})
+    skus = sorted(args.sku) if args.sku else sorted({level.sku for level in container.inventory().store.scan_levels()})
     only = Channel(args.channel) if args.channel else None
     sent: dict[str, int] = {}
     failed = 0
     for start in range(0, len(skus), 500):
-        report = pusher.run(skus[start : start + 500], only=only)
+        report = pusher.run(skus[start : start + 500], only=only, force=args.force)
         for channel, count in report.sent.items():
             sent[channel] = sent.get(channel, 0) + count
         failed += sum(len(f) for f in report.failed.values())
@@ -243,22 +240,6 @@ def stock_job(args: argparse.Namespace) -> None:
     function = "StockJobsFunction"
     handler = _load_handler(function, stage_env(args.stage, function))
     print(json.dumps(handler({"job": args.name}, _Context())))
-
-
-class _Forgetful:
-    """Push states that remember nothing sent, so every figure is due (claims and records still apply)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def push_states(self, skus: list[str]) -> dict[str, Any]:
-        return {}
-
-    def claim_push(self, sku: str, as_of: datetime) -> str | None:
-        return self.inner.claim_push(sku, as_of)
-
-    def record_push(self, sku: str, claim: str, sent: list[Any]) -> bool:
-        return self.inner.record_push(sku, claim, sent)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     push_all = stock.add_parser("push-all", help="push every SKU's figure to the channels that need it")
     push_all.add_argument("--channel", choices=[c.value for c in Channel])
     push_all.add_argument("--force", action="store_true", help="send every figure, even those already told")
+    push_all.add_argument("--sku", action="append", help="only these SKUs (repeat the option)")
     push_all.set_defaults(run=stock_push_all)
     job = stock.add_parser("job", help="run a scheduled stock job now")
     job.add_argument("--name", required=True, choices=["audit", "reconcile", "expire_holds"])

@@ -66,3 +66,29 @@ class StreamReader:
         from oms_local.pump import lambda_stream_record
 
         return {"Records": [lambda_stream_record(record, self.stream_arn) for record in response["Records"]]}
+
+
+def admin(stack: Any, *args: str) -> str:
+    """scripts/oms_admin.py against a LocalRuntime's embedded AWS (stage local), as an operator runs it."""
+    import os
+    import subprocess
+
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": stack.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    if getattr(stack, "channels", None) is not None:  # the stack's channel simulator, not make run's
+        for channel in ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce"):
+            env[f"OMS_{channel.upper()}_API_BASE"] = stack.channels.base_url(channel)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/oms_admin.py"), "--stage", "local", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return result.stdout

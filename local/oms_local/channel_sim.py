@@ -98,6 +98,12 @@ class ChannelSimulator:
         with self.lock:
             return {sku: dict(figure) for sku, figure in self.stock.get(channel, {}).items()}
 
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.stock.clear()
+            self.failures.clear()
+
     def fail_next(self, channel: str, status: int, times: int = 1) -> None:
         with self.lock:
             self.failures.setdefault(channel, []).extend([status] * times)
@@ -152,9 +158,7 @@ class ChannelSimulator:
         if path == "/_sim/calls" and method == "GET":
             self._answer(request, 200, {"calls": self.calls_for(query.get("channel"))})
         elif path == "/_sim/calls" and method == "DELETE":
-            with self.lock:
-                self.calls.clear()
-                self.stock.clear()
+            self.clear()
             self._answer(request, 200, {"cleared": True})
         elif path == "/_sim/stock" and method == "GET":
             self._answer(request, 200, {"stock": self.shown(query.get("channel", ""))})

@@ -7,9 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +17,7 @@ import pytest
 
 from oms_local import LocalRuntime
 from oms_local.seed import DEFAULTS
-from tests.support import ROOT, sample
+from tests.support import ROOT, admin, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -130,25 +127,6 @@ def test_bad_input_is_a_clear_4xx(stack: LocalRuntime) -> None:
     assert status == 413
     assert http(stack, "GET", "/orders/ord_unknown", headers=OPS)[0] == 404
     assert http(stack, "GET", "/orders?cursor=%%%", headers=OPS)[0] in (400, 422)
-
-
-def admin(stack: LocalRuntime, *args: str) -> str:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": stack.moto_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/oms_admin.py"), "--stage", "local", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return result.stdout
 
 
 def test_a_failed_batch_goes_to_the_dlq_and_is_replayed(stack: LocalRuntime) -> None:

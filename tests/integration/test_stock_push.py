@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from oms import container
 from oms.adapters.stock_push import DynamoPushStates
-from oms.domain.stock_push import StockPush, changed_skus, is_due
+from oms.domain.stock_push import PushState, StockPush, changed_skus, is_due
 from oms.errors import DependencyError
 from oms.models.inventory import (
     AdjustmentCreate,
@@ -109,13 +109,12 @@ class OvertakenOnce(DynamoPushStates):
         super().__init__(table)
         self.overtaken = False
 
-    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate]) -> bool:
+    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate], seen: PushState | None) -> bool:
         if not self.overtaken:
             self.overtaken = True
             later = datetime(2030, 1, 1, tzinfo=UTC)
-            assert self.claim_push(sku, later) is not None
-            return super().record_push(sku, claim, sent)
-        return super().record_push(sku, claim, sent)
+            assert self.claim_push(sku, later, self.push_states([sku]).get(sku)).token is not None
+        return super().record_push(sku, claim, sent, seen)
 
 
 def test_a_push_overtaken_by_a_later_one_is_sent_again(stack) -> None:
@@ -129,15 +128,25 @@ def test_a_push_overtaken_by_a_later_one_is_sent_again(stack) -> None:
     assert len(client.calls) == 1
 
 
-def test_an_older_read_cannot_claim_over_a_newer_one(stack) -> None:
+def test_claims_order_pushes_by_the_time_they_read(stack) -> None:
     states = DynamoPushStates(container.inventory().store.ledger_table)
-    newer = states.claim_push(SKU, NOW + timedelta(seconds=1))
-    assert newer is not None
-    assert states.claim_push(SKU, NOW) is None
+    newer = states.claim_push(SKU, NOW + timedelta(seconds=1), None)
+    assert newer.token is not None
+    older = states.claim_push(SKU, NOW, states.push_states([SKU])[SKU])
+    assert older.token is None and older.superseded  # a later read holds it: drop ours
     update = ChannelStockUpdate(channel=Channel.shopee, sku=SKU, atp=3, level=AvailabilityLevel.low, as_of=NOW)
-    assert states.record_push(SKU, newer, [update])
+    assert states.record_push(SKU, newer.token, [update], None)
     assert states.push_states([SKU])[SKU].sent == {Channel.shopee: (3, "low")}
-    assert not states.record_push(SKU, "1999-01-01T00:00:00.000Z#0", [update])
+    assert not states.record_push(SKU, "1999-01-01T00:00:00.000Z#0", [update], None)
+
+    # A claim made on a state that was recorded over since is refused, but not as superseded: read again
+    stale = states.claim_push(SKU, NOW + timedelta(seconds=5), None)
+    assert stale.token is None and not stale.superseded
+    seen = states.push_states([SKU])[SKU]
+    later = states.claim_push(SKU, NOW + timedelta(seconds=5), seen)
+    lazada = update.model_copy(update={"channel": Channel.lazada, "atp": 9, "level": AvailabilityLevel.in_stock})
+    assert later.token is not None and states.record_push(SKU, later.token, [lazada], seen)
+    assert states.push_states([SKU])[SKU].sent == {Channel.shopee: (3, "low"), Channel.lazada: (9, "in_stock")}
 
 
 def test_level_mode_sends_only_a_change_of_level(stack) -> None:

@@ -9,10 +9,12 @@ window is pushed once.
 
 Order: two pushers can hold the same SKU at once (its nodes' items sit on
 different stream shards). Each claims the SKU with the time it read the stock
-(only a later read can claim over an earlier one), sends, then records what it
-sent only if its claim still stands. A record that fails means a later read
-claimed meanwhile and may have been sent before ours landed, so ours is read
-and sent again: the channel always ends with the latest read.
+(only a later read can claim over an earlier one, and only if the SKU's state
+is still the one it read), sends, then records what it sent only if its claim
+still stands. A record that fails means a later read claimed meanwhile and
+may have been sent before ours landed, so ours is read and sent again: the
+channel always ends with the latest read. A claim lost to a later read is
+simply dropped (that push carries newer figures).
 """
 
 from __future__ import annotations
@@ -49,17 +51,24 @@ class PushState:
 
     sku: str
     sent: dict[Channel, tuple[int, str]] = field(default_factory=dict)  # channel -> (atp, level)
+    version: str | None = None  # opaque to the domain: the store's mark of this state
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str | None  # set when the SKU is ours to push
+    superseded: bool = False  # not ours because a later read holds it (else: its state moved; read again)
 
 
 class PushStates(Protocol):
     def push_states(self, skus: list[str]) -> dict[str, PushState]: ...
 
-    def claim_push(self, sku: str, as_of: datetime) -> str | None:
-        """Claim the SKU for a push of stock read at as_of: a claim token, or None if a later read holds it."""
+    def claim_push(self, sku: str, as_of: datetime, seen: PushState | None) -> Claim:
+        """Claim the SKU for a push of stock read at as_of, if its state is still the one seen."""
         ...
 
-    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate]) -> bool:
-        """Record what was sent; False if another push claimed the SKU since."""
+    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate], seen: PushState | None) -> bool:
+        """Record what was sent on top of what was seen; False if another push claimed the SKU since."""
         ...
 
 
@@ -107,23 +116,24 @@ class StockPush:
         self.client = client
         self.clock = clock
 
-    def run(self, skus: Iterable[str], only: Channel | None = None) -> PushReport:
-        """Push what changed for these SKUs to every connected channel (or only one). A channel
-        whose API fails does not hold the others up: its SKUs are in the report's ``failed``."""
+    def run(self, skus: Iterable[str], only: Channel | None = None, force: bool = False) -> PushReport:
+        """Push what changed for these SKUs to every connected channel (or only one; with force,
+        every figure, changed or not). A channel whose API fails does not hold the others up:
+        its SKUs are in the report's ``failed``."""
         report = PushReport()
         pending = sorted(set(skus))
         report.skus = len(pending)
         for _ in range(ATTEMPTS):
             if not pending:
                 return report
-            overtaken = self._push_once(pending, only, report)
+            overtaken = self._push_once(pending, only, force, report)
             report.overtaken += len(overtaken)
             pending = sorted(overtaken)
         if pending:
             raise DependencyError(f"the stock of {len(pending)} SKU(s) kept moving under every push; retried later")
         return report
 
-    def _push_once(self, skus: list[str], only: Channel | None, report: PushReport) -> set[str]:
+    def _push_once(self, skus: list[str], only: Channel | None, force: bool, report: PushReport) -> set[str]:
         reference = self.inventory.reference
         channels = [c for c in self.client.channels() if only is None or c is only]
         policies = {channel: reference.policy(channel) for channel in channels}
@@ -140,10 +150,16 @@ class StockPush:
                 figure = availability(sku, channel, policy, nodes, stock, with_nodes=False)
                 update = ChannelStockUpdate(channel=channel, sku=sku, atp=figure.atp, level=figure.level, as_of=as_of)
                 state = states.get(sku)
-                if is_due(state.sent.get(channel) if state else None, update, policy.push):
+                if is_due(None if force or state is None else state.sent.get(channel), update, policy.push):
                     due.setdefault(sku, []).append(update)
-        claims = {sku: self.states.claim_push(sku, as_of) for sku in sorted(due)}
-        claimed = {sku: claim for sku, claim in claims.items() if claim is not None}
+        claimed: dict[str, str] = {}
+        again: set[str] = set()  # their state moved between our read and our claim
+        for sku in sorted(due):
+            claim = self.states.claim_push(sku, as_of, states.get(sku))
+            if claim.token is not None:
+                claimed[sku] = claim.token
+            elif not claim.superseded:
+                again.add(sku)
         by_channel: dict[Channel, list[ChannelStockUpdate]] = {}
         for sku in claimed:
             for update in due[sku]:
@@ -159,8 +175,8 @@ class StockPush:
             report.sent[channel.value] = report.sent.get(channel.value, 0) + len(updates)
             for update in updates:
                 delivered.setdefault(update.sku, []).append(update)
-        return {
+        return again | {
             sku
             for sku, claim in claimed.items()
-            if sku in delivered and not self.states.record_push(sku, claim, delivered[sku])
+            if sku in delivered and not self.states.record_push(sku, claim, delivered[sku], states.get(sku))
         }
