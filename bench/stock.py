@@ -46,6 +46,7 @@ RATE_THREADS = 8  # per process
 SNAPSHOT_ROWS = 100_000
 RECOUNT_ROWS = 10_000
 PART_ROWS = 2000
+PART_ATTEMPTS = 3
 AVAILABILITY_READS = 1000
 
 # DynamoDB's published limits, and what one hold writes (see reserve() in oms.domain.stock).
@@ -235,8 +236,14 @@ def count(rt: LocalRuntime, snapshot_id: str, skus: list[str], on_hand: int) -> 
         calls.append(("POST", "/inventory/snapshots", {**body, "rows": rows}, "wms"))
     rt.drain(timeout=60)
     started = time.perf_counter()
-    answers = request_all(rt.url, calls, 1)  # one part after another, as a WMS uploads
-    assert all(status == 202 for status, _ in answers), {status for status, _ in answers}
+    retries = 0
+    for call in calls:  # one part after another, as a WMS uploads; a part is safe to resend
+        for attempt in range(PART_ATTEMPTS):
+            status, answer = request(rt.url, call)
+            if status == 202:
+                break
+            assert status >= 500 and attempt < PART_ATTEMPTS - 1, (status, answer)
+            retries += 1
     sent = time.perf_counter() - started
     while True:
         _, progress = request(rt.url, ("GET", f"/inventory/snapshots/{snapshot_id}", None, "wms"))
@@ -247,7 +254,10 @@ def count(rt: LocalRuntime, snapshot_id: str, skus: list[str], on_hand: int) -> 
         time.sleep(0.5)
     elapsed = time.perf_counter() - started
     assert progress["rows_applied"] == len(skus), progress
-    print(f"  count {snapshot_id}: {len(skus)} rows sent in {sent:.1f} s, applied after {elapsed:.1f} s")
+    print(
+        f"  count {snapshot_id}: {len(skus)} rows sent in {sent:.1f} s ({retries} part(s) resent after a 5xx), "
+        f"applied after {elapsed:.1f} s"
+    )
     return elapsed
 
 
