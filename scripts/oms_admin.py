@@ -50,7 +50,7 @@ REDRIVES = {
     "snapshot-parts": ("SnapshotPartsDLQ", "SnapshotPartsQueue"),
     "stock-push": ("ChannelStockPushDLQ", "ChannelStockPushRetryQueue"),  # its retries (the rest are stream batches)
 }
-LOCAL_CHANNELS_URL = "http://127.0.0.1:4598"  # make run's channel simulator
+LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator
 
 
 def stage_env(stage: str, function: str = "IngestionApiFunction") -> dict[str, str]:
@@ -169,6 +169,8 @@ def dlq_replay(args: argparse.Namespace) -> None:
     function, queue_id, table_id = DLQS[args.queue]
     template = Template(ROOT / "template.yaml", {"Stage": args.stage})
     env = template.functions()[function].environment
+    if function == "ChannelStockPushFunction":
+        env = _with_channel_apis(args.stage, env)
     queue_name = template.resources[queue_id]["Properties"]["QueueName"]
     queue_name = template.resolve(queue_name)
     table_name = template.resolve(template.resources[table_id]["Properties"]["TableName"])
@@ -188,7 +190,11 @@ def dlq_replay(args: argparse.Namespace) -> None:
             batch = _stream_batch(stream_arn, info) if info else None
             ok = False
             if batch is not None:
-                answer = handler(batch, _Context())
+                try:
+                    answer = handler(batch, _Context())
+                except Exception as exc:  # still failing: keep it in the DLQ
+                    print(f"batch still fails: {type(exc).__name__}: {exc}")
+                    answer = {"batchItemFailures": ["all"]}
                 ok = not (answer or {}).get("batchItemFailures")
             elif args.queue == "normalizer" and info:
                 # The stream has moved on; the inbox still has every webhook of the window.
@@ -209,17 +215,25 @@ def dlq_replay(args: argparse.Namespace) -> None:
     print(f"replayed {replayed} failed batch(es); {kept} still failing and kept in the DLQ")
 
 
+def _with_channel_apis(stage: str, env: dict[str, str]) -> dict[str, str]:
+    """The push function's environment with each channel's API base: yours (OMS_<CHANNEL>_API_BASE),
+    else the stage's, else (stage local) make run's channel simulator. Refuses when none is set."""
+    resolved = dict(env)
+    for name, value in env.items():
+        if name.startswith("OMS_") and name.endswith("_API_BASE"):
+            channel = name.removeprefix("OMS_").removesuffix("_API_BASE").lower()
+            local = f"{LOCAL_CHANNELS_URL}/{channel}" if stage == "local" else ""
+            resolved[name] = os.environ.get(name) or value or local
+    if not any(v for k, v in resolved.items() if k.endswith("_API_BASE")):
+        raise SystemExit("no channel API is configured (OMS_<CHANNEL>_API_BASE): nothing could be pushed")
+    return resolved
+
+
 def stock_push_all(args: argparse.Namespace) -> None:
     """Push every SKU's figure to the channels (or one): after a long channel outage, a stock-push
     batch older than the stream's 24 hours, or a newly connected channel. Only what differs
     from what each channel was last told is sent, unless --force."""
-    for name, value in stage_env(args.stage, "ChannelStockPushFunction").items():
-        setting = value
-        if name.startswith("OMS_") and name.endswith("_API_BASE"):  # your environment, then the stage's
-            channel = name.removeprefix("OMS_").removesuffix("_API_BASE").lower()
-            local = f"{LOCAL_CHANNELS_URL}/{channel}" if args.stage == "local" else ""
-            setting = os.environ.get(name) or value or local
-        os.environ[name] = setting
+    os.environ.update(_with_channel_apis(args.stage, stage_env(args.stage, "ChannelStockPushFunction")))
     from oms import container
 
     pusher = container.stock_push()

@@ -8,6 +8,7 @@ Serialising every request in one thread gives DynamoDB-like atomicity per reques
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import select
 import signal
@@ -20,7 +21,9 @@ from pathlib import Path
 # DynamoDB Streams shard iterators are never expired by moto; AWS expires them after 15 min.
 # The pump polls often, so bound the table to keep the server's memory flat.
 _MAX_SHARD_ITERATORS = 5000
-_STREAM_RECORDS_KEPT = 10_000
+# A 100,000-row stock count writes 100,000 records in a few minutes, and its consumers (the
+# ledger, the channel push) may lag minutes behind: keep enough that none is lost.
+_STREAM_RECORDS_KEPT = 200_000
 
 
 def _patch_moto() -> None:
@@ -38,15 +41,15 @@ def _patch_moto() -> None:
     streams.ShardIterator.get = get  # type: ignore[method-assign]
 
     # moto keeps every stream record for ever (AWS keeps 24 hours), so a long `make run`
-    # grows without bound and slows down. Keep the newest records only; the pump reads
-    # within moments of a write, far inside the window kept.
+    # grows without bound and slows down. Keep the newest records only (a tenth more
+    # before trimming, so trimming is rare); a reader that falls further behind is told.
     from moto.dynamodb.models.table import StreamShard
 
     original_add = StreamShard.add
 
     def add(self: StreamShard, old: object, new: object) -> None:
         original_add(self, old, new)
-        if len(self.items) > _STREAM_RECORDS_KEPT * 2:
+        if len(self.items) > _STREAM_RECORDS_KEPT + _STREAM_RECORDS_KEPT // 10:
             dropped = len(self.items) - _STREAM_RECORDS_KEPT
             del self.items[:dropped]
             self.starting_sequence_number += dropped  # sequence numbers stay what they were
@@ -56,7 +59,14 @@ def _patch_moto() -> None:
     original_shard_get = StreamShard.get
 
     def shard_get(self: StreamShard, start: int, quantity: int) -> list[dict[str, object]]:
-        # An iterator older than what is kept reads from the oldest record kept.
+        # An iterator older than what is kept reads from the oldest record kept (AWS would answer
+        # TrimmedDataAccessException): say so, records were lost to that reader.
+        if start < self.starting_sequence_number:
+            logging.getLogger("oms_local.moto").warning(
+                "stream of %s: %d record(s) trimmed before they were read",
+                getattr(self, "table_name", "?"),
+                self.starting_sequence_number - start,
+            )
         return original_shard_get(self, max(start, self.starting_sequence_number), quantity)
 
     StreamShard.get = shard_get  # type: ignore[method-assign]

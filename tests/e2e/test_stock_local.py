@@ -119,6 +119,7 @@ def test_bad_stock_input_gets_clear_4xx(stack: LocalRuntime) -> None:
         ({"channel": "web", "lines": [{"sku": SKU, "quantity": 1.5}]}, 422),
         ({"channel": "web", "lines": [{"sku": SKU, "quantity": -1}]}, 422),
         ({"channel": "web", "lines": [{"sku": "NOPE-404", "quantity": 1}]}, 422),
+        ({"channel": "web", "lines": [{"sku": SKU, "quantity": 1}, {"sku": SKU, "quantity": 2, "node_id": "X1"}]}, 422),
         ({"channel": "web", "lines": [{"sku": SKU, "quantity": 100000}]}, 409),
     ]
     for body, expected in cases:

@@ -62,5 +62,5 @@ def test_stream_records_are_wire_format_and_bounded() -> None:
     assert out["blob"] == "00ff"
     assert out["when"] == "datetime"
     # Only the newest records are kept; a lagging reader resumes at the oldest kept one, in order
-    assert out["lagging"] == [f"a{n}" for n in range(12, 21)]  # trimmed to 5 at 11 records, twice
+    assert out["lagging"] == [f"a{n}" for n in range(16, 21)]  # trimmed to 5 (5 + 5 // 10) at every write past it
     assert out["next"] == ["last"]

@@ -3,14 +3,18 @@
 Until each marketplace's own API shape and request signing land (issue 7),
 every channel is sent one format: ``POST <OMS_<CHANNEL>_API_BASE>/stock`` with
 ``{"channel", "updates": [{sku, atp, level, as_of}]}``, at most 100 SKUs a call.
-Timeouts are short and 429/5xx/connection errors are retried with backoff
-(honouring Retry-After) before the batch fails and the stream retries it.
+Timeouts are short and 429/5xx/connection errors are retried twice with a
+short backoff (a channel's Retry-After is not waited for here: the retry
+queue's visibility timeout is the long backoff). Past the invocation's
+deadline nothing more is attempted, so one hung channel cannot time the
+function out and stall the stream.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping
 
 import urllib3
@@ -23,13 +27,15 @@ from oms.models.order import Channel
 UPDATES_PER_CALL = 100
 _TIMEOUT = Timeout(connect=2.0, read=5.0)
 _RETRY = Retry(
-    total=3,
+    total=2,
     backoff_factor=0.5,
+    backoff_max=2,
     status_forcelist=(429, 500, 502, 503, 504),
     allowed_methods=None,  # POST too: a stock update sets an absolute figure, so resending is harmless
-    respect_retry_after_header=True,
+    respect_retry_after_header=False,
     raise_on_status=False,
 )
+CALL_BUDGET_S = 3 * (2.0 + 5.0) + 1.5  # the longest one call can take with its retries
 
 
 def api_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
@@ -43,6 +49,10 @@ class HttpChannelClient:
     def __init__(self, bases: Mapping[Channel, str]) -> None:
         self.bases = dict(bases)
         self.http = urllib3.PoolManager(timeout=_TIMEOUT, retries=_RETRY)
+        self.deadline: float | None = None  # time.monotonic() after which no call may start
+
+    def finish_by(self, deadline: float) -> None:
+        self.deadline = deadline
 
     def channels(self) -> list[Channel]:
         return sorted(self.bases)
@@ -51,6 +61,8 @@ class HttpChannelClient:
         url = f"{self.bases[channel]}/stock"
         for start in range(0, len(updates), UPDATES_PER_CALL):
             chunk = updates[start : start + UPDATES_PER_CALL]
+            if self.deadline is not None and time.monotonic() + CALL_BUDGET_S > self.deadline:
+                raise DependencyError(f"{channel.value} stock API: no time left in this invocation")
             body = {
                 "channel": channel.value,
                 "updates": [update.model_dump(mode="json", exclude={"channel"}) for update in chunk],

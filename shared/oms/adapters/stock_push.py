@@ -18,7 +18,7 @@ from typing import Any
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.stock import iso
-from oms.domain.stock_push import Claim, PushState
+from oms.domain.stock_push import ALL_CHANNELS, Claim, PushState
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
 
@@ -48,9 +48,9 @@ class DynamoPushStates:
                 request = response.get("UnprocessedKeys") or {}
         return states
 
-    def claim_push(self, sku: str, as_of: datetime, seen: PushState | None) -> Claim:
-        # The time first, so tokens order as reads do; the suffix only breaks ties.
-        token = f"{iso(as_of)}#{uuid.uuid4().hex[:8]}"
+    def claim_push(self, sku: str, as_of: datetime, seen: PushState | None, scope: str) -> Claim:
+        # The time first, so tokens order as reads do; then a tie-breaker; then the scope.
+        token = f"{iso(as_of)}#{uuid.uuid4().hex[:8]}#{scope}"
         values: dict[str, Any] = {":t": {"S": token}}
         if seen is None:
             condition = "attribute_not_exists(pk)"
@@ -63,7 +63,9 @@ class DynamoPushStates:
             self._put(sku, token, seen.version if seen else None, condition, values)
         except _Refused as refused:
             stored = (refused.item or {}).get("claim", {}).get("S")
-            return Claim(token=None, superseded=stored is not None and stored > token)
+            later = stored is not None and stored > token
+            covers = stored is not None and stored.rsplit("#", 1)[-1] in (ALL_CHANNELS, scope)
+            return Claim(token=None, superseded=later and covers)
         return Claim(token=token)
 
     def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate], seen: PushState | None) -> bool:

@@ -13,8 +13,13 @@ different stream shards). Each claims the SKU with the time it read the stock
 is still the one it read), sends, then records what it sent only if its claim
 still stands. A record that fails means a later read claimed meanwhile and
 may have been sent before ours landed, so ours is read and sent again: the
-channel always ends with the latest read. A claim lost to a later read is
-simply dropped (that push carries newer figures).
+channel always ends with the latest read (the resend goes out even if the
+later push recorded the same figure: ours may have landed after it). A claim
+lost to a later read for the same channels is dropped (that push carries newer
+figures); one lost to a narrower push (one channel's retry) is read again.
+Claims are ordered by the clocks of the machines that read (Lambda's are
+synchronised by Amazon Time Sync); run `stock push-all` from a synchronised
+machine.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ from typing import Any, Protocol
 from oms.domain.availability import availability
 from oms.domain.stock import InventoryService
 from oms.errors import DependencyError
-from oms.models.inventory import ChannelStockUpdate, PushMode
+from oms.models.inventory import ChannelStockUpdate, PushMode, StockPolicy
 from oms.models.order import Channel
 
 ATTEMPTS = 3  # rounds of "read, claim, send, record" for SKUs a later push overtook
+ALL_CHANNELS = "*"  # the scope of a claim made for every channel (else the one channel's name)
 
 
 class ChannelClient(Protocol):
@@ -63,8 +69,9 @@ class Claim:
 class PushStates(Protocol):
     def push_states(self, skus: list[str]) -> dict[str, PushState]: ...
 
-    def claim_push(self, sku: str, as_of: datetime, seen: PushState | None) -> Claim:
-        """Claim the SKU for a push of stock read at as_of, if its state is still the one seen."""
+    def claim_push(self, sku: str, as_of: datetime, seen: PushState | None, scope: str) -> Claim:
+        """Claim the SKU for a push of stock read at as_of, if its state is still the one seen. A later
+        claim supersedes ours only if its scope (ALL_CHANNELS or one channel) covers ours."""
         ...
 
     def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate], seen: PushState | None) -> bool:
@@ -76,7 +83,7 @@ class PushStates(Protocol):
 class PushReport:
     skus: int = 0
     sent: dict[str, int] = field(default_factory=dict)  # channel -> updates sent
-    overtaken: int = 0  # SKUs sent again because a later push claimed them meanwhile
+    overtaken: int = 0  # SKUs read and sent again because a later push claimed them between our send and record
     failed: dict[Channel, set[str]] = field(default_factory=dict)  # channel -> SKUs its API did not take
     errors: dict[Channel, str] = field(default_factory=dict)
 
@@ -119,29 +126,39 @@ class StockPush:
     def run(self, skus: Iterable[str], only: Channel | None = None, force: bool = False) -> PushReport:
         """Push what changed for these SKUs to every connected channel (or only one; with force,
         every figure, changed or not). A channel whose API fails does not hold the others up:
-        its SKUs are in the report's ``failed``."""
+        its SKUs are in the report's ``failed``, as are SKUs still contested after every round."""
         report = PushReport()
         pending = sorted(set(skus))
         report.skus = len(pending)
+        resend: set[str] = {sku for sku in pending} if force else set()
         for _ in range(ATTEMPTS):
             if not pending:
                 return report
-            overtaken = self._push_once(pending, only, force, report)
+            moved, overtaken = self._push_once(pending, only, resend, report)
             report.overtaken += len(overtaken)
-            pending = sorted(overtaken)
-        if pending:
-            raise DependencyError(f"the stock of {len(pending)} SKU(s) kept moving under every push; retried later")
+            resend |= overtaken  # ours may have landed after a later figure: send the current one whatever was recorded
+            pending = sorted(moved | overtaken)
+        for channel in self._policies(only):
+            report.failed.setdefault(channel, set()).update(pending)
+            report.errors.setdefault(channel, f"the stock of {len(pending)} SKU(s) kept moving under every push")
         return report
 
-    def _push_once(self, skus: list[str], only: Channel | None, force: bool, report: PushReport) -> set[str]:
+    def _policies(self, only: Channel | None) -> dict[Channel, StockPolicy]:
         reference = self.inventory.reference
         channels = [c for c in self.client.channels() if only is None or c is only]
         policies = {channel: reference.policy(channel) for channel in channels}
-        policies = {channel: policy for channel, policy in policies.items() if policy.push is not PushMode.off}
+        return {channel: policy for channel, policy in policies.items() if policy.push is not PushMode.off}
+
+    def _push_once(
+        self, skus: list[str], only: Channel | None, resend: set[str], report: PushReport
+    ) -> tuple[set[str], set[str]]:
+        """One round; returns the SKUs to read again: (their state moved before our claim, we were overtaken)."""
+        policies = self._policies(only)
         if not policies:
-            return set()
+            return set(), set()
+        scope = only.value if only else ALL_CHANNELS
         as_of = self.clock()  # taken before the read: a later claim always read later
-        nodes = reference.nodes()
+        nodes = self.inventory.reference.nodes()
         stock = self.inventory.positions(skus, consistent=True)
         states = self.states.push_states(skus)
         due: dict[str, list[ChannelStockUpdate]] = {}
@@ -150,16 +167,17 @@ class StockPush:
                 figure = availability(sku, channel, policy, nodes, stock, with_nodes=False)
                 update = ChannelStockUpdate(channel=channel, sku=sku, atp=figure.atp, level=figure.level, as_of=as_of)
                 state = states.get(sku)
-                if is_due(None if force or state is None else state.sent.get(channel), update, policy.push):
+                told = None if sku in resend or state is None else state.sent.get(channel)
+                if is_due(told, update, policy.push):
                     due.setdefault(sku, []).append(update)
         claimed: dict[str, str] = {}
-        again: set[str] = set()  # their state moved between our read and our claim
+        moved: set[str] = set()
         for sku in sorted(due):
-            claim = self.states.claim_push(sku, as_of, states.get(sku))
+            claim = self.states.claim_push(sku, as_of, states.get(sku), scope)
             if claim.token is not None:
                 claimed[sku] = claim.token
             elif not claim.superseded:
-                again.add(sku)
+                moved.add(sku)
         by_channel: dict[Channel, list[ChannelStockUpdate]] = {}
         for sku in claimed:
             for update in due[sku]:
@@ -175,8 +193,9 @@ class StockPush:
             report.sent[channel.value] = report.sent.get(channel.value, 0) + len(updates)
             for update in updates:
                 delivered.setdefault(update.sku, []).append(update)
-        return again | {
+        overtaken = {
             sku
             for sku, claim in claimed.items()
             if sku in delivered and not self.states.record_push(sku, claim, delivered[sku], states.get(sku))
         }
+        return moved, overtaken

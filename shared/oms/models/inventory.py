@@ -243,13 +243,13 @@ class HoldCreate(_Model):
     )
 
     @model_validator(mode="after")
-    def _one_line_per_sku_and_node(self) -> HoldCreate:
+    def _one_line_per_sku(self) -> HoldCreate:
+        # Two lines of one SKU could take the same stock item twice in one transaction.
         seen = set()
         for line in self.lines:
-            key = (line.sku, line.node_id)
-            if key in seen:
+            if line.sku in seen:
                 raise ValueError(f"sku {line.sku} appears twice; send one line with the total quantity")
-            seen.add(key)
+            seen.add(line.sku)
         return self
 
 
