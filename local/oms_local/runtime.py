@@ -6,6 +6,7 @@ import importlib
 import logging
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ log = logging.getLogger("oms_local")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
+
+# Above this many stored items a periodic snapshot (a scan of every table through moto) would
+# starve the functions for minutes; the state is then saved on exit only.
+PERIODIC_SNAPSHOT_MAX_ITEMS = 50_000
 
 _BOTO_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
@@ -94,6 +99,7 @@ class LocalRuntime:
         self._clients = threading.local()
         self._stop_snapshots = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
+        self._snapshots_paused = False
         self._started = False
 
     # ------------------------------------------------------------ lifecycle
@@ -188,14 +194,33 @@ class LocalRuntime:
             and "RedrivePolicy" not in (self.template.resources[lid].get("Properties") or {})
         ]
 
+    def _item_count(self) -> int:
+        ddb = self.client("dynamodb")
+        return sum(int(ddb.describe_table(TableName=name)["Table"].get("ItemCount", 0))
+                   for name in self.resources.tables.values())
+
     def _snapshot_loop(self) -> None:
-        while not self._stop_snapshots.wait(self.snapshot_interval_s):
+        # A snapshot scans every table through moto, which serves one request at a time: with
+        # hundreds of thousands of items a scan takes minutes and starves the functions. Space
+        # the snapshots so that they take at most a twentieth of the time.
+        wait = self.snapshot_interval_s
+        while not self._stop_snapshots.wait(wait):
+            started = time.monotonic()
+            items = self._item_count()
+            if items > PERIODIC_SNAPSHOT_MAX_ITEMS:
+                if not self._snapshots_paused:
+                    log.warning("%d items stored: periodic state snapshots paused (state is saved on exit, "
+                                "which takes a while at this size)", items)
+                self._snapshots_paused = True
+                continue
+            self._snapshots_paused = False
             try:
                 if self.state.dump(self.client, self.resources.tables, self.resources.queues,
                                    queue_ids=self._terminal_queues()):
                     log.info("state snapshot written to %s", self.state.dir)
             except Exception:
                 log.exception("periodic snapshot failed")
+            wait = max(self.snapshot_interval_s, 20 * (time.monotonic() - started))
 
     # ------------------------------------------------------------ accessors
 
