@@ -171,6 +171,10 @@ def test_a_big_count_in_parts_is_applied_and_reconciliation_reports_injected_dri
     status, report = http(stack, "GET", "/inventory/reports/reconcile")
     drift = [line for line in report["lines"] if line["sku"] == "BULK-00042"]
     assert drift and drift[0]["drift"] == -3 and drift[0]["expected_on_hand"] == 7
+    stack.drain()  # the correction's movement comes through the stream
+    status, detail = http(stack, "GET", "/inventory/stock/BULK-00042/DC-SBY")
+    assert status == 200 and detail["movements"][0]["kind"] == "reconcile"
+    assert detail["movements"][0]["d_on_hand"] == 3 and detail["buckets"][0]["on_hand"] == 7
     stack.pump.fire_schedule("StockJobsFunction", "Audit")
     status, audit = http(stack, "GET", "/inventory/reports/audit")
     assert status == 200 and audit["checked"] >= 4000

@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from oms.adapters.aws import client, error_code
@@ -604,7 +605,11 @@ class DynamoStock:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [from_item(item) for item in response["Items"]]
+        # Figures are whole units: numbers, not the strings a Decimal would become in JSON.
+        return [
+            {name: int(value) if isinstance(value, Decimal) else value for name, value in from_item(item).items()}
+            for item in response["Items"]
+        ]
 
     # ------------------------------------------------------------ snapshots and reports
 
