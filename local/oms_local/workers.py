@@ -149,9 +149,12 @@ class Worker:
         buf = bytearray()
         while len(buf) < n:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._resp_r], [], [], remaining)[0]:
+            try:
+                if remaining <= 0 or not select.select([self._resp_r], [], [], remaining)[0]:
+                    return None
+                chunk = os.read(self._resp_r, n - len(buf))
+            except (OSError, ValueError):  # the runtime stopped the worker mid-invoke: it exited
                 return None
-            chunk = os.read(self._resp_r, n - len(buf))
             if not chunk:
                 return None
             buf += chunk
