@@ -23,7 +23,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from oms import container
-from oms.adapters.channel_client import HttpChannelClient
 from oms.adapters.queues import SqsQueue
 from oms.domain.stock_push import PushReport, changed_skus
 from oms.errors import DependencyError
@@ -80,9 +79,8 @@ def retry_push(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    client = container.stock_push().client
-    if isinstance(client, HttpChannelClient):  # leave time to queue what was not sent
-        client.finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
+    # Leave time to queue what could not be sent.
+    container.stock_push().client.finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
         return process_partial_response(event=event, record_handler=retry_push, processor=processor, context=context)

@@ -31,6 +31,9 @@ class RecordingClient:
     def channels(self) -> list[Channel]:
         return self._channels
 
+    def finish_by(self, deadline: float) -> None:
+        pass
+
     def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
         if channel in self.failing:
             raise DependencyError(f"{channel.value} stock API answered 503")

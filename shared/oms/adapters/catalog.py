@@ -10,12 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from oms.adapters.aws import client
-from oms.adapters.dynamo import from_item, to_item
+from oms.adapters.dynamo import batch_get, from_item, to_item
 from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
 from oms.ports import CatalogRepository
-
-_BATCH = 100  # BatchGetItem's limit
 
 
 class DynamoCatalog(CatalogRepository):
@@ -23,17 +21,8 @@ class DynamoCatalog(CatalogRepository):
         self.table = table
 
     def known_skus(self, skus: set[str]) -> set[str]:
-        known: set[str] = set()
-        wanted = sorted(skus)
-        for start in range(0, len(wanted), _BATCH):
-            keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in wanted[start : start + _BATCH]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ProjectionExpression": "pk"}}
-            while request:
-                response = client("dynamodb").batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    known.add(item["pk"]["S"].removeprefix("SKU#"))
-                request = response.get("UnprocessedKeys") or {}
-        return known
+        keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
+        return {item["pk"]["S"].removeprefix("SKU#") for item in batch_get(self.table, keys, projection="pk")}
 
     def put_sku(self, sku: str, **attributes: Any) -> None:
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"SKU#{sku}", "sku": sku, **attributes}))

@@ -7,6 +7,10 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
 
+from oms.adapters.aws import client
+
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -28,3 +32,20 @@ def as_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return base64.b64decode(value)
     raise TypeError(f"not a binary attribute: {type(value).__name__}")
+
+
+def batch_get(
+    table: str, keys: list[dict[str, Any]], *, consistent: bool = False, projection: str | None = None
+) -> list[dict[str, Any]]:
+    """The items of these keys that exist (raw DynamoDB JSON), 100 keys a request, unprocessed keys retried."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        spec: dict[str, Any] = {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": consistent}
+        if projection:
+            spec["ProjectionExpression"] = projection
+        request: dict[str, Any] = {table: spec}
+        while request:
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            found.extend(response["Responses"].get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found

@@ -24,11 +24,10 @@ from decimal import Decimal
 from typing import Any
 
 from oms.adapters.aws import client, error_code
-from oms.adapters.dynamo import from_item, to_item
+from oms.adapters.dynamo import batch_get, from_item, to_item
 from oms.errors import DependencyError
 from oms.models.inventory import Reservation, ReservationStatus, StockLevel
 
-_BATCH_GET = 100
 HOLD_SHARDS = 8  # the active-holds index is spread over this many partition keys
 FINISHED_RESERVATION_DAYS = 30  # finished reservations stay readable this long
 LEDGER_DAYS = 400
@@ -108,26 +107,16 @@ class DynamoStock:
 
     # ------------------------------------------------------------ reads
 
-    def _batch_get(self, table: str, keys: list[dict[str, Any]], consistent: bool = False) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), _BATCH_GET):
-            request: dict[str, Any] = {table: {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": consistent}}
-            while request:
-                response = client("dynamodb").batch_get_item(RequestItems=request)
-                found.extend(response["Responses"].get(table, []))
-                request = response.get("UnprocessedKeys") or {}
-        return found
-
     def levels(self, pairs: list[tuple[str, str]], consistent: bool = False) -> list[StockLevel]:
         """Every bucket of the given (sku, node) pairs that exist."""
         unique = sorted(set(pairs))
         heads = [
             level_from_item(item)
-            for item in self._batch_get(self.inventory_table, [stock_key(*p) for p in unique], consistent)
+            for item in batch_get(self.inventory_table, [stock_key(*p) for p in unique], consistent=consistent)
         ]
         extra = [stock_key(h.sku, h.node_id, b) for h in heads for b in range(1, h.buckets)]
         tails = (
-            [level_from_item(item) for item in self._batch_get(self.inventory_table, extra, consistent)]
+            [level_from_item(item) for item in batch_get(self.inventory_table, extra, consistent=consistent)]
             if extra
             else []
         )

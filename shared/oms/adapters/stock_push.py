@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from oms.adapters.aws import client, error_code
+from oms.adapters.dynamo import batch_get
 from oms.adapters.stock import iso
 from oms.domain.stock_push import ALL_CHANNELS, Claim, PushState
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
 
-_BATCH_GET = 100
 _CHANNELS = {channel.value: channel for channel in Channel}
 
 
@@ -36,16 +36,10 @@ class DynamoPushStates:
 
     def push_states(self, skus: list[str]) -> dict[str, PushState]:
         states: dict[str, PushState] = {}
-        keys = [_key(sku) for sku in sorted(set(skus))]
-        for start in range(0, len(keys), _BATCH_GET):
-            request: dict[str, Any] = {self.table: {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": True}}
-            while request:
-                response = client("dynamodb").batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table, []):
-                    sku = item["pk"]["S"].removeprefix("PUSH#")
-                    raw = item["sent"]["S"] if "sent" in item else None
-                    states[sku] = PushState(sku=sku, sent=_decode(raw), version=raw)
-                request = response.get("UnprocessedKeys") or {}
+        for item in batch_get(self.table, [_key(sku) for sku in sorted(set(skus))], consistent=True):
+            sku = item["pk"]["S"].removeprefix("PUSH#")
+            raw = item["sent"]["S"] if "sent" in item else None
+            states[sku] = PushState(sku=sku, sent=_decode(raw), version=raw)
         return states
 
     def claim_push(self, sku: str, as_of: datetime, seen: PushState | None, scope: str) -> Claim:

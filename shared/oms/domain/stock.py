@@ -305,28 +305,12 @@ class InventoryService:
             if kind in (MovementKind.receipt, MovementKind.restock) or (
                 kind is MovementKind.adjustment and line.quantity > 0
             ):
-                deltas.append(
-                    StockDelta(
-                        line.sku,
-                        request.node_id,
-                        on_hand=line.quantity,
-                        create=True,
-                        safety_stock_if_new=source.default_safety_stock,
-                    )
-                )
+                deltas.append(_arrival(line.sku, source, line.quantity))
             elif kind is MovementKind.transfer:
                 assert request.to_node_id is not None
                 target = self.node(request.to_node_id)
                 deltas.append(StockDelta(line.sku, request.node_id, on_hand=-line.quantity, guard="atp"))
-                deltas.append(
-                    StockDelta(
-                        line.sku,
-                        request.to_node_id,
-                        on_hand=line.quantity,
-                        create=True,
-                        safety_stock_if_new=target.default_safety_stock,
-                    )
-                )
+                deltas.append(_arrival(line.sku, target, line.quantity))
             else:  # damage, or a negative adjustment: cannot take more than is on hand
                 deltas.append(StockDelta(line.sku, request.node_id, on_hand=-abs(line.quantity), guard="on_hand"))
         key = f"ADJ#{request.node_id}#{request.adjustment_id}"
@@ -377,6 +361,11 @@ def _leaving_limit(position: Position | None, guard: str | None) -> int:
 class UnknownSkus(OmsError):
     status_code = 422
     code = "unknown_sku"
+
+
+def _arrival(sku: str, node: Node, quantity: int) -> StockDelta:
+    """Units arriving at a node: the item is created if new, with the node's default safety stock."""
+    return StockDelta(sku, node.node_id, on_hand=quantity, create=True, safety_stock_if_new=node.default_safety_stock)
 
 
 def bucket_targets(levels: list[StockLevel], buckets: int) -> dict[int, int]:

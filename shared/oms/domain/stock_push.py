@@ -50,6 +50,10 @@ class ChannelClient(Protocol):
         """Send or raise DependencyError (the batch is retried, then dead-lettered)."""
         ...
 
+    def finish_by(self, deadline: float) -> None:
+        """Start no call after this time.monotonic() (the invocation's time is running out)."""
+        ...
+
 
 @dataclass
 class PushState:
