@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -20,6 +20,8 @@ Units = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 PositiveUnits = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
 NodeId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9\-]*$")]
+
+WorkKind = Literal["ship", "pickup", "same_day"]  # what daily capacity is counted for
 
 MAX_BUCKETS = 32  # a rebalance writes every bucket in one transaction (limit 100 items)
 
@@ -57,6 +59,16 @@ class NodeSettings(_Model):
     enabled: bool = True
     may_ship: bool = True
     may_pickup: bool = False
+    may_same_day: bool = Field(default=False, description="Riders collect here for same-day and instant delivery")
+    handling_cost: Decimal = Field(
+        default=Decimal(0), ge=0, max_digits=12, decimal_places=0, description="Cost of one parcel's pick and pack"
+    )
+    handling_cost_per_unit: Decimal = Field(default=Decimal(0), ge=0, max_digits=12, decimal_places=0)
+    lead_time_hours: int = Field(default=24, ge=0, le=720, description="From allocation to hand-over to the carrier")
+    daily_capacity: dict[WorkKind, Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+        default=None,
+        description="Orders a day per kind of work (ship, pickup, same_day); a kind not named is unlimited",
+    )
     routing_threshold: Units = Field(
         default=0, description="With fewer units of a SKU than this, the node is not offered"
     )
