@@ -42,7 +42,7 @@ class FakeOrders(OrderRepository):
         self.orders: dict[str, Order] = {}
         self.writes = 0
 
-    def get(self, order_id: str) -> Order | None:
+    def get(self, order_id: str, consistent: bool = False) -> Order | None:
         return self.orders.get(order_id)
 
     def insert(self, order: Order) -> Order | None:

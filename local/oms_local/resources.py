@@ -25,6 +25,7 @@ _EMULATED_TYPES: dict[str, str] = {
 # Resources with no local counterpart; they are listed, not created.
 _SKIPPED_TYPES: dict[str, str] = {
     "AWS::CloudWatch::Alarm": "alarms are not evaluated locally",
+    "AWS::SQS::QueuePolicy": "queue policies are not enforced locally",
 }
 
 

@@ -107,11 +107,17 @@ def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> 
 
 
 # Stores serve pickup and are offered for a SKU only with 2 or more units; DCs keep safety stock.
+# Sourcing costs: a DC packs a parcel for Rp 2,500 (+300 a unit), a store for Rp 6,000 (+800);
+# stores hand over within 4 hours and take a bounded number of online orders a day.
 NODE_SETTINGS = {
-    "dc": {"may_ship": True, "may_pickup": False, "routing_threshold": 0, "default_safety_stock": 5},
+    "dc": {"may_ship": True, "may_pickup": False, "routing_threshold": 0, "default_safety_stock": 5,
+           "handling_cost": "2500", "handling_cost_per_unit": "300", "lead_time_hours": 24},
     "store": {"may_ship": True, "may_pickup": True, "routing_threshold": 2, "default_safety_stock": 1,
-              "snapshot_mode": "reconcile", "reconcile_max_units": 5},
+              "snapshot_mode": "reconcile", "reconcile_max_units": 5, "handling_cost": "6000",
+              "handling_cost_per_unit": "800", "lead_time_hours": 4,
+              "daily_capacity": {"ship": 40, "pickup": 60, "same_day": 20}},
 }
+SAME_DAY_STORES = {"ST-JKT-GI", "ST-DPS-BC"}  # riders collect here
 
 # Which nodes each channel sells from, and how much of their stock it is shown.
 DC_IDS = [node["node_id"] for node in NODES if node["kind"] == "dc"]
@@ -130,7 +136,9 @@ def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
     """New state only: demo nodes, SKUs and channel stock policies."""
     dynamodb = client("dynamodb")
     for node in NODES:
-        item = {"pk": f"NODE#{node['node_id']}", "enabled": True, **NODE_SETTINGS[node["kind"]], **node}
+        same_day = node["node_id"] in SAME_DAY_STORES
+        item = {"pk": f"NODE#{node['node_id']}", "enabled": True, "may_same_day": same_day,
+                **NODE_SETTINGS[node["kind"]], **node}
         dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
     for channel, policy in STOCK_POLICIES.items():
         body = json.dumps({"channel": channel, **policy})

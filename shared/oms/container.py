@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from oms.adapters.apikeys import DynamoApiKeys
+from oms.adapters.capacity import DynamoCapacity
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
 from oms.adapters.channel_client import HttpChannelClient, api_bases
 from oms.adapters.counters import BlockAllocator
@@ -20,6 +21,7 @@ from oms.adapters.secrets import SsmSecrets
 from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
 from oms.domain.capture import CaptureService
+from oms.domain.sourcing import SourcingService
 from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
 from oms.domain.stock_push import StockPush
@@ -57,8 +59,22 @@ def reference_data() -> CachedReferenceData:
 @cache
 def inventory() -> InventoryService:
     settings = get_settings()
-    store = DynamoStock(settings.inventory_table, settings.reservations_table, settings.stock_ledger_table)
+    store = DynamoStock(
+        settings.inventory_table, settings.reservations_table, settings.stock_ledger_table, settings.sourcing_table
+    )
     return InventoryService(store, reference_data(), catalog())
+
+
+@cache
+def sourcing() -> SourcingService:
+    return SourcingService(
+        orders(),
+        inventory(),
+        reference_data(),
+        catalog(),
+        DynamoCapacity(get_settings().sourcing_table),
+        lambda: datetime.now(UTC),
+    )
 
 
 @cache
@@ -118,6 +134,8 @@ def order_statuses() -> _OrderStatuses:
 def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
+    for factory in (sourcing,):
+        factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()
     get_settings.cache_clear()

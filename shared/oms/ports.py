@@ -28,7 +28,7 @@ class InboxRepository(ABC):
 
 class OrderRepository(ABC):
     @abstractmethod
-    def get(self, order_id: str) -> Order | None: ...
+    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
 
     @abstractmethod
     def insert(self, order: Order) -> Order | None:
@@ -50,6 +50,7 @@ class OrderQuery:
     created_to: datetime | None = None
     limit: int = 50
     cursor: str | None = None
+    oldest_first: bool = False
 
 
 @dataclass

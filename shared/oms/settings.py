@@ -18,6 +18,7 @@ class Settings(BaseModel):
     inventory_table: str = "oms-inventory-dev"
     reservations_table: str = "oms-reservations-dev"
     stock_ledger_table: str = "oms-stock-ledger-dev"
+    sourcing_table: str = "oms-sourcing-dev"
     snapshot_queue_url: str = ""
     stock_push_retry_queue_url: str = ""
     event_bus_name: str = "oms-dev"

@@ -7,13 +7,19 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from oms.adapters.aws import client
+from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import batch_get, from_item, to_item
+from oms.domain.sourcing_defaults import default_rules
+from oms.errors import StaleWrite
 from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
+from oms.models.sourcing import SourcingRules
 from oms.ports import CatalogRepository
+
+SOURCING_RULES_KEY = "SOURCING#rules"
 
 
 class DynamoCatalog(CatalogRepository):
@@ -23,6 +29,15 @@ class DynamoCatalog(CatalogRepository):
     def known_skus(self, skus: set[str]) -> set[str]:
         keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
         return {item["pk"]["S"].removeprefix("SKU#") for item in batch_get(self.table, keys, projection="pk")}
+
+    def weights(self, skus: set[str]) -> dict[str, int]:
+        """Grams per unit of the SKUs that have a weight."""
+        keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
+        out = {}
+        for item in batch_get(self.table, keys, projection="pk, weight_g"):
+            if "weight_g" in item:
+                out[item["pk"]["S"].removeprefix("SKU#")] = int(item["weight_g"]["N"])
+        return out
 
     def put_sku(self, sku: str, **attributes: Any) -> None:
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"SKU#{sku}", "sku": sku, **attributes}))
@@ -45,6 +60,18 @@ class CachedCatalog(CatalogRepository):
         self.inner = inner
         self.max_age = max_age
         self._known_until: dict[str, float] = {}
+        self._weights: dict[str, tuple[float, int]] = {}
+
+    def weights(self, skus: set[str]) -> dict[str, int]:
+        """Weights change rarely: remembered like known SKUs."""
+        now = time.monotonic()
+        missing = {sku for sku in skus if self._weights.get(sku, (0.0, 0))[0] <= now}
+        if missing:
+            found = self.inner.weights(missing)
+            for sku in missing:
+                if sku in found:
+                    self._weights[sku] = (now + self.max_age, found[sku])
+        return {sku: self._weights[sku][1] for sku in skus if sku in self._weights}
 
     def known_skus(self, skus: set[str]) -> set[str]:
         now = time.monotonic()
@@ -86,6 +113,32 @@ class DynamoReferenceData:
                 values[name] = node_value
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"NODE#{node.node_id}", **values}))
 
+    def sourcing_rules(self) -> SourcingRules | None:
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"pk": {"S": SOURCING_RULES_KEY}}, ConsistentRead=True)
+            .get("Item")
+        )
+        return SourcingRules.model_validate_json(item["rules"]["S"]) if item else None
+
+    def put_sourcing_rules(self, rules: SourcingRules, expected_version: int | None) -> None:
+        """Saves if the stored version is still expected_version (None: nothing stored yet)."""
+        condition = "attribute_not_exists(pk)" if expected_version is None else "version = :v"
+        args: dict[str, Any] = {}
+        if expected_version is not None:
+            args["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item=to_item({"pk": SOURCING_RULES_KEY, "version": rules.version, "rules": rules.model_dump_json()}),
+                ConditionExpression=condition,
+                **args,
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise StaleWrite("the sourcing rules changed meanwhile; read them again") from exc
+            raise
+
     def policies(self) -> dict[str, ChannelStockPolicy]:
         policies = (ChannelStockPolicy.model_validate_json(values["policy"]) for values in self._scan("CHANNEL#"))
         return {policy.channel.value: policy for policy in policies}
@@ -117,6 +170,7 @@ class CachedReferenceData:
         self.max_age = max_age
         self._nodes: tuple[float, dict[str, Node]] | None = None
         self._policies: tuple[float, dict[str, ChannelStockPolicy]] | None = None
+        self._rules: tuple[float, SourcingRules] | None = None
 
     def nodes(self) -> dict[str, Node]:
         now = time.monotonic()
@@ -134,6 +188,20 @@ class CachedReferenceData:
         self.policy(Channel.web)
         assert self._policies is not None
         return self._policies[1]
+
+    def sourcing_rules(self) -> SourcingRules:
+        """The stored rule set, or the built-in default until ops save one."""
+        now = time.monotonic()
+        if self._rules is None or self._rules[0] < now:
+            self._rules = (now + self.max_age, self.inner.sourcing_rules() or default_rules())
+        return self._rules[1]
+
+    def put_sourcing_rules(self, rules: SourcingRules, expected_version: int | None) -> None:
+        self.inner.put_sourcing_rules(rules, expected_version)
+        self._rules = None
+
+    def stored_sourcing_rules(self) -> SourcingRules | None:
+        return self.inner.sourcing_rules()
 
     def put_node(self, node: Node) -> None:
         self.inner.put_node(node)

@@ -105,12 +105,52 @@ class DynamoOrders(OrderRepository):
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def get(self, order_id: str) -> Order | None:
+    def get(self, order_id: str, consistent: bool = False) -> Order | None:
         response = client("dynamodb").get_item(
-            TableName=self.table, Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}}
+            TableName=self.table,
+            Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}},
+            ConsistentRead=consistent,
         )
         item = response.get("Item")
         return order_from_values(from_item(item)) if item else None
+
+    def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None:
+        """A sourcing decision, kept beside the order (pk ORDER#<id>, sk SOURCING#<round>).
+        Written before the order itself: a retried round overwrites its own trace."""
+        body = json.dumps(trace, separators=(",", ":"), default=str).encode()
+        client("dynamodb").put_item(
+            TableName=self.table,
+            Item=to_item(
+                {
+                    "pk": f"ORDER#{order_id}",
+                    "sk": f"SOURCING#{round_:04d}",
+                    "round": round_,
+                    "at": at.isoformat(),
+                    "outcome": outcome,
+                    "trace": zlib.compress(body, 6),
+                }
+            ),
+        )
+
+    def traces(self, order_id: str) -> list[dict[str, Any]]:
+        """Every sourcing decision of the order, oldest first."""
+        response = client("dynamodb").query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":s": {"S": "SOURCING#"}},
+        )
+        out = []
+        for item in response["Items"]:
+            values = from_item(item)
+            out.append(
+                {
+                    "round": int(values["round"]),
+                    "at": values["at"],
+                    "outcome": values["outcome"],
+                    "plan": json.loads(zlib.decompress(as_bytes(values["trace"]))),
+                }
+            )
+        return out
 
     def insert(self, order: Order) -> Order | None:
         try:
@@ -165,6 +205,8 @@ class DynamoOrders(OrderRepository):
             days = (end.astimezone(UTC).date() - start.astimezone(UTC).date()).days
             newest = end.astimezone(UTC).date()
             partitions = [f"DAY#{newest - timedelta(days=offset)}" for offset in range(days + 1)]
+            if query.oldest_first:
+                partitions.reverse()
             index = "by_created_day"
             key_name = "created_pk"
         if state.get("partition") in partitions:
@@ -178,7 +220,7 @@ class DynamoOrders(OrderRepository):
                     "IndexName": index,
                     "KeyConditionExpression": f"{key_name} = :p AND created_sk BETWEEN :a AND :b",
                     "ExpressionAttributeValues": {**bounds, ":p": {"S": partition}},
-                    "ScanIndexForward": False,
+                    "ScanIndexForward": query.oldest_first,
                     "Limit": query.limit - len(items),
                     **filter_args,
                 }

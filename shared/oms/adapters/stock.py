@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from oms.adapters.aws import client, error_code
+from oms.adapters.capacity import CapacityTake, take_item
 from oms.adapters.dynamo import batch_get, from_item, to_item
 from oms.errors import DependencyError
 from oms.models.inventory import Reservation, ReservationStatus, StockLevel
@@ -97,13 +98,17 @@ class Cancelled(Exception):
     """A transaction was cancelled; ``failed`` are the indexes of the items whose condition failed."""
 
     failed: list[int] = field(default_factory=list)
+    parts: list[tuple] = field(default_factory=list)  # what each failed index was, when the writer says
 
 
 class DynamoStock:
-    def __init__(self, inventory_table: str, reservations_table: str, ledger_table: str) -> None:
+    def __init__(
+        self, inventory_table: str, reservations_table: str, ledger_table: str, sourcing_table: str = ""
+    ) -> None:
         self.inventory_table = inventory_table
         self.reservations_table = reservations_table
         self.ledger_table = ledger_table
+        self.sourcing_table = sourcing_table  # daily node capacity, taken with order reservations
 
     # ------------------------------------------------------------ reads
 
@@ -270,6 +275,36 @@ class DynamoStock:
             delta = StockDelta(line.sku, line.node_id, line.bucket, reserved=line.quantity, guard="atp")
             items.append(self._delta_update(delta, "reserve", reservation.reservation_id, now))
         self._transact(items)
+
+    def create_reservations(self, reservations: list[Reservation], now: datetime, capacity: list[CapacityTake]) -> None:
+        """Several reservations (an order's nodes), their stock and the node capacity they take,
+        in one transaction: all or nothing. Raises Cancelled with ``parts`` naming each failed
+        item: ("reservation", i) exists already, ("line", i, j) is short, ("capacity", k) is full."""
+        items: list[dict[str, Any]] = []
+        parts: list[tuple[Any, ...]] = []
+        for i, reservation in enumerate(reservations):
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.reservations_table,
+                        "Item": self._reservation_item(reservation),
+                        "ConditionExpression": "attribute_not_exists(reservation_id)",
+                    }
+                }
+            )
+            parts.append(("reservation", i))
+            for j, line in enumerate(reservation.lines):
+                delta = StockDelta(line.sku, line.node_id, line.bucket, reserved=line.quantity, guard="atp")
+                items.append(self._delta_update(delta, "reserve", reservation.reservation_id, now))
+                parts.append(("line", i, j))
+        for k, take in enumerate(capacity):
+            items.append(take_item(self.sourcing_table, take))
+            parts.append(("capacity", k))
+        try:
+            self._transact(items)
+        except Cancelled as exc:
+            exc.parts = [parts[index] for index in exc.failed]
+            raise
 
     def finish_reservation(
         self, reservation: Reservation, status: ReservationStatus, now: datetime, reason: str | None = None

@@ -157,6 +157,11 @@ def merge(
         updated_at=now,
         version=existing.version + 1,
         content_hash=digest,
+        # Sourcing's part is the OMS's own, not the channel's.
+        fulfillments=existing.fulfillments,
+        unfilled=existing.unfilled,
+        sourcing_round=existing.sourcing_round,
+        excluded_nodes=existing.excluded_nodes,
     )
 
 

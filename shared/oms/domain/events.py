@@ -7,7 +7,7 @@ never be lost between the write and the publish.
 from __future__ import annotations
 
 from oms.models.events import DomainEvent, EventType
-from oms.models.order import Order, OrderStatus
+from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus, ShortageAction
 
 
 def _destination(order: Order) -> dict | None:
@@ -47,18 +47,55 @@ def order_detail(order: Order) -> dict:
         "grand_total": str(order.totals.grand_total),
         "destination": _destination(order),
         "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity} for line in order.lines],
+        "ship_by": order.ship_by.isoformat() if order.ship_by else None,
+        "fulfillments": [_fulfillment(f) for f in order.fulfillments],
+        "unfilled": [u.model_dump(mode="json") for u in order.unfilled],
         "version": order.version,
     }
 
 
-def _event(order: Order, event_type: EventType) -> DomainEvent:
+def _fulfillment(fulfillment: Fulfillment) -> dict:
+    return {
+        "fulfillment_id": fulfillment.fulfillment_id,
+        "node_id": fulfillment.node_id,
+        "status": fulfillment.status.value,
+        "delivery_method": fulfillment.delivery_method.value,
+        "service_level": fulfillment.service_level.value,
+        "ship_by": fulfillment.ship_by.isoformat() if fulfillment.ship_by else None,
+        "lines": [line.model_dump() for line in fulfillment.lines],
+    }
+
+
+def _event(order: Order, event_type: EventType, fulfillment: Fulfillment | None = None) -> DomainEvent:
+    detail = order_detail(order)
+    event_id = f"{order.order_id}:v{order.version}:{event_type.value}"
+    if fulfillment is not None:
+        detail["fulfillment"] = _fulfillment(fulfillment)
+        event_id += f":{fulfillment.fulfillment_id}"
     return DomainEvent(
-        event_id=f"{order.order_id}:v{order.version}:{event_type.value}",
+        event_id=event_id,
         event_type=event_type,
         occurred_at=order.updated_at,
         order_id=order.order_id,
-        detail=order_detail(order),
+        detail=detail,
     )
+
+
+def _sourcing_events(old: Order, new: Order) -> list[DomainEvent]:
+    """What a sourcing round (or a rejection) recorded: new fulfillments, allocation, backorders."""
+    events = []
+    known = {f.fulfillment_id for f in old.fulfillments}
+    for fulfillment in new.fulfillments:
+        if fulfillment.fulfillment_id not in known and fulfillment.status is FulfillmentStatus.requested:
+            events.append(_event(new, EventType.fulfillment_requested, fulfillment))
+    allocated = (OrderStatus.allocated, OrderStatus.partially_allocated)
+    if new.status in allocated and (old.status not in allocated or len(events) > 0):
+        events.append(_event(new, EventType.order_allocated))
+    waiting_before = {u.line_id for u in old.unfilled if u.action is ShortageAction.backorder}
+    waiting_now = {u.line_id for u in new.unfilled if u.action is ShortageAction.backorder}
+    if waiting_now - waiting_before:
+        events.append(_event(new, EventType.order_backordered))
+    return events
 
 
 def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
@@ -66,7 +103,7 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
         return [_event(new, EventType.order_received)]
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
-    events = [_event(new, EventType.order_updated)]
+    events = [_event(new, EventType.order_updated), *_sourcing_events(old, new)]
     if new.status != old.status:
         if new.status is OrderStatus.cancelled:
             events.append(_event(new, EventType.order_cancelled))

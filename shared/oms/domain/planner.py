@@ -42,8 +42,8 @@ from oms.models.sourcing import (
     PlanOutcome,
     PlanTrace,
     SearchTrace,
+    ShortLine,
     SourcingRules,
-    UnfilledLine,
 )
 
 SEARCH_LIMIT = 4_000  # branch-and-bound nodes; typical orders need far fewer (see `make bench`)
@@ -137,10 +137,13 @@ def _reason_for_node(  # noqa: PLR0911, PLR0912 (one rule after another, first f
     eligible: set[str] | None,
     capacity_left: Mapping[tuple[str, str], int],
     now: datetime,
+    excluded: Mapping[str, str] | None = None,
 ) -> tuple[str | None, NodeOption | None]:
     """(why the node is removed, None) or (None, its option)."""
     if not node.enabled:
         return "node disabled", None
+    if excluded and node.node_id in excluded:
+        return excluded[node.node_id], None
     if eligible is not None and node.node_id not in eligible:
         return f"not a node of channel {order.channel.value}", None
     origin = place(node.province, node.city, node.lat, node.lng)
@@ -364,16 +367,18 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     eligible: set[str] | None,
     capacity_left: Mapping[tuple[str, str], int],
     now: datetime,
+    excluded: Mapping[str, str] | None = None,
     limit: int = SEARCH_LIMIT,
 ) -> Plan:
-    """stock: ATP per (sku, node). eligible: the nodes the channel may use (None = all)."""
+    """stock: ATP per (sku, node). eligible: the nodes the channel may use (None = all).
+    excluded: nodes not to use for this order, with the reason (they rejected it)."""
     notes: list[str] = []
     channel_rules = rules.for_channel(order.channel)
     node_traces: list[NodeTrace] = []
     options: dict[str, NodeOption] = {}
     for node_id in sorted(nodes):
         node = nodes[node_id]
-        reason, option = _reason_for_node(node, order, rules, eligible, capacity_left, now)
+        reason, option = _reason_for_node(node, order, rules, eligible, capacity_left, now, excluded)
         if option is not None:
             options[node_id] = option
         node_traces.append(
@@ -401,7 +406,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     line_traces: list[LineTrace] = []
     whole: list[NeedLine] = []
     pinned: list[tuple[NeedLine, str]] = []  # split lines: (part, node)
-    unfilled: list[UnfilledLine] = []
+    unfilled: list[ShortLine] = []
     for line in order.lines:
         unit = weights_g.get(line.sku, DEFAULT_WEIGHT_G)
         cands = [o.node_id for o in ranked if usable.get((line.sku, o.node_id), 0) >= line.quantity]
@@ -441,7 +446,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
                 if left < line.quantity
                 else "no eligible node has the stock"
             )
-            unfilled.append(UnfilledLine(line_id=line.line_id, sku=line.sku, quantity=left, reason=reason))
+            unfilled.append(ShortLine(line_id=line.line_id, sku=line.sku, quantity=left, reason=reason))
         if left < line.quantity:
             notes.append(f"line {line.line_id} split over nodes: no eligible node holds all {line.quantity} units")
 
@@ -507,7 +512,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     for line, node_id in zip(lines, choice, strict=True):
         if node_id is None:
             unfilled.append(
-                UnfilledLine(
+                ShortLine(
                     line_id=line.line_id,
                     sku=line.sku,
                     quantity=line.quantity,
@@ -645,7 +650,7 @@ def _single_node_incumbent(
 
 
 def _no_plan(order: SourcingInput, trace: PlanTrace, outcome: PlanOutcome, reason: str) -> Plan:
-    unfilled = [UnfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, reason=reason) for x in order.lines]
+    unfilled = [ShortLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, reason=reason) for x in order.lines]
     return Plan(outcome=outcome, shipments=[], unfilled=unfilled, cost=CostBreakdown(), reason=reason, trace=trace)
 
 

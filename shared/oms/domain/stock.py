@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from oms.adapters.capacity import CapacityTake
 from oms.adapters.stock import Cancelled, DynamoStock, StockDelta
 from oms.domain.availability import Position, availability, choose_takes, node_offered, positions
 from oms.errors import BadRequest, Conflict, NotFound, OmsError
@@ -234,6 +235,40 @@ class InventoryService:
             ) from exc
         return HoldOutcome(reservation, created=True)
 
+    def reserve_all(
+        self, reservations: list[Reservation], now: datetime, capacity: list[CapacityTake]
+    ) -> tuple[list[Reservation], bool]:
+        """An order's reservations at several nodes, with the node capacity they take, all or
+        nothing. A retry finds them stored and returns those (created False), never counting twice.
+        Raises InsufficientStock (a line was short when written), CapacityFull, or a retryable
+        Conflict (another transaction held an item)."""
+        try:
+            self.store.create_reservations(reservations, now, capacity)
+        except Cancelled as exc:
+            if any(part[0] == "reservation" for part in exc.parts):
+                stored = [self.store.get_reservation(r.reservation_id) for r in reservations]
+                if all(stored):
+                    return [r for r in stored if r is not None], False
+            full = sorted({capacity[part[1]].node_id for part in exc.parts if part[0] == "capacity"})
+            if full:
+                raise CapacityFull(full) from exc
+            short = [reservations[part[1]].lines[part[2]] for part in exc.parts if part[0] == "line"]
+            if not short:
+                raise Conflict("stock changed while reserving; try again", details={"retryable": True}) from exc
+            stock = positions(self.store.levels([(line.sku, line.node_id) for line in short], consistent=True))
+            raise InsufficientStock(
+                [
+                    Shortage(
+                        sku=line.sku,
+                        requested=line.quantity,
+                        available=stock[(line.sku, line.node_id)].atp if (line.sku, line.node_id) in stock else 0,
+                        node_id=line.node_id,
+                    )
+                    for line in short
+                ]
+            ) from exc
+        return reservations, True
+
     def get(self, reservation_id: str) -> Reservation:
         reservation = self.store.get_reservation(reservation_id)
         if reservation is None:
@@ -356,6 +391,14 @@ def _leaving_limit(position: Position | None, guard: str | None) -> int:
     if guard == "atp":
         return position.atp
     return position.on_hand
+
+
+class CapacityFull(Conflict):
+    code = "capacity_full"
+
+    def __init__(self, node_ids: list[str]) -> None:
+        super().__init__(f"daily capacity reached at {', '.join(node_ids)}", details={"nodes": node_ids})
+        self.node_ids = node_ids
 
 
 class UnknownSkus(OmsError):

@@ -21,6 +21,9 @@ class EventType(StrEnum):
     order_hold_cleared = "OrderHoldCleared"
     order_cancelled = "OrderCancelled"
     order_reinstated = "OrderReinstated"
+    order_allocated = "OrderAllocated"
+    order_backordered = "OrderBackordered"
+    fulfillment_requested = "FulfillmentRequested"
 
 
 class DomainEvent(BaseModel):

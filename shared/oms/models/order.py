@@ -76,11 +76,14 @@ PAYABLE = frozenset({PaymentStatus.authorized, PaymentStatus.paid, PaymentStatus
 
 
 class OrderStatus(StrEnum):
-    """Order states owned by ingestion; later functions add their own."""
+    """Ingestion owns on_hold, received and cancelled; sourcing the allocation states."""
 
     on_hold = "on_hold"
     received = "received"
     cancelled = "cancelled"
+    allocated = "allocated"  # every line is reserved at a node (or cancelled as unfillable by policy)
+    partially_allocated = "partially_allocated"  # some lines reserved, the rest backordered
+    backordered = "backordered"  # nothing could be reserved yet; re-sourced when stock arrives
 
 
 class HoldCode(StrEnum):
@@ -88,6 +91,10 @@ class HoldCode(StrEnum):
     unpaid = "unpaid"
     incomplete_address = "incomplete_address"
     no_pickup_store = "no_pickup_store"
+    # Set by sourcing: ops fix the rules or the order, then release the hold.
+    unroutable = "unroutable"  # no node passes the sourcing rules (no rate, no eligible node)
+    pickup_unavailable = "pickup_unavailable"  # the pickup store cannot hold every unit
+    pickup_rejected = "pickup_rejected"  # the pickup store rejected it: staff contact the buyer
 
 
 def _non_negative(value: Decimal) -> Decimal:
@@ -179,6 +186,55 @@ class Hold(Model):
     message: str
 
 
+class FulfillmentStatus(StrEnum):
+    requested = "requested"  # reserved at the node and sent to it
+    rejected = "rejected"  # the node could not do it; its lines went back to sourcing
+    cancelled = "cancelled"  # the order was cancelled; its stock released
+
+
+class FulfillmentLine(Model):
+    line_id: str
+    sku: str
+    quantity: int
+
+
+class Fulfillment(Model):
+    """One node's part of an order: its lines, reserved there, and what it cost to plan."""
+
+    fulfillment_id: str = Field(description="<order_id>-F<n>: n counts every fulfillment the order ever had")
+    node_id: str
+    delivery_method: DeliveryMethod
+    service_level: ServiceLevel
+    status: FulfillmentStatus = FulfillmentStatus.requested
+    lines: list[FulfillmentLine]
+    reservation_id: str
+    planned_cost: Amount = Field(description="The stated cost of this parcel when planned")
+    zone: str | None = None
+    late: bool = Field(default=False, description="Planned past the service level (no faster node had the stock)")
+    ship_by: datetime | None = None
+    round: int = Field(description="The sourcing round that created it")
+    created_at: datetime
+    reason: str | None = Field(default=None, description="Why it was rejected or cancelled")
+
+
+class ShortageAction(StrEnum):
+    backorder = "backorder"  # wait for stock; re-sourced when it arrives
+    cancel = "cancel"  # cancel what cannot be filled (the lines, or the order if partial is not allowed)
+
+
+class UnfilledLine(Model):
+    line_id: str
+    sku: str
+    quantity: int
+    action: ShortageAction
+    reason: str
+
+
+def fulfillment_order_id(fulfillment_id: str) -> str:
+    """The order a fulfillment belongs to (ids are <order_id>-F<n>; order ids have no '-')."""
+    return fulfillment_id.rsplit("-F", 1)[0]
+
+
 class OrderDraft(Model):
     """What a channel told us, normalized; the OMS's own fields come later."""
 
@@ -203,16 +259,19 @@ class OrderDraft(Model):
     cancel_reason: str | None = Field(default=None, max_length=500)
     notes: str | None = Field(default=None, max_length=2000)
     tags: list[str] = Field(default_factory=list, max_length=50)
+    ship_by: datetime | None = Field(
+        default=None, description="The channel's hand-over deadline (marketplaces): sourcing treats it as hard"
+    )
 
     @field_validator("currency")
     @classmethod
     def _currency_upper(cls, value: str) -> str:
         return value.upper()
 
-    @field_validator("channel_updated_at", "placed_at")
+    @field_validator("channel_updated_at", "placed_at", "ship_by")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("must carry a time zone offset")
         return value
 
@@ -230,6 +289,11 @@ class Order(OrderDraft):
     updated_at: datetime
     version: int = Field(ge=1, description="Bumped on every stored change")
     content_hash: str = Field(description="Hash of the channel's content, for idempotent re-sends")
+    # Sourcing's part (kept across channel updates).
+    fulfillments: list[Fulfillment] = Field(default_factory=list)
+    unfilled: list[UnfilledLine] = Field(default_factory=list, description="Lines waiting for stock, or cancelled")
+    sourcing_round: int = Field(default=0, description="How many times sourcing has planned this order")
+    excluded_nodes: list[str] = Field(default_factory=list, description="Nodes that rejected it: not planned again")
 
     @property
     def hold_codes(self) -> list[str]:

@@ -15,14 +15,9 @@ from pydantic import Field, model_validator
 
 from oms.domain.geo import REGIONS
 from oms.models.inventory import NodeId, PositiveUnits, Sku
-from oms.models.order import Amount, Channel, DeliveryMethod, Model, ServiceLevel
+from oms.models.order import Channel, DeliveryMethod, Model, ServiceLevel, ShortageAction
 
 Cost = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)]
-
-
-class ShortageAction(StrEnum):
-    backorder = "backorder"  # wait for stock; re-sourced when it arrives
-    cancel = "cancel"  # cancel what cannot be filled (the lines, or the order if partial is not allowed)
 
 
 class ChannelSourcing(Model):
@@ -147,7 +142,7 @@ class PlannedShipment(Model):
     cost: CostBreakdown
 
 
-class UnfilledLine(Model):
+class ShortLine(Model):
     line_id: str
     sku: str
     quantity: int
@@ -211,7 +206,7 @@ class PlanOutcome(StrEnum):
 class Plan(Model):
     outcome: PlanOutcome
     shipments: list[PlannedShipment]
-    unfilled: list[UnfilledLine]
+    unfilled: list[ShortLine]
     cost: CostBreakdown
     reason: str | None = None
     alternatives: list[str] = Field(default_factory=list, description="Pickup stores nearby that hold every unit")
@@ -253,40 +248,3 @@ class PlanRequest(Model):
         if (self.order_id is None) == (not self.lines):
             raise ValueError("send either order_id or lines")
         return self
-
-
-# ---------------------------------------------------------------- allocations on the order
-
-
-class FulfillmentStatus(StrEnum):
-    requested = "requested"  # sent to the node
-    rejected = "rejected"  # the node could not do it; its lines went back to sourcing
-    cancelled = "cancelled"
-
-
-class FulfillmentLine(Model):
-    line_id: str
-    sku: str
-    quantity: int
-
-
-class Fulfillment(Model):
-    fulfillment_id: str = Field(description="<order_id>-F<n>: n counts every fulfillment the order ever had")
-    node_id: str
-    delivery_method: DeliveryMethod
-    service_level: ServiceLevel
-    status: FulfillmentStatus = FulfillmentStatus.requested
-    lines: list[FulfillmentLine]
-    reservation_id: str
-    cost: Amount
-    zone: str | None = None
-    created_at: datetime
-    round: int = Field(description="Which sourcing round created it")
-    reason: str | None = None
-
-
-class BackorderedLine(Model):
-    line_id: str
-    sku: str
-    quantity: int
-    reason: str

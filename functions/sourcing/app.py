@@ -1,0 +1,138 @@
+"""Sourcing HTTP API: the rules (data, changed without a deploy), the dry-run
+planner, every decision's trace, and node rejections.
+
+Thin: parse, call oms.domain.sourcing, map the answer. Errors become answers
+in oms.http, in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+from oms import container
+from oms.errors import Conflict, NotFound
+from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
+from oms.models.apikey import Role
+from oms.models.inventory import Sku, Units
+from oms.models.order import Model
+from oms.models.sourcing import Plan, PlanRequest, SourcingRules
+from oms.observability import logger, metrics, tracer
+
+app = new_resolver("Fulfillment OMS: sourcing")
+
+STAFF = frozenset({Role.ops, Role.cs})
+ROLES_BY_ROUTE = {
+    "POST /sourcing/plan": STAFF,
+    "GET /sourcing/rules": STAFF,
+    "PUT /sourcing/rules": frozenset({Role.ops}),
+    "GET /orders/{order_id}/sourcing": STAFF,
+    "POST /fulfillments/{fulfillment_id}/events": frozenset({Role.node, Role.ops}),
+}
+
+
+class Decision(Model):
+    round: int
+    at: str
+    outcome: str
+    plan: dict[str, Any] = Field(description="The plan as made: shipments, cost breakdown, trace, the stock it saw")
+
+
+class Decisions(Model):
+    order_id: str
+    decisions: list[Decision]
+
+
+class FulfillmentEvent(Model):
+    """What a node reports. This release takes `rejected`; the status issue adds the rest."""
+
+    type: Literal["rejected"]
+    reason: str = Field(min_length=1, max_length=500)
+    on_hand: dict[Sku, Units] | None = Field(
+        default=None,
+        description="A short pick: the units of each short SKU the node really has. Its stock is "
+        "corrected to that and the node stays eligible; without it the node is not asked again for the order.",
+    )
+
+
+class SourcingOutcome(Model):
+    order_id: str
+    outcome: str
+    detail: str | None = None
+
+
+@app.post(
+    "/sourcing/plan",
+    summary="Dry run: the plan for a stored order or a cart, its cost breakdown and trace",
+    description="Nothing is reserved or written. `rules` tries a proposed rule set instead of the stored one.",
+    security=SECURED,
+)
+def dry_run(body: PlanRequest) -> Plan:
+    return container.sourcing().dry_run(body)
+
+
+@app.get("/sourcing/rules", summary="The sourcing rules in force (the built-in defaults until saved)", security=SECURED)
+def get_rules() -> SourcingRules:
+    return container.reference_data().sourcing_rules()
+
+
+@app.put(
+    "/sourcing/rules",
+    summary="Replace the sourcing rules",
+    description="Send the rules with the `version` you read; the saved rules get the next version. "
+    "A version that is no longer current is 409 (someone saved meanwhile). Every sourcing "
+    "container uses the new rules within 30 s.",
+    security=SECURED,
+)
+def put_rules(body: SourcingRules) -> SourcingRules:
+    reference = container.reference_data()
+    unknown = sorted(
+        {node for rules in (body.default_channel, *body.channels.values()) for node in rules.nodes or []}
+        - set(reference.nodes())
+    )
+    if unknown:
+        raise NotFound(f"unknown node(s) in the rules: {', '.join(unknown)}")
+    stored = reference.stored_sourcing_rules()
+    current = stored.version if stored else 1
+    if body.version != current:
+        raise Conflict(f"rules are at version {current}; read them again and send that version")
+    saved = body.model_copy(update={"version": current + 1, "updated_at": datetime.now(UTC)})
+    reference.put_sourcing_rules(saved, expected_version=stored.version if stored else None)
+    logger.info("sourcing rules saved", extra={"version": saved.version})
+    return saved
+
+
+@app.get("/orders/<order_id>/sourcing", summary="Every sourcing decision of an order, with its trace", security=SECURED)
+def decisions(order_id: Annotated[str, Path(max_length=64)]) -> Decisions:
+    if container.orders().get(order_id) is None:
+        raise NotFound(f"no order {order_id}")
+    return Decisions(order_id=order_id, decisions=[Decision(**d) for d in container.orders().traces(order_id)])
+
+
+@app.post(
+    "/fulfillments/<fulfillment_id>/events",
+    summary="A node reports on its fulfillment (rejected)",
+    description="Rejected: the reservation is released and the lines are sourced again (a pickup order "
+    "goes on hold for staff instead). Repeating it changes nothing.",
+    security=SECURED,
+)
+def fulfillment_event(fulfillment_id: Annotated[str, Path(max_length=100)], body: FulfillmentEvent) -> SourcingOutcome:
+    result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand)
+    logger.info("fulfillment rejected", extra={"fulfillment_id": fulfillment_id, "outcome": result.outcome})
+    return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
+
+
+add_openapi_route(app, "/sourcing/openapi.json")
+serve = GuardedApp(app, ROLES_BY_ROUTE)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return serve(event, context)

@@ -1,0 +1,95 @@
+"""Sourcing worker: order events from SourcingQueue, and the backorder sweep.
+
+* OrderReceived, OrderHoldCleared, OrderReinstated: plan, reserve, record (oms.domain.sourcing).
+* OrderCancelled: release every reservation the order holds.
+* {"job": "backorders"} (every 5 minutes): backordered orders whose SKUs have stock again
+  are sourced once more, oldest first.
+
+Every step is idempotent (the order's stored state decides what is left to do), so a
+repeated or late event changes nothing. A failure the next attempt may not repeat
+(stock kept moving, a throttled table) fails the message, which SQS redelivers, five
+times, then parks in SourcingDLQ (make replay-dlq QUEUE=sourcing). A message that
+can never succeed (not an order event) is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from oms import container
+from oms.domain.sourcing import SourcingResult
+from oms.models.order import OrderStatus
+from oms.observability import logger, metrics, tracer
+from oms.ports import OrderQuery
+
+processor = BatchProcessor(event_type=EventType.SQS)
+SOURCE_ON = frozenset({"OrderReceived", "OrderHoldCleared", "OrderReinstated"})
+SWEEP_LIMIT = 100  # orders looked at per status per sweep
+SWEEP_LOOKBACK = timedelta(days=60)
+
+
+def _count(result: SourcingResult, started: float) -> None:
+    metrics.add_metric(name="SourcingMs", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000)
+    if result.outcome != "unchanged":
+        metrics.add_metric(name=f"Orders_{result.outcome}", unit=MetricUnit.Count, value=1)
+
+
+@tracer.capture_method
+def handle(record: SQSRecord) -> None:
+    try:
+        event = json.loads(record.body)
+        detail_type = event["detail-type"]
+        order_id = event["detail"]["order_id"]
+    except (ValueError, KeyError, TypeError):
+        logger.warning("not an order event; dropped", extra={"message_id": record.message_id})
+        return
+    logger.append_keys(order_id=order_id)
+    started = time.perf_counter()
+    if detail_type == "OrderCancelled":
+        result = container.sourcing().order_cancelled(order_id)
+    elif detail_type in SOURCE_ON:
+        result = container.sourcing().source(order_id)
+    else:
+        logger.info("event not for sourcing", extra={"detail_type": detail_type})
+        return
+    _count(result, started)
+    logger.info("sourced", extra={"outcome": result.outcome, "detail": result.detail, "event": detail_type})
+
+
+def sweep_backorders() -> dict[str, Any]:
+    """Backordered orders whose waiting SKUs have stock somewhere get another round."""
+    orders = container.orders()
+    service = container.sourcing()
+    since = datetime.now(UTC) - SWEEP_LOOKBACK
+    looked = sourced = 0
+    for status in (OrderStatus.backordered, OrderStatus.partially_allocated):
+        page = orders.list(OrderQuery(status=status, created_from=since, limit=SWEEP_LIMIT, oldest_first=True))
+        for summary in page.items:
+            order = orders.get(summary["order_id"])
+            looked += 1
+            if order is None or not service.backordered_with_stock(order):
+                continue
+            result = service.source(order.order_id)
+            sourced += result.outcome != "unchanged"
+            logger.info("backorder sourced", extra={"order_id": order.order_id, "outcome": result.outcome})
+    metrics.add_metric(name="BackordersSourced", unit=MetricUnit.Count, value=sourced)
+    return {"job": "backorders", "looked_at": looked, "sourced": sourced}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if event.get("job") == "backorders":
+        result = sweep_backorders()
+        logger.info("sweep done", extra=result)
+        return result
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -1,0 +1,609 @@
+"""Sourcing: plan an order, reserve what the plan takes, record the allocation.
+
+    order (received, backordered, partially allocated)
+      -> plan at the lowest stated cost (oms.domain.planner), from a consistent stock read
+      -> channel policy: partial shipment or not, backorder or cancel what is short
+      -> one transaction: every node's reservation and the node capacity it takes
+      -> the trace beside the order, then the order with its fulfillments (versioned write)
+
+Stock that moved between the read and the write cancels the transaction; the
+order is planned again from a fresh read (REPLAN_ATTEMPTS times, then the
+message is retried by its queue). Fulfillment and reservation ids come from
+the order's stored state, so a retried message reserves nothing twice. The
+order's stream turns the recorded change into OrderAllocated,
+FulfillmentRequested and OrderBackordered (oms.domain.events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from oms.adapters.capacity import CapacityTake
+from oms.domain.availability import Position, choose_takes
+from oms.domain.geo import Place, place
+from oms.domain.planner import CapacityClass, NeedLine, SourcingInput, plan
+from oms.domain.stock import CapacityFull, InsufficientStock, InventoryService
+from oms.errors import BadRequest, Conflict, NotFound, StaleWrite
+from oms.models.inventory import (
+    AdjustmentCreate,
+    MovementKind,
+    Node,
+    Reservation,
+    ReservationKind,
+    ReservationLine,
+    Shortage,
+)
+from oms.models.order import (
+    PICKUP_METHODS,
+    Fulfillment,
+    FulfillmentLine,
+    FulfillmentStatus,
+    Hold,
+    HoldCode,
+    Order,
+    OrderStatus,
+    ShortageAction,
+    UnfilledLine,
+    fulfillment_order_id,
+)
+from oms.models.sourcing import Plan, PlannedShipment, PlanOutcome, PlanRequest, SourcingRules
+
+REPLAN_ATTEMPTS = 4  # stock moved under the plan: plan again from a fresh read, this often
+RECORD_ATTEMPTS = 5  # the order changed under the write (a channel update): merge and write again
+SOURCED_STATES = frozenset({OrderStatus.received, OrderStatus.backordered, OrderStatus.partially_allocated})
+
+
+class Orders(Protocol):
+    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
+
+    def replace(self, order: Order, expected_version: int) -> None: ...
+
+    def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None: ...
+
+
+class Reference(Protocol):
+    def nodes(self) -> dict[str, Node]: ...
+
+    def policy(self, channel: Any) -> Any: ...
+
+    def sourcing_rules(self) -> SourcingRules: ...
+
+
+class Weights(Protocol):
+    def weights(self, skus: set[str]) -> dict[str, int]: ...
+
+
+class Capacity(Protocol):
+    def used(self, days: dict[str, Any]) -> dict[tuple[str, str], int]: ...
+
+
+@dataclass(frozen=True)
+class SourcingResult:
+    order_id: str
+    outcome: str  # allocated, partially_allocated, backordered, cancelled, on_hold, unchanged
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What a plan means for the order under the channel's policy."""
+
+    shipments: list[PlannedShipment]
+    unfilled: list[UnfilledLine]
+    hold: Hold | None
+
+
+class SourcingService:
+    def __init__(
+        self,
+        orders: Orders,
+        inventory: InventoryService,
+        reference: Reference,
+        weights: Weights,
+        capacity: Capacity,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.orders = orders
+        self.inventory = inventory
+        self.reference = reference
+        self.weights = weights
+        self.capacity = capacity
+        self.clock = clock
+
+    # ------------------------------------------------------------ planning
+
+    def _input(self, order: Order, lines: Iterable[NeedLine]) -> SourcingInput:
+        nodes = self.reference.nodes()
+        if order.delivery_method in PICKUP_METHODS and order.pickup_node_id in nodes:
+            store = nodes[order.pickup_node_id]
+            destination = place(store.province, store.city, store.lat, store.lng)
+        else:
+            address = order.shipping_address
+            destination = (
+                place(address.province, address.city, address.lat, address.lng)
+                if address
+                else Place(None, None, None, None, None)
+            )
+        return SourcingInput(
+            channel=order.channel,
+            method=order.delivery_method,
+            service_level=order.service_level,
+            destination=destination,
+            lines=tuple(lines),
+            pickup_node_id=order.pickup_node_id,
+            ship_by=order.ship_by,
+        )
+
+    def _eligible(self, rules: SourcingRules, order_channel: Any) -> set[str] | None:
+        chosen = rules.for_channel(order_channel).nodes
+        if chosen is None:
+            chosen = self.reference.policy(order_channel).nodes
+        return set(chosen) if chosen is not None else None
+
+    def _capacity_left(self, nodes: dict[str, Node], now: datetime) -> dict[tuple[str, str], int]:
+        limited = {node_id: node for node_id, node in nodes.items() if node.daily_capacity}
+        if not limited:
+            return {}
+        days = {node_id: now.astimezone(ZoneInfo(node.tz)).date() for node_id, node in limited.items()}
+        used = self.capacity.used(days)
+        left = {}
+        for node_id, node in limited.items():
+            for kind, limit in (node.daily_capacity or {}).items():
+                left[(node_id, kind)] = limit - used.get((node_id, kind), 0)
+        return left
+
+    def _plan(
+        self,
+        request: SourcingInput,
+        rules: SourcingRules,
+        now: datetime,
+        *,
+        consistent: bool,
+        excluded: dict[str, str] | None = None,
+    ) -> tuple[Plan, dict[tuple[str, str], Position]]:
+        nodes = self.reference.nodes()
+        skus = sorted({line.sku for line in request.lines})
+        positions = self.inventory.positions(skus, consistent=consistent)
+        stock = {key: position.atp for key, position in positions.items()}
+        result = plan(
+            request,
+            nodes,
+            stock,
+            self.weights.weights(set(skus)),
+            rules,
+            eligible=self._eligible(rules, request.channel),
+            capacity_left=self._capacity_left(nodes, now),
+            now=now,
+            excluded=excluded,
+        )
+        return result, positions
+
+    def dry_run(self, request: PlanRequest) -> Plan:
+        """POST /sourcing/plan: the plan, its cost and its trace; nothing reserved or written."""
+        now = self.clock()
+        rules = request.rules or self.reference.sourcing_rules()
+        if request.order_id is not None:
+            order = self.orders.get(request.order_id)
+            if order is None:
+                raise NotFound(f"no order {request.order_id}")
+            lines = self._todo(order) or [NeedLine(x.line_id, x.sku, x.quantity) for x in order.lines]
+            sourcing_input = self._input(order, lines)
+        else:
+            nodes = self.reference.nodes()
+            if request.pickup_node_id and request.pickup_node_id not in nodes:
+                raise NotFound(f"no node {request.pickup_node_id}")
+            self.inventory.check_skus(line.sku for line in request.lines)
+            dest = request.destination
+            if request.delivery_method in PICKUP_METHODS and request.pickup_node_id:
+                store = nodes[request.pickup_node_id]
+                destination = place(store.province, store.city, store.lat, store.lng)
+            elif dest is None:
+                raise BadRequest("destination is required unless the order is picked up")
+            else:
+                destination = place(dest.province, dest.city, dest.lat, dest.lng)
+            sourcing_input = SourcingInput(
+                channel=request.channel,
+                method=request.delivery_method,
+                service_level=request.service_level,
+                destination=destination,
+                lines=tuple(
+                    NeedLine(line.line_id or str(index + 1), line.sku, line.quantity)
+                    for index, line in enumerate(request.lines)
+                ),
+                pickup_node_id=request.pickup_node_id,
+                ship_by=request.ship_by,
+            )
+        result, _ = self._plan(sourcing_input, rules, now, consistent=False)
+        return result
+
+    # ------------------------------------------------------------ sourcing an order
+
+    @staticmethod
+    def _todo(order: Order) -> list[NeedLine]:
+        """The lines this round must place."""
+        if order.status is OrderStatus.received:
+            active = {
+                line.line_id for f in order.fulfillments if f.status is FulfillmentStatus.requested for line in f.lines
+            }
+            return [NeedLine(x.line_id, x.sku, x.quantity) for x in order.lines if x.line_id not in active]
+        if order.status in (OrderStatus.backordered, OrderStatus.partially_allocated):
+            return [
+                NeedLine(u.line_id, u.sku, u.quantity) for u in order.unfilled if u.action is ShortageAction.backorder
+            ]
+        return []
+
+    def source(self, order_id: str) -> SourcingResult:
+        """Plan, reserve and record one round for the order. Safe to repeat."""
+        for _ in range(REPLAN_ATTEMPTS):
+            now = self.clock()
+            order = self.orders.get(order_id, consistent=True)
+            if order is None:
+                return SourcingResult(order_id, "unchanged", "no such order")
+            if order.status not in SOURCED_STATES:
+                return SourcingResult(order_id, "unchanged", f"order is {order.status.value}")
+            todo = self._todo(order)
+            if not todo:
+                return SourcingResult(order_id, "unchanged", "nothing to source")
+            rules = self.reference.sourcing_rules()
+            excluded = {node_id: "rejected this order before" for node_id in order.excluded_nodes}
+            result, positions = self._plan(self._input(order, todo), rules, now, consistent=True, excluded=excluded)
+            decision = self._decide(order, todo, result, rules)
+            if not decision.shipments and decision.hold is None and _same_waiting(order, decision):
+                return SourcingResult(order_id, "unchanged", "still short")  # no new round, no churn
+            round_ = order.sourcing_round + 1
+            try:
+                fulfillments, reservations = self._fulfillments(order, decision.shipments, positions, round_, now)
+                if reservations:
+                    stored, created = self.inventory.reserve_all(
+                        reservations, now, self._capacity_takes(decision.shipments, order, now)
+                    )
+                    if not created:
+                        fulfillments = _from_stored(fulfillments, stored)
+            except (InsufficientStock, CapacityFull):
+                continue  # stock or capacity moved under the plan: plan again from a fresh read
+            except Conflict as exc:
+                if isinstance(exc.details, dict) and exc.details.get("retryable"):
+                    continue
+                raise
+            self.orders.put_trace(order_id, round_, now, result.outcome.value, _trace_record(result, positions, todo))
+            return self._record(order, round_, fulfillments, decision, now)
+        raise Conflict(
+            f"order {order_id}: stock kept moving under {REPLAN_ATTEMPTS} plans", details={"retryable": True}
+        )
+
+    def _decide(self, order: Order, todo: list[NeedLine], result: Plan, rules: SourcingRules) -> _Decision:
+        policy = rules.for_channel(order.channel)
+        if result.outcome is PlanOutcome.unroutable:
+            return _Decision([], [], Hold(code=HoldCode.unroutable, message=f"sourcing: {result.reason}"))
+        if result.outcome is PlanOutcome.pickup_unavailable:
+            offer = ", ".join(result.alternatives) or "none"
+            message = f"sourcing: {result.reason}; stores that can: {offer}"
+            return _Decision([], [], Hold(code=HoldCode.pickup_unavailable, message=message))
+        action = policy.on_shortage
+        short = [
+            UnfilledLine(line_id=u.line_id, sku=u.sku, quantity=u.quantity, action=action, reason=u.reason)
+            for u in result.unfilled
+        ]
+        if result.outcome is PlanOutcome.partial and not policy.allow_partial:
+            reason = f"{order.channel.value} does not ship partially; waiting for every line"
+            all_short = [
+                UnfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, action=action, reason=reason)
+                for x in todo
+            ]
+            return _Decision([], all_short, None)
+        return _Decision(result.shipments, short, None)
+
+    def _fulfillments(
+        self,
+        order: Order,
+        shipments: list[PlannedShipment],
+        positions: dict[tuple[str, str], Position],
+        round_: int,
+        now: datetime,
+    ) -> tuple[list[Fulfillment], list[Reservation]]:
+        nodes = self.reference.nodes()
+        fulfillments: list[Fulfillment] = []
+        reservations: list[Reservation] = []
+        for offset, shipment in enumerate(shipments, start=1):
+            fulfillment_id = f"{order.order_id}-F{len(order.fulfillments) + offset}"
+            reservation_id = f"RES-{fulfillment_id}"
+            lines: list[ReservationLine] = []
+            for planned in shipment.lines:
+                position = positions.get((planned.sku, shipment.node_id))
+                takes = (
+                    choose_takes(planned.sku, planned.quantity, [position], nodes, reservation_id) if position else None
+                )
+                if takes is None:  # the units are there but spread over too many buckets: plan again
+                    raise_short(planned.sku, planned.quantity, shipment.node_id)
+                lines += [
+                    ReservationLine(
+                        line_id=planned.line_id,
+                        sku=planned.sku,
+                        node_id=take.node_id,
+                        quantity=take.quantity,
+                        bucket=take.bucket,
+                    )
+                    for take in takes or []
+                ]
+            reservations.append(
+                Reservation(
+                    reservation_id=reservation_id,
+                    kind=ReservationKind.order,
+                    channel=order.channel,
+                    order_id=order.order_id,
+                    lines=lines,
+                    created_at=now,
+                )
+            )
+            fulfillments.append(
+                Fulfillment(
+                    fulfillment_id=fulfillment_id,
+                    node_id=shipment.node_id,
+                    delivery_method=order.delivery_method,
+                    service_level=order.service_level,
+                    lines=[FulfillmentLine(line_id=p.line_id, sku=p.sku, quantity=p.quantity) for p in shipment.lines],
+                    reservation_id=reservation_id,
+                    planned_cost=shipment.cost.total,
+                    zone=shipment.zone,
+                    late=shipment.late,
+                    ship_by=order.ship_by,
+                    round=round_,
+                    created_at=now,
+                )
+            )
+        return fulfillments, reservations
+
+    def _capacity_takes(self, shipments: list[PlannedShipment], order: Order, now: datetime) -> list[CapacityTake]:
+        nodes = self.reference.nodes()
+        kind = CapacityClass.of(order.delivery_method)
+        takes = []
+        for shipment in shipments:
+            node = nodes[shipment.node_id]
+            limit = (node.daily_capacity or {}).get(kind)  # type: ignore[call-overload]
+            if limit is not None:
+                day = now.astimezone(ZoneInfo(node.tz)).date()
+                takes.append(CapacityTake(node.node_id, kind, day, limit))
+        return takes
+
+    def _record(
+        self, order: Order, round_: int, fulfillments: list[Fulfillment], decision: _Decision, now: datetime
+    ) -> SourcingResult:
+        """Write the round onto the order; a channel update in between is merged, a cancellation
+        in between releases what this round reserved."""
+        base = order
+        for _ in range(RECORD_ATTEMPTS):
+            if base.sourcing_round >= round_:
+                return SourcingResult(order.order_id, "unchanged", "this round was recorded by another delivery")
+            if base.status is OrderStatus.cancelled or base.status not in SOURCED_STATES:
+                self._release(fulfillments, now, f"order became {base.status.value} while sourcing")
+                return SourcingResult(order.order_id, "unchanged", f"order became {base.status.value}")
+            updated = _apply(base, round_, fulfillments, decision, now)
+            try:
+                self.orders.replace(updated, expected_version=base.version)
+            except StaleWrite:
+                fresh = self.orders.get(order.order_id, consistent=True)
+                if fresh is None:
+                    raise NotFound(f"order {order.order_id} disappeared") from None
+                base = fresh
+                continue
+            return SourcingResult(
+                order.order_id, updated.status.value, decision.hold.message if decision.hold else None
+            )
+        raise Conflict(
+            f"order {order.order_id} kept changing while recording its allocation", details={"retryable": True}
+        )
+
+    def _release(self, fulfillments: list[Fulfillment], now: datetime, reason: str) -> None:
+        for fulfillment in fulfillments:
+            try:
+                self.inventory.release(fulfillment.reservation_id, now, reason=reason)
+            except NotFound:
+                continue  # never reserved
+
+    # ------------------------------------------------------------ after allocation
+
+    def order_cancelled(self, order_id: str) -> SourcingResult:
+        """The channel (or cs) cancelled the order: give back every reservation it holds."""
+        for _ in range(RECORD_ATTEMPTS):
+            now = self.clock()
+            order = self.orders.get(order_id, consistent=True)
+            if order is None or order.status is not OrderStatus.cancelled:
+                return SourcingResult(order_id, "unchanged", "order is not cancelled")
+            active = [f for f in order.fulfillments if f.status is FulfillmentStatus.requested]
+            if not active and not order.unfilled:
+                return SourcingResult(order_id, "unchanged", "nothing held")
+            self._release(active, now, "order cancelled")
+            changed = [
+                f.model_copy(update={"status": FulfillmentStatus.cancelled, "reason": "order cancelled"})
+                if f.status is FulfillmentStatus.requested
+                else f
+                for f in order.fulfillments
+            ]
+            updated = order.model_copy(
+                update={"fulfillments": changed, "unfilled": [], "updated_at": now, "version": order.version + 1}
+            )
+            try:
+                self.orders.replace(updated, expected_version=order.version)
+            except StaleWrite:
+                continue
+            return SourcingResult(order_id, "cancelled", f"released {len(active)} reservation(s)")
+        raise Conflict(f"order {order_id} kept changing while releasing its stock", details={"retryable": True})
+
+    def reject(self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None) -> SourcingResult:
+        """A node cannot fulfil its part. Its reservation is released; when it says how many units
+        it really has (a short pick), its stock is corrected to that; otherwise it is not asked
+        again for this order. The lines are sourced again, except a pickup order's, which go on
+        hold for staff to call the buyer."""
+        order_id = fulfillment_order_id(fulfillment_id)
+        for _ in range(RECORD_ATTEMPTS):
+            now = self.clock()
+            order = self.orders.get(order_id, consistent=True)
+            fulfillment = (
+                next((f for f in order.fulfillments if f.fulfillment_id == fulfillment_id), None) if order else None
+            )
+            if order is None or fulfillment is None:
+                raise NotFound(f"no fulfillment {fulfillment_id}")
+            if fulfillment.status is FulfillmentStatus.rejected:
+                return SourcingResult(order_id, "unchanged", "already rejected")
+            if fulfillment.status is not FulfillmentStatus.requested:
+                raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
+            unknown = sorted(set(on_hand or {}) - {line.sku for line in fulfillment.lines})
+            if unknown:
+                raise BadRequest(f"fulfillment {fulfillment_id} has no SKU(s) {', '.join(unknown)}")
+            self.inventory.release(fulfillment.reservation_id, now, reason=f"rejected by {fulfillment.node_id}")
+            for sku, counted in sorted((on_hand or {}).items()):
+                self._correct(fulfillment, sku, counted, now)
+            updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now)
+            try:
+                self.orders.replace(updated, expected_version=order.version)
+            except StaleWrite:
+                continue
+            if updated.status is OrderStatus.on_hold:
+                return SourcingResult(order_id, "on_hold", "pickup order rejected: waiting for staff")
+            return self.source(order_id)
+        raise Conflict(f"order {order_id} kept changing while rejecting", details={"retryable": True})
+
+    def _correct(self, fulfillment: Fulfillment, sku: str, counted: int, now: datetime) -> None:
+        """The node found `counted` units where the OMS thought there were more: take the
+        difference off its on hand, once (the adjustment id is the fulfillment's)."""
+        position = self.inventory.positions([sku], consistent=True).get((sku, fulfillment.node_id))
+        missing = (position.on_hand if position else 0) - counted
+        if missing <= 0:
+            return
+        self.inventory.adjust(
+            AdjustmentCreate(
+                adjustment_id=f"SHORTPICK-{fulfillment.fulfillment_id}-{sku}"[:100],
+                kind=MovementKind.adjustment,
+                node_id=fulfillment.node_id,
+                reason=f"short pick on {fulfillment.fulfillment_id}",
+                lines=[{"sku": sku, "quantity": -missing}],
+            ),
+            now,
+        )
+
+    def backordered_with_stock(self, order: Order) -> bool:
+        """Cheap check for the sweep: does any waiting line's SKU have stock anywhere now?"""
+        skus = sorted({u.sku for u in order.unfilled if u.action is ShortageAction.backorder})
+        if not skus:
+            return False
+        return any(position.atp > 0 for position in self.inventory.positions(skus).values())
+
+
+def raise_short(sku: str, quantity: int, node_id: str) -> None:
+    raise InsufficientStock([Shortage(sku=sku, requested=quantity, available=0, node_id=node_id)])
+
+
+def _same_waiting(order: Order, decision: _Decision) -> bool:
+    """A backordered order planned again with the same outcome: nothing to record."""
+    if order.status not in (OrderStatus.backordered, OrderStatus.partially_allocated):
+        return False
+    before = sorted((u.line_id, u.quantity, u.action) for u in order.unfilled)
+    after = sorted((u.line_id, u.quantity, u.action) for u in decision.unfilled)
+    return before == after
+
+
+def _from_stored(planned: list[Fulfillment], stored: list[Reservation]) -> list[Fulfillment]:
+    """A retried round found its reservations made by an earlier delivery (which died before
+    recording them): the fulfillments are what was reserved, whatever this plan says."""
+    out = []
+    for fulfillment, reservation in zip(planned, stored, strict=True):
+        per_line: dict[tuple[str, str], int] = {}
+        for line in reservation.lines:
+            per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
+        node_id = reservation.lines[0].node_id
+        same = node_id == fulfillment.node_id
+        out.append(
+            fulfillment.model_copy(
+                update={
+                    "node_id": node_id,
+                    "lines": [FulfillmentLine(line_id=i, sku=s, quantity=q) for (i, s), q in sorted(per_line.items())],
+                    "planned_cost": fulfillment.planned_cost if same else Decimal(0),
+                }
+            )
+        )
+    return out
+
+
+def _status_after(fulfillments: list[Fulfillment], unfilled: list[UnfilledLine]) -> OrderStatus:
+    active = any(f.status is FulfillmentStatus.requested for f in fulfillments)
+    waiting = any(u.action is ShortageAction.backorder for u in unfilled)
+    if active:
+        return OrderStatus.partially_allocated if waiting else OrderStatus.allocated
+    if waiting:
+        return OrderStatus.backordered
+    if unfilled:
+        return OrderStatus.cancelled  # every line cancelled as unfillable, by the channel's policy
+    return OrderStatus.allocated
+
+
+def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision, now: datetime) -> Order:
+    fulfillments = [*base.fulfillments, *new]
+    placed = {line.line_id for f in new for line in f.lines}
+    # Lines from an earlier round still waiting, less what this round placed, plus what it could not.
+    waiting = {u.line_id for u in decision.unfilled}
+    unfilled = [u for u in base.unfilled if u.line_id not in placed and u.line_id not in waiting]
+    unfilled += decision.unfilled
+    update: dict[str, Any] = {
+        "fulfillments": fulfillments,
+        "unfilled": unfilled,
+        "sourcing_round": round_,
+        "updated_at": now,
+        "version": base.version + 1,
+    }
+    if decision.hold is not None:
+        update["status"] = OrderStatus.on_hold
+        update["holds"] = [*base.holds, decision.hold]
+    else:
+        update["status"] = _status_after(fulfillments, unfilled)
+        if update["status"] is OrderStatus.cancelled:
+            update["cancel_reason"] = "out of stock: " + "; ".join(u.reason for u in unfilled)[:400]
+    return base.model_copy(update=update)
+
+
+def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: bool, now: datetime) -> Order:
+    fulfillments = [
+        f.model_copy(update={"status": FulfillmentStatus.rejected, "reason": reason})
+        if f.fulfillment_id == fulfillment.fulfillment_id
+        else f
+        for f in order.fulfillments
+    ]
+    update: dict[str, Any] = {"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1}
+    if order.delivery_method in PICKUP_METHODS:
+        hold = Hold(code=HoldCode.pickup_rejected, message=f"{fulfillment.node_id} rejected the pickup: {reason}")
+        update["status"] = OrderStatus.on_hold
+        update["holds"] = [*order.holds, hold]
+        return order.model_copy(update=update)
+    back = [
+        UnfilledLine(
+            line_id=line.line_id,
+            sku=line.sku,
+            quantity=line.quantity,
+            action=ShortageAction.backorder,
+            reason=f"rejected by {fulfillment.node_id}: {reason}",
+        )
+        for line in fulfillment.lines
+    ]
+    update["unfilled"] = [*order.unfilled, *back]
+    if not short and fulfillment.node_id not in order.excluded_nodes:
+        update["excluded_nodes"] = [*order.excluded_nodes, fulfillment.node_id]
+    update["status"] = _status_after(fulfillments, update["unfilled"])
+    return order.model_copy(update=update)
+
+
+def _trace_record(result: Plan, positions: dict[tuple[str, str], Position], todo: list[NeedLine]) -> dict[str, Any]:
+    """The plan with the stock it saw and the lines it placed: what a replay under other rules needs."""
+    stock: dict[str, dict[str, int]] = {}
+    for (sku, node_id), position in sorted(positions.items()):
+        if position.atp > 0:
+            stock.setdefault(sku, {})[node_id] = position.atp
+    record = result.model_dump(mode="json")
+    record["input"] = {
+        "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in todo],
+        "stock": stock,
+    }
+    return record
