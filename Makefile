@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job stock-push-all clean
+.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -82,6 +82,11 @@ replay-quarantine: install
 
 replay-dlq: install
 	$(ADMIN) dlq replay --queue $(QUEUE)
+
+# Past sourcing decisions planned again under RULES (a JSON file like GET /sourcing/rules answers).
+DAYS ?= 30
+sourcing-replay: install
+	$(ADMIN) sourcing replay --rules $(RULES) --days $(DAYS)
 
 stock-job: install
 	$(ADMIN) stock job --name $(JOB)

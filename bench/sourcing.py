@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import random
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from oms.domain.geo import CITIES, distance_km, place
+from oms.domain.geo import CITIES, place
 from oms.domain.planner import DEFAULT_WEIGHT_G, NeedLine, NodeOption, SourcingInput, _reason_for_node, plan
 from oms.domain.sourcing_defaults import default_rules
 from oms.models.inventory import Node
@@ -115,9 +117,7 @@ def _orders(rng: random.Random) -> list[SourcingInput]:
             sku = f"SKU-{rng.choices(range(SKUS), zipf)[0]:05d}"
             if sku not in skus:
                 skus.append(sku)
-        lines = tuple(
-            NeedLine(str(i + 1), sku, rng.choices([1, 2, 3], [82, 13, 5])[0]) for i, sku in enumerate(skus)
-        )
+        lines = tuple(NeedLine(str(i + 1), sku, rng.choices([1, 2, 3], [82, 13, 5])[0]) for i, sku in enumerate(skus))
         level = rng.choices([ServiceLevel.regular, ServiceLevel.next_day, ServiceLevel.economy], [70, 20, 10])[0]
         orders.append(SourcingInput(Channel.web, DeliveryMethod.ship, level, destination, lines))
     return orders
@@ -188,7 +188,62 @@ def _optimum(order, options, stock, weights, max_open: int) -> int | None:
     return round(h.getObjectiveValue())
 
 
+RUSH_ROUNDS, RUSH_ORDERS, RUSH_STOCK = 3, 50, 10
+
+
+def _rush_order(sku: str, n: int) -> Any:
+    body = {
+        "channel": "web", "channel_order_id": f"{sku}-{n}",
+        "channel_updated_at": "2026-11-26T09:00:00+07:00", "placed_at": "2026-11-26T09:00:00+07:00",
+        "shipping_address": {"name": "Budi", "line1": "Jl. Sudirman 1", "city": "Jakarta Selatan",
+                             "province": "DKI Jakarta", "postal_code": "12190"},
+        "payment": {"status": "paid"},
+        "lines": [{"line_id": "1", "sku": sku, "quantity": 1, "unit_price": "25000"}],
+        "totals": {"subtotal": "25000", "grand_total": "25000"},
+    }  # fmt: skip
+    return ("POST", "/orders", body, "web")
+
+
+def e2e_oversold() -> tuple[int, list[int]]:
+    """RUSH_ORDERS concurrent one-unit orders against RUSH_STOCK units, through the local stack:
+    capture, the bus, SourcingQueue and the sourcing worker; units allocated beyond the stock."""
+    from bench.stock import add_skus, level, request, request_all, sellable
+    from oms_local import LocalRuntime
+    from tests.support import ROOT
+
+    over, allocated_per_round = 0, []
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        LocalRuntime(
+            ROOT / "template.yaml", port=0, moto_port=0, channel_simulator=True, channel_port=0, data_dir=data_dir
+        ) as rt,
+    ):
+        skus = [f"RUSH-{n}" for n in range(RUSH_ROUNDS)]
+        add_skus(rt, skus)
+        for sku in skus:
+            sellable(rt, sku, RUSH_STOCK)
+            answers = request_all(rt.url, [_rush_order(sku, n) for n in range(RUSH_ORDERS)], 25)
+            assert all(status == 201 for status, _ in answers), answers[:3]
+            rt.drain(timeout=120)
+            statuses = []
+            for _, answer in answers:
+                _status, order = request(rt.url, ("GET", f"/orders/{answer['order_id']}", None, "ops"))
+                statuses.append(order["status"])
+            allocated = statuses.count("allocated")
+            figures = level(rt, sku)
+            allocated_per_round.append(allocated)
+            assert allocated + statuses.count("backordered") == RUSH_ORDERS, statuses
+            over += max(0, allocated - RUSH_STOCK) + max(0, -figures["atp"]) + abs(figures["reserved"] - allocated)
+    return over, allocated_per_round
+
+
 def run() -> dict[str, float]:
+    over, allocated = e2e_oversold()
+    print(f"  {RUSH_ORDERS} orders for {RUSH_STOCK} units, {RUSH_ROUNDS} rounds: allocated {allocated}")
+    return {**planner_figures(), "e2e_oversold_units": over}
+
+
+def planner_figures() -> dict[str, float]:
     rng = random.Random(SEED)
     nodes = _nodes(rng)
     stock, weights = _stock(rng, nodes)
@@ -254,7 +309,3 @@ def run() -> dict[str, float]:
         "sourcing_p99_ms": round(p99, 3),
         "sourcing_exact_pct": round(100 * exact / compared, 2),
     }
-
-
-def distance_between(a: Node, b: Node) -> float:
-    return distance_km(float(a.lat or 0), float(a.lng or 0), float(b.lat or 0), float(b.lng or 0))

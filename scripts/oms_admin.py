@@ -7,6 +7,7 @@
     python scripts/oms_admin.py --stage local dlq replay --queue snapshot-parts
     python scripts/oms_admin.py --stage local stock push-all [--channel shopee] [--sku S ...] [--force]
     python scripts/oms_admin.py --stage local stock job --name audit|reconcile|expire_holds
+    python scripts/oms_admin.py --stage local sourcing replay --rules proposed.json [--days 30] [--limit 5000]
 
 Table and queue names come from template.yaml for the stage. Against AWS,
 use your usual credentials; against `make run`, the Makefile sets
@@ -49,6 +50,7 @@ DLQS = {
 REDRIVES = {
     "snapshot-parts": ("SnapshotPartsDLQ", "SnapshotPartsQueue"),
     "stock-push": ("ChannelStockPushDLQ", "ChannelStockPushRetryQueue"),  # its retries (the rest are stream batches)
+    "sourcing": ("SourcingDLQ", "SourcingQueue"),
 }
 LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator
 
@@ -256,6 +258,28 @@ def stock_job(args: argparse.Namespace) -> None:
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 
+def sourcing_replay(args: argparse.Namespace) -> None:
+    """Plan the stored decisions of the last --days days again under a proposed rule set."""
+    os.environ.update(stage_env(args.stage, "SourcingApiFunction"))
+    from oms import container
+    from oms.models.sourcing import SourcingRules
+    from oms.ports import OrderQuery
+
+    proposed = SourcingRules.model_validate_json(Path(args.rules).read_text())
+    orders = container.orders()
+    since = datetime.now(UTC) - timedelta(days=args.days)
+    order_ids: list[str] = []
+    cursor = None
+    while len(order_ids) < args.limit:
+        page = orders.list(OrderQuery(created_from=since, limit=min(100, args.limit - len(order_ids)), cursor=cursor))
+        order_ids += [item["order_id"] for item in page.items]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    report = container.sourcing().replay(proposed, order_ids)
+    print(json.dumps(report, indent=2))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", default=os.environ.get("STAGE", "local"))
@@ -286,6 +310,12 @@ def main(argv: list[str] | None = None) -> None:
     job = stock.add_parser("job", help="run a scheduled stock job now")
     job.add_argument("--name", required=True, choices=["audit", "reconcile", "expire_holds"])
     job.set_defaults(run=stock_job)
+    sourcing = commands.add_parser("sourcing").add_subparsers(dest="action", required=True)
+    replay_rules = sourcing.add_parser("replay", help="past decisions planned again under proposed rules")
+    replay_rules.add_argument("--rules", required=True, help="a JSON file: the proposed rules (GET /sourcing/rules)")
+    replay_rules.add_argument("--days", type=int, default=30, choices=range(1, 93), metavar="1..92")
+    replay_rules.add_argument("--limit", type=int, default=5000, help="at most this many orders, newest first")
+    replay_rules.set_defaults(run=sourcing_replay)
     args = parser.parse_args(argv)
     args.run(args)
 

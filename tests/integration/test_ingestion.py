@@ -220,8 +220,11 @@ def test_direct_capture_with_roles(stack: Stack, api: ModuleType) -> None:
         (lambda e: e.update({"body": e["body"].replace('"quantity": 1', '"quantity": "one"')}), 422, "quantity"),
         (lambda e: e.update({"body": e["body"].replace('"pos"', '"shopee"')}), 422, "webhook"),
         (lambda e: e.update({"body": " " * 600_000}), 413, "limit"),
-        (lambda e: e.update({"body": e["body"].replace('"discount": "10000"', '"discount": "999999"')}), 422,
-         "discount"),
+        (
+            lambda e: e.update({"body": e["body"].replace('"discount": "10000"', '"discount": "999999"')}),
+            422,
+            "discount",
+        ),
     ],
 )
 def test_bad_direct_capture_is_a_clear_4xx(

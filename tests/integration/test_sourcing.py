@@ -298,3 +298,20 @@ def test_rules_are_saved_with_versions(stack) -> None:
     contradictory = {**rules, "version": 2, "default_channel": {"nodes": []}}
     assert put(contradictory)["statusCode"] == 422
     client("dynamodb")  # the stack is still there
+
+
+def test_a_replay_plans_past_decisions_again_under_proposed_rules(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10, "DC-SBY": 10})
+    order_ids = [_capture(f"R-{n}", [_line("1", SKU, 1)]) for n in range(3)]
+    for order_id in order_ids:
+        _service().source(order_id)
+    current = container.reference_data().sourcing_rules()
+    only_surabaya = current.model_copy(update={"default_channel": ChannelSourcing(nodes=["DC-SBY"])})
+
+    same = _service().replay(current, order_ids)
+    moved = _service().replay(only_surabaya, order_ids)
+
+    assert same["decisions"] == 3 and same["changed"] == 0 and same["cost_change"] == 0
+    assert moved["changed"] == 3 and moved["cost_change"] > 0
+    assert moved["examples"][0]["current"]["nodes"] == ["DC-CKG"]
+    assert moved["examples"][0]["proposed"]["nodes"] == ["DC-SBY"]

@@ -93,9 +93,7 @@ def test_adjustments_apply_once_and_refuse_what_is_not_there(stack) -> None:
     assert inventory.adjust(receipt, NOW) == "duplicate"
     with pytest.raises(Conflict):
         inventory.adjust(
-            receipt.model_copy(
-                update={"lines": [receipt.lines[0].model_copy(update={"quantity": 21})]}
-            ),
+            receipt.model_copy(update={"lines": [receipt.lines[0].model_copy(update={"quantity": 21})]}),
             NOW,
         )
     assert _atp(SKU) == 20

@@ -54,8 +54,9 @@ print(json.dumps(out))
 
 
 def test_stream_records_are_wire_format_and_bounded() -> None:
-    result = subprocess.run([sys.executable, "-c", PROGRAM, str(LOCAL)], capture_output=True, text=True,
-                            check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(LOCAL)], capture_output=True, text=True, check=True, timeout=120
+    )
     out = json.loads(result.stdout.strip().splitlines()[-1])
     # Binary survives as bytes, times as datetimes, exactly as from the real service
     assert out["first"] == ["a0"]

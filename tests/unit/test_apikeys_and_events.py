@@ -89,11 +89,14 @@ def test_a_reinstated_order_says_so() -> None:
     back = merge(cancelled, a_draft(channel_updated_at=later(1)), known_skus=KNOWN, now=NOW)
     assert isinstance(back, Order)
     assert [e.event_type for e in events_for_change(cancelled, back)] == [
-        EventType.order_updated, EventType.order_reinstated]
+        EventType.order_updated,
+        EventType.order_reinstated,
+    ]
 
 
 def test_events_carry_a_coarse_location_only() -> None:
-    order = _order(shipping_address=a_draft().shipping_address.model_dump() | {"lat": "-6.2607187",
-                                                                                "lng": "106.8137249"})
+    order = _order(
+        shipping_address=a_draft().shipping_address.model_dump() | {"lat": "-6.2607187", "lng": "106.8137249"}
+    )
     (event,) = events_for_change(None, order)
     assert (event.detail["destination"]["lat"], event.detail["destination"]["lng"]) == ("-6.26", "106.81")

@@ -44,8 +44,13 @@ def test_other_topics_are_kept_not_applied() -> None:
 
 def test_event_batches_respect_count_and_size() -> None:
     def event(n: int, size: int) -> DomainEvent:
-        return DomainEvent(event_id=f"e{n}", event_type=EventType.order_received, occurred_at=NOW,
-                           order_id=f"o{n}", detail={"pad": "x" * size})
+        return DomainEvent(
+            event_id=f"e{n}",
+            event_type=EventType.order_received,
+            occurred_at=NOW,
+            order_id=f"o{n}",
+            detail={"pad": "x" * size},
+        )
 
     publisher = EventBridgePublisher("bus")
     small = publisher._batches([event(n, 10) for n in range(25)])

@@ -45,8 +45,9 @@ def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
 def orders() -> tuple[Order, Order, Order]:
     first = build_order(a_draft(channel_order_id="A"), order_number="OMS-1", known_skus=KNOWN, now=NOW)
     second = build_order(a_draft(channel_order_id="B"), order_number="OMS-2", known_skus=KNOWN, now=NOW)
-    cancelled = merge(first, a_draft(channel_order_id="A", cancelled=True, channel_updated_at=later(1)),
-                      known_skus=KNOWN, now=NOW)
+    cancelled = merge(
+        first, a_draft(channel_order_id="A", cancelled=True, channel_updated_at=later(1)), known_skus=KNOWN, now=NOW
+    )
     assert isinstance(cancelled, Order)
     return first, second, cancelled
 
@@ -54,18 +55,24 @@ def orders() -> tuple[Order, Order, Order]:
 def test_each_change_is_published_once(publisher: FakePublisher) -> None:
     first, second, cancelled = orders()
     handler = load_handler("functions/ingestion/publisher.py").lambda_handler
-    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]},
-                     FakeContext())
+    answer = handler(
+        {"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]}, FakeContext()
+    )
     assert answer == {"batchItemFailures": []}
     assert [e.event_type.value for e in publisher.published] == [
-        "OrderReceived", "OrderReceived", "OrderUpdated", "OrderCancelled"]
+        "OrderReceived",
+        "OrderReceived",
+        "OrderUpdated",
+        "OrderCancelled",
+    ]
 
 
 def test_a_refused_event_retries_from_its_record(publisher: FakePublisher) -> None:
     first, second, cancelled = orders()
     publisher.fail = {f"{second.order_id}:v1:OrderReceived"}
     handler = load_handler("functions/ingestion/publisher.py").lambda_handler
-    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]},
-                     FakeContext())
+    answer = handler(
+        {"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]}, FakeContext()
+    )
     # Streams retry from the first failure on: record 2 and everything after it
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}

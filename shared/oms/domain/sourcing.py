@@ -27,6 +27,7 @@ from oms.adapters.capacity import CapacityTake
 from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
 from oms.domain.planner import CapacityClass, NeedLine, SourcingInput, plan
+from oms.domain.sourcing_replay import PastDecision, past_decision, replay
 from oms.domain.stock import CapacityFull, InsufficientStock, InventoryService
 from oms.errors import BadRequest, Conflict, NotFound, StaleWrite
 from oms.models.inventory import (
@@ -64,6 +65,8 @@ class Orders(Protocol):
     def replace(self, order: Order, expected_version: int) -> None: ...
 
     def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None: ...
+
+    def traces(self, order_id: str) -> list[dict[str, Any]]: ...
 
 
 class Reference(Protocol):
@@ -278,6 +281,20 @@ class SourcingService:
 
     def _decide(self, order: Order, todo: list[NeedLine], result: Plan, rules: SourcingRules) -> _Decision:
         policy = rules.for_channel(order.channel)
+        placed_before = any(f.status is FulfillmentStatus.requested for f in order.fulfillments)
+        if placed_before and result.outcome in (PlanOutcome.unroutable, PlanOutcome.pickup_unavailable):
+            # Part of the order is on its way: the rest waits with the reason rather than holding it all.
+            waiting = [
+                UnfilledLine(
+                    line_id=x.line_id,
+                    sku=x.sku,
+                    quantity=x.quantity,
+                    action=ShortageAction.backorder,
+                    reason=result.reason or "",
+                )
+                for x in todo
+            ]
+            return _Decision([], waiting, None)
         if result.outcome is PlanOutcome.unroutable:
             return _Decision([], [], Hold(code=HoldCode.unroutable, message=f"sourcing: {result.reason}"))
         if result.outcome is PlanOutcome.pickup_unavailable:
@@ -485,6 +502,31 @@ class SourcingService:
             ),
             now,
         )
+
+    def replay(self, proposed: SourcingRules, order_ids: Iterable[str], examples: int = 20) -> dict[str, Any]:
+        """Every stored decision of these orders planned again under the rules in force and under
+        `proposed`, from the stock each decision saw: cost, splits and lateness side by side."""
+        decisions: list[PastDecision] = []
+        for order_id in order_ids:
+            order = self.orders.get(order_id)
+            if order is None:
+                continue
+            base = self._input(order, [])
+            for record in self.orders.traces(order_id):
+                if "input" in record["plan"]:
+                    at = datetime.fromisoformat(record["at"])
+                    decisions.append(past_decision(order_id, at, base, record["plan"]))
+        skus = {line.sku for decision in decisions for line in decision.order.lines}
+        report = replay(
+            decisions,
+            self.reference.nodes(),
+            self.weights.weights(skus) if skus else {},
+            self.reference.sourcing_rules(),
+            proposed,
+            self._eligible,
+            examples,
+        )
+        return report.as_dict()
 
     def backordered_with_stock(self, order: Order) -> bool:
         """Cheap check for the sweep: does any waiting line's SKU have stock anywhere now?"""
