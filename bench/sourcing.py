@@ -212,11 +212,10 @@ def e2e_oversold() -> tuple[int, list[int]]:
     from tests.support import ROOT
 
     over, allocated_per_round = 0, []
+    options: dict[str, Any] = {"port": 0, "moto_port": 0, "seed": True, "snapshot_interval_s": 0}
     with (
-        tempfile.TemporaryDirectory() as data_dir,
-        LocalRuntime(
-            ROOT / "template.yaml", port=0, moto_port=0, channel_simulator=True, channel_port=0, data_dir=data_dir
-        ) as rt,
+        tempfile.TemporaryDirectory(prefix="oms-bench-sourcing-") as data_dir,
+        LocalRuntime(ROOT / "template.yaml", data_dir=data_dir, **options) as rt,
     ):
         skus = [f"RUSH-{n}" for n in range(RUSH_ROUNDS)]
         add_skus(rt, skus)

@@ -284,17 +284,7 @@ class SourcingService:
         placed_before = any(f.status is FulfillmentStatus.requested for f in order.fulfillments)
         if placed_before and result.outcome in (PlanOutcome.unroutable, PlanOutcome.pickup_unavailable):
             # Part of the order is on its way: the rest waits with the reason rather than holding it all.
-            waiting = [
-                UnfilledLine(
-                    line_id=x.line_id,
-                    sku=x.sku,
-                    quantity=x.quantity,
-                    action=ShortageAction.backorder,
-                    reason=result.reason or "",
-                )
-                for x in todo
-            ]
-            return _Decision([], waiting, None)
+            return _Decision([], _unfilled(todo, ShortageAction.backorder, result.reason or ""), None)
         if result.outcome is PlanOutcome.unroutable:
             return _Decision([], [], Hold(code=HoldCode.unroutable, message=f"sourcing: {result.reason}"))
         if result.outcome is PlanOutcome.pickup_unavailable:
@@ -308,11 +298,7 @@ class SourcingService:
         ]
         if result.outcome is PlanOutcome.partial and not policy.allow_partial:
             reason = f"{order.channel.value} does not ship partially; waiting for every line"
-            all_short = [
-                UnfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, action=action, reason=reason)
-                for x in todo
-            ]
-            return _Decision([], all_short, None)
+            return _Decision([], _unfilled(todo, action, reason), None)
         return _Decision(result.shipments, short, None)
 
     def _fulfillments(
@@ -540,6 +526,12 @@ def raise_short(sku: str, quantity: int, node_id: str) -> None:
     raise InsufficientStock([Shortage(sku=sku, requested=quantity, available=0, node_id=node_id)])
 
 
+def _unfilled(lines: Iterable[NeedLine | FulfillmentLine], action: ShortageAction, reason: str) -> list[UnfilledLine]:
+    return [
+        UnfilledLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, action=action, reason=reason) for x in lines
+    ]
+
+
 def _same_waiting(order: Order, decision: _Decision) -> bool:
     """A backordered order planned again with the same outcome: nothing to record."""
     if order.status not in (OrderStatus.backordered, OrderStatus.partially_allocated):
@@ -620,16 +612,7 @@ def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: boo
         update["status"] = OrderStatus.on_hold
         update["holds"] = [*order.holds, hold]
         return order.model_copy(update=update)
-    back = [
-        UnfilledLine(
-            line_id=line.line_id,
-            sku=line.sku,
-            quantity=line.quantity,
-            action=ShortageAction.backorder,
-            reason=f"rejected by {fulfillment.node_id}: {reason}",
-        )
-        for line in fulfillment.lines
-    ]
+    back = _unfilled(fulfillment.lines, ShortageAction.backorder, f"rejected by {fulfillment.node_id}: {reason}")
     update["unfilled"] = [*order.unfilled, *back]
     if not short and fulfillment.node_id not in order.excluded_nodes:
         update["excluded_nodes"] = [*order.excluded_nodes, fulfillment.node_id]

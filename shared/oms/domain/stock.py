@@ -220,17 +220,8 @@ class InventoryService:
                 if existing is not None:
                     return HoldOutcome(existing, created=False)
             short = [reservation.lines[i - 1] for i in exc.failed if i >= 1]
-            stock = positions(self.store.levels([(line.sku, line.node_id) for line in short], consistent=True))
             raise InsufficientStock(
-                [
-                    Shortage(
-                        sku=line.sku,
-                        requested=line.quantity,
-                        available=stock[(line.sku, line.node_id)].atp if (line.sku, line.node_id) in stock else 0,
-                        node_id=line.node_id,
-                    )
-                    for line in short
-                ]
+                self._shortages(short)
                 or [Shortage(sku=reservation.lines[0].sku, requested=reservation.lines[0].quantity, available=0)]
             ) from exc
         return HoldOutcome(reservation, created=True)
@@ -255,19 +246,21 @@ class InventoryService:
             short = [reservations[part[1]].lines[part[2]] for part in exc.parts if part[0] == "line"]
             if not short:
                 raise Conflict("stock changed while reserving; try again", details={"retryable": True}) from exc
-            stock = positions(self.store.levels([(line.sku, line.node_id) for line in short], consistent=True))
-            raise InsufficientStock(
-                [
-                    Shortage(
-                        sku=line.sku,
-                        requested=line.quantity,
-                        available=stock[(line.sku, line.node_id)].atp if (line.sku, line.node_id) in stock else 0,
-                        node_id=line.node_id,
-                    )
-                    for line in short
-                ]
-            ) from exc
+            raise InsufficientStock(self._shortages(short)) from exc
         return reservations, True
+
+    def _shortages(self, short: list[ReservationLine]) -> list[Shortage]:
+        """What each short line asked for and what its node has now (a consistent read)."""
+        stock = positions(self.store.levels([(line.sku, line.node_id) for line in short], consistent=True))
+        return [
+            Shortage(
+                sku=line.sku,
+                requested=line.quantity,
+                available=stock[(line.sku, line.node_id)].atp if (line.sku, line.node_id) in stock else 0,
+                node_id=line.node_id,
+            )
+            for line in short
+        ]
 
     def get(self, reservation_id: str) -> Reservation:
         reservation = self.store.get_reservation(reservation_id)
