@@ -214,3 +214,15 @@ def test_the_plan_costs_exactly_the_brute_force_optimum(seed):
             continue  # split lines are outside the whole-line model brute force enumerates
         unfilled = int(rules.unfilled_penalty_per_unit) * sum(u.quantity for u in result.unfilled)
         assert int(result.cost.total) + unfilled == _brute_force(o, stock, rules), (o, stock)
+
+
+def test_a_very_large_order_is_planned_greedily_and_says_so():
+    skus = [f"S{n}" for n in range(130)]
+    weights = {sku: 200 for sku in skus}
+    stock = {(sku, "DC-CKG"): 1 for sku in skus[:100]} | {(sku, "DC-SBY"): 1 for sku in skus[90:]}
+    big = order(*[(sku, 1) for sku in skus])
+    result = plan(big, NODES, stock, weights, RULES, eligible=None, capacity_left={}, now=NOW)
+    assert result.outcome is PlanOutcome.allocated
+    assert {s.node_id: len(s.lines) for s in result.shipments} == {"DC-CKG": 100, "DC-SBY": 30}
+    assert not result.trace.search.exact
+    assert any("planned greedily" in note for note in result.trace.notes)

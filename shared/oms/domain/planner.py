@@ -49,6 +49,7 @@ from oms.models.sourcing import (
 SEARCH_LIMIT = 4_000  # branch-and-bound nodes; typical orders need far fewer (see `make bench`)
 DEFAULT_WEIGHT_G = 1_000  # a SKU without a weight in the catalog is billed as 1 kg a unit
 COMPARED_SHOWN = 8
+MAX_SEARCH_LINES = 120  # deeper searches would run into Python's recursion limit; larger orders go greedy
 
 
 class CapacityClass:
@@ -502,7 +503,12 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
         limit=limit,
     )
     incumbent = _single_node_incumbent(search, ranked, opened, pinned_cost, unfilled_cost)
-    exact = search.run(options, opened, pinned_cost, incumbent)
+    if len(lines) <= MAX_SEARCH_LINES:
+        exact = search.run(options, opened, pinned_cost, incumbent)
+    else:
+        exact = False
+        search.best = _fill_greedily(search, options, opened, incumbent[1])
+        trace.notes.append(f"{len(lines)} lines: planned greedily (the exact search takes up to {MAX_SEARCH_LINES})")
     choice = search.best
 
     # The winner as shipments.
@@ -647,6 +653,45 @@ def _single_node_incumbent(
     # The search only records plans strictly better than its incumbent: one unit above it
     # lets the search find (and record) this plan itself.
     return best[0] + 1, best[1]
+
+
+def _fill_greedily(
+    search: _Search, options: dict[str, NodeOption], opened: dict[str, tuple[int, int]], start: list[str | None]
+) -> list[str | None]:
+    """For very large orders: the best single-node plan, then each line it left unfilled (heaviest
+    first) where it adds least: into a parcel already planned, or a new one while parcels remain."""
+    choice = list(start)
+    weight = {node: w for node, (w, _) in opened.items()}
+    units = {node: u for node, (_, u) in opened.items()}
+    left = dict(search.stock)
+    for index, node in enumerate(choice):
+        if node is not None:
+            line = search.lines[index]
+            weight[node] = weight.get(node, 0) + search.weights[index]
+            units[node] = units.get(node, 0) + line.quantity
+            left[(line.sku, node)] -= line.quantity
+    waiting = sorted((i for i, node in enumerate(choice) if node is None), key=lambda i: -search.weights[i])
+    for index in waiting:
+        line = search.lines[index]
+        best: tuple[int, str] | None = None
+        for option in search.candidates[index]:
+            node = option.node_id
+            is_open = units.get(node, 0) > 0
+            if left.get((line.sku, node), 0) < line.quantity or (
+                not is_open and sum(1 for u in units.values() if u > 0) >= search.max_open
+            ):
+                continue
+            w, u = weight.get(node, 0), units.get(node, 0)
+            added = option.cost(w + search.weights[index], u + line.quantity) - (option.cost(w, u) if is_open else 0)
+            if best is None or added < best[0]:
+                best = (added, node)
+        if best is not None and best[0] < search.unfilled_cost * line.quantity:
+            node = best[1]
+            choice[index] = node
+            weight[node] = weight.get(node, 0) + search.weights[index]
+            units[node] = units.get(node, 0) + line.quantity
+            left[(line.sku, node)] -= line.quantity
+    return choice
 
 
 def _no_plan(order: SourcingInput, trace: PlanTrace, outcome: PlanOutcome, reason: str) -> Plan:
