@@ -273,7 +273,8 @@ class SourcingService:
                 if isinstance(exc.details, dict) and exc.details.get("retryable"):
                     continue
                 raise
-            self.orders.put_trace(order_id, round_, now, result.outcome.value, _trace_record(result, positions, todo))
+            record = _trace_record(result, positions, todo, sorted(excluded))
+            self.orders.put_trace(order_id, round_, now, result.outcome.value, record)
             return self._record(order, round_, fulfillments, decision, now)
         raise Conflict(
             f"order {order_id}: stock kept moving under {REPLAN_ATTEMPTS} plans", details={"retryable": True}
@@ -620,8 +621,11 @@ def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: boo
     return order.model_copy(update=update)
 
 
-def _trace_record(result: Plan, positions: dict[tuple[str, str], Position], todo: list[NeedLine]) -> dict[str, Any]:
-    """The plan with the stock it saw and the lines it placed: what a replay under other rules needs."""
+def _trace_record(
+    result: Plan, positions: dict[tuple[str, str], Position], todo: list[NeedLine], excluded: list[str]
+) -> dict[str, Any]:
+    """The plan with the stock it saw, the lines it placed and the nodes that had rejected the order:
+    what a replay under other rules needs."""
     stock: dict[str, dict[str, int]] = {}
     for (sku, node_id), position in sorted(positions.items()):
         if position.atp > 0:
@@ -630,5 +634,6 @@ def _trace_record(result: Plan, positions: dict[tuple[str, str], Position], todo
     record["input"] = {
         "lines": [{"line_id": x.line_id, "sku": x.sku, "quantity": x.quantity} for x in todo],
         "stock": stock,
+        "excluded_nodes": excluded,
     }
     return record

@@ -75,6 +75,7 @@ class PastDecision:
     at: datetime
     order: SourcingInput
     stock: Mapping[tuple[str, str], int]
+    excluded: Mapping[str, str] = field(default_factory=dict)  # nodes that had rejected the order
 
 
 def past_decision(order_id: str, at: datetime, base: SourcingInput, record: Mapping[str, Any]) -> PastDecision:
@@ -91,7 +92,8 @@ def past_decision(order_id: str, at: datetime, base: SourcingInput, record: Mapp
         pickup_node_id=base.pickup_node_id,
         ship_by=base.ship_by,
     )
-    return PastDecision(order_id, at, order, stock)
+    excluded = {node: "rejected this order before" for node in inputs.get("excluded_nodes", [])}
+    return PastDecision(order_id, at, order, stock, excluded)
 
 
 def replay(
@@ -118,6 +120,7 @@ def replay(
                     eligible=eligible_for(rules, decision.order.channel),
                     capacity_left={},
                     now=decision.at,
+                    excluded=decision.excluded,
                 )
             )
         before, after = results
