@@ -32,6 +32,7 @@ ROLES_BY_ROUTE = {
     "GET /sourcing/rules": STAFF,
     "PUT /sourcing/rules": frozenset({Role.ops}),
     "GET /orders/{order_id}/sourcing": STAFF,
+    "POST /orders/{order_id}/sourcing/retry": frozenset({Role.ops}),
     "POST /fulfillments/{fulfillment_id}/events": frozenset({Role.node, Role.ops}),
 }
 
@@ -112,6 +113,18 @@ def decisions(order_id: Annotated[str, Path(max_length=64)]) -> Decisions:
     if container.orders().get(order_id) is None:
         raise NotFound(f"no order {order_id}")
     return Decisions(order_id=order_id, decisions=[Decision(**d) for d in container.orders().traces(order_id)])
+
+
+@app.post(
+    "/orders/<order_id>/sourcing/retry",
+    summary="Clear the order's sourcing hold and source it again",
+    description="After fixing what held it (a rate, a node, stock at the pickup store). Holds of other "
+    "kinds (unpaid, address) stay. An order waiting for stock is sourced again at once.",
+    security=SECURED,
+)
+def retry(order_id: Annotated[str, Path(max_length=64)]) -> SourcingOutcome:
+    result = container.sourcing().retry(order_id)
+    return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
 
 
 @app.post(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,8 +32,9 @@ from oms.ports import OrderQuery
 
 processor = BatchProcessor(event_type=EventType.SQS)
 SOURCE_ON = frozenset({"OrderReceived", "OrderHoldCleared", "OrderReinstated"})
-SWEEP_LIMIT = 100  # orders looked at per status per sweep
-SWEEP_LOOKBACK = timedelta(days=60)
+SWEEP_PAGE = 100  # orders looked at per status per run
+SWEEP_SINCE = datetime(2020, 1, 1, tzinfo=UTC)  # every backorder, however old
+SWEEP_RESERVE_MS = 8_000  # stop looking with this much of the invocation left
 
 
 def _count(result: SourcingResult, started: float) -> None:
@@ -64,15 +65,21 @@ def handle(record: SQSRecord) -> None:
     logger.info("sourced", extra={"outcome": result.outcome, "detail": result.detail, "event": detail_type})
 
 
-def sweep_backorders() -> dict[str, Any]:
-    """Backordered orders whose waiting SKUs have stock somewhere get another round."""
+def sweep_backorders(context: LambdaContext) -> dict[str, Any]:
+    """Backordered orders whose waiting SKUs have stock somewhere get another round: up to
+    SWEEP_PAGE orders per status per run, going on from where the last run stopped."""
     orders = container.orders()
     service = container.sourcing()
-    since = datetime.now(UTC) - SWEEP_LOOKBACK
+    cursors = container.sweep_cursors()
     looked = sourced = 0
     for status in (OrderStatus.backordered, OrderStatus.partially_allocated):
-        page = orders.list(OrderQuery(status=status, created_from=since, limit=SWEEP_LIMIT, oldest_first=True))
+        cursor = cursors.get(status.value)
+        page = orders.list(
+            OrderQuery(status=status, created_from=SWEEP_SINCE, limit=SWEEP_PAGE, oldest_first=True, cursor=cursor)
+        )
         for summary in page.items:
+            if context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS:
+                break
             order = orders.get(summary["order_id"])
             looked += 1
             if order is None or not service.backordered_with_stock(order):
@@ -80,6 +87,8 @@ def sweep_backorders() -> dict[str, Any]:
             result = service.source(order.order_id)
             sourced += result.outcome != "unchanged"
             logger.info("backorder sourced", extra={"order_id": order.order_id, "outcome": result.outcome})
+        else:
+            cursors.put(status.value, page.next_cursor)  # the whole page was looked at: next run goes on
     metrics.add_metric(name="BackordersSourced", unit=MetricUnit.Count, value=sourced)
     return {"job": "backorders", "looked_at": looked, "sourced": sourced}
 
@@ -89,7 +98,7 @@ def sweep_backorders() -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if event.get("job") == "backorders":
-        result = sweep_backorders()
+        result = sweep_backorders(context)
         logger.info("sweep done", extra=result)
         return result
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

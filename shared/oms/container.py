@@ -20,6 +20,7 @@ from oms.adapters.queues import SqsQueue
 from oms.adapters.secrets import SsmSecrets
 from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
+from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
 from oms.domain.sourcing import SourcingService
 from oms.domain.stock import InventoryService
@@ -63,6 +64,11 @@ def inventory() -> InventoryService:
         settings.inventory_table, settings.reservations_table, settings.stock_ledger_table, settings.sourcing_table
     )
     return InventoryService(store, reference_data(), catalog())
+
+
+@cache
+def sweep_cursors() -> DynamoSweepCursors:
+    return DynamoSweepCursors(get_settings().sourcing_table)
 
 
 @cache
@@ -134,7 +140,7 @@ def order_statuses() -> _OrderStatuses:
 def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
-    for factory in (sourcing,):
+    for factory in (sourcing, sweep_cursors):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

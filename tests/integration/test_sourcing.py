@@ -315,3 +315,108 @@ def test_a_replay_plans_past_decisions_again_under_proposed_rules(stack) -> None
     assert moved["changed"] == 3 and moved["cost_change"] > 0
     assert moved["examples"][0]["current"]["nodes"] == ["DC-CKG"]
     assert moved["examples"][0]["proposed"]["nodes"] == ["DC-SBY"]
+
+
+def _crash_once(service: SourcingService, monkeypatch, order_id: str) -> None:
+    """One run that reserves and dies before recording anything on the order."""
+    real = service._record
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("died before recording")
+
+    monkeypatch.setattr(service, "_record", crash)
+    with pytest.raises(RuntimeError):
+        service.source(order_id)
+    monkeypatch.setattr(service, "_record", real)
+
+
+def test_a_retry_adopts_what_a_dead_run_reserved_even_when_no_stock_is_left(stack, monkeypatch) -> None:
+    _stock(SKU, {"DC-CKG": 3})
+    order_id = _capture("A-1", [_line("1", SKU, 3)])
+    service = _service()
+    _crash_once(service, monkeypatch, order_id)
+    assert _atp(SKU, "DC-CKG") == 0  # reserved by the dead run; a fresh plan would find nothing
+
+    assert service.source(order_id).outcome == "allocated"
+    order = container.orders().get(order_id)
+    assert [(f.fulfillment_id, f.node_id) for f in order.fulfillments] == [(f"{order_id}-F1", "DC-CKG")]
+    assert order.unfilled == [] and _atp(SKU, "DC-CKG") == 0
+
+
+def test_a_retry_whose_plan_would_differ_still_records_every_reserved_line_once(stack, monkeypatch) -> None:
+    _stock(SKU, {"DC-CKG": 2})
+    _stock("CAP-NAVY", {"DC-SBY": 1})
+    order_id = _capture("A-2", [_line("1", SKU, 2), _line("2", "CAP-NAVY", 1)])
+    service = _service()
+    _crash_once(service, monkeypatch, order_id)
+    _stock("CAP-NAVY", {"DC-CKG": 5})  # the retry's own plan would now ship everything from DC-CKG
+
+    assert service.source(order_id).outcome == "allocated"
+    order = container.orders().get(order_id)
+    placed = sorted((line.line_id, f.node_id) for f in order.fulfillments for line in f.lines)
+    assert placed == [("1", "DC-CKG"), ("2", "DC-SBY")] and order.unfilled == []
+    assert container.inventory().get(f"RES-{order_id}-F2").status is ReservationStatus.active
+
+
+def test_a_round_given_back_is_never_reused(stack, monkeypatch) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("A-3", [_line("1", SKU, 2)])
+    service = _service()
+    _crash_once(service, monkeypatch, order_id)
+    container.inventory().release(f"RES-{order_id}-F1", NOW, reason="given back")  # as a cancellation would
+
+    service.source(order_id)
+    order = container.orders().get(order_id)
+    assert [f.fulfillment_id for f in order.fulfillments] == [f"{order_id}-F2"]
+    assert _atp(SKU, "DC-CKG") == 8
+
+
+def test_two_lines_of_one_sku_are_reserved_and_released_together(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("A-4", [_line("1", SKU, 2), _line("2", SKU, 3)])
+    service = _service()
+    assert service.source(order_id).outcome == "allocated"
+    assert _atp(SKU, "DC-CKG") == 5
+    (fulfillment,) = container.orders().get(order_id).fulfillments
+    service.reject(fulfillment.fulfillment_id, "no", None)
+    assert _atp(SKU, "DC-CKG") == 10  # released, and the node is not asked again
+
+
+def test_a_rejection_after_the_channel_cancelled_does_not_bring_the_order_back(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10, "DC-SBY": 10})
+    order_id = _capture("A-5", [_line("1", SKU, 2)])
+    service = _service()
+    service.source(order_id)
+    container.capture_service().capture(
+        a_draft(
+            channel_order_id="A-5", shipping_address=JAKARTA, lines=[_line("1", SKU, 2)],
+            cancelled=True, channel_updated_at=NOW + timedelta(minutes=5),
+        ),
+        NOW,
+    )  # fmt: skip
+    fulfillment = container.orders().get(order_id).fulfillments[0]
+    assert service.reject(fulfillment.fulfillment_id, "no forklift", None).outcome == "unchanged"
+    order = container.orders().get(order_id)
+    assert order.status is OrderStatus.cancelled and len(order.fulfillments) == 1
+    assert _atp(SKU, "DC-CKG") == 10 and _atp(SKU, "DC-SBY") == 10
+
+
+def test_a_sourcing_hold_survives_channel_updates_until_ops_retry(stack) -> None:
+    _stock(SKU, {"ST-JKT-GI": 1, "ST-BDG-PVJ": 9})
+    pickup = {"delivery_method": "pickup", "pickup_node_id": "ST-JKT-GI", "service_level": "pickup"}
+    order_id = _capture("A-6", [_line("1", SKU, 3)], **pickup)
+    service = _service()
+    assert service.source(order_id).outcome == "on_hold"
+    container.capture_service().capture(
+        a_draft(
+            channel_order_id="A-6", shipping_address=JAKARTA, lines=[_line("1", SKU, 3)],
+            notes="ring twice", channel_updated_at=NOW + timedelta(minutes=5), **pickup,
+        ),
+        NOW,
+    )  # fmt: skip
+    order = container.orders().get(order_id)
+    assert order.status is OrderStatus.on_hold and [h.code for h in order.holds] == [HoldCode.pickup_unavailable]
+
+    _stock(SKU, {"ST-JKT-GI": 5})  # the store got the units
+    assert service.retry(order_id).outcome == "allocated"
+    assert container.orders().get(order_id).holds == []

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from oms.domain.geo import place
-from oms.domain.planner import NeedLine, SourcingInput, _reason_for_node, plan
+from oms.domain.planner import UNFILLED_PER_UNIT, NeedLine, SourcingInput, _reason_for_node, plan
 from oms.domain.sourcing_defaults import default_rules
 from oms.models.inventory import Node
 from oms.models.order import Channel, DeliveryMethod, ServiceLevel
@@ -170,13 +170,13 @@ def test_equal_inputs_give_equal_plans():
     assert first.model_dump() == again.model_dump()
 
 
-def _brute_force(o: SourcingInput, stock, rules) -> int:
+def _brute_force(o: SourcingInput, stock, rules, weights=WEIGHTS) -> int:
     options = {}
     for node_id in sorted(NODES):
         _, option = _reason_for_node(NODES[node_id], o, rules, None, {}, NOW)
         if option:
             options[node_id] = option
-    unfilled_cost = int(rules.unfilled_penalty_per_unit)
+    unfilled_cost = UNFILLED_PER_UNIT
     best = None
     for choice in itertools.product([None, *options], repeat=len(o.lines)):
         used: dict[tuple[str, str], int] = {}
@@ -188,7 +188,7 @@ def _brute_force(o: SourcingInput, stock, rules) -> int:
                 continue
             used[(line.sku, node)] = used.get((line.sku, node), 0) + line.quantity
             w, u = load.get(node, (0, 0))
-            load[node] = (w + WEIGHTS[line.sku] * line.quantity, u + line.quantity)
+            load[node] = (w + weights[line.sku] * line.quantity, u + line.quantity)
         if any(stock.get(key, 0) < q or stock.get(key, 0) < NODES[key[1]].routing_threshold for key, q in used.items()):
             continue
         if len(load) > rules.default_channel.max_shipments:
@@ -212,7 +212,7 @@ def test_the_plan_costs_exactly_the_brute_force_optimum(seed):
         pinned = any("split over nodes" in note for note in result.trace.notes)
         if pinned:
             continue  # split lines are outside the whole-line model brute force enumerates
-        unfilled = int(rules.unfilled_penalty_per_unit) * sum(u.quantity for u in result.unfilled)
+        unfilled = UNFILLED_PER_UNIT * sum(u.quantity for u in result.unfilled)
         assert int(result.cost.total) + unfilled == _brute_force(o, stock, rules), (o, stock)
 
 
@@ -226,3 +226,51 @@ def test_a_very_large_order_is_planned_greedily_and_says_so():
     assert {s.node_id: len(s.lines) for s in result.shipments} == {"DC-CKG": 100, "DC-SBY": 30}
     assert not result.trace.search.exact
     assert any("planned greedily" in note for note in result.trace.notes)
+
+
+def test_filling_comes_before_cost_even_for_a_heavy_parcel_to_papua():
+    jayapura = place("Papua", "Jayapura", -2.53, 140.72)
+    weights = {**WEIGHTS, "H": 30_000}
+    stock = {("B", "DC-SBY"): 5, ("H", "DC-SBY"): 5}
+    result = plan(
+        order(("B", 1), ("H", 1), dest=jayapura), NODES, stock, weights, RULES,
+        eligible=None, capacity_left={}, now=NOW,
+    )  # fmt: skip
+    assert result.outcome is PlanOutcome.allocated
+    assert [(s.node_id, len(s.lines)) for s in result.shipments] == [("DC-SBY", 2)]
+
+
+def test_split_lines_respect_the_parcel_limit_and_leave_whole_lines_their_stock():
+    one = RULES.model_copy(update={"default_channel": ChannelSourcing(max_shipments=1)})
+    result = run(order(("A", 7)), {("A", "DC-CKG"): 4, ("A", "DC-SBY"): 5}, one)
+    assert len(result.shipments) == 1 and result.unfilled[0].quantity == 2
+
+    stock = {("A", "DC-CKG"): 10, ("A", "ST-JKT"): 6, ("A", "DC-SBY"): 4}
+    both = run(order(("A", 6), ("A", 12)), stock)
+    assert both.outcome is PlanOutcome.allocated
+    placed = sorted((line.line_id, s.node_id, line.quantity) for s in both.shipments for line in s.lines)
+    assert sum(q for line_id, _, q in placed if line_id == "2") == 12
+    assert sum(q for line_id, _, q in placed if line_id == "1") == 6
+
+
+def test_a_pickup_store_must_hold_the_sum_of_repeated_skus():
+    stock = {("A", "ST-JKT"): 3, ("A", "ST-BDG"): 9}
+    result = run(order(("A", 2), ("A", 2), method=DeliveryMethod.pickup, pickup_node_id="ST-JKT"), stock)
+    assert result.outcome is PlanOutcome.pickup_unavailable and result.alternatives == ["ST-BDG"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_heavy_far_orders_cost_exactly_the_brute_force_optimum(seed):
+    """Heavy units to the outer islands, tight parcel limits: where a weak bound would prune the optimum."""
+    rng = random.Random(100 + seed)
+    heavy = {"A": 30_000, "B": 800, "C": 12_500}
+    for _ in range(25):
+        rules = RULES.model_copy(update={"default_channel": ChannelSourcing(max_shipments=rng.randint(1, 2))})
+        dest = rng.choice([place("Papua", "Jayapura", -2.53, 140.72), place("Sulawesi Selatan", "Makassar"), JAKARTA])
+        o = order(*[(rng.choice("ABC"), rng.randint(1, 3)) for _ in range(rng.randint(1, 4))], dest=dest)
+        stock = {(sku, node): rng.randint(0, 5) for sku in "ABC" for node in NODES if rng.random() < 0.6}
+        result = plan(o, NODES, stock, heavy, rules, eligible=None, capacity_left={}, now=NOW)
+        if any("split over nodes" in note for note in result.trace.notes):
+            continue
+        best = _brute_force(o, stock, rules, heavy)
+        assert int(result.cost.total) + UNFILLED_PER_UNIT * sum(u.quantity for u in result.unfilled) == best

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from oms.domain.capture import build_order, merge
 from oms.domain.events import events_for_change
+from oms.domain.sourcing import _too_large
+from oms.models.inventory import Reservation, ReservationLine
 from oms.models.order import (
     Fulfillment,
     FulfillmentStatus,
@@ -18,6 +20,7 @@ from oms.models.order import (
     UnfilledLine,
     fulfillment_order_id,
 )
+from oms.models.sourcing import CostBreakdown, PlannedShipment
 from tests.builders import a_draft, later
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -90,3 +93,15 @@ def test_a_channel_update_keeps_the_allocation() -> None:
 
 def test_a_fulfillment_id_names_its_order() -> None:
     assert fulfillment_order_id("ord_abc234-F12") == "ord_abc234"
+
+
+def test_an_allocation_too_big_for_one_transaction_is_named_not_attempted() -> None:
+    def reservation(node: str, count: int) -> Reservation:
+        lines = [ReservationLine(line_id=str(i), sku=f"S{i}", node_id=node, quantity=1) for i in range(count)]
+        return Reservation.model_construct(reservation_id=f"RES-{node}", kind="order", lines=lines)
+
+    shipment = PlannedShipment(node_id="N", kind="dc", lines=[], cost=CostBreakdown())
+    assert _too_large([reservation("A", 60), reservation("B", 30)], [shipment, shipment]) is None
+    reason = _too_large([reservation("A", 60), reservation("B", 45)], [shipment, shipment])
+    assert reason and "split the order" in reason
+    assert "at most 99" in (_too_large([reservation("A", 120)], [shipment]) or "")

@@ -115,11 +115,20 @@ class DynamoOrders(OrderRepository):
         return order_from_values(from_item(item)) if item else None
 
     def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None:
-        """A sourcing decision, kept beside the order (pk ORDER#<id>, sk SOURCING#<round>).
-        Written before the order itself: a retried round overwrites its own trace."""
+        """A sourcing decision, kept beside the order (pk ORDER#<id>, sk SOURCING#<round>), written
+        before the order itself, once: a retried round keeps the first trace of that round."""
         body = json.dumps(trace, separators=(",", ":"), default=str).encode()
+        try:
+            self._put_trace(order_id, round_, at, outcome, body)
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            # The first run to reach a round keeps its trace (its reservations are the ones adopted).
+
+    def _put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, body: bytes) -> None:
         client("dynamodb").put_item(
             TableName=self.table,
+            ConditionExpression="attribute_not_exists(pk)",
             Item=to_item(
                 {
                     "pk": f"ORDER#{order_id}",

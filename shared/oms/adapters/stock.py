@@ -27,7 +27,7 @@ from oms.adapters.aws import client, error_code
 from oms.adapters.capacity import CapacityTake, take_item
 from oms.adapters.dynamo import batch_get, from_item, to_item
 from oms.errors import DependencyError
-from oms.models.inventory import Reservation, ReservationStatus, StockLevel
+from oms.models.inventory import Reservation, ReservationLine, ReservationStatus, StockLevel
 
 HOLD_SHARDS = 8  # the active-holds index is spread over this many partition keys
 FINISHED_RESERVATION_DAYS = 30  # finished reservations stay readable this long
@@ -91,6 +91,17 @@ class StockDelta:
     guard: str | None = None  # "atp" (needs atp >= what leaves), "on_hand" (needs on_hand >= what leaves)
     create: bool = False  # may create the item (a receipt at a new (sku, node))
     safety_stock_if_new: int = 0
+
+
+def _per_item(lines: list[ReservationLine]) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """(sku, node, bucket) -> (units, index of its first line). Two order lines of one SKU share a
+    stock item, and a transaction may touch an item only once."""
+    out: dict[tuple[str, str, int], tuple[int, int]] = {}
+    for index, line in enumerate(lines):
+        key = (line.sku, line.node_id, line.bucket)
+        units, first = out.get(key, (0, index))
+        out[key] = (units + line.quantity, first)
+    return out
 
 
 @dataclass
@@ -293,10 +304,11 @@ class DynamoStock:
                 }
             )
             parts.append(("reservation", i))
-            for j, line in enumerate(reservation.lines):
-                delta = StockDelta(line.sku, line.node_id, line.bucket, reserved=line.quantity, guard="atp")
+            for item_key, (quantity, first) in _per_item(reservation.lines).items():
+                sku, node_id, bucket = item_key
+                delta = StockDelta(sku, node_id, bucket, reserved=quantity, guard="atp")
                 items.append(self._delta_update(delta, "reserve", reservation.reservation_id, now))
-                parts.append(("line", i, j))
+                parts.append(("line", i, first))
         for k, take in enumerate(capacity):
             items.append(take_item(self.sourcing_table, take))
             parts.append(("capacity", k))
@@ -333,8 +345,8 @@ class DynamoStock:
                 }
             }
         ]
-        for line in open_lines:
-            delta = StockDelta(line.sku, line.node_id, line.bucket, reserved=-line.quantity)
+        for (sku, node_id, bucket), (quantity, _) in _per_item(open_lines).items():
+            delta = StockDelta(sku, node_id, bucket, reserved=-quantity)
             items.append(self._delta_update(delta, status.value, reservation.reservation_id, now))
         self._transact(items)
 
@@ -368,8 +380,8 @@ class DynamoStock:
                 }
             }
         ]
-        for line in lines:
-            delta = StockDelta(line.sku, line.node_id, line.bucket, on_hand=-line.quantity, reserved=-line.quantity)
+        for (sku, node_id, bucket), (quantity, _) in _per_item(lines).items():
+            delta = StockDelta(sku, node_id, bucket, on_hand=-quantity, reserved=-quantity)
             items.append(self._delta_update(delta, "consume", reservation.reservation_id, now))
         self._transact(items)
 

@@ -19,6 +19,7 @@ from oms.models.order import (
     PAYABLE,
     PICKUP_METHODS,
     SERVICE_LEVEL_PRIORITY,
+    SOURCING_HOLDS,
     Hold,
     HoldCode,
     Order,
@@ -141,6 +142,9 @@ def merge(
     if _precedence(draft, digest) <= _precedence(existing, existing.content_hash):
         return Outcome.stale
     holds = evaluate_holds(draft, known_skus)
+    if not _changes_what_sourcing_planned(existing, draft):
+        # A sourcing hold waits for a person (or a change of address, store or lines), not for any update.
+        holds += [hold for hold in existing.holds if hold.code in SOURCING_HOLDS]
     status = existing.status
     # A channel may cancel at any time, and may reinstate an order it cancelled itself.
     reinstated = existing.status is OrderStatus.cancelled and existing.cancelled and not draft.cancelled
@@ -163,6 +167,14 @@ def merge(
         sourcing_round=existing.sourcing_round,
         excluded_nodes=existing.excluded_nodes,
     )
+
+
+def _changes_what_sourcing_planned(existing: Order, draft: OrderDraft) -> bool:
+    def planned_from(order: OrderDraft) -> tuple:
+        lines = sorted((line.line_id, line.sku, line.quantity) for line in order.lines)
+        return order.delivery_method, order.pickup_node_id, order.shipping_address, lines
+
+    return planned_from(existing) != planned_from(draft)
 
 
 def format_order_number(prefix: str, number: int) -> str:

@@ -49,6 +49,9 @@ from oms.models.sourcing import (
 SEARCH_LIMIT = 4_000  # branch-and-bound nodes; typical orders need far fewer (see `make bench`)
 DEFAULT_WEIGHT_G = 1_000  # a SKU without a weight in the catalog is billed as 1 kg a unit
 COMPARED_SHOWN = 8
+# Leaving a unit unfilled costs more than any shipping could: plans fill what they can first,
+# then are as cheap as possible (a lexicographic order, as one number).
+UNFILLED_PER_UNIT = 10**12
 MAX_SEARCH_LINES = 120  # deeper searches would run into Python's recursion limit; larger orders go greedy
 
 
@@ -231,39 +234,37 @@ class _Search:
     explored: int = 0
     found: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
 
-    def run(
-        self,
-        options: dict[str, NodeOption],
-        pinned: dict[str, tuple[int, int]],
-        pinned_cost: int,
-        incumbent: tuple[int, list[str | None]],
-    ) -> bool:
+    def run(self, options: dict[str, NodeOption], incumbent: tuple[int, list[str | None]]) -> bool:
         """True when the search finished (the plan is optimal), False when it hit its limit."""
         self.best_cost, self.best = incumbent
-        self.weight = {node: w for node, (w, _) in pinned.items()}
-        self.units = {node: u for node, (_, u) in pinned.items()}
+        self.weight: dict[str, int] = {}
+        self.units: dict[str, int] = {}
         self.options = options
         self.choice: list[str | None] = [None] * len(self.lines)
         count = len(self.lines)
         self.candidate_ids = [{o.node_id for o in cands} for cands in self.candidates]
-        # What a new parcel for line j costs at least, besides its weight: the cheapest fixed part.
-        self.min_new = [
-            min(
-                min((o.fixed - o.kg_floor for o in self.candidates[j]), default=self.unfilled_cost),
-                self.unfilled_cost * self.lines[j].quantity,
-            )
-            for j in range(count)
-        ]
-        # Suffix sums: per-unit handling and weight x kilogram price, each at the line's cheapest candidate.
-        self.unit_floor = [0] * (count + 1)
-        self.weight_floor = [0] * (count + 1)
-        for j in range(count - 1, -1, -1):
+        # Per remaining line, in thousandths of a rupiah: its unfilled cost P, and what filling it
+        # costs at least, a = cheapest per-unit handling + weight x cheapest kilogram price
+        # (capped at P: leaving it unfilled is always possible), and what a new parcel adds on top.
+        self.penalty = [self.unfilled_cost * line.quantity * 1000 for line in self.lines]
+        self.fill_floor = []
+        self.new_extra = []
+        for j in range(count):
             cands = self.candidates[j]
-            per_unit = min((o.handling_per_unit for o in cands), default=0)
-            per_kg = min((o.kg_floor for o in cands), default=0)
-            self.unit_floor[j] = self.unit_floor[j + 1] + per_unit * self.lines[j].quantity
-            self.weight_floor[j] = self.weight_floor[j + 1] + per_kg * self.weights[j]
-        self._dfs(0, pinned_cost)
+            if not cands:
+                self.fill_floor.append(self.penalty[j])  # no node has it: unfilled for certain
+                self.new_extra.append(0)
+                continue
+            per_unit = min(o.handling_per_unit for o in cands) * self.lines[j].quantity * 1000
+            per_kg = min(o.kg_floor for o in cands) * self.weights[j]
+            base = min(o.fixed - o.kg_floor for o in cands) * 1000
+            floor = min(self.penalty[j], per_unit + per_kg)
+            self.fill_floor.append(floor)
+            self.new_extra.append(min(self.penalty[j], base + per_unit + per_kg) - floor)
+        self.floor_suffix = [0] * (count + 1)
+        for j in range(count - 1, -1, -1):
+            self.floor_suffix[j] = self.floor_suffix[j + 1] + self.fill_floor[j]
+        self._dfs(0, 0)
         return self.explored < self.limit
 
     def _dfs(self, index: int, cost: int) -> None:  # noqa: PLR0912 (the branch step, kept in one piece for speed)
@@ -316,27 +317,27 @@ class _Search:
     def _bound(self, index: int, opened: list[str]) -> int:
         """A lower bound on what the lines from index on add to the cost.
 
-        Every parcel costs at least (fixed - r) + r x its weight in kg, r = its cheaper kilogram
-        price. So the remaining lines add at least their weight at their cheapest candidate's r,
-        less what still fits in the open parcels' started kilograms, plus their cheapest
-        per-unit handling, plus, when a line has no candidate among the open parcels, the
-        cheapest new parcel's fixed part for it (at the limit of parcels: leaving it unfilled).
+        A parcel costs at least (fixed - r) + r x its weight in kg, r = its cheaper kilogram price.
+        So each remaining line adds at least min(P, its cheapest per-unit handling + its weight at
+        its cheapest r), P = leaving it unfilled; less what still fits in the open parcels' started
+        kilograms. A line with no candidate among the open parcels needs a new parcel or stays
+        unfilled: the largest such extra counts once (parcels are shared); at the limit of parcels
+        those lines stay unfilled, each at its full P.
         """
-        need = 0
-        at_max = len(opened) >= self.max_open
         open_set = set(opened)
+        at_max = len(opened) >= self.max_open
+        need = 0
         for j in range(index, len(self.lines)):
-            if self.candidate_ids[j].isdisjoint(open_set):
+            if self.candidate_ids[j] and self.candidate_ids[j].isdisjoint(open_set):
                 if at_max:
-                    need += self.unfilled_cost * self.lines[j].quantity
-                elif self.min_new[j] > need:
-                    need = self.min_new[j]
+                    need += self.penalty[j] - self.fill_floor[j]
+                elif self.new_extra[j] > need:
+                    need = self.new_extra[j]
         slack = 0
         for node in opened:
             weight = self.weight[node]
             slack += self.options[node].kg_floor * (max(1000, -(-weight // 1000) * 1000) - weight)
-        weight_part = max(0, self.weight_floor[index] - slack) // 1000
-        return self.unit_floor[index] + weight_part + need
+        return max(0, self.floor_suffix[index] - slack + need) // 1000
 
     def _leaf(self, cost: int) -> None:
         key = tuple(sorted(n for n in self.weight if self.units[n] > 0))
@@ -406,7 +407,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     ranked = sorted(options.values(), key=lambda o: (o.fixed, o.node_id))
     line_traces: list[LineTrace] = []
     whole: list[NeedLine] = []
-    pinned: list[tuple[NeedLine, str]] = []  # split lines: (part, node)
+    split: list[NeedLine] = []  # no node holds the whole line: placed over several after the search
     unfilled: list[ShortLine] = []
     for line in order.lines:
         unit = weights_g.get(line.sku, DEFAULT_WEIGHT_G)
@@ -429,27 +430,14 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
         )
         if cands or not options:
             whole.append(line)
-            continue
-        # No node has the whole line: take its units from the cheapest nodes that have some.
-        left = line.quantity
-        for option in ranked:
-            have = usable.get((line.sku, option.node_id), 0)
-            take = min(have, left)
-            if take > 0:
-                pinned.append((NeedLine(line.line_id, line.sku, take), option.node_id))
-                usable[(line.sku, option.node_id)] = have - take
-                left -= take
-            if left == 0:
-                break
-        if left:
-            reason = (
-                f"only {line.quantity - left} of {line.quantity} in stock at eligible nodes"
-                if left < line.quantity
-                else "no eligible node has the stock"
+        elif any(usable.get((line.sku, o.node_id), 0) for o in ranked):
+            split.append(line)
+        else:
+            unfilled.append(
+                ShortLine(
+                    line_id=line.line_id, sku=line.sku, quantity=line.quantity, reason="no eligible node has the stock"
+                )
             )
-            unfilled.append(ShortLine(line_id=line.line_id, sku=line.sku, quantity=left, reason=reason))
-        if left < line.quantity:
-            notes.append(f"line {line.line_id} split over nodes: no eligible node holds all {line.quantity} units")
 
     trace = PlanTrace(
         rules_version=rules.version,
@@ -470,26 +458,20 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     if not options:
         return _no_plan(order, trace, PlanOutcome.unroutable, "no node passes the rules (see trace.nodes)")
     if order.method in PICKUP_METHODS:
-        cannot = [t for t in line_traces if not t.candidates]
-        if cannot:
-            return _pickup_unavailable(order, nodes, usable, stock, trace, eligible)
+        demand: dict[str, int] = {}
+        for line in order.lines:
+            demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+        store = order.pickup_node_id or ""
+        if any(usable.get((sku, store), 0) < quantity for sku, quantity in demand.items()):
+            return _pickup_unavailable(order, nodes, stock, trace, eligible)
 
-    # Pinned parts open their nodes before the search.
     weight_of = {line.line_id: weights_g.get(line.sku, DEFAULT_WEIGHT_G) for line in order.lines}
-    opened: dict[str, tuple[int, int]] = {}
-    for part, node_id in pinned:
-        w, u = opened.get(node_id, (0, 0))
-        opened[node_id] = (w + weight_of[part.line_id] * part.quantity, u + part.quantity)
-    pinned_cost = sum(options[n].cost(w, u) for n, (w, u) in opened.items())
-    unfilled_cost = int(rules.unfilled_penalty_per_unit)
-    pinned_cost += unfilled_cost * sum(u.quantity for u in unfilled)
-
     traces_by_id = {t.line_id: t for t in line_traces}
     # Fewest candidates first (they decide the most), then the heaviest.
     lines = sorted(
         whole, key=lambda x: (len(traces_by_id[x.line_id].candidates), -weight_of[x.line_id] * x.quantity, x.line_id)
     )
-    dominated = _dominated(lines, ranked, usable, opened)
+    dominated = _dominated(lines, ranked, usable, {})
     for node_trace in trace.nodes:
         node_trace.dominated_by = dominated.get(node_trace.node_id)
     searched = [o for o in ranked if o.node_id not in dominated]
@@ -499,21 +481,46 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
         candidates=[[o for o in searched if usable.get((line.sku, o.node_id), 0) >= line.quantity] for line in lines],
         stock=dict(usable),
         max_open=channel_rules.max_shipments,
-        unfilled_cost=unfilled_cost,
+        unfilled_cost=UNFILLED_PER_UNIT,
         limit=limit,
     )
-    incumbent = _single_node_incumbent(search, ranked, opened, pinned_cost, unfilled_cost)
+    incumbent = _single_node_incumbent(search, ranked)
     if len(lines) <= MAX_SEARCH_LINES:
-        exact = search.run(options, opened, pinned_cost, incumbent)
+        exact = search.run(options, incumbent)
     else:
         exact = False
-        search.best = _fill_greedily(search, options, opened, incumbent[1])
+        search.best = _fill_greedily(search, incumbent[1])
         trace.notes.append(f"{len(lines)} lines: planned greedily (the exact search takes up to {MAX_SEARCH_LINES})")
     choice = search.best
 
+    # Lines no node holds whole take the stock the whole lines left, fewest nodes first.
+    left_stock = dict(usable)
+    opened_nodes: list[str] = []
+    for line, node_id in zip(lines, choice, strict=True):
+        if node_id is not None:
+            left_stock[(line.sku, node_id)] -= line.quantity
+            if node_id not in opened_nodes:
+                opened_nodes.append(node_id)
+    parts: list[tuple[NeedLine, str]] = []
+    for line in sorted(split, key=lambda x: (-weight_of[x.line_id] * x.quantity, x.line_id)):
+        placed = _split_line(line, ranked, left_stock, opened_nodes, channel_rules.max_shipments)
+        parts += placed
+        left = line.quantity - sum(part.quantity for part, _ in placed)
+        if left:
+            reason = (
+                f"only {line.quantity - left} of {line.quantity} at eligible nodes "
+                f"within {channel_rules.max_shipments} shipment(s)"
+                if left < line.quantity
+                else f"would need more than {channel_rules.max_shipments} shipment(s)"
+            )
+            unfilled.append(ShortLine(line_id=line.line_id, sku=line.sku, quantity=left, reason=reason))
+        if placed:
+            note = f"line {line.line_id} split over nodes: no eligible node holds all {line.quantity} units"
+            trace.notes.append(note)
+
     # The winner as shipments.
     by_node: dict[str, list[PlannedLine]] = {}
-    for part, node_id in pinned:
+    for part, node_id in parts:
         by_node.setdefault(node_id, []).append(PlannedLine(line_id=part.line_id, sku=part.sku, quantity=part.quantity))
     for line, node_id in zip(lines, choice, strict=True):
         if node_id is None:
@@ -549,8 +556,8 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
             )
         )
     unfilled.sort(key=lambda u: u.line_id)
-    trace.compared = [
-        ComparedPlan(nodes=list(key), total=Decimal(cost), unfilled_units=left)
+    trace.compared = [  # the whole lines' plans; what they leave unfilled is counted, not priced
+        ComparedPlan(nodes=list(key), total=Decimal(cost - UNFILLED_PER_UNIT * left), unfilled_units=left)
         for key, (cost, left) in sorted(search.found.items(), key=lambda kv: (kv[1][0], kv[0]))[:COMPARED_SHOWN]
     ]
     trace.winner = [s.node_id for s in shipments]
@@ -571,6 +578,40 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     else:
         outcome, reason = PlanOutcome.allocated, None
     return Plan(outcome=outcome, shipments=shipments, unfilled=unfilled, cost=total, reason=reason, trace=trace)
+
+
+def _split_line(
+    line: NeedLine, ranked: list[NodeOption], left: dict[tuple[str, str], int], opened: list[str], max_open: int
+) -> list[tuple[NeedLine, str]]:
+    """A line no node holds whole: the parcels already planned first, then new ones while the
+    parcel limit allows, the fullest first (fewest parcels); then the units go to the chosen
+    nodes that are cheaper per unit first. Takes from `left`; adds new nodes to `opened`."""
+    by_fill = sorted(ranked, key=lambda o: (o.node_id not in opened, -left.get((line.sku, o.node_id), 0), o.fixed))
+    chosen: list[NodeOption] = []
+    need = line.quantity
+    count = len(opened)
+    for option in by_fill:
+        have = left.get((line.sku, option.node_id), 0)
+        if have <= 0 or (option.node_id not in opened and count >= max_open):
+            continue
+        chosen.append(option)
+        count += option.node_id not in opened
+        need -= min(have, need)
+        if need == 0:
+            break
+    parts = []
+    need = line.quantity
+    for option in sorted(chosen, key=lambda o: (o.kg_floor, o.handling_per_unit, o.fixed, o.node_id)):
+        key = (line.sku, option.node_id)
+        take = min(left[key], need)
+        if take <= 0:
+            continue
+        parts.append((NeedLine(line.line_id, line.sku, take), option.node_id))
+        left[key] -= take
+        need -= take
+        if option.node_id not in opened:
+            opened.append(option.node_id)
+    return parts
 
 
 def _dominated(
@@ -612,24 +653,16 @@ def _unfilled_reason(trace: LineTrace, max_shipments: int) -> str:
     return f"would need more than {max_shipments} shipment(s)"
 
 
-def _single_node_incumbent(
-    search: _Search,
-    every: list[NodeOption],
-    opened: dict[str, tuple[int, int]],
-    pinned_cost: int,
-    unfilled_cost: int,
-) -> tuple[int, list[str | None]]:
+def _single_node_incumbent(search: _Search, every: list[NodeOption]) -> tuple[int, list[str | None]]:
     """The best plan that ships every whole line from one node (or leaves it unfilled): a
     strong first bound, since a second parcel usually costs more than any saving. Every node
     is priced, the dominated ones too, so the trace can show what each would have cost."""
-    nothing = pinned_cost + unfilled_cost * sum(line.quantity for line in search.lines)
+    unfilled_cost = search.unfilled_cost
+    nothing = unfilled_cost * sum(line.quantity for line in search.lines)
     best: tuple[int, list[str | None]] = (nothing + 1, [None] * len(search.lines))
     for option in every:
         node = option.node_id
-        if node not in opened and len(opened) >= search.max_open:
-            continue
-        w, u = opened.get(node, (0, 0))
-        cost = pinned_cost - (option.cost(w, u) if node in opened else 0)
+        w = u = cost = 0
         choice: list[str | None] = []
         used: dict[str, int] = {}
         for index, line in enumerate(search.lines):
@@ -645,9 +678,8 @@ def _single_node_incumbent(
         if u == 0:
             continue  # this node holds none of the lines
         cost += option.cost(w, u)
-        used_nodes = tuple(sorted({*(n for n in opened if opened[n][1] > 0), *(c for c in choice if c)}))
         left = sum(line.quantity for line, c in zip(search.lines, choice, strict=True) if c is None)
-        search.found[used_nodes] = (cost, left)  # shown in the trace beside the winner
+        search.found[(node,)] = (cost, left)  # shown in the trace beside the winner
         if cost < best[0]:
             best = (cost, choice)
     # The search only records plans strictly better than its incumbent: one unit above it
@@ -655,14 +687,12 @@ def _single_node_incumbent(
     return best[0] + 1, best[1]
 
 
-def _fill_greedily(
-    search: _Search, options: dict[str, NodeOption], opened: dict[str, tuple[int, int]], start: list[str | None]
-) -> list[str | None]:
+def _fill_greedily(search: _Search, start: list[str | None]) -> list[str | None]:
     """For very large orders: the best single-node plan, then each line it left unfilled (heaviest
     first) where it adds least: into a parcel already planned, or a new one while parcels remain."""
     choice = list(start)
-    weight = {node: w for node, (w, _) in opened.items()}
-    units = {node: u for node, (_, u) in opened.items()}
+    weight: dict[str, int] = {}
+    units: dict[str, int] = {}
     left = dict(search.stock)
     for index, node in enumerate(choice):
         if node is not None:
@@ -702,7 +732,6 @@ def _no_plan(order: SourcingInput, trace: PlanTrace, outcome: PlanOutcome, reaso
 def _pickup_unavailable(
     order: SourcingInput,
     nodes: Mapping[str, Node],
-    usable: Mapping[tuple[str, str], int],
     stock: Mapping[tuple[str, str], int],
     trace: PlanTrace,
     eligible: set[str] | None,

@@ -28,7 +28,7 @@ from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
 from oms.domain.planner import CapacityClass, NeedLine, SourcingInput, plan
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
-from oms.domain.stock import CapacityFull, InsufficientStock, InventoryService
+from oms.domain.stock import MAX_RESERVATION_ITEMS, CapacityFull, InsufficientStock, InventoryService
 from oms.errors import BadRequest, Conflict, NotFound, StaleWrite
 from oms.models.inventory import (
     AdjustmentCreate,
@@ -37,10 +37,12 @@ from oms.models.inventory import (
     Reservation,
     ReservationKind,
     ReservationLine,
+    ReservationStatus,
     Shortage,
 )
 from oms.models.order import (
     PICKUP_METHODS,
+    SOURCING_HOLDS,
     Fulfillment,
     FulfillmentLine,
     FulfillmentStatus,
@@ -57,6 +59,7 @@ from oms.models.sourcing import Plan, PlannedShipment, PlanOutcome, PlanRequest,
 REPLAN_ATTEMPTS = 4  # stock moved under the plan: plan again from a fresh read, this often
 RECORD_ATTEMPTS = 5  # the order changed under the write (a channel update): merge and write again
 SOURCED_STATES = frozenset({OrderStatus.received, OrderStatus.backordered, OrderStatus.partially_allocated})
+ALLOCATION_STATES = frozenset({OrderStatus.allocated, OrderStatus.partially_allocated, OrderStatus.backordered})
 
 
 class Orders(Protocol):
@@ -240,8 +243,9 @@ class SourcingService:
             ]
         return []
 
-    def source(self, order_id: str) -> SourcingResult:
-        """Plan, reserve and record one round for the order. Safe to repeat."""
+    def source(self, order_id: str) -> SourcingResult:  # noqa: PLR0912 (one round, read top to bottom)
+        """Plan, reserve and record one round for the order. Safe to repeat, and to run twice at once:
+        a round's reservations have ids from the order's stored state, so a second run finds them."""
         for _ in range(REPLAN_ATTEMPTS):
             now = self.clock()
             order = self.orders.get(order_id, consistent=True)
@@ -251,7 +255,14 @@ class SourcingService:
                 return SourcingResult(order_id, "unchanged", f"order is {order.status.value}")
             todo = self._todo(order)
             if not todo:
-                return SourcingResult(order_id, "unchanged", "nothing to source")
+                return self._settle(order, now)
+            first_free, leftover = self._leftovers(order, now)
+            if leftover:
+                # An earlier run reserved this round and died before recording it: record what it reserved.
+                adopted, waiting = self._adopt(order, leftover, todo, now)
+                if not waiting:
+                    return adopted
+                continue  # the rest of the lines: a round of their own
             rules = self.reference.sourcing_rules()
             excluded = {node_id: "rejected this order before" for node_id in order.excluded_nodes}
             result, positions = self._plan(self._input(order, todo), rules, now, consistent=True, excluded=excluded)
@@ -260,13 +271,19 @@ class SourcingService:
                 return SourcingResult(order_id, "unchanged", "still short")  # no new round, no churn
             round_ = order.sourcing_round + 1
             try:
-                fulfillments, reservations = self._fulfillments(order, decision.shipments, positions, round_, now)
+                fulfillments, reservations = self._fulfillments(
+                    order, decision.shipments, positions, first_free, round_, now
+                )
                 if reservations:
-                    stored, created = self.inventory.reserve_all(
-                        reservations, now, self._capacity_takes(decision.shipments, order, now)
-                    )
-                    if not created:
-                        fulfillments = _from_stored(fulfillments, stored)
+                    too_large = _too_large(reservations, decision.shipments)
+                    if too_large:
+                        decision = _Decision([], [], Hold(code=HoldCode.too_large, message=too_large))
+                        fulfillments, reservations = [], []
+                    else:
+                        takes = self._capacity_takes(decision.shipments, order, now)
+                        _, created = self.inventory.reserve_all(reservations, now, takes)
+                        if not created:
+                            continue  # another run reserved this round first: adopt or re-plan on the next pass
             except (InsufficientStock, CapacityFull):
                 continue  # stock or capacity moved under the plan: plan again from a fresh read
             except Conflict as exc:
@@ -279,6 +296,81 @@ class SourcingService:
         raise Conflict(
             f"order {order_id}: stock kept moving under {REPLAN_ATTEMPTS} plans", details={"retryable": True}
         )
+
+    def _leftovers(self, order: Order, now: datetime) -> tuple[int, list[Reservation]]:
+        """Reservations made for the order's next fulfillment numbers but not recorded on it (a run
+        that died, or one running beside this). Active ones are returned to be adopted; released ones
+        (a round given back) only move the numbering on. Returns (first free number, active ones)."""
+        number = len(order.fulfillments)
+        found: list[Reservation] = []
+        while True:
+            reservation = self.inventory.store.get_reservation(f"RES-{order.order_id}-F{number + 1}")
+            if reservation is None or reservation.order_id != order.order_id:
+                break
+            found.append(reservation)
+            number += 1
+        active = [r for r in found if r.status is ReservationStatus.active]
+        if active and len(active) < len(found):
+            # Half given back (a release that died midway): give back the rest, adopt nothing.
+            for reservation in active:
+                self.inventory.release(reservation.reservation_id, now, reason="incomplete round given back")
+            active = []
+        return number + 1, active
+
+    def _adopt(
+        self, order: Order, reservations: list[Reservation], todo: list[NeedLine], now: datetime
+    ) -> tuple[SourcingResult, int]:
+        """Record reservations an earlier run made; what they do not hold waits for the next round."""
+        round_ = order.sourcing_round + 1
+        costs = _planned_costs(self.orders.traces(order.order_id), round_)
+        fulfillments = []
+        for reservation in reservations:
+            per_line: dict[tuple[str, str], int] = {}
+            for line in reservation.lines:
+                per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
+            node_id = reservation.lines[0].node_id
+            fulfillments.append(
+                Fulfillment(
+                    fulfillment_id=reservation.reservation_id.removeprefix("RES-"),
+                    node_id=node_id,
+                    delivery_method=order.delivery_method,
+                    service_level=order.service_level,
+                    lines=[FulfillmentLine(line_id=i, sku=s, quantity=q) for (i, s), q in sorted(per_line.items())],
+                    reservation_id=reservation.reservation_id,
+                    planned_cost=costs.get(node_id, Decimal(0)),
+                    ship_by=order.ship_by,
+                    round=round_,
+                    created_at=reservation.created_at,
+                    reason="recorded from its reservation after the run that made it stopped",
+                )
+            )
+        held: dict[str, int] = {}
+        for fulfillment in fulfillments:
+            for line in fulfillment.lines:
+                held[line.line_id] = held.get(line.line_id, 0) + line.quantity
+        waiting = [
+            NeedLine(x.line_id, x.sku, x.quantity - held.get(x.line_id, 0))
+            for x in todo
+            if x.quantity > held.get(x.line_id, 0)
+        ]
+        decision = _Decision([], _unfilled(waiting, ShortageAction.backorder, "not placed yet"), None)
+        return self._record(order, round_, fulfillments, decision, now), len(waiting)
+
+    def _settle(self, order: Order, now: datetime) -> SourcingResult:
+        """Nothing left to place. A received order whose fulfillments are all still active (a
+        cancellation taken back before its release ran) is allocated again, as it was."""
+        active = [f for f in order.fulfillments if f.status is FulfillmentStatus.requested]
+        if order.status is not OrderStatus.received or not active:
+            return SourcingResult(order.order_id, "unchanged", "nothing to source")
+        status = _status_after(order.fulfillments, order.unfilled)
+        try:
+            self.orders.replace(
+                order.model_copy(update={"status": status, "updated_at": now, "version": order.version + 1}),
+                expected_version=order.version,
+            )
+        except StaleWrite:
+            return SourcingResult(order.order_id, "unchanged", "order changed meanwhile")
+        return SourcingResult(order.order_id, status.value, "its reservations were still held")
 
     def _decide(self, order: Order, todo: list[NeedLine], result: Plan, rules: SourcingRules) -> _Decision:
         policy = rules.for_channel(order.channel)
@@ -307,41 +399,29 @@ class SourcingService:
         order: Order,
         shipments: list[PlannedShipment],
         positions: dict[tuple[str, str], Position],
+        first_number: int,
         round_: int,
         now: datetime,
     ) -> tuple[list[Fulfillment], list[Reservation]]:
         nodes = self.reference.nodes()
         fulfillments: list[Fulfillment] = []
         reservations: list[Reservation] = []
-        for offset, shipment in enumerate(shipments, start=1):
-            fulfillment_id = f"{order.order_id}-F{len(order.fulfillments) + offset}"
+        for offset, shipment in enumerate(shipments):
+            fulfillment_id = f"{order.order_id}-F{first_number + offset}"
             reservation_id = f"RES-{fulfillment_id}"
-            lines: list[ReservationLine] = []
-            for planned in shipment.lines:
-                position = positions.get((planned.sku, shipment.node_id))
-                takes = (
-                    choose_takes(planned.sku, planned.quantity, [position], nodes, reservation_id) if position else None
-                )
-                if takes is None:  # the units are there but spread over too many buckets: plan again
-                    raise_short(planned.sku, planned.quantity, shipment.node_id)
-                lines += [
-                    ReservationLine(
-                        line_id=planned.line_id,
-                        sku=planned.sku,
-                        node_id=take.node_id,
-                        quantity=take.quantity,
-                        bucket=take.bucket,
-                    )
-                    for take in takes or []
-                ]
             reservations.append(
-                Reservation(
+                Reservation.model_construct(
                     reservation_id=reservation_id,
                     kind=ReservationKind.order,
                     channel=order.channel,
                     order_id=order.order_id,
-                    lines=lines,
+                    lines=_reservation_lines(shipment, positions, nodes, reservation_id),
+                    status=ReservationStatus.active,
                     created_at=now,
+                    expires_at=None,
+                    finished_at=None,
+                    consumed_lines=[],
+                    reason=None,
                 )
             )
             fulfillments.append(
@@ -419,7 +499,8 @@ class SourcingService:
             if order is None or order.status is not OrderStatus.cancelled:
                 return SourcingResult(order_id, "unchanged", "order is not cancelled")
             active = [f for f in order.fulfillments if f.status is FulfillmentStatus.requested]
-            if not active and not order.unfilled:
+            waiting = [u for u in order.unfilled if u.action is ShortageAction.backorder]
+            if not active and not waiting:
                 return SourcingResult(order_id, "unchanged", "nothing held")
             self._release(active, now, "order cancelled")
             changed = [
@@ -428,8 +509,14 @@ class SourcingService:
                 else f
                 for f in order.fulfillments
             ]
+            cancelled_lines = [u for u in order.unfilled if u.action is ShortageAction.cancel]  # kept: their reasons
             updated = order.model_copy(
-                update={"fulfillments": changed, "unfilled": [], "updated_at": now, "version": order.version + 1}
+                update={
+                    "fulfillments": changed,
+                    "unfilled": cancelled_lines,
+                    "updated_at": now,
+                    "version": order.version + 1,
+                }
             )
             try:
                 self.orders.replace(updated, expected_version=order.version)
@@ -462,11 +549,17 @@ class SourcingService:
             self.inventory.release(fulfillment.reservation_id, now, reason=f"rejected by {fulfillment.node_id}")
             for sku, counted in sorted((on_hand or {}).items()):
                 self._correct(fulfillment, sku, counted, now)
-            updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now)
+            if order.status not in ALLOCATION_STATES:
+                # Cancelled or held meanwhile: the stock is given back, nothing is sourced again.
+                updated = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now)
+            else:
+                updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now)
             try:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
                 continue
+            if order.status not in ALLOCATION_STATES:
+                return SourcingResult(order_id, "unchanged", f"order is {order.status.value}: not sourced again")
             if updated.status is OrderStatus.on_hold:
                 return SourcingResult(order_id, "on_hold", "pickup order rejected: waiting for staff")
             return self.source(order_id)
@@ -515,6 +608,32 @@ class SourcingService:
         )
         return report.as_dict()
 
+    def retry(self, order_id: str) -> SourcingResult:
+        """Ops fixed what held the order (the rules, a node, the stock at the pickup store): sourcing
+        holds are cleared and the order is sourced again. Other holds (unpaid, address) stay."""
+        for _ in range(RECORD_ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            if order is None:
+                raise NotFound(f"no order {order_id}")
+            sourcing_holds = [h for h in order.holds if h.code in SOURCING_HOLDS]
+            if not sourcing_holds:
+                if order.status in SOURCED_STATES:
+                    return self.source(order_id)
+                raise Conflict(f"order {order_id} is {order.status.value} and has no sourcing hold to clear")
+            others = [h for h in order.holds if h.code not in SOURCING_HOLDS]
+            status = OrderStatus.on_hold if others else OrderStatus.received
+            updated = order.model_copy(
+                update={"holds": others, "status": status, "updated_at": self.clock(), "version": order.version + 1}
+            )
+            try:
+                self.orders.replace(updated, expected_version=order.version)
+            except StaleWrite:
+                continue
+            if others:
+                return SourcingResult(order_id, "on_hold", "other holds remain: " + ", ".join(h.code for h in others))
+            return self.source(order_id)
+        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
     def backordered_with_stock(self, order: Order) -> bool:
         """Cheap check for the sweep: does any waiting line's SKU have stock anywhere now?"""
         skus = sorted({u.sku for u in order.unfilled if u.action is ShortageAction.backorder})
@@ -537,31 +656,68 @@ def _same_waiting(order: Order, decision: _Decision) -> bool:
     """A backordered order planned again with the same outcome: nothing to record."""
     if order.status not in (OrderStatus.backordered, OrderStatus.partially_allocated):
         return False
-    before = sorted((u.line_id, u.quantity, u.action) for u in order.unfilled)
+    before = sorted((u.line_id, u.quantity, u.action) for u in order.unfilled if u.action is ShortageAction.backorder)
     after = sorted((u.line_id, u.quantity, u.action) for u in decision.unfilled)
     return before == after
 
 
-def _from_stored(planned: list[Fulfillment], stored: list[Reservation]) -> list[Fulfillment]:
-    """A retried round found its reservations made by an earlier delivery (which died before
-    recording them): the fulfillments are what was reserved, whatever this plan says."""
-    out = []
-    for fulfillment, reservation in zip(planned, stored, strict=True):
-        per_line: dict[tuple[str, str], int] = {}
-        for line in reservation.lines:
-            per_line[(line.line_id, line.sku)] = per_line.get((line.line_id, line.sku), 0) + line.quantity
-        node_id = reservation.lines[0].node_id
-        same = node_id == fulfillment.node_id
-        out.append(
-            fulfillment.model_copy(
-                update={
-                    "node_id": node_id,
-                    "lines": [FulfillmentLine(line_id=i, sku=s, quantity=q) for (i, s), q in sorted(per_line.items())],
-                    "planned_cost": fulfillment.planned_cost if same else Decimal(0),
-                }
-            )
+def _reservation_lines(
+    shipment: PlannedShipment, positions: dict[tuple[str, str], Position], nodes: dict[str, Node], salt: str
+) -> list[ReservationLine]:
+    """The buckets each planned line takes at its node. Lines of one SKU are placed together (their
+    total must fit the buckets), then the buckets' units are dealt out to the lines in order."""
+    per_sku: dict[str, list[Any]] = {}
+    for planned in shipment.lines:
+        per_sku.setdefault(planned.sku, []).append(planned)
+    lines: list[ReservationLine] = []
+    for sku, planned_lines in per_sku.items():
+        total = sum(p.quantity for p in planned_lines)
+        position = positions.get((sku, shipment.node_id))
+        takes = choose_takes(sku, total, [position], nodes, salt) if position else None
+        if takes is None:  # the units are there but spread over too many buckets: plan again
+            raise_short(sku, total, shipment.node_id)
+        pool = [[take.bucket, take.quantity] for take in takes or []]
+        for planned in planned_lines:
+            need = planned.quantity
+            while need:
+                bucket, have = pool[0]
+                part = min(have, need)
+                lines.append(
+                    ReservationLine(
+                        line_id=planned.line_id, sku=sku, node_id=shipment.node_id, quantity=part, bucket=bucket
+                    )
+                )
+                need -= part
+                pool[0][1] -= part
+                if pool[0][1] == 0:
+                    pool.pop(0)
+    return lines
+
+
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's TransactWriteItems limit
+
+
+def _too_large(reservations: list[Reservation], shipments: list[PlannedShipment]) -> str | None:
+    """Why the round cannot be one transaction, or None."""
+    items = len(shipments)  # capacity counters, at most one a node
+    for reservation in reservations:
+        items += 1 + len({(x.sku, x.node_id, x.bucket) for x in reservation.lines})
+        if len(reservation.lines) > MAX_RESERVATION_ITEMS:
+            return f"a node's part has {len(reservation.lines)} reservation lines (at most {MAX_RESERVATION_ITEMS})"
+    if items > MAX_TRANSACTION_ITEMS:
+        return (
+            f"the allocation needs {items} writes in one transaction (at most {MAX_TRANSACTION_ITEMS}): "
+            "split the order into smaller ones"
         )
-    return out
+    return None
+
+
+def _planned_costs(traces: list[dict[str, Any]], round_: int) -> dict[str, Decimal]:
+    """Each node's planned parcel cost in a round's stored trace (empty if none was stored)."""
+    for record in traces:
+        if record["round"] == round_:
+            return {s["node_id"]: Decimal(s["cost"]["total"]) for s in record["plan"].get("shipments", [])}
+    return {}
 
 
 def _status_after(fulfillments: list[Fulfillment], unfilled: list[UnfilledLine]) -> OrderStatus:
@@ -600,13 +756,17 @@ def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision
     return base.model_copy(update=update)
 
 
-def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: bool, now: datetime) -> Order:
+def _mark(order: Order, fulfillment_id: str, status: FulfillmentStatus, reason: str, now: datetime) -> Order:
     fulfillments = [
-        f.model_copy(update={"status": FulfillmentStatus.rejected, "reason": reason})
-        if f.fulfillment_id == fulfillment.fulfillment_id
-        else f
+        f.model_copy(update={"status": status, "reason": reason}) if f.fulfillment_id == fulfillment_id else f
         for f in order.fulfillments
     ]
+    return order.model_copy(update={"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1})
+
+
+def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: bool, now: datetime) -> Order:
+    marked = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now)
+    fulfillments = marked.fulfillments
     update: dict[str, Any] = {"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1}
     if order.delivery_method in PICKUP_METHODS:
         hold = Hold(code=HoldCode.pickup_rejected, message=f"{fulfillment.node_id} rejected the pickup: {reason}")

@@ -95,6 +95,13 @@ class HoldCode(StrEnum):
     unroutable = "unroutable"  # no node passes the sourcing rules (no rate, no eligible node)
     pickup_unavailable = "pickup_unavailable"  # the pickup store cannot hold every unit
     pickup_rejected = "pickup_rejected"  # the pickup store rejected it: staff contact the buyer
+    too_large = "too_large"  # the allocation exceeds one transaction (100 writes): split the order
+
+
+# Holds sourcing sets: a channel update keeps them unless it changes what sourcing planned from.
+SOURCING_HOLDS = frozenset(
+    {HoldCode.unroutable, HoldCode.pickup_unavailable, HoldCode.pickup_rejected, HoldCode.too_large}
+)
 
 
 def _non_negative(value: Decimal) -> Decimal:

@@ -73,9 +73,6 @@ class SourcingRules(Model):
     late_penalty: Cost = Field(
         default=Decimal(60000), description="Added per shipment whose slowest transit misses the service level"
     )
-    unfilled_penalty_per_unit: Cost = Field(
-        default=Decimal(1_000_000), description="What leaving a unit unfilled costs the plan (keeps plans filling)"
-    )
     metro_km: int = Field(
         default=50, ge=0, le=200, description="Closer than this, couriers charge the same-city rate (Jabodetabek)"
     )
@@ -247,4 +244,6 @@ class PlanRequest(Model):
     def _order_or_cart(self) -> PlanRequest:
         if (self.order_id is None) == (not self.lines):
             raise ValueError("send either order_id or lines")
+        if self.ship_by is not None and self.ship_by.tzinfo is None:
+            raise ValueError("ship_by must carry a time zone offset")
         return self
