@@ -1,6 +1,7 @@
 """Operations commands, for a deployed stage or for `make run`'s embedded AWS.
 
     python scripts/oms_admin.py --stage local create-key --name "POS Bandung" --role channel --channel pos
+    python scripts/oms_admin.py --stage local create-key --name "Store app PVJ" --role node --node ST-BDG-PVJ
     python scripts/oms_admin.py --stage local quarantine list [--channel shopify]
     python scripts/oms_admin.py --stage local quarantine replay [--channel shopify] [--key <inbox key>]
     python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher|stock-ledger|stock-push
@@ -64,7 +65,9 @@ def create_key(args: argparse.Namespace) -> None:
     if "channel" in args.role and not args.channel:
         raise SystemExit("a channel key must name the channels it speaks for (--channel pos ...)")
     channels = [Channel(c) for c in args.channel] if args.channel else None
-    key, record = new_key(args.name, [Role(r) for r in args.role], datetime.now(UTC), channels=channels)
+    key, record = new_key(
+        args.name, [Role(r) for r in args.role], datetime.now(UTC), channels=channels, nodes=args.node or None
+    )
     client("dynamodb").put_item(TableName=env["API_KEYS_TABLE"], Item=to_item(record.model_dump(mode="json")))
     print(f"key id {record.key_id} ({', '.join(args.role)}); the key, shown once:\n{key}")
 
@@ -288,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     key.add_argument("--name", required=True)
     key.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     key.add_argument("--channel", action="append", choices=[c.value for c in Channel])
+    key.add_argument("--node", action="append", help="a node key acts only for these nodes (repeat the option)")
     key.set_defaults(run=create_key)
     quarantine = commands.add_parser("quarantine").add_subparsers(dest="action", required=True)
     listing = quarantine.add_parser("list")

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from oms import container
+from oms.domain.apikeys import nodes_acted_for
 from oms.errors import Conflict, NotFound
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
@@ -135,7 +136,8 @@ def retry(order_id: Annotated[str, Path(max_length=64)]) -> SourcingOutcome:
     security=SECURED,
 )
 def fulfillment_event(fulfillment_id: Annotated[str, Path(max_length=100)], body: FulfillmentEvent) -> SourcingOutcome:
-    result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand)
+    acting_for = nodes_acted_for(app.context["api_key"])
+    result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand, acting_for)
     logger.info("fulfillment rejected", extra={"fulfillment_id": fulfillment_id, "outcome": result.outcome})
     return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
 

@@ -12,7 +12,7 @@ import pytest
 
 from oms import container
 from oms.domain.sourcing import SourcingService
-from oms.errors import NotFound
+from oms.errors import Forbidden, NotFound
 from oms.models.inventory import ReservationStatus
 from oms.models.order import Channel, FulfillmentStatus, HoldCode, OrderStatus, ShortageAction
 from oms.models.sourcing import ChannelSourcing, PlanRequest
@@ -420,3 +420,14 @@ def test_a_sourcing_hold_survives_channel_updates_until_ops_retry(stack) -> None
     _stock(SKU, {"ST-JKT-GI": 5})  # the store got the units
     assert service.retry(order_id).outcome == "allocated"
     assert container.orders().get(order_id).holds == []
+
+
+def test_a_node_key_limited_to_its_nodes_cannot_reject_another_nodes_work(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("A-7", [_line("1", SKU, 1)])
+    _service().source(order_id)
+    fulfillment = container.orders().get(order_id).fulfillments[0]
+    with pytest.raises(Forbidden):
+        _service().reject(fulfillment.fulfillment_id, "not ours", None, acting_for={"ST-BDG-PVJ"})
+    result = _service().reject(fulfillment.fulfillment_id, "ours", None, acting_for={"DC-CKG"})
+    assert result.outcome == "backordered"  # DC-CKG had the only units, and is not asked again

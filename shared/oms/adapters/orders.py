@@ -143,13 +143,14 @@ class DynamoOrders(OrderRepository):
 
     def traces(self, order_id: str) -> list[dict[str, Any]]:
         """Every sourcing decision of the order, oldest first."""
-        response = client("dynamodb").query(
+        paginator = client("dynamodb").get_paginator("query")
+        pages = paginator.paginate(
             TableName=self.table,
             KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
             ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":s": {"S": "SOURCING#"}},
         )
         out = []
-        for item in response["Items"]:
+        for item in (item for page in pages for item in page["Items"]):
             values = from_item(item)
             out.append(
                 {

@@ -23,12 +23,19 @@ def hash_key(key: str) -> str:
 
 
 def new_key(
-    name: str, roles: list[Role], now: datetime, channels: list[Channel] | None = None, key: str | None = None
+    name: str,
+    roles: list[Role],
+    now: datetime,
+    channels: list[Channel] | None = None,
+    key: str | None = None,
+    nodes: list[str] | None = None,
 ) -> tuple[str, ApiKey]:
     """A new key and its stored record; the key itself is returned once and never stored."""
     key = key or KEY_PREFIX + secrets.token_urlsafe(32)
     digest = hash_key(key)
-    record = ApiKey(key_hash=digest, key_id=digest[:10], name=name, roles=roles, channels=channels, created_at=now)
+    record = ApiKey(
+        key_hash=digest, key_id=digest[:10], name=name, roles=roles, channels=channels, nodes=nodes, created_at=now
+    )
     return key, record
 
 
@@ -47,3 +54,10 @@ def authorize(key: ApiKey, allowed: frozenset[Role], channel: Channel | None = N
         raise Forbidden(f"this key's roles ({', '.join(r.value for r in key.roles)}) may not do this; needs {names}")
     if channel is not None and key.channels is not None and channel not in key.channels:
         raise Forbidden(f"this key may not act for channel '{channel.value}'")
+
+
+def nodes_acted_for(key: ApiKey) -> set[str] | None:
+    """The nodes a key may act for; None = any (ops, cs, or a node key not limited)."""
+    if Role.ops in key.roles or Role.cs in key.roles or key.nodes is None:
+        return None
+    return set(key.nodes)

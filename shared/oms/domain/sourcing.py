@@ -29,7 +29,7 @@ from oms.domain.geo import Place, place
 from oms.domain.planner import CapacityClass, NeedLine, SourcingInput, plan
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
 from oms.domain.stock import MAX_RESERVATION_ITEMS, CapacityFull, InsufficientStock, InventoryService
-from oms.errors import BadRequest, Conflict, NotFound, StaleWrite
+from oms.errors import BadRequest, Conflict, Forbidden, NotFound, StaleWrite
 from oms.models.inventory import (
     AdjustmentCreate,
     MovementKind,
@@ -525,7 +525,9 @@ class SourcingService:
             return SourcingResult(order_id, "cancelled", f"released {len(active)} reservation(s)")
         raise Conflict(f"order {order_id} kept changing while releasing its stock", details={"retryable": True})
 
-    def reject(self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None) -> SourcingResult:
+    def reject(
+        self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None, acting_for: set[str] | None = None
+    ) -> SourcingResult:
         """A node cannot fulfil its part. Its reservation is released; when it says how many units
         it really has (a short pick), its stock is corrected to that; otherwise it is not asked
         again for this order. The lines are sourced again, except a pickup order's, which go on
@@ -533,19 +535,9 @@ class SourcingService:
         order_id = fulfillment_order_id(fulfillment_id)
         for _ in range(RECORD_ATTEMPTS):
             now = self.clock()
-            order = self.orders.get(order_id, consistent=True)
-            fulfillment = (
-                next((f for f in order.fulfillments if f.fulfillment_id == fulfillment_id), None) if order else None
-            )
-            if order is None or fulfillment is None:
-                raise NotFound(f"no fulfillment {fulfillment_id}")
+            order, fulfillment = self._rejectable(order_id, fulfillment_id, on_hand, acting_for)
             if fulfillment.status is FulfillmentStatus.rejected:
                 return SourcingResult(order_id, "unchanged", "already rejected")
-            if fulfillment.status is not FulfillmentStatus.requested:
-                raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
-            unknown = sorted(set(on_hand or {}) - {line.sku for line in fulfillment.lines})
-            if unknown:
-                raise BadRequest(f"fulfillment {fulfillment_id} has no SKU(s) {', '.join(unknown)}")
             self.inventory.release(fulfillment.reservation_id, now, reason=f"rejected by {fulfillment.node_id}")
             for sku, counted in sorted((on_hand or {}).items()):
                 self._correct(fulfillment, sku, counted, now)
@@ -562,8 +554,29 @@ class SourcingService:
                 return SourcingResult(order_id, "unchanged", f"order is {order.status.value}: not sourced again")
             if updated.status is OrderStatus.on_hold:
                 return SourcingResult(order_id, "on_hold", "pickup order rejected: waiting for staff")
-            return self.source(order_id)
+            again = self.source(order_id)
+            if again.outcome == "unchanged":  # nowhere else to go yet: the lines wait as backorders
+                return SourcingResult(order_id, updated.status.value, again.detail)
+            return again
         raise Conflict(f"order {order_id} kept changing while rejecting", details={"retryable": True})
+
+    def _rejectable(
+        self, order_id: str, fulfillment_id: str, on_hand: dict[str, int] | None, acting_for: set[str] | None
+    ) -> tuple[Order, Fulfillment]:
+        """The order and the fulfillment a rejection is about, checked (a rejected one is returned as is)."""
+        order = self.orders.get(order_id, consistent=True)
+        found = [f for f in order.fulfillments if f.fulfillment_id == fulfillment_id] if order else []
+        if order is None or not found:
+            raise NotFound(f"no fulfillment {fulfillment_id}")
+        fulfillment = found[0]
+        if acting_for is not None and fulfillment.node_id not in acting_for:
+            raise Forbidden(f"this key may not act for node {fulfillment.node_id}")
+        if fulfillment.status not in (FulfillmentStatus.requested, FulfillmentStatus.rejected):
+            raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
+        unknown = sorted(set(on_hand or {}) - {line.sku for line in fulfillment.lines})
+        if unknown:
+            raise BadRequest(f"fulfillment {fulfillment_id} has no SKU(s) {', '.join(unknown)}")
+        return order, fulfillment
 
     def _correct(self, fulfillment: Fulfillment, sku: str, counted: int, now: datetime) -> None:
         """The node found `counted` units where the OMS thought there were more: take the

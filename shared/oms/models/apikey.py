@@ -24,5 +24,7 @@ class ApiKey(BaseModel):
     roles: list[Role]
     # A channel key may be limited to the channels it speaks for.
     channels: list[Channel] | None = None
+    # A node key (a store app, a DC's WMS) may be limited to the nodes it speaks for.
+    nodes: list[str] | None = None
     created_at: datetime
     disabled: bool = False
