@@ -99,12 +99,12 @@ def put_rules(body: SourcingRules) -> SourcingRules:
     )
     if unknown:
         raise NotFound(f"unknown node(s) in the rules: {', '.join(unknown)}")
-    stored = reference.stored_sourcing_rules()
+    stored = reference.stored_rules("sourcing", SourcingRules)
     current = stored.version if stored else 1
     if body.version != current:
         raise Conflict(f"rules are at version {current}; read them again and send that version")
     saved = body.model_copy(update={"version": current + 1, "updated_at": datetime.now(UTC)})
-    reference.put_sourcing_rules(saved, expected_version=stored.version if stored else None)
+    reference.put_rules("sourcing", saved, expected_version=stored.version if stored else None)
     logger.info("sourcing rules saved", extra={"version": saved.version})
     return saved
 

@@ -22,6 +22,7 @@ from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
 from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
+from oms.domain.promising import Promiser, PromiseService
 from oms.domain.sourcing import SourcingService
 from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
@@ -71,6 +72,26 @@ def sweep_cursors() -> DynamoSweepCursors:
     return DynamoSweepCursors(get_settings().sourcing_table)
 
 
+class _PromiserCache:
+    """One Promiser per rule set read (the reference data keeps a rule set 30 s): node clocks and
+    holiday tables are built once, and a saved rule set is used as soon as it is read."""
+
+    def __init__(self) -> None:
+        self._rules: object = None
+        self._promiser: Promiser | None = None
+
+    def __call__(self) -> Promiser:
+        rules = reference_data().promising_rules()
+        if self._promiser is None or rules is not self._rules:
+            self._rules, self._promiser = rules, Promiser(rules)
+        return self._promiser
+
+
+@cache
+def promiser() -> _PromiserCache:
+    return _PromiserCache()
+
+
 @cache
 def sourcing() -> SourcingService:
     return SourcingService(
@@ -80,7 +101,13 @@ def sourcing() -> SourcingService:
         catalog(),
         DynamoCapacity(get_settings().sourcing_table),
         lambda: datetime.now(UTC),
+        promiser(),
     )
+
+
+@cache
+def promises() -> PromiseService:
+    return PromiseService(sourcing(), promiser(), lambda: datetime.now(UTC))
 
 
 @cache
@@ -140,7 +167,7 @@ def order_statuses() -> _OrderStatuses:
 def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
-    for factory in (sourcing, sweep_cursors):
+    for factory in (sourcing, sweep_cursors, promiser, promises):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

@@ -125,7 +125,7 @@ def test_a_channel_without_partial_shipment_waits_for_every_line(stack) -> None:
     reference = container.reference_data()
     rules = reference.sourcing_rules()
     rules = rules.model_copy(update={"channels": {Channel.pos: ChannelSourcing(allow_partial=False)}})
-    reference.put_sourcing_rules(rules, expected_version=None)
+    reference.put_rules("sourcing", rules, expected_version=None)
     _stock(SKU, {"DC-CKG": 5})
     _stock("CAP-NAVY", {})
     order_id = _capture("S-5", [_line("1", SKU, 1), _line("2", "CAP-NAVY", 1)])
@@ -140,7 +140,7 @@ def test_cancel_on_shortage_cancels_an_order_nothing_can_fill(stack) -> None:
     rules = reference.sourcing_rules().model_copy(
         update={"channels": {Channel.pos: ChannelSourcing(on_shortage="cancel")}}
     )
-    reference.put_sourcing_rules(rules, expected_version=None)
+    reference.put_rules("sourcing", rules, expected_version=None)
     _stock(SKU, {})
     order_id = _capture("S-6", [_line("1", SKU, 1)])
     assert _service().source(order_id).outcome == "cancelled"

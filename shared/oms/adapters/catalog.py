@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import batch_get, from_item, to_item
+from oms.domain.promising_defaults import default_promising_rules
 from oms.domain.sourcing_defaults import default_rules
 from oms.errors import StaleWrite
 from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
+from oms.models.promising import PromisingRules
 from oms.models.sourcing import SourcingRules
 from oms.ports import CatalogRepository
 
-SOURCING_RULES_KEY = "SOURCING#rules"
+RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules)
 
 
 class DynamoCatalog(CatalogRepository):
@@ -113,30 +115,27 @@ class DynamoReferenceData:
                 values[name] = node_value
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"NODE#{node.node_id}", **values}))
 
-    def sourcing_rules(self) -> SourcingRules | None:
+    def rule_set(self, kind: str, model: type[RuleSet]) -> RuleSet | None:
+        """A stored rule set (pk <KIND>#rules), or None until ops save one."""
         item = (
             client("dynamodb")
-            .get_item(TableName=self.table, Key={"pk": {"S": SOURCING_RULES_KEY}}, ConsistentRead=True)
+            .get_item(TableName=self.table, Key={"pk": {"S": f"{kind.upper()}#rules"}}, ConsistentRead=True)
             .get("Item")
         )
-        return SourcingRules.model_validate_json(item["rules"]["S"]) if item else None
+        return model.model_validate_json(item["rules"]["S"]) if item else None
 
-    def put_sourcing_rules(self, rules: SourcingRules, expected_version: int | None) -> None:
+    def put_rule_set(self, kind: str, rules: SourcingRules | PromisingRules, expected_version: int | None) -> None:
         """Saves if the stored version is still expected_version (None: nothing stored yet)."""
         condition = "attribute_not_exists(pk)" if expected_version is None else "version = :v"
         args: dict[str, Any] = {}
         if expected_version is not None:
             args["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
+        item = {"pk": f"{kind.upper()}#rules", "version": rules.version, "rules": rules.model_dump_json()}
         try:
-            client("dynamodb").put_item(
-                TableName=self.table,
-                Item=to_item({"pk": SOURCING_RULES_KEY, "version": rules.version, "rules": rules.model_dump_json()}),
-                ConditionExpression=condition,
-                **args,
-            )
+            client("dynamodb").put_item(TableName=self.table, Item=to_item(item), ConditionExpression=condition, **args)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise StaleWrite("the sourcing rules changed meanwhile; read them again") from exc
+                raise StaleWrite(f"the {kind} rules changed meanwhile; read them again") from exc
             raise
 
     def policies(self) -> dict[str, ChannelStockPolicy]:
@@ -170,7 +169,7 @@ class CachedReferenceData:
         self.max_age = max_age
         self._nodes: tuple[float, dict[str, Node]] | None = None
         self._policies: tuple[float, dict[str, ChannelStockPolicy]] | None = None
-        self._rules: tuple[float, SourcingRules] | None = None
+        self._rules: dict[str, tuple[float, SourcingRules | PromisingRules]] = {}
 
     def nodes(self) -> dict[str, Node]:
         now = time.monotonic()
@@ -189,19 +188,27 @@ class CachedReferenceData:
         assert self._policies is not None
         return self._policies[1]
 
+    def _rule_set(self, kind: str, model: type[RuleSet], default: Callable[[], RuleSet]) -> RuleSet:
+        now = time.monotonic()
+        cached = self._rules.get(kind)
+        if cached is None or cached[0] < now:
+            cached = (now + self.max_age, self.inner.rule_set(kind, model) or default())
+            self._rules[kind] = cached
+        return cached[1]  # type: ignore[return-value]
+
     def sourcing_rules(self) -> SourcingRules:
         """The stored rule set, or the built-in default until ops save one."""
-        now = time.monotonic()
-        if self._rules is None or self._rules[0] < now:
-            self._rules = (now + self.max_age, self.inner.sourcing_rules() or default_rules())
-        return self._rules[1]
+        return self._rule_set("sourcing", SourcingRules, default_rules)
 
-    def put_sourcing_rules(self, rules: SourcingRules, expected_version: int | None) -> None:
-        self.inner.put_sourcing_rules(rules, expected_version)
-        self._rules = None
+    def promising_rules(self) -> PromisingRules:
+        return self._rule_set("promising", PromisingRules, default_promising_rules)
 
-    def stored_sourcing_rules(self) -> SourcingRules | None:
-        return self.inner.sourcing_rules()
+    def stored_rules(self, kind: str, model: type[RuleSet]) -> RuleSet | None:
+        return self.inner.rule_set(kind, model)
+
+    def put_rules(self, kind: str, rules: SourcingRules | PromisingRules, expected_version: int | None) -> None:
+        self.inner.put_rule_set(kind, rules, expected_version)
+        self._rules.pop(kind, None)
 
     def put_node(self, node: Node) -> None:
         self.inner.put_node(node)

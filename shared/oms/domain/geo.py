@@ -192,3 +192,41 @@ def zone_between(origin: Place, destination: Place, metro_km: float = 0) -> str 
     if origin.region and destination.region:
         return f"{origin.region}>{destination.region}"
     return None
+
+
+# Postal code prefixes (the first two digits) -> province, from Pos Indonesia's numbering.
+_POSTAL = {
+    **dict.fromkeys(("10", "11", "12", "13", "14"), "dki jakarta"),
+    "15": "banten", "42": "banten",
+    **dict.fromkeys(("16", "17", "40", "41", "43", "44", "45", "46"), "jawa barat"),
+    **dict.fromkeys(("50", "51", "52", "53", "54", "56", "57", "58", "59"), "jawa tengah"),
+    "55": "di yogyakarta",
+    **dict.fromkeys(("60", "61", "62", "63", "64", "65", "66", "67", "68", "69"), "jawa timur"),
+    **dict.fromkeys(("80", "81", "82"), "bali"),
+    **dict.fromkeys(("83", "84"), "nusa tenggara barat"),
+    **dict.fromkeys(("85", "86", "87"), "nusa tenggara timur"),
+    **dict.fromkeys(("20", "21", "22"), "sumatera utara"),
+    **dict.fromkeys(("23", "24"), "aceh"),
+    **dict.fromkeys(("25", "26", "27"), "sumatera barat"),
+    "28": "riau", "29": "kepulauan riau",
+    **dict.fromkeys(("30", "31", "32"), "sumatera selatan"),
+    "33": "kepulauan bangka belitung",
+    **dict.fromkeys(("34", "35"), "lampung"),
+    **dict.fromkeys(("36", "37"), "jambi"),
+    **dict.fromkeys(("38", "39"), "bengkulu"),
+    **dict.fromkeys(("70", "71", "72"), "kalimantan selatan"),
+    **dict.fromkeys(("73", "74"), "kalimantan tengah"),
+    **dict.fromkeys(("75", "76"), "kalimantan timur"),
+    "77": "kalimantan utara",
+    **dict.fromkeys(("78", "79"), "kalimantan barat"),
+    **dict.fromkeys(("90", "91", "92"), "sulawesi selatan"),
+    "93": "sulawesi tenggara", "94": "sulawesi tengah", "95": "sulawesi utara", "96": "gorontalo",
+    "97": "maluku", "98": "papua", "99": "papua",
+}  # fmt: skip
+
+
+def postal_province(postal_code: str | None) -> str | None:
+    """The province a five-digit Indonesian postal code belongs to, or None."""
+    if not postal_code or len(postal_code) != 5 or not postal_code.isdigit():
+        return None
+    return _POSTAL.get(postal_code[:2])

@@ -23,7 +23,7 @@ from the cheapest nodes first).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -89,6 +89,11 @@ class SourcingInput:
     lines: tuple[NeedLine, ...]
     pickup_node_id: str | None = None
     ship_by: datetime | None = None
+    postal_code: str | None = None
+
+
+# Whether a parcel from a node misses the order's service level: True/False, or why it cannot ship at all.
+Lateness = Callable[[Node], bool | str]
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ def _reason_for_node(  # noqa: PLR0911, PLR0912 (one rule after another, first f
     capacity_left: Mapping[tuple[str, str], int],
     now: datetime,
     excluded: Mapping[str, str] | None = None,
+    lateness: Lateness | None = None,
 ) -> tuple[str | None, NodeOption | None]:
     """(why the node is removed, None) or (None, its option)."""
     if not node.enabled:
@@ -195,7 +201,10 @@ def _reason_for_node(  # noqa: PLR0911, PLR0912 (one rule after another, first f
         if cell is None:
             return f"no {level.value} rate for zone {zone}", None
         first_kg, next_kg, days_max = int(cell.first_kg), int(cell.next_kg), cell.days_max
-        if days_max > rules.service_days[level]:
+        verdict = lateness(node) if lateness is not None else days_max > rules.service_days[level]
+        if isinstance(verdict, str):
+            return verdict, None  # the promising module has no way to ship it (no lane, closed for weeks)
+        if verdict:
             late = int(rules.late_penalty)
     capacity = capacity_left.get((node.node_id, CapacityClass.of(method)))
     if capacity is not None and capacity <= 0:
@@ -371,6 +380,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     now: datetime,
     excluded: Mapping[str, str] | None = None,
     limit: int = SEARCH_LIMIT,
+    lateness: Lateness | None = None,
 ) -> Plan:
     """stock: ATP per (sku, node). eligible: the nodes the channel may use (None = all).
     excluded: nodes not to use for this order, with the reason (they rejected it)."""
@@ -380,7 +390,7 @@ def plan(  # noqa: PLR0912, PLR0915 (the planner's whole story in one place, in 
     options: dict[str, NodeOption] = {}
     for node_id in sorted(nodes):
         node = nodes[node_id]
-        reason, option = _reason_for_node(node, order, rules, eligible, capacity_left, now, excluded)
+        reason, option = _reason_for_node(node, order, rules, eligible, capacity_left, now, excluded, lateness)
         if option is not None:
             options[node_id] = option
         node_traces.append(

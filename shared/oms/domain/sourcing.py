@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from oms.adapters.capacity import CapacityTake
 from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
-from oms.domain.planner import CapacityClass, NeedLine, SourcingInput, plan
+from oms.domain.planner import CapacityClass, Lateness, NeedLine, SourcingInput, plan
+from oms.domain.promising import Promiser, Refusal
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
 from oms.domain.stock import MAX_RESERVATION_ITEMS, CapacityFull, InsufficientStock, InventoryService
 from oms.errors import BadRequest, Conflict, Forbidden, NotFound, StaleWrite
@@ -43,6 +44,7 @@ from oms.models.inventory import (
 from oms.models.order import (
     PICKUP_METHODS,
     SOURCING_HOLDS,
+    DeliveryMethod,
     Fulfillment,
     FulfillmentLine,
     FulfillmentStatus,
@@ -50,6 +52,8 @@ from oms.models.order import (
     HoldCode,
     Order,
     OrderStatus,
+    PromiseDates,
+    ServiceLevel,
     ShortageAction,
     UnfilledLine,
     fulfillment_order_id,
@@ -113,6 +117,7 @@ class SourcingService:
         weights: Weights,
         capacity: Capacity,
         clock: Callable[[], datetime],
+        promiser: Callable[[], Promiser] | None = None,
     ) -> None:
         self.orders = orders
         self.inventory = inventory
@@ -120,6 +125,7 @@ class SourcingService:
         self.weights = weights
         self.capacity = capacity
         self.clock = clock
+        self.promiser = promiser  # the promising module for the rules in force; None: rate-table lateness
 
     # ------------------------------------------------------------ planning
 
@@ -143,6 +149,7 @@ class SourcingService:
             lines=tuple(lines),
             pickup_node_id=order.pickup_node_id,
             ship_by=order.ship_by,
+            postal_code=order.shipping_address.postal_code if order.shipping_address else None,
         )
 
     def _eligible(self, rules: SourcingRules, order_channel: Any) -> set[str] | None:
@@ -186,8 +193,40 @@ class SourcingService:
             capacity_left=self._capacity_left(nodes, now),
             now=now,
             excluded=excluded,
+            lateness=self._lateness(request, rules, now),
         )
         return result, positions
+
+    def _lateness(self, request: SourcingInput, rules: SourcingRules, now: datetime) -> Lateness | None:
+        """Whether a parcel from a node would miss the order's service level, by the promising module:
+        so a plan is charged for exactly the lateness the promise will show."""
+        if self.promiser is None or request.method is not DeliveryMethod.ship:
+            return None
+        promiser = self.promiser()
+        level = request.service_level if request.service_level in rules.service_days else ServiceLevel.regular
+        target = promiser.target_date(now, request.destination, rules.service_days[level])
+
+        def late(node: Node) -> bool | str:
+            dates = promiser.parcel(node, request.destination, request.postal_code, request.method, level, now)
+            if isinstance(dates, Refusal):
+                return dates.reason
+            return dates.deliver_latest is not None and dates.deliver_latest > target
+
+        return late
+
+    # The planner's view of the data, for quotes (oms.domain.promising).
+    def plan_for(self, request: SourcingInput, now: datetime) -> Plan:
+        result, _ = self._plan(request, self.reference.sourcing_rules(), now, consistent=False)
+        return result
+
+    def nodes(self) -> dict[str, Node]:
+        return self.reference.nodes()
+
+    def stock_for(self, skus: list[str]) -> dict[tuple[str, str], int]:
+        return {key: position.atp for key, position in self.inventory.positions(skus).items()}
+
+    def eligible_for(self, channel: Any) -> set[str] | None:
+        return self._eligible(self.reference.sourcing_rules(), channel)
 
     def dry_run(self, request: PlanRequest) -> Plan:
         """POST /sourcing/plan: the plan, its cost and its trace; nothing reserved or written."""
@@ -424,6 +463,7 @@ class SourcingService:
                     reason=None,
                 )
             )
+            promise = self._promise(order, nodes[shipment.node_id], now)
             fulfillments.append(
                 Fulfillment(
                     fulfillment_id=fulfillment_id,
@@ -435,12 +475,24 @@ class SourcingService:
                     planned_cost=shipment.cost.total,
                     zone=shipment.zone,
                     late=shipment.late,
-                    ship_by=order.ship_by,
+                    ship_by=order.ship_by or (promise.ship_by if promise else None),
                     round=round_,
                     created_at=now,
+                    promise_original=promise,
+                    promise=promise,
                 )
             )
         return fulfillments, reservations
+
+    def _promise(self, order: Order, node: Node, now: datetime) -> PromiseDates | None:
+        """What this parcel promises, stamped at allocation (None without a promising module or a lane)."""
+        if self.promiser is None:
+            return None
+        request = self._input(order, [])
+        dates = self.promiser().parcel(
+            node, request.destination, request.postal_code, order.delivery_method, order.service_level, now
+        )
+        return None if isinstance(dates, Refusal) else dates
 
     def _capacity_takes(self, shipments: list[PlannedShipment], order: Order, now: datetime) -> list[CapacityTake]:
         nodes = self.reference.nodes()

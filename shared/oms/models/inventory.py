@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from oms.models.order import Channel
 from oms.models.order import Model as _Model
+from oms.models.promising import NodeCalendar
 
 Units = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 PositiveUnits = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
@@ -68,6 +69,9 @@ class NodeSettings(_Model):
     daily_capacity: dict[WorkKind, Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
         default=None,
         description="Orders a day per kind of work (ship, pickup, same_day); a kind not named is unlimited",
+    )
+    calendar: NodeCalendar | None = Field(
+        default=None, description="Hours, closures and cut-offs; null = the promising rules' DC or store hours"
     )
     routing_threshold: Units = Field(
         default=0, description="With fewer units of a SKU than this, the node is not offered"

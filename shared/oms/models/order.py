@@ -6,7 +6,7 @@ has cents); it is never a float. JSON carries it as a string.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -199,6 +199,19 @@ class FulfillmentStatus(StrEnum):
     cancelled = "cancelled"  # the order was cancelled; its stock released
 
 
+class PromiseDates(Model):
+    """One parcel's promise. Ship-by is in the node's time; the rest in the buyer's."""
+
+    ship_by: datetime = Field(description="When the node hands the parcel over (node's local time)")
+    deliver_earliest: date | None = None
+    deliver_latest: date | None = None
+    deliver_by: datetime | None = Field(default=None, description="Same day and instant: by this moment")
+    ready_at: datetime | None = Field(default=None, description="Pickup: ready at the store from this moment")
+    carrier: str | None = None
+    service: str | None = None
+    buyer_tz: str | None = None
+
+
 class FulfillmentLine(Model):
     line_id: str
     sku: str
@@ -221,6 +234,8 @@ class Fulfillment(Model):
     ship_by: datetime | None = None
     round: int = Field(description="The sourcing round that created it")
     created_at: datetime
+    promise_original: PromiseDates | None = Field(default=None, description="What was promised at allocation, kept")
+    promise: PromiseDates | None = Field(default=None, description="The current estimate (re-promised on changes)")
     reason: str | None = Field(default=None, description="Why it was rejected or cancelled")
 
 

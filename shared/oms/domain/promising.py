@@ -1,0 +1,265 @@
+"""Promising, in plain Python: what a parcel from a node promises (hand-over,
+delivery window or pickup-ready time), from the node's calendar and cut-offs,
+Indonesian holidays and the carrier lanes; and quotes for a cart per service
+level, with the sourcing planner choosing the nodes.
+
+Dates are only ever computed, never guessed: no lane, no open day within
+45 days, or a destination the rules cannot place gives no option and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from oms.domain.calendar import Holidays, NodeClock, buyer_zone, carrier_days_after
+from oms.domain.geo import Place, distance_km, place, postal_province
+from oms.domain.planner import NeedLine, SourcingInput
+from oms.models.inventory import Node
+from oms.models.order import PICKUP_METHODS, Channel, DeliveryMethod, ServiceLevel
+from oms.models.promising import (
+    Lane,
+    PromiseDates,
+    PromiseLine,
+    PromiseOption,
+    PromiseParcel,
+    PromiseRequest,
+    PromiseResponse,
+    PromisingRules,
+)
+from oms.models.sourcing import Plan, PlanOutcome
+
+QUOTED_LEVELS = (
+    ServiceLevel.instant,
+    ServiceLevel.same_day,
+    ServiceLevel.next_day,
+    ServiceLevel.regular,
+    ServiceLevel.economy,
+    ServiceLevel.pickup,
+)
+# What "working days" means for a service level's target: Monday to Saturday, not holidays.
+GENERIC_LANE = Lane(carrier="any", service="any", level="regular", origin="java", destination="java", days_min=0,
+                    days_max=0)  # fmt: skip
+
+
+def method_for(level: ServiceLevel) -> DeliveryMethod:
+    return {
+        ServiceLevel.instant: DeliveryMethod.instant,
+        ServiceLevel.same_day: DeliveryMethod.same_day,
+        ServiceLevel.pickup: DeliveryMethod.pickup,
+    }.get(level, DeliveryMethod.ship)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+
+class Promiser:
+    """Promises for one parcel. Built per rule-set version; keeps each node's clock."""
+
+    def __init__(self, rules: PromisingRules) -> None:
+        self.rules = rules
+        self.holidays = Holidays(rules.extra_holidays)
+        self._clocks: dict[str, tuple[Node, NodeClock]] = {}
+
+    def clock(self, node: Node) -> NodeClock:
+        cached = self._clocks.get(node.node_id)
+        if cached is None or cached[0] is not node:
+            cached = (node, NodeClock(node, self.rules, self.holidays))
+            self._clocks[node.node_id] = cached
+        return cached[1]
+
+    def target_date(self, as_of: datetime, destination: Place, working_days: int) -> date:
+        """The latest delivery date a service level allows: working days (Monday to Saturday, not holidays) after
+        the order's date in the buyer's time."""
+        start = as_of.astimezone(buyer_zone(destination.province)).date()
+        return carrier_days_after(GENERIC_LANE, start, working_days, self.holidays, destination.province)
+
+    def lane(self, origin: str | None, destination: Place, postal_code: str | None, level: ServiceLevel) -> Lane | None:
+        """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one)."""
+        if origin is None or destination.region is None:
+            return None
+        best: tuple[tuple, Lane] | None = None
+        for lane in self.rules.lanes:
+            if lane.level != level.value or lane.origin != origin or lane.destination != destination.region:
+                continue
+            if lane.postal_prefix and not (postal_code or "").startswith(lane.postal_prefix):
+                continue
+            key = (-len(lane.postal_prefix or ""), lane.days_max, lane.days_min, lane.carrier, lane.service)
+            if best is None or key < best[0]:
+                best = (key, lane)
+        return best[1] if best else None
+
+    def parcel(  # noqa: PLR0911 (one answer per delivery method, or why not)
+        self,
+        node: Node,
+        destination: Place,
+        postal_code: str | None,
+        method: DeliveryMethod,
+        level: ServiceLevel,
+        as_of: datetime,
+    ) -> PromiseDates | Refusal:
+        clock = self.clock(node)
+        if method in PICKUP_METHODS:
+            ready = clock.ready_after(as_of, clock.calendar.pickup_ready_minutes)
+            if ready is None:
+                return Refusal(f"{node.node_id} is closed for the next weeks")
+            return PromiseDates(ship_by=ready, ready_at=ready, buyer_tz=node.tz)
+        zone = buyer_zone(destination.province)
+        if method in (DeliveryMethod.same_day, DeliveryMethod.instant):
+            level = ServiceLevel(method.value)
+            cut = clock.next_handover(as_of, level)
+            if cut is None:
+                return Refusal(f"{node.node_id} is closed for the next weeks")
+            hours = clock.hours(cut.date())
+            assert hours is not None  # a cut-off exists only on open days
+            start = max(as_of.astimezone(clock.zone), datetime.combine(cut.date(), hours.open, clock.zone))
+            if method is DeliveryMethod.instant:
+                within = self.rules.instant.deliver_within_hours or 3
+                return PromiseDates(ship_by=start, deliver_by=(start + timedelta(hours=within)).astimezone(zone),
+                                    buyer_tz=zone.key)  # fmt: skip
+            by = self.rules.same_day.deliver_by or hours.close
+            return PromiseDates(ship_by=cut, deliver_by=datetime.combine(cut.date(), by, zone), buyer_tz=zone.key)
+        origin = place(node.province, node.city, node.lat, node.lng)
+        lane = self.lane(origin.region, destination, postal_code, level)
+        if lane is None:
+            return Refusal(f"no {level.value} lane from {origin.region} to {destination.region}")
+        handover = clock.next_handover(as_of, level, lane)
+        if handover is None:
+            return Refusal(f"{node.node_id} or {lane.carrier} does not work for the next weeks")
+        day = handover.date()
+        return PromiseDates(
+            ship_by=handover,
+            deliver_earliest=carrier_days_after(lane, day, lane.days_min, self.holidays, destination.province),
+            deliver_latest=carrier_days_after(lane, day, lane.days_max, self.holidays, destination.province),
+            carrier=lane.carrier,
+            service=lane.service,
+            buyer_tz=zone.key,
+        )
+
+
+class Planner(Protocol):
+    def plan_for(self, request: SourcingInput, now: datetime) -> Plan: ...
+
+    def nodes(self) -> dict[str, Node]: ...
+
+    def stock_for(self, skus: list[str]) -> dict[tuple[str, str], int]: ...
+
+    def eligible_for(self, channel: Channel) -> set[str] | None: ...
+
+
+def destination_of(request: PromiseRequest) -> tuple[Place, str | None]:
+    dest = request.destination
+    province = dest.province or postal_province(dest.postal_code)
+    return place(province, dest.city, dest.lat, dest.lng), dest.postal_code
+
+
+class PromiseService:
+    def __init__(self, planner: Planner, promiser_for: object, clock: object) -> None:
+        self.planner = planner
+        self.promiser_for = promiser_for  # () -> Promiser for the rules in force
+        self.clock = clock
+
+    def quote(self, request: PromiseRequest) -> PromiseResponse:
+        as_of = request.as_of or self.clock()  # type: ignore[operator]
+        promiser: Promiser = self.promiser_for()  # type: ignore[operator]
+        destination, postal_code = destination_of(request)
+        lines = tuple(NeedLine(str(i + 1), line.sku, line.quantity) for i, line in enumerate(request.lines))
+        options = []
+        for level in request.levels or QUOTED_LEVELS:
+            if level is ServiceLevel.pickup:
+                options.append(self._pickup(request, promiser, destination, lines, as_of))
+            else:
+                options.append(self._delivered(request, promiser, destination, postal_code, lines, level, as_of))
+        summary = {"province": destination.province, "city": destination.city, "region": destination.region,
+                   "located": destination.located, "buyer_tz": buyer_zone(destination.province).key}  # fmt: skip
+        return PromiseResponse(as_of=as_of, destination=summary, options=options)
+
+    def _delivered(
+        self,
+        request: PromiseRequest,
+        promiser: Promiser,
+        destination: Place,
+        postal_code: str | None,
+        lines: tuple[NeedLine, ...],
+        level: ServiceLevel,
+        as_of: datetime,
+    ) -> PromiseOption:
+        if destination.region is None:
+            return PromiseOption(level=level, available=False, reason="destination unknown: send a postal code or city")
+        method = method_for(level)
+        sourcing_input = SourcingInput(request.channel, method, level, destination, lines, postal_code=postal_code)
+        result = self.planner.plan_for(sourcing_input, as_of)
+        if result.outcome is not PlanOutcome.allocated:
+            reason = result.reason or result.outcome.value
+            return PromiseOption(level=level, available=False, reason=f"cannot ship every unit this way: {reason}")
+        nodes = self.planner.nodes()
+        parcels = []
+        for shipment in result.shipments:
+            dates = promiser.parcel(nodes[shipment.node_id], destination, postal_code, method, level, as_of)
+            if isinstance(dates, Refusal):
+                return PromiseOption(level=level, available=False, reason=dates.reason)
+            parcel_lines = [PromiseLine(sku=x.sku, quantity=x.quantity) for x in shipment.lines]
+            parcels.append(PromiseParcel(node_id=shipment.node_id, lines=parcel_lines, promise=dates))
+        return _combined(level, parcels)
+
+    def _pickup(
+        self,
+        request: PromiseRequest,
+        promiser: Promiser,
+        destination: Place,
+        lines: tuple[NeedLine, ...],
+        as_of: datetime,
+    ) -> PromiseOption:
+        """The nearest store that holds every unit, and when the order is ready there."""
+        nodes = self.planner.nodes()
+        eligible = self.planner.eligible_for(request.channel)
+        stock = self.planner.stock_for(sorted({line.sku for line in lines}))
+        demand: dict[str, int] = {}
+        for line in lines:
+            demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+        stores = []
+        for node_id, node in nodes.items():
+            if not (node.enabled and node.may_pickup) or (eligible is not None and node_id not in eligible):
+                continue
+            if any(stock.get((sku, node_id), 0) < max(qty, node.routing_threshold) for sku, qty in demand.items()):
+                continue
+            there = place(node.province, node.city, node.lat, node.lng)
+            far = (
+                distance_km(destination.lat, destination.lng, there.lat, there.lng)  # type: ignore[arg-type]
+                if destination.located and there.located
+                else (0 if there.city and there.city == destination.city else 1e9)
+            )
+            stores.append((far, node_id))
+        if not stores:
+            return PromiseOption(level=ServiceLevel.pickup, available=False, reason="no pickup store holds every unit")
+        _, node_id = min(stores)
+        dates = promiser.parcel(nodes[node_id], destination, None, DeliveryMethod.pickup, ServiceLevel.pickup, as_of)
+        if isinstance(dates, Refusal):
+            return PromiseOption(level=ServiceLevel.pickup, available=False, reason=dates.reason)
+        parcel = PromiseParcel(node_id=node_id, lines=[PromiseLine(sku=x.sku, quantity=x.quantity) for x in lines],
+                               promise=dates)  # fmt: skip
+        option = _combined(ServiceLevel.pickup, [parcel])
+        option.pickup_node_id = node_id
+        return option
+
+
+def _combined(level: ServiceLevel, parcels: list[PromiseParcel]) -> PromiseOption:
+    """The order arrives with its last parcel."""
+
+    def latest(values: list) -> object:
+        present = [v for v in values if v is not None]
+        return max(present) if present else None
+
+    return PromiseOption(
+        level=level,
+        available=True,
+        parcels=parcels,
+        ship_by=latest([p.promise.ship_by for p in parcels]),
+        deliver_earliest=latest([p.promise.deliver_earliest for p in parcels]),
+        deliver_latest=latest([p.promise.deliver_latest for p in parcels]),
+        deliver_by=latest([p.promise.deliver_by for p in parcels]),
+        ready_at=latest([p.promise.ready_at for p in parcels]),
+    )

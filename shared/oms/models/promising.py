@@ -1,0 +1,173 @@
+"""Promising: node calendars, carrier lanes, and the dates a quote or an
+allocation promises (ship-by at the node, delivery window or pickup-ready
+time in the buyer's local time)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from oms.domain.geo import REGIONS
+from oms.models.order import Channel, Model, PromiseDates, ServiceLevel
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ShippedLevel = Literal["next_day", "regular", "economy"]
+
+
+class OpeningHours(Model):
+    open: time
+    close: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningHours:
+        if self.close <= self.open:
+            raise ValueError(f"closes at {self.close} before it opens at {self.open}")
+        return self
+
+
+class NodeCalendar(Model):
+    """When a node works, in its own time zone (the node's `tz`)."""
+
+    hours: dict[Weekday, OpeningHours] = Field(description="Opening hours per weekday; a day not named is closed")
+    closures: list[date] = Field(default_factory=list, description="Dates the node is closed (stock take, renovation)")
+    observes_public_holidays: bool = Field(
+        default=True, description="Closed on Indonesian public holidays and cuti bersama (mall stores often are not)"
+    )
+    cutoffs: dict[ServiceLevel, time] = Field(
+        default_factory=dict, description="Order cut-off per service level; the rules' defaults where not named"
+    )
+    pickup_ready_minutes: int = Field(default=120, ge=0, le=1440, description="Picking a pickup order, in open hours")
+
+
+class Lane(Model):
+    """A carrier service between two regions, in carrier working days after hand-over."""
+
+    carrier: str = Field(min_length=2, max_length=40, description="jne, jnt, sicepat ...")
+    service: str = Field(min_length=1, max_length=40, description="The carrier's product: REG, YES, OKE, EZ, BEST ...")
+    level: ShippedLevel
+    origin: str = Field(description="Region of the shipping node")
+    destination: str = Field(description="Region of the buyer")
+    postal_prefix: str | None = Field(
+        default=None, max_length=5, pattern=r"^[0-9]+$", description="Only buyers whose postal code starts so"
+    )
+    days_min: int = Field(ge=0, le=30)
+    days_max: int = Field(ge=0, le=30)
+    pickup_days: list[Weekday] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat"], description="Days the carrier collects"
+    )
+    works_sundays: bool = False
+    works_holidays: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Lane:
+        for region in (self.origin, self.destination):
+            if region not in REGIONS:
+                raise ValueError(f"region '{region}': regions are {', '.join(REGIONS)}")
+        if self.days_min > self.days_max:
+            raise ValueError(f"days_min {self.days_min} is after days_max {self.days_max}")
+        return self
+
+
+class LocalPromise(Model):
+    """Same day and instant: riders from a node nearby."""
+
+    cutoff: time = Field(description="Orders after this (node time) go the next working day")
+    deliver_within_hours: int | None = Field(default=None, ge=1, le=24, description="Instant: from hand-over")
+    deliver_by: time | None = Field(default=None, description="Same day: delivered by this time (buyer's time)")
+
+
+class ExtraHoliday(Model):
+    day: date
+    name: str = Field(max_length=100)
+    provinces: list[str] | None = Field(default=None, description="Regional only (e.g. Nyepi for Bali); null = all")
+
+
+class PromisingRules(Model):
+    version: int = Field(default=1, ge=1)
+    updated_at: datetime | None = None
+    default_cutoffs: dict[ServiceLevel, time] = Field(
+        default_factory=lambda: {
+            ServiceLevel.next_day: time(12, 0),
+            ServiceLevel.regular: time(15, 0),
+            ServiceLevel.economy: time(15, 0),
+            ServiceLevel.same_day: time(12, 0),
+            ServiceLevel.instant: time(19, 0),
+            ServiceLevel.pickup: time(19, 0),
+        }
+    )
+    dc_hours: dict[Weekday, OpeningHours] = Field(
+        default_factory=lambda: {
+            **{day: OpeningHours(open=time(8), close=time(17)) for day in ("mon", "tue", "wed", "thu", "fri")},
+            "sat": OpeningHours(open=time(8), close=time(13)),
+        },
+        description="Hours of a DC without a calendar of its own",
+    )
+    store_hours: dict[Weekday, OpeningHours] = Field(
+        default_factory=lambda: {day: OpeningHours(open=time(10), close=time(22)) for day in WEEKDAYS},
+        description="Hours of a store without a calendar of its own (malls open every day)",
+    )
+    lanes: list[Lane] = Field(default_factory=list)
+    same_day: LocalPromise = Field(default_factory=lambda: LocalPromise(cutoff=time(12, 0), deliver_by=time(21, 0)))
+    instant: LocalPromise = Field(default_factory=lambda: LocalPromise(cutoff=time(19, 0), deliver_within_hours=3))
+    extra_holidays: list[ExtraHoliday] = Field(
+        default_factory=list, description="What the holidays package lacks: next year's cuti bersama, regional days"
+    )
+
+
+# ---------------------------------------------------------------- quotes
+
+
+class PromiseDestination(Model):
+    postal_code: str | None = Field(default=None, max_length=10, pattern=r"^[0-9]{5}$")
+    city: str | None = Field(default=None, max_length=100)
+    province: str | None = Field(default=None, max_length=100)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+
+
+class PromiseLine(Model):
+    sku: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+
+
+class PromiseRequest(Model):
+    channel: Channel = Channel.web
+    destination: PromiseDestination
+    lines: list[PromiseLine] = Field(min_length=1, max_length=50)
+    as_of: datetime | None = Field(default=None, description="Quote as if at this moment (default: now)")
+    levels: list[ServiceLevel] | None = Field(default=None, description="Only these service levels")
+
+    @field_validator("as_of")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must carry a time zone offset")
+        return value
+
+
+class PromiseParcel(Model):
+    node_id: str
+    lines: list[PromiseLine]
+    promise: PromiseDates
+
+
+class PromiseOption(Model):
+    level: ServiceLevel
+    available: bool
+    reason: str | None = Field(default=None, description="Why this level is not offered")
+    parcels: list[PromiseParcel] = Field(default_factory=list)
+    ship_by: datetime | None = None
+    deliver_earliest: date | None = None
+    deliver_latest: date | None = None
+    deliver_by: datetime | None = None
+    ready_at: datetime | None = None
+    pickup_node_id: str | None = None
+
+
+class PromiseResponse(Model):
+    as_of: datetime
+    destination: dict
+    options: list[PromiseOption]

@@ -1,0 +1,76 @@
+"""Quotes and promises against moto with the demo nodes: every service level answers,
+an unknown place says so, and an allocation carries its promise."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from oms import container
+from oms.models.promising import PromiseRequest
+from tests.integration.test_sourcing import SKU, _capture, _line, _service, _stock
+from tests.support import FakeContext, load_handler
+
+AS_OF = "2026-12-02T10:00:00+07:00"  # a Wednesday morning in Jakarta
+
+
+def _quote(**body) -> dict:
+    request = PromiseRequest.model_validate({"lines": [{"sku": SKU, "quantity": 1}], "as_of": AS_OF, **body})
+    answer = container.promises().quote(request)
+    return {option.level.value: option for option in answer.options}
+
+
+def test_a_cart_gets_an_option_per_service_level_with_its_dates(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10, "ST-JKT-GI": 5})
+    options = _quote(destination={"city": "Jakarta Barat", "province": "DKI Jakarta"})
+
+    assert set(options) == {"instant", "same_day", "next_day", "regular", "economy", "pickup"}
+    regular = options["regular"]
+    assert regular.available and [p.node_id for p in regular.parcels] == ["DC-CKG"]
+    assert regular.ship_by == datetime.fromisoformat("2026-12-02T15:00:00+07:00")
+    assert regular.deliver_earliest <= regular.deliver_latest
+    assert options["same_day"].available and options["same_day"].parcels[0].node_id == "ST-JKT-GI"
+    pickup = options["pickup"]
+    assert pickup.available and pickup.pickup_node_id == "ST-JKT-GI"
+    assert pickup.ready_at == datetime.fromisoformat("2026-12-02T12:00:00+07:00")  # opens 10:00, 2 h to pick
+
+
+def test_an_unknown_place_or_an_empty_shelf_gets_no_option_and_the_reason(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    unknown = _quote(destination={"postal_code": "00000"})
+    assert not unknown["regular"].available and "destination unknown" in unknown["regular"].reason
+    _stock(SKU, {})
+    empty = _quote(destination={"postal_code": "11530"})  # Jakarta by its postal code
+    assert not empty["regular"].available and "cannot ship every unit" in empty["regular"].reason
+    assert not empty["pickup"].available
+
+
+def test_an_allocated_order_carries_its_promise(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("P-1", [_line("1", SKU, 1)])
+    _service().source(order_id)
+    (fulfillment,) = container.orders().get(order_id).fulfillments
+    assert fulfillment.promise is not None and fulfillment.promise == fulfillment.promise_original
+    assert fulfillment.promise.carrier and fulfillment.promise.deliver_latest
+    assert fulfillment.ship_by == fulfillment.promise.ship_by
+
+
+def test_the_http_api_quotes_and_refuses_bad_input_with_422(stack) -> None:
+    app = load_handler("functions/promising/app.py")
+
+    def post(body: dict) -> dict:
+        event = {
+            "routeKey": "POST /promises", "rawPath": "/promises", "body": json.dumps(body),
+            "headers": {"x-api-key": "oms_local_ops_key_pos", "content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/promises"}, "stage": "$default"},
+            "isBase64Encoded": False,
+        }  # fmt: skip
+        return app.lambda_handler(event, FakeContext())
+
+    ok = post({"destination": {"postal_code": "11530"}, "lines": [{"sku": SKU, "quantity": 1}], "levels": ["regular"]})
+    assert ok["statusCode"] == 200 and len(json.loads(ok["body"])["options"]) == 1
+    naive = post(
+        {"destination": {"city": "Bandung"}, "lines": [{"sku": SKU, "quantity": 1}], "as_of": "2026-12-02T10:00"}
+    )
+    assert naive["statusCode"] == 422
+    assert post({"destination": {"postal_code": "1153"}, "lines": [{"sku": SKU, "quantity": 1}]})["statusCode"] == 422
