@@ -14,9 +14,16 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local"), str(ROOT)]
 
 def main() -> None:
     """`python -m bench [name ...]`: the named benchmarks only, their figures merged into the file."""
-    from bench import ack, cold_start, ingest, sourcing, stock
+    from bench import ack, cold_start, ingest, promising, sourcing, stock
 
-    suites = {"cold_start": cold_start, "ack": ack, "ingest": ingest, "stock": stock, "sourcing": sourcing}
+    suites = {
+        "cold_start": cold_start,
+        "ack": ack,
+        "ingest": ingest,
+        "stock": stock,
+        "sourcing": sourcing,
+        "promising": promising,
+    }
     chosen = sys.argv[1:] or list(suites)
     unknown = set(chosen) - set(suites)
     if unknown:

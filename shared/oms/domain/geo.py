@@ -73,6 +73,7 @@ def _clean(name: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@lru_cache(maxsize=1024)
 def province_key(name: str | None) -> str | None:
     if not name:
         return None
@@ -122,6 +123,7 @@ CITIES = {_clean(name): City(name, province, lat, lng) for name, province, lat, 
 _CITY_ALIASES = {"solo": "surakarta", "jakarta": "jakarta pusat", "kota bandung": "bandung", "kuta": "badung"}
 
 
+@lru_cache(maxsize=4096)
 def city_key(name: str | None) -> str | None:
     if not name:
         return None

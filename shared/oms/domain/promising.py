@@ -9,12 +9,14 @@ Dates are only ever computed, never guessed: no lane, no open day within
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from oms.domain.calendar import Holidays, NodeClock, buyer_zone, carrier_days_after
 from oms.domain.geo import Place, distance_km, place, postal_province
+from oms.domain.lane_learning import LaneKey
 from oms.domain.planner import NeedLine, SourcingInput
 from oms.models.inventory import Node
 from oms.models.order import PICKUP_METHODS, Channel, DeliveryMethod, ServiceLevel
@@ -29,6 +31,9 @@ from oms.models.promising import (
     PromisingRules,
 )
 from oms.models.sourcing import Plan, PlanOutcome
+
+# (lane, its stated (min, max) days) -> the (min, max) to promise
+Learned = Callable[[LaneKey, tuple[int, int]], tuple[int, int]]
 
 QUOTED_LEVELS = (
     ServiceLevel.instant,
@@ -59,10 +64,14 @@ class Refusal:
 class Promiser:
     """Promises for one parcel. Built per rule-set version; keeps each node's clock."""
 
-    def __init__(self, rules: PromisingRules) -> None:
+    def __init__(self, rules: PromisingRules, learned: Learned | None = None) -> None:
         self.rules = rules
+        self.learned = learned  # transit days carriers were seen to take (oms.domain.lane_learning)
         self.holidays = Holidays(rules.extra_holidays)
         self._clocks: dict[str, tuple[Node, NodeClock]] = {}
+        self._lanes: dict[tuple[str, str, str], list[Lane]] = {}
+        for lane in rules.lanes:
+            self._lanes.setdefault((lane.level, lane.origin, lane.destination), []).append(lane)
 
     def clock(self, node: Node) -> NodeClock:
         cached = self._clocks.get(node.node_id)
@@ -81,16 +90,21 @@ class Promiser:
         """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one)."""
         if origin is None or destination.region is None:
             return None
-        best: tuple[tuple, Lane] | None = None
-        for lane in self.rules.lanes:
-            if lane.level != level.value or lane.origin != origin or lane.destination != destination.region:
-                continue
+        best: tuple[tuple, Lane, tuple[int, int]] | None = None
+        for lane in self._lanes.get((level.value, origin, destination.region), ()):
             if lane.postal_prefix and not (postal_code or "").startswith(lane.postal_prefix):
                 continue
-            key = (-len(lane.postal_prefix or ""), lane.days_max, lane.days_min, lane.carrier, lane.service)
+            stated = (lane.days_min, lane.days_max)
+            low, high = self.learned(lane_key(lane), stated) if self.learned else stated
+            key = (-len(lane.postal_prefix or ""), high, low, lane.carrier, lane.service)
             if best is None or key < best[0]:
-                best = (key, lane)
-        return best[1] if best else None
+                best = (key, lane, (low, high))
+        if best is None:
+            return None
+        _, lane, (low, high) = best
+        if (low, high) == (lane.days_min, lane.days_max):
+            return lane
+        return lane.model_copy(update={"days_min": low, "days_max": high})
 
     def parcel(  # noqa: PLR0911 (one answer per delivery method, or why not)
         self,
@@ -138,6 +152,10 @@ class Promiser:
             service=lane.service,
             buyer_tz=zone.key,
         )
+
+
+def lane_key(lane: Lane) -> LaneKey:
+    return (lane.carrier, lane.service, lane.origin, lane.destination)
 
 
 class Planner(Protocol):
