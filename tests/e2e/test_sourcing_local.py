@@ -160,3 +160,20 @@ def test_the_dry_run_and_the_replay_of_proposed_rules(stack: LocalRuntime) -> No
     assert report["decisions"] >= 3 and report["changed"] >= 1
     assert report["cost_change"] > 0  # where both fill every line, Surabaya ships to Jakarta dearer
     assert report["unfilled_units_change"] > 0  # and what only Cikarang had is left unfilled
+
+
+def test_a_quote_by_postal_code_names_nodes_and_dates_for_every_level(stack: LocalRuntime) -> None:
+    cart = {
+        "destination": {"postal_code": "11530"},
+        "lines": [{"sku": "KOP-GAYO-250", "quantity": 1}],
+        "as_of": "2026-12-23T16:00:00+07:00",  # the eve of cuti bersama and Christmas
+    }
+    status, quote = http(stack, "POST", "/promises", cart, WEB)
+    assert status == 200, quote
+    options = {option["level"]: option for option in quote["options"]}
+    assert quote["destination"]["city"] == "jakarta pusat"  # placed from its postal code
+    regular = options["regular"]
+    assert regular["available"] and regular["ship_by"] == "2026-12-26T13:00:00+07:00"  # Saturday: the DC closes at 13
+    assert options["pickup"]["available"] and options["pickup"]["ready_at"].startswith("2026-12-23T18:00")
+    bad = {**cart, "as_of": "2026-12-23T16:00:00"}
+    assert http(stack, "POST", "/promises", bad, WEB)[0] == 422

@@ -232,3 +232,21 @@ def postal_province(postal_code: str | None) -> str | None:
     if not postal_code or len(postal_code) != 5 or not postal_code.isdigit():
         return None
     return _POSTAL.get(postal_code[:2])
+
+
+# Where a postal prefix is one metro area, its city: a cart quoted by postal code alone can then
+# be placed for distance rules (ship from store, same day, the metro courier rate).
+_POSTAL_CITY = {
+    **dict.fromkeys(("10", "11", "12", "13", "14"), "jakarta pusat"),
+    "15": "tangerang", "16": "bogor", "17": "bekasi", "40": "bandung", "50": "semarang", "55": "yogyakarta",
+    "60": "surabaya", "61": "sidoarjo", "65": "malang", "80": "denpasar", "20": "medan", "90": "makassar",
+    "30": "palembang", "28": "pekanbaru", "29": "batam", "76": "balikpapan", "75": "samarinda", "95": "manado",
+}  # fmt: skip
+
+
+def postal_city(postal_code: str | None) -> str | None:
+    """The city a postal prefix stands for when it is one metro area, else None."""
+    if not postal_code or len(postal_code) != 5 or not postal_code.isdigit():
+        return None
+    key = _POSTAL_CITY.get(postal_code[:2])
+    return CITIES[key].name if key else None

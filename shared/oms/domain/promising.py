@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from oms.domain.calendar import Holidays, NodeClock, buyer_zone, carrier_days_after
-from oms.domain.geo import Place, distance_km, place, postal_province
+from oms.domain.geo import Place, distance_km, place, postal_city, postal_province
 from oms.domain.lane_learning import LaneKey
 from oms.domain.planner import NeedLine, SourcingInput
 from oms.models.inventory import Node
@@ -171,7 +171,8 @@ class Planner(Protocol):
 def destination_of(request: PromiseRequest) -> tuple[Place, str | None]:
     dest = request.destination
     province = dest.province or postal_province(dest.postal_code)
-    return place(province, dest.city, dest.lat, dest.lng), dest.postal_code
+    city = dest.city or postal_city(dest.postal_code)
+    return place(province, city, dest.lat, dest.lng), dest.postal_code
 
 
 class PromiseService:
@@ -210,6 +211,10 @@ class PromiseService:
         method = method_for(level)
         sourcing_input = SourcingInput(request.channel, method, level, destination, lines, postal_code=postal_code)
         result = self.planner.plan_for(sourcing_input, as_of)
+        if result.outcome is PlanOutcome.unroutable:
+            removed = sorted({_generic(node.removed) for node in result.trace.nodes if node.removed})
+            shown = "; ".join(removed[:3])
+            return PromiseOption(level=level, available=False, reason=f"no node can serve it this way ({shown})")
         if result.outcome is not PlanOutcome.allocated:
             reason = result.reason or result.outcome.value
             return PromiseOption(level=level, available=False, reason=f"cannot ship every unit this way: {reason}")
@@ -262,6 +267,11 @@ class PromiseService:
         option = _combined(ServiceLevel.pickup, [parcel])
         option.pickup_node_id = node_id
         return option
+
+
+def _generic(reason: str) -> str:
+    """A rule's reason without the node's own numbers, so equal reasons read once."""
+    return reason.split(" (", maxsplit=1)[0] if "km away" not in reason else "too far away"
 
 
 def _combined(level: ServiceLevel, parcels: list[PromiseParcel]) -> PromiseOption:
