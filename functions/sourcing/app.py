@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from oms import container
 from oms.domain.apikeys import nodes_acted_for
@@ -50,8 +50,8 @@ class Decisions(Model):
     decisions: list[Decision]
 
 
-class FulfillmentEvent(Model):
-    """What a node reports. This release takes `rejected`; the status issue adds the rest."""
+class Rejected(Model):
+    """The node cannot fulfil it."""
 
     type: Literal["rejected"]
     reason: str = Field(min_length=1, max_length=500)
@@ -60,6 +60,25 @@ class FulfillmentEvent(Model):
         description="A short pick: the units of each short SKU the node really has. Its stock is "
         "corrected to that and the node stays eligible; without it the node is not asked again for the order.",
     )
+
+
+class Delayed(Model):
+    """The node will hand the parcel over later than promised: the promise is made again from then."""
+
+    type: Literal["delayed"]
+    reason: str = Field(min_length=1, max_length=500)
+    ready_at: datetime = Field(description="When the parcel will be ready to hand over (with a time zone offset)")
+
+    @field_validator("ready_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone offset")
+        return value
+
+
+# What a node reports. This release takes `rejected` and `delayed`; the status issue adds the rest.
+FulfillmentEvent = Annotated[Rejected | Delayed, Field(discriminator="type")]
 
 
 class SourcingOutcome(Model):
@@ -130,15 +149,19 @@ def retry(order_id: Annotated[str, Path(max_length=64)]) -> SourcingOutcome:
 
 @app.post(
     "/fulfillments/<fulfillment_id>/events",
-    summary="A node reports on its fulfillment (rejected)",
+    summary="A node reports on its fulfillment (rejected, delayed)",
     description="Rejected: the reservation is released and the lines are sourced again (a pickup order "
-    "goes on hold for staff instead). Repeating it changes nothing.",
+    "goes on hold for staff instead). Delayed: the promise is made again from `ready_at` (the original "
+    "promise is kept). Repeating either changes nothing.",
     security=SECURED,
 )
 def fulfillment_event(fulfillment_id: Annotated[str, Path(max_length=100)], body: FulfillmentEvent) -> SourcingOutcome:
     acting_for = nodes_acted_for(app.context["api_key"])
-    result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand, acting_for)
-    logger.info("fulfillment rejected", extra={"fulfillment_id": fulfillment_id, "outcome": result.outcome})
+    if isinstance(body, Delayed):
+        result = container.sourcing().delayed(fulfillment_id, body.ready_at, body.reason, acting_for)
+    else:
+        result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand, acting_for)
+    logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type})
     return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
 
 

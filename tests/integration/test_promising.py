@@ -74,3 +74,27 @@ def test_the_http_api_quotes_and_refuses_bad_input_with_422(stack) -> None:
     )
     assert naive["statusCode"] == 422
     assert post({"destination": {"postal_code": "1153"}, "lines": [{"sku": SKU, "quantity": 1}]})["statusCode"] == 422
+
+
+def test_a_node_reported_delay_re_promises_and_keeps_the_original(stack) -> None:
+    from datetime import timedelta
+
+    from oms.domain.events import events_for_change
+
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("P-2", [_line("1", SKU, 1)])
+    _service().source(order_id)
+    before = container.orders().get(order_id)
+    (fulfillment,) = before.fulfillments
+    ready_at = fulfillment.promise.ship_by + timedelta(days=3)
+
+    result = _service().delayed(fulfillment.fulfillment_id, ready_at, "conveyor broken")
+
+    after = container.orders().get(order_id)
+    (delayed,) = after.fulfillments
+    assert result.outcome == "repromised"
+    assert delayed.promise_original == fulfillment.promise_original
+    assert delayed.promise.ship_by >= ready_at and delayed.promise.deliver_latest > fulfillment.promise.deliver_latest
+    kinds = [e.event_type.value for e in events_for_change(before, after)]
+    assert kinds == ["OrderUpdated", "PromiseChanged"]
+    assert _service().delayed(fulfillment.fulfillment_id, ready_at, "again").outcome == "unchanged"

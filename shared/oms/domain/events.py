@@ -55,7 +55,11 @@ def order_detail(order: Order) -> dict:
 
 
 def _fulfillment(fulfillment: Fulfillment) -> dict:
+    promise = fulfillment.promise.model_dump(mode="json") if fulfillment.promise else None
+    original = fulfillment.promise_original.model_dump(mode="json") if fulfillment.promise_original else None
     return {
+        "promise": promise,
+        "promise_original": original,
         "fulfillment_id": fulfillment.fulfillment_id,
         "node_id": fulfillment.node_id,
         "status": fulfillment.status.value,
@@ -91,6 +95,11 @@ def _sourcing_events(old: Order, new: Order) -> list[DomainEvent]:
     allocated = (OrderStatus.allocated, OrderStatus.partially_allocated)
     if new.status in allocated and (old.status not in allocated or len(events) > 0):
         events.append(_event(new, EventType.order_allocated))
+    promised_before = {f.fulfillment_id: f.promise for f in old.fulfillments}
+    for fulfillment in new.fulfillments:
+        before = promised_before.get(fulfillment.fulfillment_id)
+        if fulfillment.fulfillment_id in promised_before and fulfillment.promise != before:
+            events.append(_event(new, EventType.promise_changed, fulfillment))
     waiting_before = {u.line_id for u in old.unfilled if u.action is ShortageAction.backorder}
     waiting_now = {u.line_id for u in new.unfilled if u.action is ShortageAction.backorder}
     if waiting_now - waiting_before:

@@ -612,6 +612,37 @@ class SourcingService:
             return again
         raise Conflict(f"order {order_id} kept changing while rejecting", details={"retryable": True})
 
+    def delayed(
+        self, fulfillment_id: str, ready_at: datetime, reason: str, acting_for: set[str] | None = None
+    ) -> SourcingResult:
+        """The node hands over later than promised: the promise is made again from ready_at; the
+        original stays. The same report again changes nothing."""
+        order_id = fulfillment_order_id(fulfillment_id)
+        for _ in range(RECORD_ATTEMPTS):
+            order, fulfillment = self._rejectable(order_id, fulfillment_id, None, acting_for)
+            if fulfillment.status is not FulfillmentStatus.requested:
+                raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
+            promise = self._promise(order, self.reference.nodes()[fulfillment.node_id], ready_at)
+            if promise is None:
+                raise Conflict(f"no promise can be made from {ready_at.isoformat()} (no lane or the node is closed)")
+            if promise == fulfillment.promise:
+                return SourcingResult(order_id, "unchanged", "already promised from then")
+            changed = [
+                f.model_copy(update={"promise": promise, "reason": f"delayed: {reason}"})
+                if f.fulfillment_id == fulfillment_id
+                else f
+                for f in order.fulfillments
+            ]
+            updated = order.model_copy(
+                update={"fulfillments": changed, "updated_at": self.clock(), "version": order.version + 1}
+            )
+            try:
+                self.orders.replace(updated, expected_version=order.version)
+            except StaleWrite:
+                continue
+            return SourcingResult(order_id, "repromised", f"now {promise.deliver_latest or promise.deliver_by}")
+        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
     def _rejectable(
         self, order_id: str, fulfillment_id: str, on_hand: dict[str, int] | None, acting_for: set[str] | None
     ) -> tuple[Order, Fulfillment]:

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     order_allocated = "OrderAllocated"
     order_backordered = "OrderBackordered"
     fulfillment_requested = "FulfillmentRequested"
+    promise_changed = "PromiseChanged"
 
 
 class DomainEvent(BaseModel):
