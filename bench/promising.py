@@ -67,7 +67,7 @@ class _Planner:
     def eligible_for(self, channel):
         return None
 
-    def plan_for(self, request: SourcingInput, now: datetime):
+    def plan_for(self, request: SourcingInput, now: datetime, stock=None):
         promiser = self.promiser_for()
         lateness = None
         if request.method is DeliveryMethod.ship:
@@ -77,11 +77,12 @@ class _Planner:
             def lateness(node):
                 dates = promiser.parcel(node, request.destination, None, request.method, request.service_level, now)
                 if isinstance(dates, Refusal):
-                    return dates.reason
+                    return dates.reason if dates.closed else None
                 return dates.deliver_latest is not None and dates.deliver_latest > target
 
-        return plan(request, self._nodes, self.stock, self.weights, self.rules, eligible=None, capacity_left={},
-                    now=now, lateness=lateness)  # fmt: skip
+        stock = stock or self.stock
+        return plan(request, self._nodes, stock, self.weights, self.rules, eligible=None, capacity_left={}, now=now,
+                    lateness=lateness)  # fmt: skip
 
 
 def _carriers(rng: random.Random, rules) -> dict:
@@ -150,7 +151,7 @@ def simulate(learn: bool) -> tuple[float, float]:
         if learn and state["day"] != as_of.date():
             state["day"] = as_of.date()
             state["promiser"] = Promiser(rules, learner.days)
-        result = planner.plan_for(order, as_of)
+        result = planner.plan_for(order, as_of, stock)
         promiser = state["promiser"]
         for shipment in result.shipments:
             node = nodes[shipment.node_id]
@@ -158,7 +159,7 @@ def simulate(learn: bool) -> tuple[float, float]:
             if isinstance(dates, Refusal):
                 continue
             origin = place(node.province, node.city, node.lat, node.lng)
-            lane = promiser.lane(origin.region, order.destination, None, order.service_level)
+            lane = promiser.lane(origin.region, order.destination, None, order.service_level, as_of.date())
             key = lane_key(lane)
             promised_handover = handover = dates.ship_by.date()
             if draw.random() < 0.02:  # the node missed the hand-over

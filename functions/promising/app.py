@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.errors import Conflict
+from oms.errors import BadRequest, Conflict
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
 from oms.models.promising import PromiseRequest, PromiseResponse, PromisingRules
@@ -53,6 +53,8 @@ def get_rules() -> PromisingRules:
     security=SECURED,
 )
 def put_rules(body: PromisingRules) -> PromisingRules:
+    if not body.lanes:
+        raise BadRequest("lanes is empty: nothing could be shipped with a promise")
     reference = container.reference_data()
     stored = reference.stored_rules("promising", PromisingRules)
     current = stored.version if stored else 1

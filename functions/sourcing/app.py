@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, field_validator
@@ -22,6 +22,7 @@ from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
 from oms.models.inventory import Sku, Units
 from oms.models.order import Model
+from oms.models.promising import within_a_year
 from oms.models.sourcing import Plan, PlanRequest, SourcingRules
 from oms.observability import logger, metrics, tracer
 
@@ -72,13 +73,11 @@ class Delayed(Model):
     @field_validator("ready_at")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must carry a time zone offset")
-        return value
+        return within_a_year(value)
 
 
 # What a node reports. This release takes `rejected` and `delayed`; the status issue adds the rest.
-FulfillmentEvent = Annotated[Rejected | Delayed, Field(discriminator="type")]
+FulfillmentEvent = Annotated[Rejected | Delayed, Body(discriminator="type")]
 
 
 class SourcingOutcome(Model):

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
+from pydantic import ValidationError
+
 from oms import container
-from oms.models.promising import PromiseRequest
+from oms.models.promising import NodeCalendar, PromiseRequest
 from tests.integration.test_sourcing import SKU, _capture, _line, _service, _stock
 from tests.support import FakeContext, load_handler
 
@@ -98,3 +101,32 @@ def test_a_node_reported_delay_re_promises_and_keeps_the_original(stack) -> None
     kinds = [e.event_type.value for e in events_for_change(before, after)]
     assert kinds == ["OrderUpdated", "PromiseChanged"]
     assert _service().delayed(fulfillment.fulfillment_id, ready_at, "again").outcome == "unchanged"
+
+
+def test_closed_stores_far_buyers_and_far_dates_get_reasons_not_promises(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10, "ST-JKT-GI": 5})
+    reference = container.reference_data()
+    store = reference.nodes()["ST-JKT-GI"]
+    reference.put_node(store.model_copy(update={"calendar": NodeCalendar(hours={})}))  # closed until further notice
+    options = _quote(destination={"city": "Jakarta Barat", "province": "DKI Jakarta"})
+    assert not options["same_day"].available and "closed" in options["same_day"].reason
+    assert not options["pickup"].available and "within 30 km" in options["pickup"].reason
+    assert options["regular"].available  # the DC still ships
+    far_buyer = _quote(destination={"postal_code": "23111"})  # Banda Aceh: no store near, none placed by postcode
+    assert not far_buyer["pickup"].available
+    with pytest.raises(ValidationError):
+        PromiseRequest.model_validate(
+            {
+                "destination": {"city": "Bandung"},
+                "lines": [{"sku": SKU, "quantity": 1}],
+                "as_of": "9999-12-31T00:00:00+07:00",
+            }
+        )
+
+
+def test_a_courier_parcel_sold_as_same_day_still_carries_a_promise(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("P-3", [_line("1", SKU, 1)], service_level="same_day")  # ship, with a "Same Day" title
+    _service().source(order_id)
+    (fulfillment,) = container.orders().get(order_id).fulfillments
+    assert fulfillment.promise is not None and fulfillment.promise.service

@@ -12,7 +12,7 @@ from oms.domain.promising import Promiser, Refusal
 from oms.domain.promising_defaults import default_promising_rules
 from oms.models.inventory import Node
 from oms.models.order import DeliveryMethod, ServiceLevel
-from oms.models.promising import ExtraHoliday, NodeCalendar
+from oms.models.promising import ExtraHoliday, NodeCalendar, OpeningHours
 
 WIB = ZoneInfo("Asia/Jakarta")
 RULES = default_promising_rules()
@@ -108,3 +108,28 @@ def test_extra_holidays_from_the_rules_close_nodes_in_their_province():
         DC, JAKARTA, None, DeliveryMethod.ship, ServiceLevel.regular, wib("2026-12-02", "16:00")
     )
     assert promise.ship_by == wib("2026-12-04", "15:00")  # Thursday is off in West Java
+
+
+def test_a_cut_off_before_opening_means_no_hand_over_that_day():
+    late_opener = STORE.model_copy(
+        update={
+            "calendar": NodeCalendar(
+                hours={
+                    "sat": OpeningHours(open=time(14), close=time(22)),
+                    "mon": OpeningHours(open=time(8), close=time(22)),
+                }
+            )
+        }
+    )
+    promise = Promiser(RULES).parcel(
+        late_opener, JAKARTA, None, DeliveryMethod.same_day, ServiceLevel.same_day, wib("2026-12-05", "09:00")
+    )  # a Saturday: the same-day cut-off (12:00) passes before it opens at 14:00
+    assert promise.ship_by == wib("2026-12-07", "12:00")
+
+
+def test_a_node_closed_for_weeks_is_a_refusal_that_says_so():
+    closed = STORE.model_copy(update={"calendar": NodeCalendar(hours={})})
+    answer = Promiser(RULES).parcel(
+        closed, JAKARTA, None, DeliveryMethod.pickup, ServiceLevel.pickup, wib("2026-12-02", "09:00")
+    )
+    assert isinstance(answer, Refusal) and answer.closed

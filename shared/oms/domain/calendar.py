@@ -91,6 +91,8 @@ class NodeClock:
         if hours is None:
             return None
         cut = self.calendar.cutoffs.get(level) or self.rules.default_cutoffs.get(level) or hours.close
+        if cut <= hours.open:
+            return None  # the day's cut-off passes before it opens: no hand-over that day
         return datetime.combine(day, min(cut, hours.close), self.zone)
 
     def next_handover(self, as_of: datetime, level: ServiceLevel, lane: Lane | None = None) -> datetime | None:

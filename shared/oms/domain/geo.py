@@ -238,10 +238,13 @@ def postal_province(postal_code: str | None) -> str | None:
 # be placed for distance rules (ship from store, same day, the metro courier rate).
 _POSTAL_CITY = {
     **dict.fromkeys(("10", "11", "12", "13", "14"), "jakarta pusat"),
-    "15": "tangerang", "16": "bogor", "17": "bekasi", "40": "bandung", "50": "semarang", "55": "yogyakarta",
-    "60": "surabaya", "61": "sidoarjo", "65": "malang", "80": "denpasar", "20": "medan", "90": "makassar",
-    "30": "palembang", "28": "pekanbaru", "29": "batam", "76": "balikpapan", "75": "samarinda", "95": "manado",
-}  # fmt: skip
+    "15": "tangerang",
+    "16": "bogor",
+    "17": "bekasi",
+    "40": "bandung",
+    "60": "surabaya",
+    "80": "denpasar",
+}  # fmt: skip  (only prefixes that are one metro area; the rest of a province is too wide to place)
 
 
 def postal_city(postal_code: str | None) -> str | None:

@@ -34,14 +34,14 @@ class LaneLearner:
     _on_time: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
 
     def observe(self, key: LaneKey, delivered_on: date, transit_days: int, stated_max: int) -> None:
-        horizon = delivered_on - timedelta(days=self.window_days)
+        horizon = delivered_on - timedelta(days=self.window_days)  # the last window_days days, today included
         for seen, value in (
             (self._seen[key], transit_days),
             (self._excess[key[3]], transit_days - stated_max),
             (self._excess["*"], transit_days - stated_max),
         ):
             seen.append((delivered_on, value))
-            while seen and seen[0][0] < horizon:
+            while seen and seen[0][0] <= horizon:
                 seen.popleft()
 
     def score(self, kind: str, name: str, on_time: bool) -> None:
@@ -54,9 +54,14 @@ class LaneLearner:
         hits, total = self._on_time.get((kind, name), (0, 0))
         return hits / total if total else None
 
-    def days(self, key: LaneKey, stated: tuple[int, int]) -> tuple[int, int]:
+    def days(self, key: LaneKey, stated: tuple[int, int], today: date) -> tuple[int, int]:
         """(earliest, latest) transit days to promise on the lane: its own recent parcels when it has
-        enough, else its stated days moved by how late parcels to its region (or anywhere) ran."""
+        enough, else its stated days moved by how late parcels to its region (or anywhere) ran.
+        Parcels older than the window are forgotten here too: a lane gone quiet returns to its stated days."""
+        horizon = today - timedelta(days=self.window_days)
+        for queue in (self._seen.get(key), self._excess.get(key[3]), self._excess.get("*")):
+            while queue and queue[0][0] <= horizon:
+                queue.popleft()
         seen = self._seen.get(key)
         if seen and len(seen) >= self.min_observations:
             ordered = sorted(days for _, days in seen)

@@ -92,8 +92,9 @@ class SourcingInput:
     postal_code: str | None = None
 
 
-# Whether a parcel from a node misses the order's service level: True/False, or why it cannot ship at all.
-Lateness = Callable[[Node], bool | str]
+# Whether a parcel from a node misses the order's service level: True/False, why it cannot ship at
+# all, or None when the promising module has no answer (the rate table's days decide).
+Lateness = Callable[[Node], bool | str | None]
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,11 @@ def _reason_for_node(  # noqa: PLR0911, PLR0912 (one rule after another, first f
             return f"{distance} km away ({method.value} reaches {local.radius_km} km)", None
         first_kg = int(local.base) + int(local.per_km) * max(1, distance)
         zone, days_max = method.value, 0
+        verdict = lateness(node) if lateness is not None else None
+        if isinstance(verdict, str):
+            return verdict, None
+        if verdict:
+            return f"cannot deliver {method.value} today (past its cut-off or closed)", None
     else:
         if not node.may_ship:
             return "node does not ship", None
@@ -201,9 +207,11 @@ def _reason_for_node(  # noqa: PLR0911, PLR0912 (one rule after another, first f
         if cell is None:
             return f"no {level.value} rate for zone {zone}", None
         first_kg, next_kg, days_max = int(cell.first_kg), int(cell.next_kg), cell.days_max
-        verdict = lateness(node) if lateness is not None else days_max > rules.service_days[level]
+        verdict = lateness(node) if lateness is not None else None
         if isinstance(verdict, str):
-            return verdict, None  # the promising module has no way to ship it (no lane, closed for weeks)
+            return verdict, None  # the promising module finds the node closed for weeks
+        if verdict is None:  # no promise to ask: the rate table's transit days decide
+            verdict = days_max > rules.service_days[level]
         if verdict:
             late = int(rules.late_penalty)
     capacity = capacity_left.get((node.node_id, CapacityClass.of(method)))

@@ -32,8 +32,8 @@ from oms.models.promising import (
 )
 from oms.models.sourcing import Plan, PlanOutcome
 
-# (lane, its stated (min, max) days) -> the (min, max) to promise
-Learned = Callable[[LaneKey, tuple[int, int]], tuple[int, int]]
+# (lane, its stated (min, max) days, the day asked for) -> the (min, max) to promise
+Learned = Callable[[LaneKey, tuple[int, int], date], tuple[int, int]]
 
 QUOTED_LEVELS = (
     ServiceLevel.instant,
@@ -59,6 +59,7 @@ def method_for(level: ServiceLevel) -> DeliveryMethod:
 @dataclass(frozen=True)
 class Refusal:
     reason: str
+    closed: bool = False  # the node (or its carrier) does not work for weeks: it cannot serve at all
 
 
 class Promiser:
@@ -86,7 +87,9 @@ class Promiser:
         start = as_of.astimezone(buyer_zone(destination.province)).date()
         return carrier_days_after(GENERIC_LANE, start, working_days, self.holidays, destination.province)
 
-    def lane(self, origin: str | None, destination: Place, postal_code: str | None, level: ServiceLevel) -> Lane | None:
+    def lane(
+        self, origin: str | None, destination: Place, postal_code: str | None, level: ServiceLevel, day: date
+    ) -> Lane | None:
         """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one)."""
         if origin is None or destination.region is None:
             return None
@@ -95,7 +98,7 @@ class Promiser:
             if lane.postal_prefix and not (postal_code or "").startswith(lane.postal_prefix):
                 continue
             stated = (lane.days_min, lane.days_max)
-            low, high = self.learned(lane_key(lane), stated) if self.learned else stated
+            low, high = self.learned(lane_key(lane), stated, day) if self.learned else stated
             key = (-len(lane.postal_prefix or ""), high, low, lane.carrier, lane.service)
             if best is None or key < best[0]:
                 best = (key, lane, (low, high))
@@ -119,14 +122,14 @@ class Promiser:
         if method in PICKUP_METHODS:
             ready = clock.ready_after(as_of, clock.calendar.pickup_ready_minutes)
             if ready is None:
-                return Refusal(f"{node.node_id} is closed for the next weeks")
+                return Refusal(f"{node.node_id} is closed for the next weeks", closed=True)
             return PromiseDates(ship_by=ready, ready_at=ready, buyer_tz=node.tz)
         zone = buyer_zone(destination.province)
         if method in (DeliveryMethod.same_day, DeliveryMethod.instant):
             level = ServiceLevel(method.value)
             cut = clock.next_handover(as_of, level)
             if cut is None:
-                return Refusal(f"{node.node_id} is closed for the next weeks")
+                return Refusal(f"{node.node_id} is closed for the next weeks", closed=True)
             hours = clock.hours(cut.date())
             assert hours is not None  # a cut-off exists only on open days
             start = max(as_of.astimezone(clock.zone), datetime.combine(cut.date(), hours.open, clock.zone))
@@ -137,12 +140,12 @@ class Promiser:
             by = self.rules.same_day.deliver_by or hours.close
             return PromiseDates(ship_by=cut, deliver_by=datetime.combine(cut.date(), by, zone), buyer_tz=zone.key)
         origin = place(node.province, node.city, node.lat, node.lng)
-        lane = self.lane(origin.region, destination, postal_code, level)
+        lane = self.lane(origin.region, destination, postal_code, level, as_of.date())
         if lane is None:
             return Refusal(f"no {level.value} lane from {origin.region} to {destination.region}")
         handover = clock.next_handover(as_of, level, lane)
         if handover is None:
-            return Refusal(f"{node.node_id} or {lane.carrier} does not work for the next weeks")
+            return Refusal(f"{node.node_id} or {lane.carrier} does not work for the next weeks", closed=True)
         day = handover.date()
         return PromiseDates(
             ship_by=handover,
@@ -159,7 +162,7 @@ def lane_key(lane: Lane) -> LaneKey:
 
 
 class Planner(Protocol):
-    def plan_for(self, request: SourcingInput, now: datetime) -> Plan: ...
+    def plan_for(self, request: SourcingInput, now: datetime, stock: dict[tuple[str, str], int]) -> Plan: ...
 
     def nodes(self) -> dict[str, Node]: ...
 
@@ -186,12 +189,13 @@ class PromiseService:
         promiser: Promiser = self.promiser_for()  # type: ignore[operator]
         destination, postal_code = destination_of(request)
         lines = tuple(NeedLine(str(i + 1), line.sku, line.quantity) for i, line in enumerate(request.lines))
+        stock = self.planner.stock_for(sorted({line.sku for line in lines}))  # one read for every level
         options = []
         for level in request.levels or QUOTED_LEVELS:
             if level is ServiceLevel.pickup:
-                options.append(self._pickup(request, promiser, destination, lines, as_of))
+                options.append(self._pickup(request, promiser, destination, lines, as_of, stock))
             else:
-                options.append(self._delivered(request, promiser, destination, postal_code, lines, level, as_of))
+                options.append(self._delivered(request, promiser, destination, postal_code, lines, level, as_of, stock))
         summary = {"province": destination.province, "city": destination.city, "region": destination.region,
                    "located": destination.located, "buyer_tz": buyer_zone(destination.province).key}  # fmt: skip
         return PromiseResponse(as_of=as_of, destination=summary, options=options)
@@ -205,12 +209,13 @@ class PromiseService:
         lines: tuple[NeedLine, ...],
         level: ServiceLevel,
         as_of: datetime,
+        stock: dict[tuple[str, str], int],
     ) -> PromiseOption:
         if destination.region is None:
             return PromiseOption(level=level, available=False, reason="destination unknown: send a postal code or city")
         method = method_for(level)
         sourcing_input = SourcingInput(request.channel, method, level, destination, lines, postal_code=postal_code)
-        result = self.planner.plan_for(sourcing_input, as_of)
+        result = self.planner.plan_for(sourcing_input, as_of, stock)
         if result.outcome is PlanOutcome.unroutable:
             removed = sorted({_generic(node.removed) for node in result.trace.nodes if node.removed})
             shown = "; ".join(removed[:3])
@@ -235,14 +240,18 @@ class PromiseService:
         destination: Place,
         lines: tuple[NeedLine, ...],
         as_of: datetime,
+        stock: dict[tuple[str, str], int],
     ) -> PromiseOption:
         """The nearest store that holds every unit, and when the order is ready there."""
         nodes = self.planner.nodes()
         eligible = self.planner.eligible_for(request.channel)
-        stock = self.planner.stock_for(sorted({line.sku for line in lines}))
         demand: dict[str, int] = {}
         for line in lines:
             demand[line.sku] = demand.get(line.sku, 0) + line.quantity
+        if not destination.located:
+            return PromiseOption(
+                level=ServiceLevel.pickup, available=False, reason="send a city or a location to find pickup stores"
+            )
         stores = []
         for node_id, node in nodes.items():
             if not (node.enabled and node.may_pickup) or (eligible is not None and node_id not in eligible):
@@ -250,18 +259,19 @@ class PromiseService:
             if any(stock.get((sku, node_id), 0) < max(qty, node.routing_threshold) for sku, qty in demand.items()):
                 continue
             there = place(node.province, node.city, node.lat, node.lng)
-            far = (
-                distance_km(destination.lat, destination.lng, there.lat, there.lng)  # type: ignore[arg-type]
-                if destination.located and there.located
-                else (0 if there.city and there.city == destination.city else 1e9)
-            )
-            stores.append((far, node_id))
-        if not stores:
-            return PromiseOption(level=ServiceLevel.pickup, available=False, reason="no pickup store holds every unit")
-        _, node_id = min(stores)
-        dates = promiser.parcel(nodes[node_id], destination, None, DeliveryMethod.pickup, ServiceLevel.pickup, as_of)
-        if isinstance(dates, Refusal):
-            return PromiseOption(level=ServiceLevel.pickup, available=False, reason=dates.reason)
+            if not there.located:
+                continue
+            far = distance_km(destination.lat, destination.lng, there.lat, there.lng)  # type: ignore[arg-type]
+            if far <= promiser.rules.max_pickup_km:
+                stores.append((far, node_id))
+        pickup = (DeliveryMethod.pickup, ServiceLevel.pickup)
+        for _, node_id in sorted(stores):  # the nearest store that is open in the coming weeks
+            dates = promiser.parcel(nodes[node_id], destination, None, *pickup, as_of)
+            if not isinstance(dates, Refusal):
+                break
+        else:
+            reason = f"no pickup store within {promiser.rules.max_pickup_km} km holds every unit"
+            return PromiseOption(level=ServiceLevel.pickup, available=False, reason=reason)
         parcel = PromiseParcel(node_id=node_id, lines=[PromiseLine(sku=x.sku, quantity=x.quantity) for x in lines],
                                promise=dates)  # fmt: skip
         option = _combined(ServiceLevel.pickup, [parcel])

@@ -199,25 +199,46 @@ class SourcingService:
 
     def _lateness(self, request: SourcingInput, rules: SourcingRules, now: datetime) -> Lateness | None:
         """Whether a parcel from a node would miss the order's service level, by the promising module:
-        so a plan is charged for exactly the lateness the promise will show."""
-        if self.promiser is None or request.method is not DeliveryMethod.ship:
+        so a plan is charged for exactly the lateness the promise will show. A node closed for weeks
+        is removed; where promising has no lane, the rate table's days decide (None)."""
+        if self.promiser is None or request.method in PICKUP_METHODS:
             return None
         promiser = self.promiser()
-        level = request.service_level if request.service_level in rules.service_days else ServiceLevel.regular
-        target = promiser.target_date(now, request.destination, rules.service_days[level])
+        if request.method is DeliveryMethod.ship:
+            level = shipped_level(request.service_level, rules)
+            target = promiser.target_date(now, request.destination, rules.service_days[level])
+        else:  # same day, instant: late when it cannot go today
+            level, target = request.service_level, None
 
-        def late(node: Node) -> bool | str:
+        def late(node: Node) -> bool | str | None:
             dates = promiser.parcel(node, request.destination, request.postal_code, request.method, level, now)
             if isinstance(dates, Refusal):
-                return dates.reason
+                return dates.reason if dates.closed else None
+            if target is None:
+                return (
+                    dates.deliver_by is not None
+                    and dates.deliver_by.date() > now.astimezone(dates.deliver_by.tzinfo).date()
+                )
             return dates.deliver_latest is not None and dates.deliver_latest > target
 
         return late
 
     # The planner's view of the data, for quotes (oms.domain.promising).
-    def plan_for(self, request: SourcingInput, now: datetime) -> Plan:
-        result, _ = self._plan(request, self.reference.sourcing_rules(), now, consistent=False)
-        return result
+    def plan_for(self, request: SourcingInput, now: datetime, stock: dict[tuple[str, str], int]) -> Plan:
+        """A plan from stock already read (a quote plans every service level from one read)."""
+        rules = self.reference.sourcing_rules()
+        nodes = self.reference.nodes()
+        return plan(
+            request,
+            nodes,
+            stock,
+            self.weights.weights({line.sku for line in request.lines}),
+            rules,
+            eligible=self._eligible(rules, request.channel),
+            capacity_left=self._capacity_left(nodes, now),
+            now=now,
+            lateness=self._lateness(request, rules, now),
+        )
 
     def nodes(self) -> dict[str, Node]:
         return self.reference.nodes()
@@ -489,8 +510,11 @@ class SourcingService:
         if self.promiser is None:
             return None
         request = self._input(order, [])
+        level = order.service_level
+        if order.delivery_method is DeliveryMethod.ship:
+            level = shipped_level(level, self.reference.sourcing_rules())
         dates = self.promiser().parcel(
-            node, request.destination, request.postal_code, order.delivery_method, order.service_level, now
+            node, request.destination, request.postal_code, order.delivery_method, level, now
         )
         return None if isinstance(dates, Refusal) else dates
 
@@ -736,6 +760,14 @@ class SourcingService:
         if not skus:
             return False
         return any(position.atp > 0 for position in self.inventory.positions(skus).values())
+
+
+def shipped_level(level: ServiceLevel, rules: SourcingRules) -> ServiceLevel:
+    """The courier service level a shipped order is planned and promised at: its own when the rules
+    price it, else regular (a Shopify "Same Day" shipping title on a courier parcel)."""
+    if level in rules.service_days:
+        return level
+    return ServiceLevel.regular if ServiceLevel.regular in rules.service_days else next(iter(rules.service_days))
 
 
 def raise_short(sku: str, quantity: int, node_id: str) -> None:

@@ -4,7 +4,7 @@ time in the buyer's local time)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,6 +15,16 @@ from oms.models.order import Channel, Model, PromiseDates, ServiceLevel
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ShippedLevel = Literal["next_day", "regular", "economy"]
+
+
+def within_a_year(value: datetime) -> datetime:
+    """An aware moment within a year of now: the calendars (holidays, cuti bersama) are known that far."""
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone offset")
+    now = datetime.now(UTC)
+    if not now - timedelta(days=366) <= value <= now + timedelta(days=366):
+        raise ValueError("must be within a year of now")
+    return value
 
 
 class OpeningHours(Model):
@@ -72,9 +82,9 @@ class Lane(Model):
 
 
 class LocalPromise(Model):
-    """Same day and instant: riders from a node nearby."""
+    """Same day and instant: riders from a node nearby (their cut-offs are in default_cutoffs and the
+    node's calendar)."""
 
-    cutoff: time = Field(description="Orders after this (node time) go the next working day")
     deliver_within_hours: int | None = Field(default=None, ge=1, le=24, description="Instant: from hand-over")
     deliver_by: time | None = Field(default=None, description="Same day: delivered by this time (buyer's time)")
 
@@ -109,9 +119,10 @@ class PromisingRules(Model):
         default_factory=lambda: {day: OpeningHours(open=time(10), close=time(22)) for day in WEEKDAYS},
         description="Hours of a store without a calendar of its own (malls open every day)",
     )
-    lanes: list[Lane] = Field(default_factory=list)
-    same_day: LocalPromise = Field(default_factory=lambda: LocalPromise(cutoff=time(12, 0), deliver_by=time(21, 0)))
-    instant: LocalPromise = Field(default_factory=lambda: LocalPromise(cutoff=time(19, 0), deliver_within_hours=3))
+    lanes: list[Lane] = Field(default_factory=list, description="At least one when saved")
+    max_pickup_km: int = Field(default=30, ge=1, le=500, description="Pickup stores offered within this distance")
+    same_day: LocalPromise = Field(default_factory=lambda: LocalPromise(deliver_by=time(21, 0)))
+    instant: LocalPromise = Field(default_factory=lambda: LocalPromise(deliver_within_hours=3))
     extra_holidays: list[ExtraHoliday] = Field(
         default_factory=list, description="What the holidays package lacks: next year's cuti bersama, regional days"
     )
@@ -143,9 +154,7 @@ class PromiseRequest(Model):
     @field_validator("as_of")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must carry a time zone offset")
-        return value
+        return within_a_year(value) if value is not None else None
 
 
 class PromiseParcel(Model):
