@@ -92,3 +92,15 @@ def admin(stack: Any, *args: str) -> str:
         timeout=60,
     )
     return result.stdout
+
+
+def http_event(method: str, path: str, route: str, body: Any, key: str) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event for a handler called in process, with an x-api-key."""
+    return {
+        "routeKey": f"{method} {route}",
+        "rawPath": path,
+        "body": json.dumps(body),
+        "headers": {"x-api-key": key, "content-type": "application/json"},
+        "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+        "isBase64Encoded": False,
+    }

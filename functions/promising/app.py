@@ -11,7 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.errors import BadRequest, Conflict
+from oms.domain.rule_sets import save_rule_set
+from oms.errors import BadRequest
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
 from oms.models.promising import PromiseRequest, PromiseResponse, PromisingRules
@@ -55,13 +56,7 @@ def get_rules() -> PromisingRules:
 def put_rules(body: PromisingRules) -> PromisingRules:
     if not body.lanes:
         raise BadRequest("lanes is empty: nothing could be shipped with a promise")
-    reference = container.reference_data()
-    stored = reference.stored_rules("promising", PromisingRules)
-    current = stored.version if stored else 1
-    if body.version != current:
-        raise Conflict(f"rules are at version {current}; read them again and send that version")
-    saved = body.model_copy(update={"version": current + 1, "updated_at": datetime.now(UTC)})
-    reference.put_rules("promising", saved, expected_version=stored.version if stored else None)
+    saved = save_rule_set(container.reference_data(), "promising", body, datetime.now(UTC))
     logger.info("promising rules saved", extra={"version": saved.version})
     return saved
 

@@ -17,7 +17,8 @@ from pydantic import Field, field_validator
 
 from oms import container
 from oms.domain.apikeys import nodes_acted_for
-from oms.errors import Conflict, NotFound
+from oms.domain.rule_sets import save_rule_set
+from oms.errors import NotFound
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
 from oms.models.inventory import Sku, Units
@@ -117,12 +118,7 @@ def put_rules(body: SourcingRules) -> SourcingRules:
     )
     if unknown:
         raise NotFound(f"unknown node(s) in the rules: {', '.join(unknown)}")
-    stored = reference.stored_rules("sourcing", SourcingRules)
-    current = stored.version if stored else 1
-    if body.version != current:
-        raise Conflict(f"rules are at version {current}; read them again and send that version")
-    saved = body.model_copy(update={"version": current + 1, "updated_at": datetime.now(UTC)})
-    reference.put_rules("sourcing", saved, expected_version=stored.version if stored else None)
+    saved = save_rule_set(reference, "sourcing", body, datetime.now(UTC))
     logger.info("sourcing rules saved", extra={"version": saved.version})
     return saved
 

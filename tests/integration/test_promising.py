@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from oms import container
 from oms.models.promising import NodeCalendar, PromiseRequest
 from tests.integration.test_sourcing import SKU, _capture, _line, _service, _stock
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, http_event, load_handler
 
 AS_OF = "2026-12-02T10:00:00+07:00"  # a Wednesday morning in Jakarta
 
@@ -62,12 +62,7 @@ def test_the_http_api_quotes_and_refuses_bad_input_with_422(stack) -> None:
     app = load_handler("functions/promising/app.py")
 
     def post(body: dict) -> dict:
-        event = {
-            "routeKey": "POST /promises", "rawPath": "/promises", "body": json.dumps(body),
-            "headers": {"x-api-key": "oms_local_ops_key_pos", "content-type": "application/json"},
-            "requestContext": {"http": {"method": "POST", "path": "/promises"}, "stage": "$default"},
-            "isBase64Encoded": False,
-        }  # fmt: skip
+        event = http_event("POST", "/promises", "/promises", body, "oms_local_ops_key_pos")
         return app.lambda_handler(event, FakeContext())
 
     ok = post({"destination": {"postal_code": "11530"}, "lines": [{"sku": SKU, "quantity": 1}], "levels": ["regular"]})

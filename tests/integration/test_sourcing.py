@@ -18,7 +18,7 @@ from oms.models.order import Channel, FulfillmentStatus, HoldCode, OrderStatus, 
 from oms.models.sourcing import ChannelSourcing, PlanRequest
 from tests.builders import a_draft
 from tests.integration.conftest import client
-from tests.support import FakeContext, load_handler
+from tests.support import FakeContext, http_event, load_handler
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 SKU = "KOP-GAYO-250"
@@ -88,16 +88,8 @@ def test_a_crash_after_reserving_is_recovered_from_the_stored_reservation(stack,
     _stock(SKU, {"DC-CKG": 10})
     order_id = _capture("S-3", [_line("1", SKU, 3)])
     service = _service()
-    real_record = service._record
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("died before recording")
-
-    monkeypatch.setattr(service, "_record", crash)
-    with pytest.raises(RuntimeError):
-        service.source(order_id)
+    _crash_once(service, monkeypatch, order_id)
     assert _atp(SKU, "DC-CKG") == 7  # reserved, not recorded
-    monkeypatch.setattr(service, "_record", real_record)
 
     assert service.source(order_id).outcome == "allocated"
     assert _atp(SKU, "DC-CKG") == 7  # the same reservation, not a second
@@ -284,12 +276,7 @@ def test_rules_are_saved_with_versions(stack) -> None:
     rules["per_shipment_cost"] = "20000"
 
     def put(body: dict) -> dict:
-        event = {
-            "routeKey": "PUT /sourcing/rules", "rawPath": "/sourcing/rules", "body": json.dumps(body),
-            "headers": {"x-api-key": "oms_local_ops_key", "content-type": "application/json"},
-            "requestContext": {"http": {"method": "PUT", "path": "/sourcing/rules"}, "stage": "$default"},
-            "isBase64Encoded": False,
-        }  # fmt: skip
+        event = http_event("PUT", "/sourcing/rules", "/sourcing/rules", body, "oms_local_ops_key")
         return app.lambda_handler(event, FakeContext())
 
     saved = put(rules)
