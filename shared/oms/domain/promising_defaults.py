@@ -7,6 +7,8 @@ from __future__ import annotations
 from oms.domain.geo import REGIONS
 from oms.models.promising import Lane, PromisingRules
 
+WEEK_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
+
 # Regular service from Java: (min, max) working days.
 _FROM_JAVA = {
     "java": (1, 3),
@@ -61,6 +63,7 @@ def default_lanes() -> list[Lane]:
                             days_max=days[1],
                             # J&T collects and delivers on Sundays; the others do not.
                             works_sundays=carrier == "jnt",
+                            pickup_days=[*WEEK_DAYS, "sun"] if carrier == "jnt" else list(WEEK_DAYS),
                         )
                     )
     return lanes
