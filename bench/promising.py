@@ -67,7 +67,10 @@ class _Planner:
     def eligible_for(self, channel):
         return None
 
-    def plan_for(self, request: SourcingInput, now: datetime, stock=None):
+    def capacity_for(self, now):
+        return {}
+
+    def plan_for(self, request: SourcingInput, now: datetime, stock=None, capacity_left=None):
         promiser = self.promiser_for()
         lateness = None
         if request.method is DeliveryMethod.ship:
@@ -151,7 +154,7 @@ def simulate(learn: bool) -> tuple[float, float]:
         if learn and state["day"] != as_of.date():
             state["day"] = as_of.date()
             state["promiser"] = Promiser(rules, learner.days)
-        result = planner.plan_for(order, as_of, stock)
+        result = planner.plan_for(order, as_of, stock, {})
         promiser = state["promiser"]
         for shipment in result.shipments:
             node = nodes[shipment.node_id]

@@ -4,7 +4,7 @@ days, hours and cut-offs in its own time zone, and carrier working days."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -146,7 +146,3 @@ def carrier_days_after(lane: Lane, start: date, days: int, holidays: Holidays, p
             continue
         counted += 1
     return day
-
-
-def at(day: date, moment: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, moment, zone)

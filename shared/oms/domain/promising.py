@@ -162,7 +162,15 @@ def lane_key(lane: Lane) -> LaneKey:
 
 
 class Planner(Protocol):
-    def plan_for(self, request: SourcingInput, now: datetime, stock: dict[tuple[str, str], int]) -> Plan: ...
+    def plan_for(
+        self,
+        request: SourcingInput,
+        now: datetime,
+        stock: dict[tuple[str, str], int],
+        capacity_left: dict[tuple[str, str], int],
+    ) -> Plan: ...
+
+    def capacity_for(self, now: datetime) -> dict[tuple[str, str], int]: ...
 
     def nodes(self) -> dict[str, Node]: ...
 
@@ -189,13 +197,17 @@ class PromiseService:
         promiser: Promiser = self.promiser_for()  # type: ignore[operator]
         destination, postal_code = destination_of(request)
         lines = tuple(NeedLine(str(i + 1), line.sku, line.quantity) for i, line in enumerate(request.lines))
-        stock = self.planner.stock_for(sorted({line.sku for line in lines}))  # one read for every level
+        # One read of stock and of node capacity serves every level.
+        stock = self.planner.stock_for(sorted({line.sku for line in lines}))
+        capacity = self.planner.capacity_for(as_of)
         options = []
         for level in request.levels or QUOTED_LEVELS:
             if level is ServiceLevel.pickup:
                 options.append(self._pickup(request, promiser, destination, lines, as_of, stock))
             else:
-                options.append(self._delivered(request, promiser, destination, postal_code, lines, level, as_of, stock))
+                options.append(
+                    self._delivered(request, promiser, destination, postal_code, lines, level, as_of, stock, capacity)
+                )
         summary = {"province": destination.province, "city": destination.city, "region": destination.region,
                    "located": destination.located, "buyer_tz": buyer_zone(destination.province).key}  # fmt: skip
         return PromiseResponse(as_of=as_of, destination=summary, options=options)
@@ -210,12 +222,13 @@ class PromiseService:
         level: ServiceLevel,
         as_of: datetime,
         stock: dict[tuple[str, str], int],
+        capacity: dict[tuple[str, str], int],
     ) -> PromiseOption:
         if destination.region is None:
             return PromiseOption(level=level, available=False, reason="destination unknown: send a postal code or city")
         method = method_for(level)
         sourcing_input = SourcingInput(request.channel, method, level, destination, lines, postal_code=postal_code)
-        result = self.planner.plan_for(sourcing_input, as_of, stock)
+        result = self.planner.plan_for(sourcing_input, as_of, stock, capacity)
         if result.outcome is PlanOutcome.unroutable:
             removed = sorted({_generic(node.removed) for node in result.trace.nodes if node.removed})
             shown = "; ".join(removed[:3])

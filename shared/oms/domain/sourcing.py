@@ -224,8 +224,14 @@ class SourcingService:
         return late
 
     # The planner's view of the data, for quotes (oms.domain.promising).
-    def plan_for(self, request: SourcingInput, now: datetime, stock: dict[tuple[str, str], int]) -> Plan:
-        """A plan from stock already read (a quote plans every service level from one read)."""
+    def plan_for(
+        self,
+        request: SourcingInput,
+        now: datetime,
+        stock: dict[tuple[str, str], int],
+        capacity_left: dict[tuple[str, str], int],
+    ) -> Plan:
+        """A plan from stock and capacity already read (a quote plans every service level from one read)."""
         rules = self.reference.sourcing_rules()
         nodes = self.reference.nodes()
         return plan(
@@ -235,10 +241,13 @@ class SourcingService:
             self.weights.weights({line.sku for line in request.lines}),
             rules,
             eligible=self._eligible(rules, request.channel),
-            capacity_left=self._capacity_left(nodes, now),
+            capacity_left=capacity_left,
             now=now,
             lateness=self._lateness(request, rules, now),
         )
+
+    def capacity_for(self, now: datetime) -> dict[tuple[str, str], int]:
+        return self._capacity_left(self.reference.nodes(), now)
 
     def nodes(self) -> dict[str, Node]:
         return self.reference.nodes()
