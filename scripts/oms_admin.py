@@ -52,6 +52,7 @@ REDRIVES = {
     "snapshot-parts": ("SnapshotPartsDLQ", "SnapshotPartsQueue"),
     "stock-push": ("ChannelStockPushDLQ", "ChannelStockPushRetryQueue"),  # its retries (the rest are stream batches)
     "sourcing": ("SourcingDLQ", "SourcingQueue"),
+    "promising": ("PromisingDLQ", "PromisingQueue"),
 }
 LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator
 

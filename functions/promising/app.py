@@ -5,17 +5,20 @@ as data. Thin: parse, call oms.domain.promising, map the answer."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
+from oms.domain.lane_learning import performance
 from oms.domain.rule_sets import save_rule_set
 from oms.errors import BadRequest
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
-from oms.models.promising import PromiseRequest, PromiseResponse, PromisingRules
+from oms.models.promising import PromisePerformance, PromiseRequest, PromiseResponse, PromisingRules
 from oms.observability import logger, metrics, tracer
 
 app = new_resolver("Fulfillment OMS: promising")
@@ -24,6 +27,7 @@ ROLES_BY_ROUTE = {
     "POST /promises": frozenset({Role.channel, Role.ops, Role.cs}),
     "GET /promising/rules": frozenset({Role.ops, Role.cs}),
     "PUT /promising/rules": frozenset({Role.ops}),
+    "GET /promising/performance": frozenset({Role.ops, Role.cs}),
 }
 
 
@@ -59,6 +63,20 @@ def put_rules(body: PromisingRules) -> PromisingRules:
     saved = save_rule_set(container.reference_data(), "promising", body, datetime.now(UTC))
     logger.info("promising rules saved", extra={"version": saved.version})
     return saved
+
+
+@app.get(
+    "/promising/performance",
+    summary="On-time rates per node, carrier and lane, and the transit days lanes learned from deliveries",
+    description="Counts come from `ParcelDelivered` events (the first promise is what counts). A lane promises "
+    "its own recent parcels' percentiles once it has enough of them (the rules' `learning`).",
+    security=SECURED,
+)
+def get_performance(
+    days: Annotated[int, Query(ge=1, le=120, description="Days back, today included")] = 14,
+) -> PromisePerformance:
+    rules = container.reference_data().promising_rules()
+    return performance(container.lane_stats(), rules, datetime.now(UTC).date(), days)
 
 
 add_openapi_route(app, "/promising/openapi.json")

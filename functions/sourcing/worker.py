@@ -2,6 +2,7 @@
 
 * OrderReceived, OrderHoldCleared, OrderReinstated: plan, reserve, record (oms.domain.sourcing).
 * OrderCancelled: release every reservation the order holds.
+* OrderAddressChanged: parcels not yet handed over are promised again to the new address.
 * {"job": "backorders"} (every 5 minutes): backordered orders whose SKUs have stock again
   are sourced once more, oldest first.
 
@@ -56,6 +57,8 @@ def handle(record: SQSRecord) -> None:
     started = time.perf_counter()
     if detail_type == "OrderCancelled":
         result = container.sourcing().order_cancelled(order_id)
+    elif detail_type == "OrderAddressChanged":
+        result = container.sourcing().address_changed(order_id)
     elif detail_type in SOURCE_ON:
         result = container.sourcing().source(order_id)
     else:

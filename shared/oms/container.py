@@ -5,6 +5,7 @@ Handlers take these as optional arguments so tests can hand in fakes.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -15,6 +16,7 @@ from oms.adapters.channel_client import HttpChannelClient, api_bases
 from oms.adapters.counters import BlockAllocator
 from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
+from oms.adapters.lane_stats import DynamoLaneStats
 from oms.adapters.orders import DynamoOrders
 from oms.adapters.queues import SqsQueue
 from oms.adapters.secrets import SsmSecrets
@@ -22,6 +24,7 @@ from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
 from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
+from oms.domain.lane_learning import DeliveryLearning
 from oms.domain.promising import Promiser, PromiseService
 from oms.domain.sourcing import SourcingService
 from oms.domain.stock import InventoryService
@@ -73,18 +76,38 @@ def sweep_cursors() -> DynamoSweepCursors:
 
 
 class _PromiserCache:
-    """One Promiser per rule set read (the reference data keeps a rule set 30 s): node clocks and
-    holiday tables are built once, and a saved rule set is used as soon as it is read."""
+    """One Promiser per rule set read (the reference data keeps a rule set 30 s) and per load of what
+    lanes learned (every `learning_refresh_seconds`): node clocks and holiday tables are built once, a
+    saved rule set is used as soon as it is read."""
 
     def __init__(self) -> None:
         self._rules: object = None
         self._promiser: Promiser | None = None
+        self._learned_at = 0.0
 
     def __call__(self) -> Promiser:
         rules = reference_data().promising_rules()
-        if self._promiser is None or rules is not self._rules:
-            self._rules, self._promiser = rules, Promiser(rules)
+        stale = time.monotonic() - self._learned_at >= get_settings().learning_refresh_seconds
+        if self._promiser is None or rules is not self._rules or (rules.learning.enabled and stale):
+            learned = None
+            if rules.learning.enabled:
+                learned = lane_stats().learner(rules.learning, datetime.now(UTC).date()).days
+                self._learned_at = time.monotonic()
+            self._rules, self._promiser = rules, Promiser(rules, learned)
         return self._promiser
+
+    def forget_learning(self) -> None:
+        self._learned_at = 0.0
+
+
+@cache
+def lane_stats() -> DynamoLaneStats:
+    return DynamoLaneStats(get_settings().sourcing_table)
+
+
+@cache
+def delivery_learning() -> DeliveryLearning:
+    return DeliveryLearning(lane_stats(), reference_data().promising_rules)
 
 
 @cache
@@ -167,7 +190,7 @@ def order_statuses() -> _OrderStatuses:
 def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
-    for factory in (sourcing, sweep_cursors, promiser, promises):
+    for factory in (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

@@ -30,6 +30,8 @@ class Settings(BaseModel):
     webhook_max_age_hours: int = 72
     order_number_prefix: str = "OMS"
     order_number_block: int = Field(default=20, gt=0)
+    # How often a warm Lambda reloads what lanes learned from deliveries (two weeks of day histograms).
+    learning_refresh_seconds: int = Field(default=600, ge=0)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -4,15 +4,19 @@ an unknown place says so, and an allocation carries its promise."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
 from oms import container
+from oms.domain.calendar import Holidays, carrier_days_between
+from oms.domain.lane_learning import lane_key
 from oms.models.promising import NodeCalendar, PromiseRequest
-from tests.integration.test_sourcing import SKU, _capture, _line, _service, _stock
-from tests.support import FakeContext, http_event, load_handler
+from tests.builders import a_draft, later
+from tests.integration.test_sourcing import JAKARTA, NOW, SKU, _capture, _line, _service, _stock
+from tests.support import ROOT, FakeContext, http_event, load_handler
 
 AS_OF = "2026-12-02T10:00:00+07:00"  # a Wednesday morning in Jakarta
 
@@ -98,6 +102,38 @@ def test_a_node_reported_delay_re_promises_and_keeps_the_original(stack) -> None
     assert _service().delayed(fulfillment.fulfillment_id, ready_at, "again").outcome == "unchanged"
 
 
+def test_an_address_change_after_allocation_re_promises_from_the_same_hand_over(stack) -> None:
+    from oms.domain.events import events_for_change
+
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture("P-4", [_line("1", SKU, 1)])
+    _service().source(order_id)
+    allocated = container.orders().get(order_id)
+    (fulfillment,) = allocated.fulfillments
+    makassar = {**JAKARTA, "city": "Makassar", "province": "Sulawesi Selatan", "postal_code": "90111"}
+    moved = a_draft(channel_order_id="P-4", shipping_address=makassar, lines=[_line("1", SKU, 1)],
+                    channel_updated_at=later(5))  # fmt: skip
+    container.capture_service().capture(moved, NOW)
+    changed = container.orders().get(order_id)
+    assert "OrderAddressChanged" in [e.event_type.value for e in events_for_change(allocated, changed)]
+
+    result = _service().address_changed(order_id)
+
+    after = container.orders().get(order_id)
+    (repromised,) = after.fulfillments
+    assert result.outcome == "repromised" and repromised.reason == "address changed"
+    assert repromised.promise.ship_by == fulfillment.promise.ship_by  # the node hands over as planned
+    assert repromised.promise.deliver_latest > fulfillment.promise.deliver_latest  # Sulawesi is further
+    assert repromised.promise.buyer_tz == "Asia/Makassar" and repromised.promise_original == fulfillment.promise
+    assert [e.event_type.value for e in events_for_change(changed, after)] == ["OrderUpdated", "PromiseChanged"]
+    assert _service().address_changed(order_id).outcome == "unchanged"  # a repeat moves nothing
+    same_place = a_draft(channel_order_id="P-4", shipping_address={**makassar, "line1": "Jl. Lain 1"},
+                         lines=[_line("1", SKU, 1)], channel_updated_at=later(9))  # fmt: skip
+    container.capture_service().capture(same_place, NOW)
+    street_only = container.orders().get(order_id)
+    assert "OrderAddressChanged" not in [e.event_type.value for e in events_for_change(after, street_only)]
+
+
 def test_closed_stores_far_buyers_and_far_dates_get_reasons_not_promises(stack) -> None:
     _stock(SKU, {"DC-CKG": 10, "ST-JKT-GI": 5})
     reference = container.reference_data()
@@ -125,3 +161,57 @@ def test_a_courier_parcel_sold_as_same_day_still_carries_a_promise(stack) -> Non
     _service().source(order_id)
     (fulfillment,) = container.orders().get(order_id).fulfillments
     assert fulfillment.promise is not None and fulfillment.promise.service
+
+
+def _delivered_event(fulfillment_id: str, ship_by: datetime, delivered_at: datetime, latest: date) -> dict:
+    detail = {"fulfillment_id": fulfillment_id, "node_id": "DC-CKG", "carrier": "jne", "service": "REG",
+              "origin_region": "java", "destination_region": "sulawesi", "destination_province": "Sulawesi Selatan",
+              "promised_ship_by": ship_by.isoformat(), "delivered_at": delivered_at.isoformat(),
+              "promised_latest": latest.isoformat()}  # fmt: skip
+    event = {"event_id": f"evt-{fulfillment_id}", "event_type": "ParcelDelivered",
+             "occurred_at": delivered_at.isoformat(), "order_id": fulfillment_id.rsplit("-", 1)[0], "detail": detail}
+    return {"detail-type": "ParcelDelivered", "source": "oms", "detail": event}
+
+
+def _deliver(worker, bodies: list) -> dict:
+    texts = [body if isinstance(body, str) else json.dumps(body) for body in bodies]
+    records = [
+        {"messageId": f"m{n}", "receiptHandle": f"m{n}", "body": text, "attributes": {}, "eventSource": "aws:sqs"}
+        for n, text in enumerate(texts)
+    ]
+    return worker.lambda_handler({"Records": records}, FakeContext())
+
+
+def test_deliveries_are_counted_once_and_a_slow_lane_learns_its_days(stack) -> None:
+    rules = container.reference_data().promising_rules()
+    key = ("jne", "REG", "java", "sulawesi")
+    stated = next(x for x in rules.lanes if lane_key(x) == key and not x.postal_prefix)
+    wita = ZoneInfo("Asia/Makassar")
+    delivered_at = datetime.now(wita).replace(hour=11, minute=0, second=0, microsecond=0)
+    ship_by = datetime.combine(delivered_at.date() - timedelta(days=12), time(15), ZoneInfo("Asia/Jakarta"))
+    transit = carrier_days_between(stated, ship_by.date(), delivered_at.date(), Holidays(rules.extra_holidays),
+                                   "Sulawesi Selatan")  # fmt: skip
+    assert transit > stated.days_max  # slower than the rules say
+    late = ship_by.date() + timedelta(days=3)
+    bodies = [_delivered_event(f"ord_{n}-F1", ship_by, delivered_at, late) for n in range(25)]
+    worker = load_handler("functions/promising/worker.py")
+    answer = _deliver(worker, [*bodies, bodies[0], "not json"])
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m26"}]}  # the broken one goes back to SQS (then DLQ)
+
+    app = load_handler("functions/promising/app.py")
+    event = http_event("GET", "/promising/performance", "/promising/performance", None, "oms_local_ops_key_cs")
+    event["queryStringParameters"] = {"days": "7"}
+    performance = json.loads(app.lambda_handler(event, FakeContext())["body"])
+    assert performance["on_time"]["node"] == [{"name": "DC-CKG", "delivered": 25, "on_time": 0, "on_time_pct": 0.0}]
+    (lane,) = [x for x in performance["lanes"] if x["lane"] == "jne#REG#java#sulawesi"]
+    assert lane["stated"] == [stated.days_min, stated.days_max]
+    assert (lane["promised"], lane["parcels"], lane["histogram"]) == ([transit, transit], 25, {str(transit): 25})
+
+    container.promiser().forget_learning()
+    promiser = container.promiser()()
+    assert promiser.learned(key, (stated.days_min, stated.days_max), delivered_at.date()) == (transit, transit)
+    sample = json.loads((ROOT / "events/bus/parcel_delivered.json").read_text())  # the documented sample
+    assert worker.lambda_handler(sample, FakeContext()) == {"batchItemFailures": []}
+    bad_days = http_event("GET", "/promising/performance", "/promising/performance", None, "oms_local_ops_key_cs")
+    bad_days["queryStringParameters"] = {"days": "0"}
+    assert app.lambda_handler(bad_days, FakeContext())["statusCode"] == 422

@@ -12,7 +12,7 @@ from oms.domain.promising import Promiser, Refusal
 from oms.domain.promising_defaults import default_promising_rules
 from oms.models.inventory import Node
 from oms.models.order import DeliveryMethod, ServiceLevel
-from oms.models.promising import ExtraHoliday, NodeCalendar, OpeningHours
+from oms.models.promising import CarrierDelay, ExtraHoliday, NodeCalendar, OpeningHours
 
 WIB = ZoneInfo("Asia/Jakarta")
 RULES = default_promising_rules()
@@ -133,3 +133,20 @@ def test_a_node_closed_for_weeks_is_a_refusal_that_says_so():
         closed, JAKARTA, None, DeliveryMethod.pickup, ServiceLevel.pickup, wib("2026-12-02", "09:00")
     )
     assert isinstance(answer, Refusal) and answer.closed
+
+
+def test_an_announced_carrier_delay_moves_the_dates_of_its_lanes_only():
+    as_of = wib("2026-12-02", "10:00")  # Wednesday; JNE REG and SiCepat REG both take 1-2 days in Java
+    assert (regular(as_of).carrier, regular(as_of).deliver_latest) == ("jne", date(2026, 12, 4))
+
+    def delayed(carrier: str | None) -> Promiser:
+        flood = CarrierDelay(carrier=carrier, destinations=["java"], first_day=date(2026, 12, 2),
+                             last_day=date(2026, 12, 2), extra_days=2, note="flood")  # fmt: skip
+        return Promiser(RULES.model_copy(update={"carrier_delays": [flood]}))
+
+    every = delayed(None).parcel(DC, JAKARTA, None, DeliveryMethod.ship, ServiceLevel.regular, as_of)
+    assert (every.deliver_earliest, every.deliver_latest) == (date(2026, 12, 5), date(2026, 12, 7))  # Sunday off
+    jne_only = delayed("jne").parcel(DC, JAKARTA, None, DeliveryMethod.ship, ServiceLevel.regular, as_of)
+    assert (jne_only.carrier, jne_only.deliver_latest) == ("sicepat", date(2026, 12, 4))  # the other carrier
+    after = wib("2026-12-03", "10:00")  # handed over after the delay ends
+    assert delayed(None).parcel(DC, JAKARTA, None, DeliveryMethod.ship, ServiceLevel.regular, after) == regular(after)

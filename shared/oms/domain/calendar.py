@@ -140,9 +140,21 @@ def carrier_days_after(lane: Lane, start: date, days: int, holidays: Holidays, p
     counted = 0
     while counted < days:
         day += timedelta(days=1)
-        if day.weekday() == 6 and not lane.works_sundays:
-            continue
-        if not lane.works_holidays and holidays.name(day, province):
-            continue
-        counted += 1
+        counted += _carrier_works(lane, day, holidays, province)
     return day
+
+
+def carrier_days_between(lane: Lane, start: date, end: date, holidays: Holidays, province: str | None) -> int:
+    """Carrier working days in (start, end]: carrier_days_after's inverse."""
+    days = 0
+    day = start
+    while day < end:
+        day += timedelta(days=1)
+        days += _carrier_works(lane, day, holidays, province)
+    return days
+
+
+def _carrier_works(lane: Lane, day: date, holidays: Holidays, province: str | None) -> bool:
+    if day.weekday() == 6 and not lane.works_sundays:
+        return False
+    return lane.works_holidays or not holidays.name(day, province)

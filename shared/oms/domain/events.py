@@ -113,6 +113,8 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
     events = [_event(new, EventType.order_updated), *_sourcing_events(old, new)]
+    if _destination(new) != _destination(old):
+        events.append(_event(new, EventType.order_address_changed))
     if new.status != old.status:
         if new.status is OrderStatus.cancelled:
             events.append(_event(new, EventType.order_cancelled))

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from oms.domain.calendar import Holidays, NodeClock, buyer_zone, carrier_days_after
 from oms.domain.geo import Place, distance_km, place, postal_city, postal_province
-from oms.domain.lane_learning import LaneKey
+from oms.domain.lane_learning import LaneKey, announced_delay, lane_key
 from oms.domain.planner import NeedLine, SourcingInput
 from oms.models.inventory import Node
 from oms.models.order import PICKUP_METHODS, Channel, DeliveryMethod, ServiceLevel
@@ -90,7 +90,8 @@ class Promiser:
     def lane(
         self, origin: str | None, destination: Place, postal_code: str | None, level: ServiceLevel, day: date
     ) -> Lane | None:
-        """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one)."""
+        """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one), with
+        the days it takes now: learned from deliveries when it has enough, announced delays not included."""
         if origin is None or destination.region is None:
             return None
         best: tuple[tuple, Lane, tuple[int, int]] | None = None
@@ -99,7 +100,8 @@ class Promiser:
                 continue
             stated = (lane.days_min, lane.days_max)
             low, high = self.learned(lane_key(lane), stated, day) if self.learned else stated
-            key = (-len(lane.postal_prefix or ""), high, low, lane.carrier, lane.service)
+            delay = announced_delay(self.rules, lane_key(lane), day) if self.rules.carrier_delays else 0
+            key = (-len(lane.postal_prefix or ""), high + delay, low + delay, lane.carrier, lane.service)
             if best is None or key < best[0]:
                 best = (key, lane, (low, high))
         if best is None:
@@ -147,18 +149,15 @@ class Promiser:
         if handover is None:
             return Refusal(f"{node.node_id} or {lane.carrier} does not work for the next weeks", closed=True)
         day = handover.date()
+        delay = announced_delay(self.rules, lane_key(lane), day) if self.rules.carrier_delays else 0
         return PromiseDates(
             ship_by=handover,
-            deliver_earliest=carrier_days_after(lane, day, lane.days_min, self.holidays, destination.province),
-            deliver_latest=carrier_days_after(lane, day, lane.days_max, self.holidays, destination.province),
+            deliver_earliest=carrier_days_after(lane, day, lane.days_min + delay, self.holidays, destination.province),
+            deliver_latest=carrier_days_after(lane, day, lane.days_max + delay, self.holidays, destination.province),
             carrier=lane.carrier,
             service=lane.service,
             buyer_tz=zone.key,
         )
-
-
-def lane_key(lane: Lane) -> LaneKey:
-    return (lane.carrier, lane.service, lane.origin, lane.destination)
 
 
 class Planner(Protocol):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -674,6 +674,43 @@ class SourcingService:
             except StaleWrite:
                 continue
             return SourcingResult(order_id, "repromised", f"now {promise.deliver_latest or promise.deliver_by}")
+        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
+    def address_changed(self, order_id: str) -> SourcingResult:
+        """The buyer's address changed after allocation: each parcel not yet handed over is promised again to
+        the new address from the same hand-over; the original promise stays. Repeats change nothing."""
+        for _ in range(RECORD_ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            if order is None:
+                return SourcingResult(order_id, "unchanged", "no such order")
+            nodes = self.reference.nodes()
+            now = self.clock()
+            changed, moved = [], []
+            for fulfillment in order.fulfillments:
+                node = nodes.get(fulfillment.node_id)
+                open_ = fulfillment.status is FulfillmentStatus.requested and fulfillment.promise is not None
+                if not open_ or node is None or fulfillment.delivery_method in PICKUP_METHODS:
+                    changed.append(fulfillment)
+                    continue
+                promised = fulfillment.promise.ship_by  # type: ignore[union-attr]
+                # The same hand-over: from just before the promised one (a cut-off is met up to its minute).
+                as_of = min(now, promised - timedelta(minutes=1)) if promised else now
+                promise = self._promise(order, node, as_of)
+                if promise is None or promise == fulfillment.promise:
+                    changed.append(fulfillment)
+                    continue
+                changed.append(fulfillment.model_copy(update={"promise": promise, "reason": "address changed"}))
+                moved.append(fulfillment.fulfillment_id)
+            if not moved:
+                return SourcingResult(order_id, "unchanged", "no open parcel's promise moves")
+            updated = order.model_copy(
+                update={"fulfillments": changed, "updated_at": now, "version": order.version + 1}
+            )
+            try:
+                self.orders.replace(updated, expected_version=order.version)
+            except StaleWrite:
+                continue
+            return SourcingResult(order_id, "repromised", f"address changed: {', '.join(moved)}")
         raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
 
     def _rejectable(

@@ -5,7 +5,7 @@ See docs/events.md. Details carry no PII: destination region, not address.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -20,11 +20,13 @@ class EventType(StrEnum):
     order_held = "OrderHeld"
     order_hold_cleared = "OrderHoldCleared"
     order_cancelled = "OrderCancelled"
+    order_address_changed = "OrderAddressChanged"
     order_reinstated = "OrderReinstated"
     order_allocated = "OrderAllocated"
     order_backordered = "OrderBackordered"
     fulfillment_requested = "FulfillmentRequested"
     promise_changed = "PromiseChanged"
+    parcel_delivered = "ParcelDelivered"
 
 
 class DomainEvent(BaseModel):
@@ -34,3 +36,19 @@ class DomainEvent(BaseModel):
     occurred_at: datetime
     order_id: str
     detail: dict
+
+
+class ParcelDeliveredDetail(BaseModel):
+    """What a `ParcelDelivered` event carries (the status function emits it; promising learns from it)."""
+
+    fulfillment_id: str = Field(min_length=1, max_length=100)
+    node_id: str = Field(min_length=1, max_length=64)
+    carrier: str = Field(min_length=1, max_length=40)
+    service: str = Field(min_length=1, max_length=40)
+    origin_region: str
+    destination_region: str
+    destination_province: str | None = None
+    promised_ship_by: datetime = Field(description="The hand-over promised at allocation (node time)")
+    handed_over_at: datetime | None = None
+    delivered_at: datetime
+    promised_latest: date | None = Field(default=None, description="The latest delivery date first promised")

@@ -95,6 +95,50 @@ class ExtraHoliday(Model):
     provinces: list[str] | None = Field(default=None, description="Regional only (e.g. Nyepi for Bali); null = all")
 
 
+class CarrierDelay(Model):
+    """A delay a carrier announced (Lebaran, 11.11 and 12.12 peaks, floods, a closed port): parcels handed over
+    within the dates take `extra_days` more. What a carrier did without announcing it is learned from deliveries."""
+
+    carrier: str | None = Field(default=None, max_length=40, description="null = every carrier")
+    service: str | None = Field(default=None, max_length=40, description="null = every service of the carrier")
+    origins: list[str] | None = Field(default=None, description="Regions handed over in; null = all")
+    destinations: list[str] | None = Field(default=None, description="Buyers' regions; null = all")
+    first_day: date = Field(description="First hand-over day affected")
+    last_day: date = Field(description="Last hand-over day affected")
+    extra_days: int = Field(ge=1, le=14)
+    note: str | None = Field(default=None, max_length=200, description="The carrier's announcement")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CarrierDelay:
+        if self.last_day < self.first_day:
+            raise ValueError(f"last_day {self.last_day} is before first_day {self.first_day}")
+        for region in (self.origins or []) + (self.destinations or []):
+            if region not in REGIONS:
+                raise ValueError(f"region '{region}': regions are {', '.join(REGIONS)}")
+        return self
+
+    def applies(self, carrier: str, service: str, origin: str, destination: str, day: date) -> bool:
+        return (
+            self.first_day <= day <= self.last_day
+            and self.carrier in (None, carrier)
+            and self.service in (None, service)
+            and (self.origins is None or origin in self.origins)
+            and (self.destinations is None or destination in self.destinations)
+        )
+
+
+class LearningRules(Model):
+    """How lanes learn their transit days from delivered parcels."""
+
+    enabled: bool = True
+    latest_percentile: float = Field(
+        default=0.985, ge=0.5, le=1.0, description="The latest date holds this share of recent parcels"
+    )
+    earliest_percentile: float = Field(default=0.25, ge=0.0, le=0.5, description="The earliest date, likewise")
+    window_days: int = Field(default=14, ge=3, le=90, description="Deliveries older than this are forgotten")
+    min_observations: int = Field(default=20, ge=5, le=10_000, description="Parcels a lane needs to use its own")
+
+
 class PromisingRules(Model):
     version: int = Field(default=1, ge=1)
     updated_at: datetime | None = None
@@ -126,6 +170,8 @@ class PromisingRules(Model):
     extra_holidays: list[ExtraHoliday] = Field(
         default_factory=list, description="What the holidays package lacks: next year's cuti bersama, regional days"
     )
+    carrier_delays: list[CarrierDelay] = Field(default_factory=list, description="Delays carriers announced")
+    learning: LearningRules = Field(default_factory=LearningRules)
 
 
 # ---------------------------------------------------------------- quotes
@@ -180,3 +226,29 @@ class PromiseResponse(Model):
     as_of: datetime
     destination: dict
     options: list[PromiseOption]
+
+
+# ---------------------------------------------------------------- what deliveries taught
+
+
+class OnTimeRow(Model):
+    name: str = Field(description="Node id, carrier, or lane (carrier#service#origin#destination)")
+    delivered: int
+    on_time: int
+    on_time_pct: float | None = Field(description="Delivered on or before the first promised latest date")
+
+
+class LaneLearned(Model):
+    lane: str = Field(description="carrier#service#origin#destination")
+    postal_prefix: str | None = None
+    stated: list[int] = Field(description="Transit days (min, max) in the rules")
+    promised: list[int] = Field(description="Transit days (earliest, latest) promised today, before announced delays")
+    parcels: int = Field(description="Parcels delivered on the lane within the learning window")
+    histogram: dict[str, int] = Field(description="Parcels per transit days")
+
+
+class PromisePerformance(Model):
+    first_day: date
+    last_day: date
+    on_time: dict[str, list[OnTimeRow]] = Field(description="Per node, carrier and lane; worst first")
+    lanes: list[LaneLearned] = Field(description="Lanes that delivered parcels or promise other days than stated")
