@@ -142,6 +142,7 @@ def simulate(learn: bool) -> tuple[float, float]:
     stock = {key: 10**6 for key in stock}  # promising is measured here, not stock-outs
     rules = _announced(default_promising_rules())
     model = _carriers(random.Random(SEED + 1), rules)
+    stated_lanes = {lane_key(lane): lane for lane in rules.lanes if not lane.postal_prefix}
     learner = LaneLearner(rules.learning)
     state = {"day": None, "promiser": Promiser(rules)}
 
@@ -169,8 +170,8 @@ def simulate(learn: bool) -> tuple[float, float]:
             if isinstance(dates, Refusal):
                 continue
             origin = place(node.province, node.city, node.lat, node.lng)
-            lane = promiser.lane(origin.region, order.destination, None, order.service_level, as_of.date())
-            key = lane_key(lane)
+            key = (dates.carrier, dates.service, origin.region, order.destination.region)
+            lane = stated_lanes[key]
             handover = dates.ship_by.date()
             if draw.random() < 0.02:  # the node missed the hand-over
                 handover = carrier_days_after(lane, handover, 1, promiser.holidays, node.province)

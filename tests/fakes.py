@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from oms.errors import StaleWrite
+from oms.errors import DependencyError, StaleWrite
 from oms.models.apikey import ApiKey
 from oms.models.events import DomainEvent
 from oms.models.inbox import InboxEntry
@@ -41,6 +41,8 @@ class FakeOrders(OrderRepository):
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.writes = 0
+        self.timelines: dict[str, dict] = {}
+        self.timeline_fails = False
 
     def get(self, order_id: str, consistent: bool = False) -> Order | None:
         return self.orders.get(order_id)
@@ -57,6 +59,12 @@ class FakeOrders(OrderRepository):
             raise StaleWrite("changed")
         self.orders[order.order_id] = order
         self.writes += 1
+
+    def put_timeline(self, entries: list) -> None:
+        if self.timeline_fails:
+            raise DependencyError("throttled")
+        for entry in entries:
+            self.timelines.setdefault(entry.order_id, {})[entry.key] = entry
 
     def list(self, query: OrderQuery) -> OrderPage:
         items = [o.model_dump(mode="json") for o in self.orders.values()]

@@ -25,6 +25,7 @@ from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_b
 from oms.models.api import CaptureResponse, OrderCreate, OrderList, WebhookAck
 from oms.models.apikey import ApiKey, Role
 from oms.models.order import Order, OrderDraft, OrderStatus
+from oms.models.timeline import OrderView
 from oms.observability import logger, metrics, tracer
 from oms.ports import OrderQuery
 
@@ -150,12 +151,17 @@ def _summary(order: Order) -> dict[str, Any]:
     }
 
 
-@app.get("/orders/<order_id>", summary="One order: lines, customer, address, holds", security=SECURED)
-def get_order(order_id: str) -> Order:
-    order = container.orders().get(order_id)
+@app.get(
+    "/orders/<order_id>",
+    summary="One order: lines, customer, address, holds, parcels with their promises and tracking, its timeline",
+    security=SECURED,
+)
+def get_order(order_id: str) -> OrderView:
+    orders = container.orders()
+    order = orders.get(order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
-    return order
+    return OrderView(**order.model_dump(), timeline=orders.timeline(order_id))
 
 
 add_openapi_route(app, "/openapi.json")

@@ -1,8 +1,9 @@
-"""Orders stream -> domain events on the EventBridge bus.
+"""Orders stream -> the orders' timelines and domain events on the EventBridge bus.
 
-The stream is the outbox: an order written is an event published, even if
-the writer died right after the write. Event ids are deterministic, so a
-retried batch republishes the same ids and consumers drop the repeats.
+The stream is the outbox: an order written is a timeline entry recorded and an
+event published, even if the writer died right after the write. Entry keys and
+event ids are deterministic, so a retried batch rewrites the same entries and
+republishes the same ids (consumers drop the repeats).
 
 Not Powertools' BatchProcessor: it handles one record at a time, and one
 PutEvents call per order would be ten times the calls of one per ten events.
@@ -18,21 +19,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from oms import container
 from oms.adapters.orders import order_from_values
 from oms.domain.events import events_for_change
+from oms.domain.timeline import entries_for_change
+from oms.errors import DependencyError
 from oms.models.events import DomainEvent
+from oms.models.timeline import TimelineEntry
 from oms.observability import logger, metrics, tracer
 
 
-def events_by_record(event: DynamoDBStreamEvent) -> list[tuple[str, list[DomainEvent]]]:
-    """(sequence number, events) per record, in stream order."""
-    out: list[tuple[str, list[DomainEvent]]] = []
+def changes_by_record(event: DynamoDBStreamEvent) -> list[tuple[str, list[TimelineEntry], list[DomainEvent]]]:
+    """(sequence number, timeline entries, events) per order change, in stream order."""
+    out: list[tuple[str, list[TimelineEntry], list[DomainEvent]]] = []
     for record in event.records:
         stream = record.dynamodb
         if stream is None or not stream.new_image or stream.new_image.get("sk") != "ORDER":
-            continue  # a removal, or another kind of item in the table
+            continue  # a removal, or another kind of item in the table (timeline, tracking, traces)
         old = order_from_values(stream.old_image) if stream.old_image else None
-        events = events_for_change(old, order_from_values(stream.new_image))
-        if events:
-            out.append((str(stream.sequence_number), events))
+        new = order_from_values(stream.new_image)
+        entries, events = entries_for_change(old, new), events_for_change(old, new)
+        if entries or events:
+            out.append((str(stream.sequence_number), entries, events))
     return out
 
 
@@ -40,7 +45,15 @@ def events_by_record(event: DynamoDBStreamEvent) -> list[tuple[str, list[DomainE
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    pending = events_by_record(DynamoDBStreamEvent(event))
+    changes = changes_by_record(DynamoDBStreamEvent(event))
+    entries = [entry for _, batch, _ in changes for entry in batch]
+    if entries:
+        try:
+            container.orders().put_timeline(entries)
+        except DependencyError:
+            logger.warning("timeline not written; retrying the batch", extra={"entries": len(entries)})
+            return {"batchItemFailures": [{"itemIdentifier": changes[0][0]}]}
+    pending = [(sequence, events) for sequence, _, events in changes if events]
     failed_ids = set(container.event_publisher().publish([e for _, events in pending for e in events]))
     published = sum(len(events) for _, events in pending)
     for sequence, events in pending:

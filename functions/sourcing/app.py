@@ -1,5 +1,6 @@
 """Sourcing HTTP API: the rules (data, changed without a deploy), the dry-run
-planner, every decision's trace, and node rejections.
+planner, every decision's trace, and retries after a sourcing hold. (Node
+rejections and delays arrive through the status API.)
 
 Thin: parse, call oms.domain.sourcing, map the answer. Errors become answers
 in oms.http, in one place.
@@ -8,22 +9,19 @@ in oms.http, in one place.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from oms import container
-from oms.domain.apikeys import nodes_acted_for
 from oms.domain.rule_sets import save_rule_set
 from oms.errors import NotFound
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
 from oms.models.apikey import Role
-from oms.models.inventory import Sku, Units
 from oms.models.order import Model
-from oms.models.promising import within_a_year
 from oms.models.sourcing import Plan, PlanRequest, SourcingRules
 from oms.observability import logger, metrics, tracer
 
@@ -36,7 +34,6 @@ ROLES_BY_ROUTE = {
     "PUT /sourcing/rules": frozenset({Role.ops}),
     "GET /orders/{order_id}/sourcing": STAFF,
     "POST /orders/{order_id}/sourcing/retry": frozenset({Role.ops}),
-    "POST /fulfillments/{fulfillment_id}/events": frozenset({Role.node, Role.ops}),
 }
 
 
@@ -50,35 +47,6 @@ class Decision(Model):
 class Decisions(Model):
     order_id: str
     decisions: list[Decision]
-
-
-class Rejected(Model):
-    """The node cannot fulfil it."""
-
-    type: Literal["rejected"]
-    reason: str = Field(min_length=1, max_length=500)
-    on_hand: dict[Sku, Units] | None = Field(
-        default=None,
-        description="A short pick: the units of each short SKU the node really has. Its stock is "
-        "corrected to that and the node stays eligible; without it the node is not asked again for the order.",
-    )
-
-
-class Delayed(Model):
-    """The node will hand the parcel over later than promised: the promise is made again from then."""
-
-    type: Literal["delayed"]
-    reason: str = Field(min_length=1, max_length=500)
-    ready_at: datetime = Field(description="When the parcel will be ready to hand over (with a time zone offset)")
-
-    @field_validator("ready_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return within_a_year(value)
-
-
-# What a node reports. This release takes `rejected` and `delayed`; the status issue adds the rest.
-FulfillmentEvent = Annotated[Rejected | Delayed, Body(discriminator="type")]
 
 
 class SourcingOutcome(Model):
@@ -139,24 +107,6 @@ def decisions(order_id: Annotated[str, Path(max_length=64)]) -> Decisions:
 )
 def retry(order_id: Annotated[str, Path(max_length=64)]) -> SourcingOutcome:
     result = container.sourcing().retry(order_id)
-    return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
-
-
-@app.post(
-    "/fulfillments/<fulfillment_id>/events",
-    summary="A node reports on its fulfillment (rejected, delayed)",
-    description="Rejected: the reservation is released and the lines are sourced again (a pickup order "
-    "goes on hold for staff instead). Delayed: the promise is made again from `ready_at` (the original "
-    "promise is kept). Repeating either changes nothing.",
-    security=SECURED,
-)
-def fulfillment_event(fulfillment_id: Annotated[str, Path(max_length=100)], body: FulfillmentEvent) -> SourcingOutcome:
-    acting_for = nodes_acted_for(app.context["api_key"])
-    if isinstance(body, Delayed):
-        result = container.sourcing().delayed(fulfillment_id, body.ready_at, body.reason, acting_for)
-    else:
-        result = container.sourcing().reject(fulfillment_id, body.reason, body.on_hand, acting_for)
-    logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type})
     return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
 
 

@@ -33,6 +33,10 @@ DEFAULTS = {
     "OMS_LAZADA_APP_SECRET": "lazada_local_dev_secret",
     "OMS_TIKTOK_APP_KEY": "tts_local_app",
     "OMS_TIKTOK_APP_SECRET": "tiktok_local_dev_secret",
+    # Carriers: Biteship's dashboard header (name and value); the Standard Webhooks secret of other carriers.
+    "OMS_BITESHIP_HEADER": "x-biteship-secret",
+    "OMS_BITESHIP_SECRET": "biteship_local_dev_secret",
+    "OMS_CARRIER_SECRET": "whsec_Y2Fycmllcl9sb2NhbF9kZXZfc2VjcmV0XzMyYnl0ZXM=",
 }
 
 # SSM parameter (under the channels path) for each setting.
@@ -47,6 +51,9 @@ SECRET_PARAMETERS = {
     "OMS_LAZADA_APP_SECRET": "lazada/app_secret",
     "OMS_TIKTOK_APP_KEY": "tiktok/app_key",
     "OMS_TIKTOK_APP_SECRET": "tiktok/app_secret",
+    "OMS_BITESHIP_HEADER": "biteship/header_name",
+    "OMS_BITESHIP_SECRET": "biteship/header_secret",
+    "OMS_CARRIER_SECRET": "carriers/secret",
 }
 
 # A demo fashion-and-food retailer: two DCs and four stores across three time zones.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from oms.adapters.apikeys import DynamoApiKeys
+from oms.adapters.attempts import DynamoAttempts
 from oms.adapters.capacity import DynamoCapacity
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
 from oms.adapters.channel_client import HttpChannelClient, api_bases
@@ -24,14 +25,18 @@ from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
 from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
-from oms.domain.lane_learning import DeliveryLearning
+from oms.domain.carrier_webhooks import CarrierWebhooks
+from oms.domain.lane_learning import DeliveryLearning, LaneLearner
 from oms.domain.promising import Promiser, PromiseService
 from oms.domain.sourcing import SourcingService
+from oms.domain.status import StatusService
 from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
 from oms.domain.stock_push import StockPush
+from oms.domain.tracking import TrackingService
 from oms.domain.webhooks import WebhookReceiver
 from oms.models.order import OrderStatus
+from oms.models.promising import LearningRules
 from oms.settings import get_settings
 
 
@@ -76,28 +81,42 @@ def sweep_cursors() -> DynamoSweepCursors:
 
 
 class _PromiserCache:
-    """One Promiser per rule set read (the reference data keeps a rule set 30 s) and per load of what
-    lanes learned (every `learning_refresh_seconds`): node clocks and holiday tables are built once, a
-    saved rule set is used as soon as it is read."""
+    """One Promiser per rule set read (the reference data keeps a rule set 30 s): node clocks and
+    holiday tables are built once, a saved rule set is used as soon as it is read. What lanes learned
+    from deliveries is loaded apart, every `learning_refresh_seconds` (or when the learning rules
+    change); a failed load keeps what was loaded before (or the stated lanes) rather than failing quotes."""
 
     def __init__(self) -> None:
         self._rules: object = None
         self._promiser: Promiser | None = None
-        self._learned_at = 0.0
+        self._learner: LaneLearner | None = None
+        self._learning: LearningRules | None = None
+        self._learned_at = float("-inf")
+        self._used: LaneLearner | None = None
 
     def __call__(self) -> Promiser:
         rules = reference_data().promising_rules()
-        stale = time.monotonic() - self._learned_at >= get_settings().learning_refresh_seconds
-        if self._promiser is None or rules is not self._rules or (rules.learning.enabled and stale):
-            learned = None
-            if rules.learning.enabled:
-                learned = lane_stats().learner(rules.learning, datetime.now(UTC).date()).days
-                self._learned_at = time.monotonic()
-            self._rules, self._promiser = rules, Promiser(rules, learned)
+        learner = self._learner_for(rules.learning) if rules.learning.enabled else None
+        if self._promiser is None or rules is not self._rules or learner is not self._used:
+            self._rules, self._used = rules, learner
+            self._promiser = Promiser(rules, learner.days if learner else None)
         return self._promiser
 
+    def _learner_for(self, learning: LearningRules) -> LaneLearner | None:
+        stale = time.monotonic() - self._learned_at >= get_settings().learning_refresh_seconds
+        if self._learner is None or stale or learning != self._learning:
+            self._learned_at = time.monotonic()  # a failed load is not retried on every quote either
+            self._learning = learning
+            try:
+                self._learner = lane_stats().learner(learning, datetime.now(UTC).date())
+            except Exception:  # learning sharpens promises; without it the stated lanes still hold
+                from oms.observability import logger  # here: importing it builds the metrics from the environment
+
+                logger.exception("lane learning not loaded; promising from what was loaded before")
+        return self._learner
+
     def forget_learning(self) -> None:
-        self._learned_at = 0.0
+        self._learned_at = float("-inf")
 
 
 @cache
@@ -131,6 +150,22 @@ def sourcing() -> SourcingService:
 @cache
 def promises() -> PromiseService:
     return PromiseService(sourcing(), promiser(), lambda: datetime.now(UTC))
+
+
+@cache
+def status() -> StatusService:
+    return StatusService(orders(), inventory(), sourcing(), reference_data().nodes, lambda: datetime.now(UTC))
+
+
+@cache
+def carrier_webhooks() -> CarrierWebhooks:
+    settings = get_settings()
+    return CarrierWebhooks(SsmSecrets(settings.secrets_path), status(), settings.max_body_bytes)
+
+
+@cache
+def tracking() -> TrackingService:
+    return TrackingService(orders(), DynamoAttempts(get_settings().counters_table), reference_data().nodes)
 
 
 @cache
@@ -190,7 +225,8 @@ def order_statuses() -> _OrderStatuses:
 def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
-    for factory in (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning):
+    later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
+    for factory in (*later, carrier_webhooks):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

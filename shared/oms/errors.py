@@ -46,6 +46,11 @@ class PayloadTooLarge(OmsError):
     code = "payload_too_large"
 
 
+class TooManyRequests(OmsError):
+    status_code = 429
+    code = "too_many_requests"
+
+
 class UnsupportedMediaType(OmsError):
     status_code = 415
     code = "unsupported_media_type"

@@ -127,11 +127,21 @@ def test_an_address_change_after_allocation_re_promises_from_the_same_hand_over(
     assert repromised.promise.buyer_tz == "Asia/Makassar" and repromised.promise_original == fulfillment.promise
     assert [e.event_type.value for e in events_for_change(changed, after)] == ["OrderUpdated", "PromiseChanged"]
     assert _service().address_changed(order_id).outcome == "unchanged"  # a repeat moves nothing
-    same_place = a_draft(channel_order_id="P-4", shipping_address={**makassar, "line1": "Jl. Lain 1"},
-                         lines=[_line("1", SKU, 1)], channel_updated_at=later(9))  # fmt: skip
+    ready_at = repromised.promise.ship_by + timedelta(days=4)
+    _service().delayed(repromised.fulfillment_id, ready_at, "stock take")
+    delayed = container.orders().get(order_id).fulfillments[0].promise
+    back = a_draft(channel_order_id="P-4", shipping_address=JAKARTA, lines=[_line("1", SKU, 1)],
+                   channel_updated_at=later(7))  # fmt: skip
+    container.capture_service().capture(back, NOW)
+    assert _service().address_changed(order_id).outcome == "repromised"
+    assert container.orders().get(order_id).fulfillments[0].promise.ship_by == delayed.ship_by  # the delay stays
+    same_place = a_draft(channel_order_id="P-4", shipping_address={**JAKARTA, "line1": "Jl. Lain 1",
+                         "district": "Kembangan"}, lines=[_line("1", SKU, 1)], channel_updated_at=later(9))  # fmt: skip
+    before_street = container.orders().get(order_id)
     container.capture_service().capture(same_place, NOW)
     street_only = container.orders().get(order_id)
-    assert "OrderAddressChanged" not in [e.event_type.value for e in events_for_change(after, street_only)]
+    assert street_only.version > before_street.version  # stored, but not a move for delivery
+    assert "OrderAddressChanged" not in [e.event_type.value for e in events_for_change(before_street, street_only)]
 
 
 def test_closed_stores_far_buyers_and_far_dates_get_reasons_not_promises(stack) -> None:
@@ -215,3 +225,32 @@ def test_deliveries_are_counted_once_and_a_slow_lane_learns_its_days(stack) -> N
     bad_days = http_event("GET", "/promising/performance", "/promising/performance", None, "oms_local_ops_key_cs")
     bad_days["queryStringParameters"] = {"days": "0"}
     assert app.lambda_handler(bad_days, FakeContext())["statusCode"] == 422
+
+
+def test_learning_loads_once_per_refresh_and_a_failed_load_keeps_promising(stack, monkeypatch) -> None:
+    from oms.domain.lane_learning import LaneLearner
+
+    loads = []
+
+    class Stats:
+        def learner(self, rules, today):
+            loads.append(today)
+            if len(loads) == 2:
+                raise RuntimeError("throttled")
+            return LaneLearner(rules)
+
+    def stats() -> Stats:
+        return Stats()
+
+    stats.cache_clear = lambda: None  # the stack's teardown resets every factory
+    monkeypatch.setattr(container, "lane_stats", stats)
+    reference = container.reference_data()
+    rules = reference.promising_rules()
+    fresh = iter(rules.model_copy() for _ in range(10))  # every read of the rules is a new object (30 s cache)
+    monkeypatch.setattr(reference, "promising_rules", lambda: next(fresh))
+    cache = container.promiser()
+    first = [cache() for _ in range(4)]
+    assert len(loads) == 1 and first[0].learned is not None
+    cache.forget_learning()  # as when the refresh time has passed
+    assert cache().learned is not None and len(loads) == 2  # the load failed: what was loaded before stands
+    assert cache().learned is not None and len(loads) == 2  # and it is not retried on every quote

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from oms.domain.calendar import Holidays
+from oms.domain.calendar import Holidays, carrier_days_after, carrier_days_between
 from oms.domain.lane_learning import LaneLearner, delivery_from_event, lane_key, on_time_rates
 from oms.domain.promising_defaults import default_promising_rules
 from oms.models.events import ParcelDeliveredDetail
@@ -101,3 +101,19 @@ def test_on_time_rates_sum_days_and_list_the_worst_first():
 def _stated(key):
     lane = next(x for x in RULES.lanes if lane_key(x) == key and not x.postal_prefix)
     return lane.days_min, lane.days_max
+
+
+def test_a_parcel_delivered_on_a_day_off_counts_to_the_next_working_day():
+    lane = next(x for x in RULES.lanes if lane_key(x) == ("jne", "REG", "java", "java"))
+    holidays = Holidays([])
+    thursday, sunday = date(2026, 3, 5), date(2026, 3, 8)
+    assert carrier_days_between(lane, thursday, sunday, holidays, "DKI Jakarta") == 3  # promised by Monday: kept
+    for start in (date(2026, 3, 2) + timedelta(days=n) for n in range(40)):  # Nyepi and Lebaran in between
+        for days in range(8):
+            end = carrier_days_after(lane, start, days, holidays, "Bali")
+            assert carrier_days_between(lane, start, end, holidays, "Bali") == days
+        for later in range(12):
+            end = start + timedelta(days=later)
+            counted = carrier_days_between(lane, start, end, holidays, "Bali")
+            assert carrier_days_after(lane, start, counted, holidays, "Bali") >= end
+            assert counted == 0 or carrier_days_after(lane, start, counted - 1, holidays, "Bali") < end

@@ -13,7 +13,7 @@ from oms.adapters.orders import order_to_item
 from oms.domain.capture import build_order, merge
 from oms.models.order import Order
 from tests.builders import a_draft, later
-from tests.fakes import FakePublisher
+from tests.fakes import FakeOrders, FakePublisher
 from tests.support import FakeContext, load_handler
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -34,9 +34,15 @@ def record(sequence: int, old: Order | None, new: Order) -> dict[str, Any]:
 
 
 @pytest.fixture
-def publisher(monkeypatch: pytest.MonkeyPatch) -> FakePublisher:
+def stored() -> FakeOrders:
+    return FakeOrders()
+
+
+@pytest.fixture
+def publisher(monkeypatch: pytest.MonkeyPatch, stored: FakeOrders) -> FakePublisher:
     fake = FakePublisher()
     monkeypatch.setattr(container, "event_publisher", lambda: fake)
+    monkeypatch.setattr(container, "orders", lambda: stored)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OMS")
     return fake
@@ -76,3 +82,25 @@ def test_a_refused_event_retries_from_its_record(publisher: FakePublisher) -> No
     )
     # Streams retry from the first failure on: record 2 and everything after it
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+
+
+def test_each_change_gets_its_timeline_entries_once(publisher: FakePublisher, stored: FakeOrders) -> None:
+    first, _, cancelled = orders()
+    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
+    batch = {"Records": [record(1, None, first), record(3, first, cancelled)]}
+    assert handler(batch, FakeContext()) == {"batchItemFailures": []}
+    assert handler(batch, FakeContext()) == {"batchItemFailures": []}  # a retried batch: the same keys
+    entries = sorted(stored.timelines[first.order_id].values(), key=lambda e: e.key)
+    assert [(e.version, e.kind, e.by, e.public) for e in entries] == [
+        (1, "received", "channel:pos", "Order received"),
+        (2, "status", "channel:pos", "Order cancelled"),
+        (2, "channel", "channel:pos", None),
+    ]
+
+
+def test_a_timeline_that_cannot_be_written_retries_the_batch(publisher: FakePublisher, stored: FakeOrders) -> None:
+    first, second, _ = orders()
+    stored.timeline_fails = True
+    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
+    answer = handler({"Records": [record(1, None, first), record(2, None, second)]}, FakeContext())
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "1"}]} and publisher.published == []

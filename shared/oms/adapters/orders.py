@@ -15,6 +15,7 @@ from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import as_bytes, from_item, to_item
 from oms.errors import BadRequest, DependencyError, StaleWrite
 from oms.models.order import Order
+from oms.models.timeline import TimelineEntry
 from oms.ports import OrderPage, OrderQuery, OrderRepository
 
 SUMMARY_FIELDS = (
@@ -161,6 +162,78 @@ class DynamoOrders(OrderRepository):
                 }
             )
         return out
+
+    def by_number(self, order_number: str) -> Order | None:
+        """The order with this OMS order number (index by_number, keys only)."""
+        answer = client("dynamodb").query(
+            TableName=self.table,
+            IndexName="by_number",
+            KeyConditionExpression="order_number = :n",
+            ExpressionAttributeValues={":n": {"S": order_number}},
+            Limit=2,
+        )
+        found = [item for item in answer["Items"] if item.get("sk", {}).get("S") == "ORDER"]
+        return self.get(found[0]["pk"]["S"].removeprefix("ORDER#")) if found else None
+
+    def claim_tracking(self, tracking_number: str, carrier: str, fulfillment_id: str) -> str:
+        """Tie a tracking number to its parcel (pk TRACKING#<number>), once: the parcel that holds it."""
+        key = {"pk": {"S": f"TRACKING#{tracking_number}"}, "sk": {"S": "TRACKING"}}
+        try:
+            client("dynamodb").put_item(
+                TableName=self.table,
+                Item={**key, "fulfillment_id": {"S": fulfillment_id}, "carrier": {"S": carrier}},
+                ConditionExpression="attribute_not_exists(pk) OR fulfillment_id = :f",
+                ExpressionAttributeValues={":f": {"S": fulfillment_id}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise DependencyError(f"tracking write failed: {error_code(exc)}") from exc
+            owner = self.tracking_owner(tracking_number)
+            return owner[0] if owner else ""
+        return fulfillment_id
+
+    def tracking_owner(self, tracking_number: str) -> tuple[str, str] | None:
+        """(fulfillment id, carrier) of the parcel shipped with the tracking number."""
+        item = (
+            client("dynamodb")
+            .get_item(
+                TableName=self.table,
+                Key={"pk": {"S": f"TRACKING#{tracking_number}"}, "sk": {"S": "TRACKING"}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        return (item["fulfillment_id"]["S"], item["carrier"]["S"]) if item else None
+
+    def put_timeline(self, entries: list[TimelineEntry]) -> None:
+        """Timeline entries beside their order (sk TL#<version>#<n>): the same entry always has the same key
+        and content, so a retried batch writes nothing new."""
+        requests = [
+            {"PutRequest": {"Item": to_item({"pk": f"ORDER#{e.order_id}", "sk": e.key, **e.model_dump(mode="json")})}}
+            for e in entries
+        ]
+        for start in range(0, len(requests), 25):
+            pending = {self.table: requests[start : start + 25]}
+            for _ in range(8):
+                answer = client("dynamodb").batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise DependencyError("timeline write kept being throttled")
+
+    def timeline(self, order_id: str) -> list[TimelineEntry]:
+        paginator = client("dynamodb").get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :s)",
+            ExpressionAttributeValues={":p": {"S": f"ORDER#{order_id}"}, ":s": {"S": "TL#"}},
+        )
+        return [
+            TimelineEntry.model_validate({k: v for k, v in from_item(item).items() if k not in ("pk", "sk")})
+            for page in pages
+            for item in page["Items"]
+        ]
 
     def insert(self, order: Order) -> Order | None:
         try:

@@ -145,12 +145,15 @@ def carrier_days_after(lane: Lane, start: date, days: int, holidays: Holidays, p
 
 
 def carrier_days_between(lane: Lane, start: date, end: date, holidays: Holidays, province: str | None) -> int:
-    """Carrier working days in (start, end]: carrier_days_after's inverse."""
+    """The fewest carrier working days d with carrier_days_after(start, d) on or after end: a parcel that
+    arrived on a Sunday or holiday the lane does not work took until the next working day's count."""
     days = 0
     day = start
     while day < end:
         day += timedelta(days=1)
         days += _carrier_works(lane, day, holidays, province)
+    if end > start and not _carrier_works(lane, end, holidays, province):
+        days += 1
     return days
 
 

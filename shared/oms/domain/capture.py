@@ -100,6 +100,7 @@ def build_order(draft: OrderDraft, *, order_number: str, known_skus: set[str], n
         updated_at=now,
         version=1,
         content_hash=content_hash(draft),
+        changed_by=f"channel:{draft.channel.value}",
     )
 
 
@@ -166,6 +167,7 @@ def merge(
         unfilled=existing.unfilled,
         sourcing_round=existing.sourcing_round,
         excluded_nodes=existing.excluded_nodes,
+        changed_by=f"channel:{draft.channel.value}",
     )
 
 

@@ -6,7 +6,8 @@ never be lost between the write and the publish.
 
 from __future__ import annotations
 
-from oms.models.events import DomainEvent, EventType
+from oms.domain.geo import place
+from oms.models.events import DomainEvent, EventType, ParcelDeliveredDetail
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus, ShortageAction
 
 
@@ -25,6 +26,16 @@ def _destination(order: Order) -> dict | None:
         "lat": str(round(address.lat, 2)) if address.lat is not None else None,
         "lng": str(round(address.lng, 2)) if address.lng is not None else None,
     }
+
+
+def delivery_place(order: Order) -> tuple:
+    """What of the address moves a promise or a plan: province, city, postal code, location to about 1 km
+    (not the street, the district or the name)."""
+    address = order.shipping_address
+    if address is None:
+        return ()
+    where = [round(value, 2) if value is not None else None for value in (address.lat, address.lng)]
+    return (address.province, address.city, address.postal_code, *where)
 
 
 def order_detail(order: Order) -> dict:
@@ -67,6 +78,8 @@ def _fulfillment(fulfillment: Fulfillment) -> dict:
         "service_level": fulfillment.service_level.value,
         "ship_by": fulfillment.ship_by.isoformat() if fulfillment.ship_by else None,
         "lines": [line.model_dump() for line in fulfillment.lines],
+        "status_at": fulfillment.status_at.isoformat() if fulfillment.status_at else None,
+        "shipment": fulfillment.shipment.model_dump(mode="json") if fulfillment.shipment else None,
     }
 
 
@@ -107,13 +120,68 @@ def _sourcing_events(old: Order, new: Order) -> list[DomainEvent]:
     return events
 
 
+# Sourcing reports these itself (a rejection re-sources, a cancellation releases).
+_SOURCING_OWN = frozenset({FulfillmentStatus.requested, FulfillmentStatus.rejected, FulfillmentStatus.cancelled})
+
+
+def _status_events(old: Order, new: Order) -> list[DomainEvent]:
+    """A parcel moved (accepted ... delivered): its status change; shipped and delivered besides."""
+    events = []
+    before = {f.fulfillment_id: f.status for f in old.fulfillments}
+    for fulfillment in new.fulfillments:
+        was = before.get(fulfillment.fulfillment_id)
+        if was is None or was is fulfillment.status or fulfillment.status in _SOURCING_OWN:
+            continue
+        events.append(_event(new, EventType.fulfillment_status_changed, fulfillment))
+        if fulfillment.status is FulfillmentStatus.shipped:
+            events.append(_event(new, EventType.fulfillment_shipped, fulfillment))
+        if fulfillment.status is FulfillmentStatus.delivered:
+            delivered = _parcel_delivered(new, fulfillment)
+            if delivered is not None:
+                events.append(delivered)
+    return events
+
+
+def _parcel_delivered(order: Order, fulfillment: Fulfillment) -> DomainEvent | None:
+    """The contract promising learns from (docs/events.md): the parcel, its lane and its first promise."""
+    shipment, promise = fulfillment.shipment, fulfillment.promise_original
+    handed_over = next((s.at for s in fulfillment.scans if s.status is FulfillmentStatus.shipped), None)
+    address = order.shipping_address
+    ship_by = promise.ship_by if promise else handed_over
+    if shipment is None or shipment.origin_region is None or address is None or ship_by is None:
+        return None  # not a carrier parcel with a known lane: nothing to learn
+    destination = place(address.province, address.city, address.lat, address.lng)
+    if destination.region is None or fulfillment.status_at is None:
+        return None
+    detail = ParcelDeliveredDetail(
+        fulfillment_id=fulfillment.fulfillment_id,
+        node_id=fulfillment.node_id,
+        carrier=shipment.carrier,
+        service=shipment.service or (promise.service if promise and promise.service else "-"),
+        origin_region=shipment.origin_region,
+        destination_region=destination.region,
+        destination_province=destination.province,
+        promised_ship_by=ship_by,
+        handed_over_at=handed_over,
+        delivered_at=fulfillment.status_at,
+        promised_latest=promise.deliver_latest if promise else None,
+    )
+    return DomainEvent(
+        event_id=f"{order.order_id}:v{order.version}:{EventType.parcel_delivered.value}:{fulfillment.fulfillment_id}",
+        event_type=EventType.parcel_delivered,
+        occurred_at=order.updated_at,
+        order_id=order.order_id,
+        detail=detail.model_dump(mode="json"),
+    )
+
+
 def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     if old is None:
         return [_event(new, EventType.order_received)]
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
-    events = [_event(new, EventType.order_updated), *_sourcing_events(old, new)]
-    if _destination(new) != _destination(old):
+    events = [_event(new, EventType.order_updated), *_sourcing_events(old, new), *_status_events(old, new)]
+    if delivery_place(new) != delivery_place(old):
         events.append(_event(new, EventType.order_address_changed))
     if new.status != old.status:
         if new.status is OrderStatus.cancelled:

@@ -87,26 +87,30 @@ class Promiser:
         start = as_of.astimezone(buyer_zone(destination.province)).date()
         return carrier_days_after(GENERIC_LANE, start, working_days, self.holidays, destination.province)
 
-    def lane(
+    def lanes(
         self, origin: str | None, destination: Place, postal_code: str | None, level: ServiceLevel, day: date
-    ) -> Lane | None:
-        """The fastest lane for the level between the regions (a postal-prefix lane beats a regional one), with
-        the days it takes now: learned from deliveries when it has enough, announced delays not included."""
+    ) -> list[Lane]:
+        """The lanes for the level between the regions (lanes for the buyer's postal prefix, the longest one,
+        beat regional ones), with the days each takes now: learned from deliveries when it has enough.
+        Postal-prefix lanes keep their stated days (deliveries name regions, not prefixes)."""
         if origin is None or destination.region is None:
-            return None
-        best: tuple[tuple, Lane, tuple[int, int]] | None = None
+            return []
+        found: list[Lane] = []
+        longest = -1
         for lane in self._lanes.get((level.value, origin, destination.region), ()):
-            if lane.postal_prefix and not (postal_code or "").startswith(lane.postal_prefix):
+            prefix = lane.postal_prefix or ""
+            if prefix and not (postal_code or "").startswith(prefix):
                 continue
-            stated = (lane.days_min, lane.days_max)
-            low, high = self.learned(lane_key(lane), stated, day) if self.learned else stated
-            delay = announced_delay(self.rules, lane_key(lane), day) if self.rules.carrier_delays else 0
-            key = (-len(lane.postal_prefix or ""), high + delay, low + delay, lane.carrier, lane.service)
-            if best is None or key < best[0]:
-                best = (key, lane, (low, high))
-        if best is None:
-            return None
-        _, lane, (low, high) = best
+            if len(prefix) > longest:
+                found, longest = [], len(prefix)
+            if len(prefix) == longest:
+                found.append(self._learned(lane, day))
+        return found
+
+    def _learned(self, lane: Lane, day: date) -> Lane:
+        if self.learned is None or lane.postal_prefix:
+            return lane
+        low, high = self.learned(lane_key(lane), (lane.days_min, lane.days_max), day)
         if (low, high) == (lane.days_min, lane.days_max):
             return lane
         return lane.model_copy(update={"days_min": low, "days_max": high})
@@ -142,22 +146,34 @@ class Promiser:
             by = self.rules.same_day.deliver_by or hours.close
             return PromiseDates(ship_by=cut, deliver_by=datetime.combine(cut.date(), by, zone), buyer_tz=zone.key)
         origin = place(node.province, node.city, node.lat, node.lng)
-        lane = self.lane(origin.region, destination, postal_code, level, as_of.date())
-        if lane is None:
+        lanes = self.lanes(origin.region, destination, postal_code, level, as_of.astimezone(clock.zone).date())
+        if not lanes:
             return Refusal(f"no {level.value} lane from {origin.region} to {destination.region}")
-        handover = clock.next_handover(as_of, level, lane)
-        if handover is None:
-            return Refusal(f"{node.node_id} or {lane.carrier} does not work for the next weeks", closed=True)
-        day = handover.date()
-        delay = announced_delay(self.rules, lane_key(lane), day) if self.rules.carrier_delays else 0
-        return PromiseDates(
-            ship_by=handover,
-            deliver_earliest=carrier_days_after(lane, day, lane.days_min + delay, self.holidays, destination.province),
-            deliver_latest=carrier_days_after(lane, day, lane.days_max + delay, self.holidays, destination.province),
-            carrier=lane.carrier,
-            service=lane.service,
-            buyer_tz=zone.key,
-        )
+        # The lane that delivers soonest from its own hand-over (its pickup days, Sundays, announced delays).
+        best: tuple[tuple, PromiseDates] | None = None
+        for lane in lanes:
+            handover = clock.next_handover(as_of, level, lane)
+            if handover is None:
+                continue
+            day = handover.date()
+            delay = announced_delay(self.rules, lane_key(lane), day) if self.rules.carrier_delays else 0
+            dates = PromiseDates(
+                ship_by=handover,
+                deliver_earliest=carrier_days_after(lane, day, lane.days_min + delay, self.holidays,
+                                                    destination.province),
+                deliver_latest=carrier_days_after(lane, day, lane.days_max + delay, self.holidays,
+                                                  destination.province),
+                carrier=lane.carrier,
+                service=lane.service,
+                buyer_tz=zone.key,
+            )  # fmt: skip
+            window = dates.deliver_latest - dates.deliver_earliest  # on a tie, the narrower window promises more
+            key = (dates.deliver_latest, window, handover, lane.carrier, lane.service)
+            if best is None or key < best[0]:
+                best = (key, dates)
+        if best is None:
+            return Refusal(f"{node.node_id} or its carriers do not work for the next weeks", closed=True)
+        return best[1]
 
 
 class Planner(Protocol):

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from oms.adapters.capacity import CapacityTake
 from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
+from oms.domain.lifecycle import AT_NODE, LIVE, order_status
 from oms.domain.planner import CapacityClass, Lateness, NeedLine, SourcingInput, plan
 from oms.domain.promising import Promiser, Refusal
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
@@ -62,8 +63,12 @@ from oms.models.sourcing import Plan, PlannedShipment, PlanOutcome, PlanRequest,
 
 REPLAN_ATTEMPTS = 4  # stock moved under the plan: plan again from a fresh read, this often
 RECORD_ATTEMPTS = 5  # the order changed under the write (a channel update): merge and write again
+SOURCING = "sourcing"  # Order.changed_by for sourcing's own writes
 SOURCED_STATES = frozenset({OrderStatus.received, OrderStatus.backordered, OrderStatus.partially_allocated})
-ALLOCATION_STATES = frozenset({OrderStatus.allocated, OrderStatus.partially_allocated, OrderStatus.backordered})
+# Where a parcel may still be rejected and its lines sourced again.
+ALLOCATION_STATES = frozenset(
+    {OrderStatus.allocated, OrderStatus.partially_allocated, OrderStatus.backordered, OrderStatus.partially_shipped}
+)
 
 
 class Orders(Protocol):
@@ -302,9 +307,7 @@ class SourcingService:
     def _todo(order: Order) -> list[NeedLine]:
         """The lines this round must place."""
         if order.status is OrderStatus.received:
-            active = {
-                line.line_id for f in order.fulfillments if f.status is FulfillmentStatus.requested for line in f.lines
-            }
+            active = {line.line_id for f in order.fulfillments if f.status in LIVE for line in f.lines}
             return [NeedLine(x.line_id, x.sku, x.quantity) for x in order.lines if x.line_id not in active]
         if order.status in (OrderStatus.backordered, OrderStatus.partially_allocated):
             return [
@@ -428,13 +431,15 @@ class SourcingService:
     def _settle(self, order: Order, now: datetime) -> SourcingResult:
         """Nothing left to place. A received order whose fulfillments are all still active (a
         cancellation taken back before its release ran) is allocated again, as it was."""
-        active = [f for f in order.fulfillments if f.status is FulfillmentStatus.requested]
+        active = [f for f in order.fulfillments if f.status in LIVE]
         if order.status is not OrderStatus.received or not active:
             return SourcingResult(order.order_id, "unchanged", "nothing to source")
         status = _status_after(order.fulfillments, order.unfilled)
         try:
             self.orders.replace(
-                order.model_copy(update={"status": status, "updated_at": now, "version": order.version + 1}),
+                order.model_copy(
+                    update={"status": status, "updated_at": now, "version": order.version + 1, "changed_by": SOURCING}
+                ),
                 expected_version=order.version,
             )
         except StaleWrite:
@@ -443,7 +448,7 @@ class SourcingService:
 
     def _decide(self, order: Order, todo: list[NeedLine], result: Plan, rules: SourcingRules) -> _Decision:
         policy = rules.for_channel(order.channel)
-        placed_before = any(f.status is FulfillmentStatus.requested for f in order.fulfillments)
+        placed_before = any(f.status in LIVE for f in order.fulfillments)
         if placed_before and result.outcome in (PlanOutcome.unroutable, PlanOutcome.pickup_unavailable):
             # Part of the order is on its way: the rest waits with the reason rather than holding it all.
             return _Decision([], _unfilled(todo, ShortageAction.backorder, result.reason or ""), None)
@@ -583,14 +588,14 @@ class SourcingService:
             order = self.orders.get(order_id, consistent=True)
             if order is None or order.status is not OrderStatus.cancelled:
                 return SourcingResult(order_id, "unchanged", "order is not cancelled")
-            active = [f for f in order.fulfillments if f.status is FulfillmentStatus.requested]
+            active = [f for f in order.fulfillments if f.status in AT_NODE]
             waiting = [u for u in order.unfilled if u.action is ShortageAction.backorder]
             if not active and not waiting:
                 return SourcingResult(order_id, "unchanged", "nothing held")
             self._release(active, now, "order cancelled")
             changed = [
                 f.model_copy(update={"status": FulfillmentStatus.cancelled, "reason": "order cancelled"})
-                if f.status is FulfillmentStatus.requested
+                if f.status in AT_NODE
                 else f
                 for f in order.fulfillments
             ]
@@ -601,6 +606,7 @@ class SourcingService:
                     "unfilled": cancelled_lines,
                     "updated_at": now,
                     "version": order.version + 1,
+                    "changed_by": SOURCING,
                 }
             )
             try:
@@ -611,7 +617,12 @@ class SourcingService:
         raise Conflict(f"order {order_id} kept changing while releasing its stock", details={"retryable": True})
 
     def reject(
-        self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None, acting_for: set[str] | None = None
+        self,
+        fulfillment_id: str,
+        reason: str,
+        on_hand: dict[str, int] | None,
+        acting_for: set[str] | None = None,
+        by: str = SOURCING,
     ) -> SourcingResult:
         """A node cannot fulfil its part. Its reservation is released; when it says how many units
         it really has (a short pick), its stock is corrected to that; otherwise it is not asked
@@ -628,9 +639,9 @@ class SourcingService:
                 self._correct(fulfillment, sku, counted, now)
             if order.status not in ALLOCATION_STATES:
                 # Cancelled or held meanwhile: the stock is given back, nothing is sourced again.
-                updated = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now)
+                updated = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now, by)
             else:
-                updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now)
+                updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now, by=by)
             try:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
@@ -646,15 +657,20 @@ class SourcingService:
         raise Conflict(f"order {order_id} kept changing while rejecting", details={"retryable": True})
 
     def delayed(
-        self, fulfillment_id: str, ready_at: datetime, reason: str, acting_for: set[str] | None = None
+        self,
+        fulfillment_id: str,
+        ready_at: datetime,
+        reason: str,
+        acting_for: set[str] | None = None,
+        by: str = SOURCING,
     ) -> SourcingResult:
         """The node hands over later than promised: the promise is made again from ready_at; the
         original stays. The same report again changes nothing."""
         order_id = fulfillment_order_id(fulfillment_id)
         for _ in range(RECORD_ATTEMPTS):
             order, fulfillment = self._rejectable(order_id, fulfillment_id, None, acting_for)
-            if fulfillment.status is not FulfillmentStatus.requested:
-                raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
+            if fulfillment.status not in AT_NODE:
+                raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}: handed over already")
             promise = self._promise(order, self.reference.nodes()[fulfillment.node_id], ready_at)
             if promise is None:
                 raise Conflict(f"no promise can be made from {ready_at.isoformat()} (no lane or the node is closed)")
@@ -667,7 +683,12 @@ class SourcingService:
                 for f in order.fulfillments
             ]
             updated = order.model_copy(
-                update={"fulfillments": changed, "updated_at": self.clock(), "version": order.version + 1}
+                update={
+                    "fulfillments": changed,
+                    "updated_at": self.clock(),
+                    "version": order.version + 1,
+                    "changed_by": by,
+                }
             )
             try:
                 self.orders.replace(updated, expected_version=order.version)
@@ -678,36 +699,43 @@ class SourcingService:
 
     def address_changed(self, order_id: str) -> SourcingResult:
         """The buyer's address changed after allocation: each parcel not yet handed over is promised again to
-        the new address from the same hand-over; the original promise stays. Repeats change nothing."""
+        the new address from the hand-over it has (a delay the node reported stays); the original promise
+        stays. Repeats change nothing. A parcel no lane reaches at the new address keeps its promise and the
+        outcome says so (re-sourcing it is the status function's address change)."""
         for _ in range(RECORD_ATTEMPTS):
             order = self.orders.get(order_id, consistent=True)
             if order is None:
                 return SourcingResult(order_id, "unchanged", "no such order")
             nodes = self.reference.nodes()
-            now = self.clock()
-            changed, moved = [], []
+            changed, moved, stuck = [], [], []
             for fulfillment in order.fulfillments:
                 node = nodes.get(fulfillment.node_id)
-                open_ = fulfillment.status is FulfillmentStatus.requested and fulfillment.promise is not None
-                if not open_ or node is None or fulfillment.delivery_method in PICKUP_METHODS:
+                promise = fulfillment.promise
+                if (
+                    fulfillment.status not in AT_NODE
+                    or promise is None
+                    or node is None
+                    or fulfillment.delivery_method in PICKUP_METHODS
+                ):
                     changed.append(fulfillment)
                     continue
-                promised = fulfillment.promise.ship_by  # type: ignore[union-attr]
-                # The same hand-over: from just before the promised one (a cut-off is met up to its minute).
-                as_of = min(now, promised - timedelta(minutes=1)) if promised else now
-                promise = self._promise(order, node, as_of)
-                if promise is None or promise == fulfillment.promise:
+                # From just before the hand-over it has (a cut-off is met up to its minute).
+                new_promise = self._promise(order, node, promise.ship_by - timedelta(minutes=1))
+                if new_promise is None:
+                    stuck.append(fulfillment.fulfillment_id)
+                if new_promise is None or new_promise == promise:
                     changed.append(fulfillment)
                     continue
-                changed.append(fulfillment.model_copy(update={"promise": promise, "reason": "address changed"}))
+                changed.append(fulfillment.model_copy(update={"promise": new_promise, "reason": "address changed"}))
                 moved.append(fulfillment.fulfillment_id)
+            if stuck and not moved:
+                return SourcingResult(order_id, "unpromisable", f"no lane reaches the new address: {', '.join(stuck)}")
             if not moved:
                 return SourcingResult(order_id, "unchanged", "no open parcel's promise moves")
-            updated = order.model_copy(
-                update={"fulfillments": changed, "updated_at": now, "version": order.version + 1}
-            )
+            update = {"fulfillments": changed, "updated_at": self.clock(), "version": order.version + 1,
+                      "changed_by": SOURCING}  # fmt: skip
             try:
-                self.orders.replace(updated, expected_version=order.version)
+                self.orders.replace(order.model_copy(update=update), expected_version=order.version)
             except StaleWrite:
                 continue
             return SourcingResult(order_id, "repromised", f"address changed: {', '.join(moved)}")
@@ -724,7 +752,7 @@ class SourcingService:
         fulfillment = found[0]
         if acting_for is not None and fulfillment.node_id not in acting_for:
             raise Forbidden(f"this key may not act for node {fulfillment.node_id}")
-        if fulfillment.status not in (FulfillmentStatus.requested, FulfillmentStatus.rejected):
+        if fulfillment.status not in AT_NODE and fulfillment.status is not FulfillmentStatus.rejected:
             raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}")
         unknown = sorted(set(on_hand or {}) - {line.sku for line in fulfillment.lines})
         if unknown:
@@ -774,7 +802,7 @@ class SourcingService:
         )
         return report.as_dict()
 
-    def retry(self, order_id: str) -> SourcingResult:
+    def retry(self, order_id: str, by: str = SOURCING) -> SourcingResult:
         """Ops fixed what held the order (the rules, a node, the stock at the pickup store): sourcing
         holds are cleared and the order is sourced again. Other holds (unpaid, address) stay."""
         for _ in range(RECORD_ATTEMPTS):
@@ -789,7 +817,13 @@ class SourcingService:
             others = [h for h in order.holds if h.code not in SOURCING_HOLDS]
             status = OrderStatus.on_hold if others else OrderStatus.received
             updated = order.model_copy(
-                update={"holds": others, "status": status, "updated_at": self.clock(), "version": order.version + 1}
+                update={
+                    "holds": others,
+                    "status": status,
+                    "updated_at": self.clock(),
+                    "version": order.version + 1,
+                    "changed_by": by,
+                }
             )
             try:
                 self.orders.replace(updated, expected_version=order.version)
@@ -895,15 +929,8 @@ def _planned_costs(traces: list[dict[str, Any]], round_: int) -> dict[str, Decim
 
 
 def _status_after(fulfillments: list[Fulfillment], unfilled: list[UnfilledLine]) -> OrderStatus:
-    active = any(f.status is FulfillmentStatus.requested for f in fulfillments)
-    waiting = any(u.action is ShortageAction.backorder for u in unfilled)
-    if active:
-        return OrderStatus.partially_allocated if waiting else OrderStatus.allocated
-    if waiting:
-        return OrderStatus.backordered
-    if unfilled:
-        return OrderStatus.cancelled  # every line cancelled as unfillable, by the channel's policy
-    return OrderStatus.allocated
+    # Every line cancelled as unfillable (by the channel's policy) cancels the order.
+    return order_status(fulfillments, unfilled)
 
 
 def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision, now: datetime) -> Order:
@@ -919,6 +946,7 @@ def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision
         "sourcing_round": round_,
         "updated_at": now,
         "version": base.version + 1,
+        "changed_by": SOURCING,
     }
     if decision.hold is not None:
         update["status"] = OrderStatus.on_hold
@@ -930,18 +958,28 @@ def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision
     return base.model_copy(update=update)
 
 
-def _mark(order: Order, fulfillment_id: str, status: FulfillmentStatus, reason: str, now: datetime) -> Order:
+def _mark(
+    order: Order, fulfillment_id: str, status: FulfillmentStatus, reason: str, now: datetime, by: str = "sourcing"
+) -> Order:
     fulfillments = [
-        f.model_copy(update={"status": status, "reason": reason}) if f.fulfillment_id == fulfillment_id else f
+        f.model_copy(update={"status": status, "reason": reason, "status_at": now})
+        if f.fulfillment_id == fulfillment_id
+        else f
         for f in order.fulfillments
     ]
-    return order.model_copy(update={"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1})
+    update = {"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1, "changed_by": by}
+    return order.model_copy(update=update)
 
 
-def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: bool, now: datetime) -> Order:
-    marked = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now)
+def _rejected(order: Order, fulfillment: Fulfillment, reason: str, *, short: bool, now: datetime, by: str) -> Order:
+    marked = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now, by)
     fulfillments = marked.fulfillments
-    update: dict[str, Any] = {"fulfillments": fulfillments, "updated_at": now, "version": order.version + 1}
+    update: dict[str, Any] = {
+        "fulfillments": fulfillments,
+        "updated_at": now,
+        "version": order.version + 1,
+        "changed_by": by,
+    }
     if order.delivery_method in PICKUP_METHODS:
         hold = Hold(code=HoldCode.pickup_rejected, message=f"{fulfillment.node_id} rejected the pickup: {reason}")
         update["status"] = OrderStatus.on_hold

@@ -26,6 +26,8 @@ class EventType(StrEnum):
     order_backordered = "OrderBackordered"
     fulfillment_requested = "FulfillmentRequested"
     promise_changed = "PromiseChanged"
+    fulfillment_status_changed = "FulfillmentStatusChanged"
+    fulfillment_shipped = "FulfillmentShipped"
     parcel_delivered = "ParcelDelivered"
 
 

@@ -76,7 +76,8 @@ PAYABLE = frozenset({PaymentStatus.authorized, PaymentStatus.paid, PaymentStatus
 
 
 class OrderStatus(StrEnum):
-    """Ingestion owns on_hold, received and cancelled; sourcing the allocation states."""
+    """Ingestion owns on_hold, received and cancelled; sourcing the allocation states; the rest is derived
+    from the fulfillments (oms.domain.lifecycle.order_status) once nothing waits for stock."""
 
     on_hold = "on_hold"
     received = "received"
@@ -84,6 +85,11 @@ class OrderStatus(StrEnum):
     allocated = "allocated"  # every line is reserved at a node (or cancelled as unfillable by policy)
     partially_allocated = "partially_allocated"  # some lines reserved, the rest backordered
     backordered = "backordered"  # nothing could be reserved yet; re-sourced when stock arrives
+    partially_shipped = "partially_shipped"  # some parcels handed over, others still at their nodes
+    shipped = "shipped"  # every parcel handed over, not all delivered
+    ready_for_pickup = "ready_for_pickup"  # waiting at the store for the buyer
+    delivered = "delivered"  # every parcel delivered or picked up
+    returned_to_sender = "returned_to_sender"  # every parcel that left came back undelivered
 
 
 class HoldCode(StrEnum):
@@ -194,9 +200,42 @@ class Hold(Model):
 
 
 class FulfillmentStatus(StrEnum):
+    """A parcel's life (oms.domain.lifecycle has the transitions)."""
+
     requested = "requested"  # reserved at the node and sent to it
+    accepted = "accepted"  # the node took it on
+    picked = "picked"
+    packed = "packed"
+    shipped = "shipped"  # handed to the carrier: the reservation is consumed
+    in_transit = "in_transit"
+    out_for_delivery = "out_for_delivery"
+    failed_attempt = "failed_attempt"  # the courier could not deliver; another attempt or a return follows
+    delivered = "delivered"
+    returned_to_sender = "returned_to_sender"
+    ready_for_pickup = "ready_for_pickup"  # at the store's counter
+    picked_up = "picked_up"
     rejected = "rejected"  # the node could not do it; its lines went back to sourcing
     cancelled = "cancelled"  # the order was cancelled; its stock released
+
+
+class Shipment(Model):
+    """What the node handed to the carrier."""
+
+    carrier: str = Field(min_length=2, max_length=40, description="Lower case: jne, jnt, sicepat, anteraja ...")
+    service: str | None = Field(default=None, max_length=40, description="The carrier's product: REG, YES ...")
+    tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    weight_grams: int | None = Field(default=None, ge=1, le=1_000_000)
+    origin_region: str | None = Field(default=None, description="The node's island group, for lane learning")
+
+
+class TrackingScan(Model):
+    """One status the node or the carrier reported, as it came (the raw value kept)."""
+
+    status: FulfillmentStatus
+    at: datetime
+    by: str = Field(description="node:<id>, carrier:<name>, ops")
+    raw: str | None = Field(default=None, max_length=100, description="The sender's own status value")
+    note: str | None = Field(default=None, max_length=500)
 
 
 class PromiseDates(Model):
@@ -237,6 +276,9 @@ class Fulfillment(Model):
     promise_original: PromiseDates | None = Field(default=None, description="What was promised at allocation, kept")
     promise: PromiseDates | None = Field(default=None, description="The current estimate (re-promised on changes)")
     reason: str | None = Field(default=None, description="Why it was rejected or cancelled")
+    status_at: datetime | None = Field(default=None, description="When the current status happened (its sender's time)")
+    shipment: Shipment | None = None
+    scans: list[TrackingScan] = Field(default_factory=list, description="Every status reported, oldest first")
 
 
 class ShortageAction(StrEnum):
@@ -316,6 +358,9 @@ class Order(OrderDraft):
     unfilled: list[UnfilledLine] = Field(default_factory=list, description="Lines waiting for stock, or cancelled")
     sourcing_round: int = Field(default=0, description="How many times sourcing has planned this order")
     excluded_nodes: list[str] = Field(default_factory=list, description="Nodes that rejected it: not planned again")
+    changed_by: str | None = Field(
+        default=None, description="Who made the latest change: channel:<name>, sourcing, node:<id>, carrier:<name>, ops"
+    )
 
     @property
     def hold_codes(self) -> list[str]:

@@ -1,0 +1,105 @@
+"""Status HTTP API: what nodes report on their parcels, carrier tracking pushes, and order tracking
+for buyers. Thin: parse, call oms.domain.status / carrier_webhooks / tracking, map the answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from oms import container
+from oms.domain.apikeys import nodes_acted_for
+from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
+from oms.models.apikey import ApiKey, Role
+from oms.models.order import Model
+from oms.models.status import FulfillmentOutcome, NodeEvent
+from oms.models.tracking import Tracking
+from oms.observability import logger, metrics, tracer
+
+app = new_resolver("Fulfillment OMS: status")
+
+ROLES_BY_ROUTE = {
+    "POST /fulfillments/{fulfillment_id}/events": frozenset({Role.node, Role.ops}),
+    # POST /webhooks/carriers/{carrier}: signed by the carrier. GET /track/{order_number}: the buyer's contact.
+}
+
+
+class CarrierAck(Model):
+    status: str
+    detail: str | None = None
+    fulfillment: FulfillmentOutcome | None = None
+
+
+def _by(key: ApiKey) -> str:
+    return f"node:{key.name}" if Role.node in key.roles and Role.ops not in key.roles else f"ops:{key.name}"
+
+
+@app.post(
+    "/fulfillments/<fulfillment_id>/events",
+    summary="A node reports on its parcel: accepted, picked, packed, shipped, ready_for_pickup, picked_up, "
+    "rejected, delayed",
+    description="Statuses only move forward: a repeat or a late report changes nothing (and says so); a move "
+    "out of an ended parcel is 409. `shipped` needs the carrier and tracking number and consumes the "
+    "reservation; a tracking number already on another parcel is 409. `rejected` releases the reservation and "
+    "sources the lines again; `delayed` promises again from `ready_at`.",
+    security=SECURED,
+)
+def fulfillment_event(
+    fulfillment_id: Annotated[str, Path(max_length=100)],
+    body: Annotated[NodeEvent, Body(discriminator="type")],
+) -> FulfillmentOutcome:
+    key = app.context["api_key"]
+    outcome = container.status().node_event(fulfillment_id, body, nodes_acted_for(key), _by(key))
+    metrics.add_metric(name=f"NodeEvent_{body.type}", unit=MetricUnit.Count, value=1)
+    logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type,
+                                            "outcome": outcome.outcome})  # fmt: skip
+    return outcome
+
+
+@app.post(
+    "/webhooks/carriers/<carrier>",
+    summary="A carrier's tracking push (Biteship, or any carrier signing with Standard Webhooks)",
+    description="`biteship`: Biteship's order.status body, authenticated by the header and value set in its "
+    "dashboard; its empty install probe gets 200. Any other carrier name: our tracking body signed the Standard "
+    "Webhooks way (webhook-id, webhook-timestamp within 5 minutes, webhook-signature v1). The parcel is found by "
+    "its tracking number (404 if no parcel has it; 409 if it was shipped with another carrier or the move is "
+    "not allowed); applied before the answer, so a 200 means it is kept.",
+    responses={200: {"description": "applied, ignored or a probe"}, 401: {"description": "bad signature"}},
+)
+def carrier_webhook(carrier: Annotated[str, Path(max_length=40)]) -> CarrierAck:
+    event = app.current_event
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    answer = container.carrier_webhooks().receive(carrier, headers, raw_body(event.raw_event), datetime.now(UTC))
+    metrics.add_metric(name=f"CarrierPush_{answer.kind}", unit=MetricUnit.Count, value=1)
+    logger.info("carrier push", extra={"carrier": carrier, "kind": answer.kind,
+                                       "outcome": answer.outcome.outcome if answer.outcome else None})  # fmt: skip
+    return CarrierAck(status=answer.kind, detail=answer.detail, fulfillment=answer.outcome)
+
+
+@app.get(
+    "/track/<order_number>",
+    summary="Order tracking for the buyer: status, parcels, tracking numbers, promised and estimated dates",
+    description="Send the email or phone on the order in the `x-buyer-contact` header (not in the URL: URLs "
+    "are logged). An unknown number and a wrong contact get the same 404; after 10 wrong contacts in an hour "
+    "the number answers 429. Nothing personal is returned.",
+)
+def track(
+    order_number: Annotated[str, Path(max_length=40)],
+    x_buyer_contact: Annotated[str | None, Header(max_length=320, description="The buyer's email or phone")] = None,
+) -> Tracking:
+    return container.tracking().track(order_number, x_buyer_contact, datetime.now(UTC))
+
+
+add_openapi_route(app, "/status/openapi.json")
+serve = GuardedApp(app, ROLES_BY_ROUTE)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return serve(event, context)

@@ -1,0 +1,221 @@
+"""Status against moto: node reports through the status API, carrier pushes (Biteship and Standard
+Webhooks), the timeline written from the orders stream, and buyer tracking."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from standardwebhooks.webhooks import Webhook
+
+from oms import container
+from oms.domain.events import events_for_change
+from oms.models.order import Order
+from tests.builders import a_draft
+from tests.integration.conftest import Stack, client
+from tests.integration.test_sourcing import NOW, SKU, _capture, _line, _service, _stock
+from tests.support import FakeContext, StreamReader, http_event, load_handler
+
+WMS = "oms_local_ops_key_wms"
+BITESHIP = {"x-biteship-secret": "biteship_local_dev_secret", "content-type": "application/json"}
+CARRIER_SECRET = "whsec_Y2Fycmllcl9sb2NhbF9kZXZfc2VjcmV0XzMyYnl0ZXM="
+
+
+def _app():
+    return load_handler("functions/status/app.py")
+
+
+def _report(fulfillment_id: str, body: dict, key: str = WMS) -> tuple[int, dict]:
+    path = f"/fulfillments/{fulfillment_id}/events"
+    answer = _app().lambda_handler(
+        http_event("POST", path, "/fulfillments/{fulfillment_id}/events", body, key), FakeContext()
+    )
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def _push(carrier: str, body: bytes | str, headers: dict[str, str]) -> tuple[int, dict]:
+    raw = body if isinstance(body, str) else body.decode()
+    event = {
+        "routeKey": "POST /webhooks/carriers/{carrier}",
+        "rawPath": f"/webhooks/carriers/{carrier}",
+        "pathParameters": {"carrier": carrier},
+        "body": raw,
+        "headers": headers,
+        "requestContext": {"http": {"method": "POST", "path": f"/webhooks/carriers/{carrier}"}, "stage": "$default"},
+        "isBase64Encoded": False,
+    }
+    answer = _app().lambda_handler(event, FakeContext())
+    return answer["statusCode"], json.loads(answer["body"] or "{}")
+
+
+def _biteship(waybill: str, status: str, company: str = "jne") -> tuple[int, dict]:
+    body = {"event": "order.status", "order_id": "5dd6da88f43bd430ecd5aa2e", "courier_tracking_id": "6d9f0a",
+            "courier_waybill_id": waybill, "courier_company": company, "courier_type": "reg", "status": status,
+            "order_price": 100000}  # fmt: skip
+    return _push("biteship", json.dumps(body), BITESHIP)
+
+
+def _signed(carrier: str, body: dict, secret: str = CARRIER_SECRET, age_s: int = 0) -> tuple[int, dict]:
+    raw = json.dumps(body)
+    stamp = datetime.now(UTC) - timedelta(seconds=age_s)
+    signature = Webhook(secret).sign("msg_1", stamp, raw)
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(stamp.timestamp())),
+               "webhook-signature": signature, "content-type": "application/json"}  # fmt: skip
+    return _push(carrier, raw, headers)
+
+
+def _order(order_id: str) -> Order:
+    return container.orders().get(order_id, consistent=True)
+
+
+def _allocated(channel_order_id: str, quantity: int = 2) -> tuple[str, str]:
+    _stock(SKU, {"DC-CKG": 10})
+    order_id = _capture(channel_order_id, [_line("1", SKU, quantity)])
+    _service().source(order_id)
+    return order_id, _order(order_id).fulfillments[0].fulfillment_id
+
+
+def _on_hand(node_id: str) -> int:
+    return container.inventory().positions([SKU], consistent=True)[(SKU, node_id)].on_hand
+
+
+def test_one_order_goes_the_whole_way_and_each_step_is_an_event(stack: Stack) -> None:
+    order_id, fid = _allocated("ST-1")
+    versions = [_order(order_id)]
+    on_hand = _on_hand("DC-CKG")
+    for body in ({"type": "accepted"}, {"type": "picked"}, {"type": "packed", "weight_grams": 600}):
+        status, answer = _report(fid, body)
+        assert (status, answer["outcome"], answer["status"]) == (200, "moved", body["type"]), answer
+        versions.append(_order(order_id))
+    shipped = {"type": "shipped", "carrier": "JNE", "service": "REG", "tracking_number": "JNE0012345678"}
+    status, answer = _report(fid, shipped)
+    assert status == 200 and answer["shipment"]["carrier"] == "jne", answer
+    assert _on_hand("DC-CKG") == on_hand - 2  # the reservation was consumed
+    assert _order(order_id).status.value == "shipped"
+    versions.append(_order(order_id))
+
+    for biteship_status, ours in (("picked", "in_transit"), ("dropping_off", "out_for_delivery"),
+                                  ("delivered", "delivered")):  # fmt: skip
+        status, answer = _biteship("JNE0012345678", biteship_status)
+        assert (status, answer["status"], answer["fulfillment"]["status"]) == (200, "applied", ours), answer
+        versions.append(_order(order_id))
+
+    delivered = _order(order_id)
+    assert delivered.status.value == "delivered"
+    assert [s.raw for s in delivered.fulfillments[0].scans][-3:] == ["picked", "dropping_off", "delivered"]
+    kinds = [e.event_type.value for old, new in pairwise(versions)
+             for e in events_for_change(old, new)]  # fmt: skip
+    assert kinds.count("FulfillmentStatusChanged") == 7
+    assert "FulfillmentShipped" in kinds and kinds[-1] == "ParcelDelivered"
+    (parcel,) = [e for e in events_for_change(versions[-2], versions[-1]) if e.event_type.value == "ParcelDelivered"]
+    assert parcel.detail["origin_region"] == "java" and parcel.detail["carrier"] == "jne"
+    assert parcel.detail["promised_latest"] == delivered.fulfillments[0].promise_original.deliver_latest.isoformat()
+
+
+def test_repeats_and_late_reports_change_nothing_and_illegal_moves_are_409(stack: Stack) -> None:
+    order_id, fid = _allocated("ST-2")
+    assert _report(fid, {"type": "packed"})[1]["outcome"] == "moved"
+    assert _report(fid, {"type": "packed"})[1]["outcome"] == "unchanged"
+    late = _report(fid, {"type": "accepted"})
+    assert late[0] == 200 and late[1]["status"] == "packed"  # a late report never moves it back
+    version = _order(order_id).version
+    assert _report(fid, {"type": "accepted"})[1]["outcome"] == "unchanged" and _order(order_id).version == version
+    assert _report(fid, {"type": "ready_for_pickup"})[0] == 409  # not a pickup parcel
+    assert _report("ord_nope-F1", {"type": "accepted"})[0] == 404
+    assert _report(fid, {"type": "shipped", "carrier": "jne"})[0] == 422  # no tracking number
+
+    other_id, other_fid = _allocated("ST-3", quantity=1)
+    shipped = {"type": "shipped", "carrier": "jne", "tracking_number": "JNE00999"}
+    assert _report(fid, shipped)[0] == 200
+    taken = _report(other_fid, shipped)
+    assert taken[0] == 409 and "another parcel" in taken[1]["message"]  # a tracking number on the wrong order
+    assert _report(other_fid, {"type": "rejected", "reason": "damaged"})[1]["outcome"] != "moved"
+    assert _report(other_fid, {"type": "picked"})[0] == 409  # rejected: it cannot be picked
+    assert _order(other_id).fulfillments[0].status.value == "rejected"
+
+
+def test_carrier_pushes_are_verified_and_found_by_tracking_number(stack: Stack) -> None:
+    _, fid = _allocated("ST-4")
+    _report(fid, {"type": "shipped", "carrier": "sicepat", "tracking_number": "SCP000111"})
+    assert _push("biteship", "", {})[0] == 200  # the install probe
+    forged = {**BITESHIP, "x-biteship-secret": "guess"}
+    body = json.dumps({"event": "order.status", "courier_waybill_id": "SCP000111", "courier_company": "sicepat",
+                       "status": "delivered"})  # fmt: skip
+    assert _push("biteship", body, forged)[0] == 401
+    assert _push("biteship", body, {"content-type": "application/json"})[0] == 401
+    assert _biteship("SCP999999", "picked", "sicepat")[0] == 404  # no parcel has it
+    assert _biteship("SCP000111", "picked", "jne")[0] == 409  # shipped with another carrier
+    assert _biteship("SCP000111", "allocated", "sicepat")[1]["fulfillment"]["outcome"] == "unchanged"  # pre-pickup
+    price = json.dumps({"event": "order.price", "courier_waybill_id": "SCP000111", "price": 10000})
+    assert _push("biteship", price, BITESHIP)[1]["status"] == "ignored"
+
+    good = {"tracking_number": "SCP000111", "status": "in_transit", "occurred_at": datetime.now(UTC).isoformat(),
+            "raw_status": "MANIFESTED", "note": "Sorting centre Jakarta"}  # fmt: skip
+    status, answer = _signed("sicepat", good)
+    assert (status, answer["fulfillment"]["status"]) == (200, "in_transit"), answer
+    assert _signed("sicepat", good, secret="whsec_" + "d3Jvbmdfc2VjcmV0X2Zvcl90ZXN0aW5nXzMyYg==")[0] == 401
+    assert _signed("sicepat", good, age_s=600)[0] == 401  # outside the five minutes
+    assert _signed("sicepat", {**good, "status": "teleported"})[0] == 400
+    assert _push("BAD NAME", "{}", {})[0] in (400, 404)
+
+
+def test_a_pickup_order_reaches_picked_up(stack: Stack) -> None:
+    _stock(SKU, {"ST-BDG-PVJ": 5})
+    draft = a_draft(channel_order_id="ST-5", lines=[_line("1", SKU, 1)], delivery_method="pickup",
+                    pickup_node_id="ST-BDG-PVJ", service_level="pickup", shipping_address=None)  # fmt: skip
+    order_id = container.capture_service().capture(draft, NOW).order.order_id
+    _service().source(order_id)
+    fid = _order(order_id).fulfillments[0].fulfillment_id
+    assert _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "X1234"})[0] == 409
+    assert _report(fid, {"type": "ready_for_pickup"})[1]["status"] == "ready_for_pickup"
+    assert _order(order_id).status.value == "ready_for_pickup"
+    assert _report(fid, {"type": "picked_up"})[1]["status"] == "picked_up"
+    assert _order(order_id).status.value == "delivered"
+
+
+def test_the_timeline_and_buyer_tracking(stack: Stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order_id, fid = _allocated("ST-6")
+    _report(fid, {"type": "shipped", "carrier": "jne", "service": "REG", "tracking_number": "JNE0077"})
+    _biteship("JNE0077", "dropping_off")
+    _pump_orders(stack, readers)
+
+    ingestion = load_handler("functions/ingestion/app.py")
+    view = json.loads(ingestion.lambda_handler(
+        http_event("GET", f"/orders/{order_id}", "/orders/{order_id}", None, "oms_local_ops_key"), FakeContext()
+    )["body"])  # fmt: skip
+    timeline = [(e["kind"], e["by"]) for e in view["timeline"]]
+    assert timeline[0] == ("received", "channel:pos") and ("allocated", "sourcing") in timeline
+    assert ("parcel", "carrier:jne") in timeline and any(by.startswith("node:") for _, by in timeline)
+
+    order = _order(order_id)
+    status, tracked = _track(order.order_number, "0812-3456-7890")  # the buyer's phone, written their way
+    assert status == 200, tracked
+    assert tracked["parcels"][0]["tracking_number"] == "JNE0077" and tracked["status"] == "shipped"
+    assert [e["what"] for e in tracked["timeline"]][-2:] == ["Handed to JNE, tracking number JNE0077",
+                                                             "Out for delivery"]  # fmt: skip
+    text = json.dumps(tracked)
+    assert "Siti" not in text and "6281234567890" not in text and "Kebon" not in text and "example" not in text
+    assert _track(order.order_number, "SITI@example.co.id")[0] == 200
+    wrong, unknown = _track(order.order_number, "0811111111"), _track("OMS-9999999", "0812-3456-7890")
+    assert wrong[0] == unknown[0] == 404 and wrong[1]["message"] == unknown[1]["message"]
+    for _ in range(9):
+        _track(order.order_number, "0811111111")
+    assert _track(order.order_number, "0812-3456-7890")[0] == 429  # ten wrong tries: the number rests an hour
+
+
+def _track(number: str, contact: str) -> tuple[int, dict]:
+    event = http_event("GET", f"/track/{number}", "/track/{order_number}", None, "")
+    event["headers"] = {"x-buyer-contact": contact}
+    event["pathParameters"] = {"order_number": number}
+    answer = _app().lambda_handler(event, FakeContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def _pump_orders(stack: Stack, readers: dict[str, StreamReader]) -> None:
+    """Run the publisher over the orders stream, as Lambda would."""
+    publisher = load_handler("functions/ingestion/publisher.py")
+    readers.setdefault("OrdersTable", StreamReader(client, stack.resources.streams["OrdersTable"]))
+    while (event := readers["OrdersTable"].next_event()) is not None:
+        assert publisher.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
