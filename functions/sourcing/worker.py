@@ -65,8 +65,6 @@ def handle(record: SQSRecord) -> None:
         logger.info("event not for sourcing", extra={"detail_type": detail_type})
         return
     _count(result, started)
-    if result.outcome == "unpromisable":
-        logger.warning("no promise for the new address", extra={"detail": result.detail})
     logger.info("sourced", extra={"outcome": result.outcome, "detail": result.detail, "event": detail_type})
 
 

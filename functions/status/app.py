@@ -12,18 +12,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.apikeys import nodes_acted_for
+from oms.domain.apikeys import channels_acted_for, nodes_acted_for
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
 from oms.models.apikey import ApiKey, Role
-from oms.models.order import Model
-from oms.models.status import FulfillmentOutcome, NodeEvent
+from oms.models.order import Address, Model, Order
+from oms.models.status import CancelRequest, FulfillmentOutcome, NodeEvent
 from oms.models.tracking import Tracking
 from oms.observability import logger, metrics, tracer
 
 app = new_resolver("Fulfillment OMS: status")
 
+CHANGERS = frozenset({Role.cs, Role.ops, Role.channel})
 ROLES_BY_ROUTE = {
     "POST /fulfillments/{fulfillment_id}/events": frozenset({Role.node, Role.ops}),
+    "POST /orders/{order_id}/cancel": CHANGERS,
+    "PATCH /orders/{order_id}/shipping-address": CHANGERS,
     # POST /webhooks/carriers/{carrier}: signed by the carrier. GET /track/{order_number}: the buyer's contact.
 }
 
@@ -35,7 +38,11 @@ class CarrierAck(Model):
 
 
 def _by(key: ApiKey) -> str:
-    return f"node:{key.name}" if Role.node in key.roles and Role.ops not in key.roles else f"ops:{key.name}"
+    """Who, for the timeline: the key's role and name."""
+    for role in (Role.ops, Role.cs, Role.node, Role.channel):
+        if role in key.roles:
+            return f"{role.value}:{key.name}"
+    return f"key:{key.key_id}"
 
 
 @app.post(
@@ -58,6 +65,34 @@ def fulfillment_event(
     logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type,
                                             "outcome": outcome.outcome})  # fmt: skip
     return outcome
+
+
+@app.post(
+    "/orders/<order_id>/cancel",
+    summary="Cancel an order, or some of its lines, until the parcels holding them are handed over",
+    description="Their stock is released at once; a parcel that also held other lines is released whole and "
+    "those lines are sourced again. A parcel already shipped is 409 (a return takes it back). Marketplace "
+    "orders are cancelled in the marketplace (409 here). A repeat changes nothing.",
+    security=SECURED,
+)
+def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -> Order:
+    key = app.context["api_key"]
+    order = container.order_changes().cancel(order_id, body.line_ids, body.reason, _by(key), channels_acted_for(key))
+    metrics.add_metric(name="OrdersCancelledByApi", unit=MetricUnit.Count, value=1)
+    return order
+
+
+@app.patch(
+    "/orders/<order_id>/shipping-address",
+    summary="Change the delivery address until a parcel is packed",
+    description="The whole address, replaced. The postal code must be an Indonesian one. Sourcing then promises "
+    "the open parcels again (PromiseChanged) and sources again a parcel no lane reaches from its node. "
+    "Marketplace orders change in the marketplace (409 here).",
+    security=SECURED,
+)
+def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address) -> Order:
+    key = app.context["api_key"]
+    return container.order_changes().change_address(order_id, body, _by(key), channels_acted_for(key))
 
 
 @app.post(

@@ -26,6 +26,7 @@ from oms.adapters.stock_push import DynamoPushStates
 from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
 from oms.domain.carrier_webhooks import CarrierWebhooks
+from oms.domain.changes import OrderChanges
 from oms.domain.lane_learning import DeliveryLearning, LaneLearner
 from oms.domain.promising import Promiser, PromiseService
 from oms.domain.sourcing import SourcingService
@@ -158,6 +159,11 @@ def status() -> StatusService:
 
 
 @cache
+def order_changes() -> OrderChanges:
+    return OrderChanges(orders(), inventory(), sourcing(), lambda: datetime.now(UTC))
+
+
+@cache
 def carrier_webhooks() -> CarrierWebhooks:
     settings = get_settings()
     return CarrierWebhooks(SsmSecrets(settings.secrets_path), status(), settings.max_body_bytes)
@@ -226,7 +232,7 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    for factory in (*later, carrier_webhooks):
+    for factory in (*later, carrier_webhooks, order_changes):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

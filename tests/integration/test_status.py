@@ -14,7 +14,7 @@ from oms.domain.events import events_for_change
 from oms.models.order import Order
 from tests.builders import a_draft
 from tests.integration.conftest import Stack, client
-from tests.integration.test_sourcing import NOW, SKU, _capture, _line, _service, _stock
+from tests.integration.test_sourcing import JAKARTA, NOW, SKU, _capture, _line, _service, _stock
 from tests.support import FakeContext, StreamReader, http_event, load_handler
 
 WMS = "oms_local_ops_key_wms"
@@ -219,3 +219,83 @@ def _pump_orders(stack: Stack, readers: dict[str, StreamReader]) -> None:
     readers.setdefault("OrdersTable", StreamReader(client, stack.resources.streams["OrdersTable"]))
     while (event := readers["OrdersTable"].next_event()) is not None:
         assert publisher.lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+
+
+def _change(method: str, path: str, route: str, body: dict, key: str = "oms_local_ops_key_cs") -> tuple[int, dict]:
+    answer = _app().lambda_handler(http_event(method, path, route, body, key), FakeContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def _cancel(order_id: str, body: dict, key: str = "oms_local_ops_key_cs") -> tuple[int, dict]:
+    return _change("POST", f"/orders/{order_id}/cancel", "/orders/{order_id}/cancel", body, key)
+
+
+def _readdress(order_id: str, address: dict) -> tuple[int, dict]:
+    path = f"/orders/{order_id}/shipping-address"
+    return _change("PATCH", path, "/orders/{order_id}/shipping-address", address)
+
+
+def test_a_cancel_before_shipping_releases_the_stock_and_after_is_409(stack: Stack) -> None:
+    order_id, fid = _allocated("ST-7")
+    atp = _atp_of("DC-CKG")
+    _report(fid, {"type": "packed"})
+    status, order = _cancel(order_id, {"reason": "buyer changed their mind"})
+    assert status == 200 and order["status"] == "cancelled", order
+    assert order["fulfillments"][0]["status"] == "cancelled" and _atp_of("DC-CKG") == atp + 2
+    assert _cancel(order_id, {"reason": "again"})[1]["status"] == "cancelled"  # a repeat
+    assert _atp_of("DC-CKG") == atp + 2  # released once
+    assert _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0555"})[0] == 409
+
+    shipped_id, shipped_fid = _allocated("ST-8")
+    _report(shipped_fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0556"})
+    late = _cancel(shipped_id, {"reason": "too late"})
+    assert late[0] == 409 and "too late to cancel" in late[1]["message"]
+    assert _order(shipped_id).status.value == "shipped"  # nothing changed
+    assert _cancel("ord_nope", {"reason": "x"})[0] == 404
+    assert _cancel(shipped_id, {"reason": "x", "line_ids": ["9"]})[0] in (400, 409)
+
+
+def test_cancelling_one_line_releases_its_parcel_and_sources_the_rest_again(stack: Stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    _stock("TEH-TUBRUK-100", {"DC-CKG": 10})
+    order_id = _capture("ST-9", [_line("1", SKU, 1), _line("2", "TEH-TUBRUK-100", 3)])
+    _service().source(order_id)
+    status, order = _cancel(order_id, {"reason": "out of budget", "line_ids": ["2"]})
+    assert status == 200, order
+    assert [(f["status"], [x["line_id"] for x in f["lines"]]) for f in order["fulfillments"]] == [
+        ("cancelled", ["1", "2"]),
+        ("requested", ["1"]),
+    ]
+    assert [(u["line_id"], u["action"]) for u in order["unfilled"]] == [("2", "cancel")]
+    assert order["status"] == "allocated" and _atp_of("DC-CKG", "TEH-TUBRUK-100") == 10
+
+
+def test_an_address_change_before_packing_re_promises_and_after_is_409(stack: Stack) -> None:
+    order_id, fid = _allocated("ST-10")
+    before = _order(order_id).fulfillments[0].promise
+    makassar = {"name": "Siti", "phone": "+628123", "line1": "Jl. Somba Opu 1", "city": "Makassar",
+                "province": "Sulawesi Selatan", "postal_code": "90111", "country": "ID"}  # fmt: skip
+    assert _readdress(order_id, {**makassar, "postal_code": "00000"})[0] == 400  # not an Indonesian code
+    assert _readdress(order_id, {**makassar, "line1": None})[0] == 400
+    status, order = _readdress(order_id, makassar)
+    assert status == 200 and order["shipping_address"]["city"] == "Makassar"
+    assert _service().address_changed(order_id).outcome == "repromised"  # what OrderAddressChanged triggers
+    after = _order(order_id).fulfillments[0].promise
+    assert after.deliver_latest > before.deliver_latest and after.ship_by == before.ship_by
+    _report(fid, {"type": "packed"})
+    assert _readdress(order_id, {**makassar, "line1": "Jl. Lain 2"})[0] == 409
+
+
+def test_marketplace_orders_change_only_in_their_marketplace_and_channel_keys_only_their_own(stack: Stack) -> None:
+    order_id, _ = _allocated("ST-11")
+    assert _cancel(order_id, {"reason": "x"}, key="oms_local_ops_key_wms")[0] == 403  # a node key
+    shopee = a_draft(channel="shopee", channel_order_id="2411250001", shipping_address=JAKARTA,
+                     lines=[_line("1", SKU, 1)])  # fmt: skip
+    shopee_id = container.capture_service().capture(shopee, NOW).order.order_id
+    answer = _cancel(shopee_id, {"reason": "x"})
+    assert answer[0] == 409 and "shopee" in answer[1]["message"]
+
+
+def _atp_of(node_id: str, sku: str = SKU) -> int:
+    position = container.inventory().positions([sku], consistent=True).get((sku, node_id))
+    return position.atp if position else 0

@@ -61,3 +61,10 @@ def nodes_acted_for(key: ApiKey) -> set[str] | None:
     if Role.ops in key.roles or Role.cs in key.roles or key.nodes is None:
         return None
     return set(key.nodes)
+
+
+def channels_acted_for(key: ApiKey) -> set[Channel] | None:
+    """The channels a key may change orders of; None = any (ops, cs, or a channel key not limited)."""
+    if Role.ops in key.roles or Role.cs in key.roles or key.channels is None:
+        return None
+    return set(key.channels)

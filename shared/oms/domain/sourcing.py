@@ -307,8 +307,9 @@ class SourcingService:
     def _todo(order: Order) -> list[NeedLine]:
         """The lines this round must place."""
         if order.status is OrderStatus.received:
-            active = {line.line_id for f in order.fulfillments if f.status in LIVE for line in f.lines}
-            return [NeedLine(x.line_id, x.sku, x.quantity) for x in order.lines if x.line_id not in active]
+            placed = {line.line_id for f in order.fulfillments if f.status in LIVE for line in f.lines}
+            placed |= {u.line_id for u in order.unfilled if u.action is ShortageAction.cancel}  # cancelled lines
+            return [NeedLine(x.line_id, x.sku, x.quantity) for x in order.lines if x.line_id not in placed]
         if order.status in (OrderStatus.backordered, OrderStatus.partially_allocated):
             return [
                 NeedLine(u.line_id, u.sku, u.quantity) for u in order.unfilled if u.action is ShortageAction.backorder
@@ -700,13 +701,14 @@ class SourcingService:
     def address_changed(self, order_id: str) -> SourcingResult:
         """The buyer's address changed after allocation: each parcel not yet handed over is promised again to
         the new address from the hand-over it has (a delay the node reported stays); the original promise
-        stays. Repeats change nothing. A parcel no lane reaches at the new address keeps its promise and the
-        outcome says so (re-sourcing it is the status function's address change)."""
+        stays. A parcel no lane reaches from its node is released and its lines sourced again. Repeats
+        change nothing."""
         for _ in range(RECORD_ATTEMPTS):
             order = self.orders.get(order_id, consistent=True)
             if order is None:
                 return SourcingResult(order_id, "unchanged", "no such order")
             nodes = self.reference.nodes()
+            now = self.clock()
             changed, moved, stuck = [], [], []
             for fulfillment in order.fulfillments:
                 node = nodes.get(fulfillment.node_id)
@@ -722,22 +724,35 @@ class SourcingService:
                 # From just before the hand-over it has (a cut-off is met up to its minute).
                 new_promise = self._promise(order, node, promise.ship_by - timedelta(minutes=1))
                 if new_promise is None:
-                    stuck.append(fulfillment.fulfillment_id)
-                if new_promise is None or new_promise == promise:
+                    stuck.append(fulfillment)
                     changed.append(fulfillment)
-                    continue
-                changed.append(fulfillment.model_copy(update={"promise": new_promise, "reason": "address changed"}))
-                moved.append(fulfillment.fulfillment_id)
-            if stuck and not moved:
-                return SourcingResult(order_id, "unpromisable", f"no lane reaches the new address: {', '.join(stuck)}")
-            if not moved:
+                elif new_promise == promise:
+                    changed.append(fulfillment)
+                else:
+                    changed.append(fulfillment.model_copy(update={"promise": new_promise, "reason": "address changed"}))
+                    moved.append(fulfillment.fulfillment_id)
+            if not moved and not stuck:
                 return SourcingResult(order_id, "unchanged", "no open parcel's promise moves")
-            update = {"fulfillments": changed, "updated_at": self.clock(), "version": order.version + 1,
-                      "changed_by": SOURCING}  # fmt: skip
+            updated = order.model_copy(
+                update={
+                    "fulfillments": changed,
+                    "updated_at": now,
+                    "version": order.version + 1,
+                    "changed_by": SOURCING,
+                }
+            )
+            for parcel in stuck:  # released before the write: a retry finds them released
+                self.inventory.release(parcel.reservation_id, now, reason="address changed: no lane from this node")
+                updated = _rejected(updated, parcel, "address changed: no lane from this node", short=True, now=now,
+                                    by=SOURCING)  # fmt: skip
+                updated = updated.model_copy(update={"version": order.version + 1})
             try:
-                self.orders.replace(order.model_copy(update=update), expected_version=order.version)
+                self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
                 continue
+            if stuck:
+                again = self.source(order_id)
+                return SourcingResult(order_id, again.outcome, f"address changed: re-sourced {len(stuck)} parcel(s)")
             return SourcingResult(order_id, "repromised", f"address changed: {', '.join(moved)}")
         raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
 

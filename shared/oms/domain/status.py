@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from oms.domain.geo import place
-from oms.domain.lifecycle import LIVE, Refused, advance, order_status
+from oms.domain.lifecycle import AT_NODE, LIVE, Refused, advance, order_status
 from oms.errors import Conflict, Forbidden, NotFound, StaleWrite
 from oms.models.order import (
     PICKUP_METHODS,
@@ -143,8 +143,9 @@ class StatusService:
         return self._apply(order_id, fulfillment_id, STATUS_OF[type(event)], at, by, None, shipment)
 
     def _ship(self, order: Order, fulfillment: Fulfillment, event: Shipped, at: datetime) -> Shipment:
-        if fulfillment.status not in LIVE:
-            raise Conflict(f"fulfillment {fulfillment.fulfillment_id} is {fulfillment.status.value}")
+        if fulfillment.status not in LIVE or order.status is OrderStatus.cancelled:
+            state = f"{fulfillment.status.value}, order {order.status.value}"
+            raise Conflict(f"fulfillment {fulfillment.fulfillment_id} cannot ship ({state})")
         if order.delivery_method in PICKUP_METHODS:
             raise Conflict(f"fulfillment {fulfillment.fulfillment_id} is a pickup: report ready_for_pickup")
         if fulfillment.shipment and fulfillment.shipment.tracking_number != event.tracking_number:
@@ -210,6 +211,8 @@ class StatusService:
     ) -> FulfillmentOutcome:
         for _ in range(ATTEMPTS):
             order, fulfillment = self._find(order_id, fulfillment_id)
+            if order.status is OrderStatus.cancelled and fulfillment.status in AT_NODE:
+                raise Conflict(f"order {order_id} is cancelled: stop work on {fulfillment_id}")
             pickup = order.delivery_method in PICKUP_METHODS
             try:
                 move = advance(fulfillment, to, at, by, pickup=pickup, raw=raw, note=note)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from oms.domain.events import delivery_place
-from oms.domain.lifecycle import HANDED_OVER
+from oms.domain.lifecycle import HANDED_OVER, LIVE
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus
 from oms.models.timeline import TimelineEntry
 
@@ -71,7 +71,9 @@ def _order_changes(old: Order, new: Order) -> list[_Entry]:
     out = []
     if new.status is not old.status:
         what = f"status {old.status.value} -> {new.status.value}"
-        public = {OrderStatus.cancelled: "Order cancelled", OrderStatus.delivered: "Everything delivered"}
+        public = {OrderStatus.cancelled: "Order cancelled"}
+        if len([f for f in new.fulfillments if f.status in LIVE]) > 1:  # one parcel says it itself
+            public[OrderStatus.delivered] = "Everything delivered"
         if new.status is OrderStatus.cancelled and new.cancel_reason:
             what += f": {new.cancel_reason}"
         out.append(_Entry("status", what, public.get(new.status)))

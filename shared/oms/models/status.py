@@ -97,3 +97,10 @@ class FulfillmentOutcome(Model):
     status: FulfillmentStatus | None = Field(default=None, description="The parcel's status now")
     detail: str | None = None
     shipment: Shipment | None = None
+
+
+class CancelRequest(Model):
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept on the timeline; the buyer sees none)")
+    line_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=500, description="Only these lines; none: the whole order"
+    )
