@@ -42,6 +42,7 @@ class FakeOrders(OrderRepository):
         self.orders: dict[str, Order] = {}
         self.writes = 0
         self.timelines: dict[str, dict] = {}
+        self.lookups: dict[tuple, dict] = {}
         self.timeline_fails = False
 
     def get(self, order_id: str, consistent: bool = False) -> Order | None:
@@ -65,6 +66,14 @@ class FakeOrders(OrderRepository):
             raise DependencyError("throttled")
         for entry in entries:
             self.timelines.setdefault(entry.order_id, {})[entry.key] = entry
+
+    def put_lookups(self, changes: list) -> None:
+        for kind, item in changes:
+            key = (item["pk"]["S"], item["sk"]["S"])
+            if kind == "put":
+                self.lookups[key] = item
+            else:
+                self.lookups.pop(key, None)
 
     def list(self, query: OrderQuery) -> OrderPage:
         items = [o.model_dump(mode="json") for o in self.orders.values()]

@@ -7,7 +7,8 @@ oms.http, in one place.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -22,7 +23,7 @@ from oms.domain.capture import CaptureResult, Outcome, order_id_for
 from oms.domain.webhooks import Acknowledgement, WebhookRequest
 from oms.errors import BadRequest, NotFound
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
-from oms.models.api import CaptureResponse, OrderCreate, OrderList, WebhookAck
+from oms.models.api import CaptureResponse, OrderCreate, OrderList, OrderStats, WebhookAck
 from oms.models.apikey import ApiKey, Role
 from oms.models.order import Order, OrderDraft, OrderStatus
 from oms.models.timeline import OrderView
@@ -36,6 +37,7 @@ ROLES_BY_ROUTE = {
     "POST /orders": frozenset({Role.channel, Role.ops, Role.cs}),
     "GET /orders": STAFF,
     "GET /orders/{order_id}": STAFF,
+    "GET /orders/stats": STAFF,
 }
 
 
@@ -113,6 +115,11 @@ def list_orders(
     created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    node: Annotated[str | None, Query(max_length=64, description="Orders with work at this node")] = None,
+    at_risk: Annotated[
+        bool, Query(description="Flagged by a watcher: not released, hand-over missed, no scan")
+    ] = False,
+    late: Annotated[bool, Query(description="Flagged late against the promise")] = False,
 ) -> OrderList:
     if channel_order_id is not None:
         if channel is None:
@@ -123,6 +130,8 @@ def list_orders(
     for name, moment in (("created_from", created_from), ("created_to", created_to)):
         if moment is not None and moment.tzinfo is None:
             raise BadRequest(f"{name} must carry a time zone offset")
+    if sum([node is not None, at_risk, late]) > 1:
+        raise BadRequest("node, at_risk and late are separate lists: ask for one")
     page = container.orders().list(
         OrderQuery(
             status=status,
@@ -131,6 +140,8 @@ def list_orders(
             created_to=created_to,
             limit=limit,
             cursor=cursor,
+            node_id=node,
+            attention="late" if late else ("at_risk" if at_risk else None),
         )
     )
     return OrderList.model_validate({"items": page.items, "next_cursor": page.next_cursor})
@@ -149,6 +160,37 @@ def _summary(order: Order) -> dict[str, Any]:
         "grand_total": order.totals.grand_total,
         "hold_codes": order.hold_codes,
     }
+
+
+@app.get(
+    "/orders/stats",
+    summary="Orders created in a range, counted per status, per channel, and per both",
+    description="Default: the last 30 days; at most 92. Counts what each order's status is now.",
+    security=SECURED,
+)
+def order_stats(
+    created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
+    created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
+) -> OrderStats:
+    end = created_to or _now()
+    start = created_from or end - timedelta(days=30)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise BadRequest("created_from and created_to must carry a time zone offset")
+    if start > end or end - start > timedelta(days=92):
+        raise BadRequest("created_from must be before created_to, at most 92 days apart")
+    rows = container.orders().stats(start, end)
+    return OrderStats.model_validate(
+        {
+            "created_from": start,
+            "created_to": end,
+            "total": len(rows),
+            "by_status": dict(Counter(status for status, _ in rows)),
+            "by_channel": dict(Counter(channel for _, channel in rows)),
+            "by_status_and_channel": [
+                {"status": s, "channel": c, "orders": n} for (s, c), n in sorted(Counter(rows).items())
+            ],
+        }
+    )
 
 
 @app.get(

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.adapters.orders import order_from_values
+from oms.adapters.orders import lookup_items, order_from_values
 from oms.domain.events import events_for_change
 from oms.domain.timeline import entries_for_change
 from oms.errors import DependencyError
@@ -41,18 +41,36 @@ def changes_by_record(event: DynamoDBStreamEvent) -> list[tuple[str, list[Timeli
     return out
 
 
+def lookups(event: DynamoDBStreamEvent) -> list[tuple[str, dict]]:
+    """The lookup item changes (oms.adapters.orders.lookup_items: order numbers, node work lists), in stream order."""
+    out: list[tuple[str, dict]] = []
+    for record in event.records:
+        stream = record.dynamodb
+        if stream is None or not stream.new_image or stream.new_image.get("sk") != "ORDER":
+            continue
+        old = order_from_values(stream.old_image) if stream.old_image else None
+        puts, deletes = lookup_items(old, order_from_values(stream.new_image))
+        out += [("put", item) for item in puts] + [("delete", key) for key in deletes]
+    return out
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    changes = changes_by_record(DynamoDBStreamEvent(event))
+    stream = DynamoDBStreamEvent(event)
+    changes = changes_by_record(stream)
     entries = [entry for _, batch, _ in changes for entry in batch]
-    if entries:
-        try:
+    work = lookups(stream)
+    try:
+        if entries:
             container.orders().put_timeline(entries)
-        except DependencyError:
-            logger.warning("timeline not written; retrying the batch", extra={"entries": len(entries)})
-            return {"batchItemFailures": [{"itemIdentifier": changes[0][0]}]}
+        if work:
+            container.orders().put_lookups(work)
+    except DependencyError:
+        logger.warning("timeline or lookups not written; retrying the batch", extra={"entries": len(entries)})
+        first = changes[0][0] if changes else str(next(iter(stream.records)).dynamodb.sequence_number)
+        return {"batchItemFailures": [{"itemIdentifier": first}]}
     pending = [(sequence, events) for sequence, _, events in changes if events]
     failed_ids = set(container.event_publisher().publish([e for _, events in pending for e in events]))
     published = sum(len(events) for _, events in pending)

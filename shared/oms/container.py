@@ -35,6 +35,7 @@ from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
 from oms.domain.stock_push import StockPush
 from oms.domain.tracking import TrackingService
+from oms.domain.watchers import Watcher
 from oms.domain.webhooks import WebhookReceiver
 from oms.models.order import OrderStatus
 from oms.models.promising import LearningRules
@@ -159,6 +160,11 @@ def status() -> StatusService:
 
 
 @cache
+def watcher() -> Watcher:
+    return Watcher(orders(), lambda: datetime.now(UTC))
+
+
+@cache
 def order_changes() -> OrderChanges:
     return OrderChanges(orders(), inventory(), sourcing(), lambda: datetime.now(UTC))
 
@@ -232,7 +238,7 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    for factory in (*later, carrier_webhooks, order_changes):
+    for factory in (*later, carrier_webhooks, order_changes, watcher):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

@@ -51,6 +51,8 @@ class OrderQuery:
     limit: int = 50
     cursor: str | None = None
     oldest_first: bool = False
+    node_id: str | None = None  # orders with work at the node (a parcel at it, or waiting there for pickup)
+    attention: str | None = None  # "late" or "at_risk" (flags the watchers set)
 
 
 @dataclass

@@ -299,3 +299,58 @@ def test_marketplace_orders_change_only_in_their_marketplace_and_channel_keys_on
 def _atp_of(node_id: str, sku: str = SKU) -> int:
     position = container.inventory().positions([sku], consistent=True).get((sku, node_id))
     return position.atp if position else 0
+
+
+def test_a_watcher_flags_a_late_order_and_clears_what_stopped_holding(stack: Stack) -> None:
+    from oms.domain.watchers import Watcher
+
+    order_id, fid = _allocated("ST-12")
+    promise = _order(order_id).fulfillments[0].promise
+    days_later = datetime.combine(promise.deliver_latest + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    watcher = Watcher(container.orders(), lambda: days_later)
+    quiet = Watcher(container.orders(), lambda: promise.ship_by - timedelta(hours=1))
+    assert quiet.run() == {"looked_at": quiet.run()["looked_at"], "flagged": 0, "cleared": 0, "finished": 1}
+
+    before = _order(order_id)
+    result = watcher.run()
+    flagged = _order(order_id)
+    assert result["flagged"] == 2 and {f.code.value for f in flagged.flags} == {"ship_by_missed", "late"}
+    assert "OrderFlagged" in [e.event_type.value for e in events_for_change(before, flagged)]
+    assert watcher.run()["flagged"] == 0 and _order(order_id).version == flagged.version  # nothing new: no write
+
+    _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0777"})
+    watcher.watch(order_id, days_later)
+    # Shipped: the missed hand-over is cleared; late stays, and days without a scan since shipping show.
+    assert {f.code.value for f in _order(order_id).flags} == {"late", "no_scan"}
+
+
+def test_operations_list_orders_by_node_attention_and_count_them(stack: Stack) -> None:
+    from oms.domain.watchers import Watcher
+
+    readers: dict[str, StreamReader] = {}
+    first_id, first_fid = _allocated("ST-13")
+    second_id, _ = _allocated("ST-14", quantity=1)
+    _report(first_fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0888"})
+    promise = _order(second_id).fulfillments[0].promise
+    later_on = datetime.combine(promise.deliver_latest + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    Watcher(container.orders(), lambda: later_on).watch(second_id, later_on)
+    _pump_orders(stack, readers)
+    ingestion = load_handler("functions/ingestion/app.py")
+
+    def listed(query: dict) -> list[str]:
+        event = http_event("GET", "/orders", "/orders", None, "oms_local_ops_key_cs")
+        event["queryStringParameters"] = query
+        answer = ingestion.lambda_handler(event, FakeContext())
+        assert answer["statusCode"] == 200, answer
+        return [item["order_id"] for item in json.loads(answer["body"])["items"]]
+
+    assert listed({"node": "DC-CKG"}) == [second_id]  # the shipped one has no work left there
+    assert listed({"late": "true"}) == [second_id] and listed({"at_risk": "true"}) == []
+    assert listed({"node": "DC-CKG", "status": "shipped"}) == []
+    event = http_event("GET", "/orders/stats", "/orders/stats", None, "oms_local_ops_key_cs")
+    stats = json.loads(ingestion.lambda_handler(event, FakeContext())["body"])
+    assert stats["total"] == 2 and stats["by_status"] == {"shipped": 1, "allocated": 1}
+    assert stats["by_channel"] == {"pos": 2}
+    both = http_event("GET", "/orders", "/orders", None, "oms_local_ops_key_cs")
+    both["queryStringParameters"] = {"node": "DC-CKG", "late": "true"}
+    assert ingestion.lambda_handler(both, FakeContext())["statusCode"] == 400

@@ -125,3 +125,25 @@ def test_a_change_writes_timeline_entries_naming_who_and_what_the_buyer_reads():
     assert moved.public == "Handed to JNE, tracking number JNE01"
     assert entries_for_change(shipped, shipped) == []  # not a new version: nothing happened
     assert [e.key for e in entries] == sorted({e.key for e in entries})  # keys unique and ordered
+
+
+def test_watchers_flag_what_needs_a_person():
+    from oms.domain.watchers import WatchRules, flags_for
+    from oms.models.order import PromiseDates
+
+    rules = WatchRules()
+    order = build_order(a_draft(), order_number="OMS-1", known_skus={"TSHIRT-BLK-M", "CAP-NAVY"}, now=T0)
+    assert [f.code.value for f in flags_for(order, T0 + timedelta(minutes=61), rules)] == ["not_released"]
+    assert flags_for(order, T0 + timedelta(minutes=59), rules) == []
+    promise = PromiseDates(ship_by=T0 + timedelta(hours=5), deliver_earliest=T0.date() + timedelta(days=1),
+                           deliver_latest=T0.date() + timedelta(days=2), buyer_tz="Asia/Jakarta")  # fmt: skip
+    shipped = parcel(S.in_transit, at=T0 + timedelta(hours=6)).model_copy(update={"promise": promise})
+    allocated = order.model_copy(update={"status": OrderStatus.shipped, "fulfillments": [shipped]})
+    assert flags_for(allocated, T0 + timedelta(hours=53), rules) == []
+    codes = [f.code.value for f in flags_for(allocated, T0 + timedelta(hours=55), rules)]
+    assert codes == ["no_scan"]
+    late = flags_for(allocated, T0 + timedelta(days=3), rules)
+    assert [f.code.value for f in late] == ["no_scan", "late"]
+    delivered = allocated.model_copy(update={"flags": late, "fulfillments": [shipped.model_copy(
+        update={"status": S.delivered, "status_at": T0 + timedelta(days=3)})]})  # fmt: skip
+    assert [f.code.value for f in flags_for(delivered, T0 + timedelta(days=4), rules)] == ["late"]  # stays

@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import as_bytes, from_item, to_item
+from oms.domain.lifecycle import AT_NODE
 from oms.errors import BadRequest, DependencyError, StaleWrite
-from oms.models.order import Order
+from oms.models.order import AT_RISK, FlagCode, FulfillmentStatus, Order
 from oms.models.timeline import TimelineEntry
 from oms.ports import OrderPage, OrderQuery, OrderRepository
 
@@ -60,11 +61,77 @@ def order_to_item(order: Order) -> dict[str, Any]:
             "hold_codes": order.hold_codes,
             "version": order.version,
             "status_pk": f"STATUS#{order.status.value}",
+            **_attention(order),
             "created_pk": f"DAY#{created[:10]}",
             "created_sk": f"{created}#{order.order_id}",
             "doc": zlib.compress(doc, 6),
         }
     )
+
+
+def _attention(order: Order) -> dict[str, str]:
+    """The sparse by_attention index key: late first, then at risk (see oms.domain.watchers)."""
+    codes = {flag.code for flag in order.flags}
+    if FlagCode.late in codes:
+        return {"attention_pk": "ATTENTION#late"}
+    if codes & AT_RISK:
+        return {"attention_pk": "ATTENTION#at_risk"}
+    return {}
+
+
+def lookup_items(old: Order | None, new: Order) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(puts, deletes) of the lookup items a change means: the order number (NUMBER#<number>, once) and
+    the node work lists (pk NODEQ#<node>, sk created_sk): one per node that has a parcel to work on
+    (at the node, or waiting there for pickup)."""
+    created = sort_time(new.created_at)
+    key_sk = f"{created}#{new.order_id}"
+    before, after = _work_nodes(old) if old else set(), _work_nodes(new)
+    summary = {name: value for name, value in from_item(order_to_item(new)).items() if name in SUMMARY_FIELDS}
+    puts = [to_item({"pk": f"NODEQ#{node}", "sk": key_sk, **summary}) for node in sorted(after)]
+    if old is None:
+        puts.append(to_item({"pk": f"NUMBER#{new.order_number}", "sk": "NUMBER", "order_id": new.order_id}))
+    deletes = [{"pk": {"S": f"NODEQ#{node}"}, "sk": {"S": key_sk}} for node in sorted(before - after)]
+    return puts, deletes
+
+
+def _work_nodes(order: Order) -> set[str]:
+    return {
+        f.node_id for f in order.fulfillments if f.status in AT_NODE or f.status is FulfillmentStatus.ready_for_pickup
+    }
+
+
+def _filters(query: OrderQuery, bounds: dict[str, Any]) -> dict[str, Any]:
+    """What the key cannot say: the channel, and the status on node and attention lists."""
+    conditions, names = [], {}
+    if query.channel:
+        conditions.append("channel = :c")
+        bounds[":c"] = {"S": query.channel}
+    if query.status is not None and (query.node_id is not None or query.attention is not None):
+        conditions.append("#st = :st")
+        names["#st"] = "status"
+        bounds[":st"] = {"S": query.status.value}
+    if not conditions:
+        return {}
+    args: dict[str, Any] = {"FilterExpression": " AND ".join(conditions)}
+    if names:
+        args["ExpressionAttributeNames"] = names
+    return args
+
+
+def _partitions(query: OrderQuery, start: datetime, end: datetime) -> tuple[list[str], str | None, str, str]:
+    """(partitions in order, index or None for the table, partition key name, sort key name)."""
+    if query.node_id is not None:
+        return [f"NODEQ#{query.node_id}"], None, "pk", "sk"
+    if query.attention is not None:
+        return [f"ATTENTION#{query.attention}"], "by_attention", "attention_pk", "created_sk"
+    if query.status is not None:
+        return [f"STATUS#{query.status.value}"], "by_status", "status_pk", "created_sk"
+    days = (end.astimezone(UTC).date() - start.astimezone(UTC).date()).days
+    newest = end.astimezone(UTC).date()
+    partitions = [f"DAY#{newest - timedelta(days=offset)}" for offset in range(days + 1)]
+    if query.oldest_first:
+        partitions.reverse()
+    return partitions, "by_created_day", "created_pk", "created_sk"
 
 
 def order_from_values(values: dict[str, Any]) -> Order:
@@ -164,16 +231,13 @@ class DynamoOrders(OrderRepository):
         return out
 
     def by_number(self, order_number: str) -> Order | None:
-        """The order with this OMS order number (index by_number, keys only)."""
-        answer = client("dynamodb").query(
-            TableName=self.table,
-            IndexName="by_number",
-            KeyConditionExpression="order_number = :n",
-            ExpressionAttributeValues={":n": {"S": order_number}},
-            Limit=2,
+        """The order with this OMS order number (item NUMBER#<number>, written from the stream)."""
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"pk": {"S": f"NUMBER#{order_number}"}, "sk": {"S": "NUMBER"}})
+            .get("Item")
         )
-        found = [item for item in answer["Items"] if item.get("sk", {}).get("S") == "ORDER"]
-        return self.get(found[0]["pk"]["S"].removeprefix("ORDER#")) if found else None
+        return self.get(item["order_id"]["S"]) if item else None
 
     def claim_tracking(self, tracking_number: str, carrier: str, fulfillment_id: str) -> str:
         """Tie a tracking number to its parcel (pk TRACKING#<number>), once: the parcel that holds it."""
@@ -212,6 +276,17 @@ class DynamoOrders(OrderRepository):
             {"PutRequest": {"Item": to_item({"pk": f"ORDER#{e.order_id}", "sk": e.key, **e.model_dump(mode="json")})}}
             for e in entries
         ]
+        self._batch_write(requests)
+
+    def put_lookups(self, changes: list[tuple[str, dict[str, Any]]]) -> None:
+        """("put" | "delete", item or key) in stream order; the last change of a key wins."""
+        last: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind, item in changes:
+            key = (item["pk"]["S"], item["sk"]["S"])
+            last[key] = {"PutRequest": {"Item": item}} if kind == "put" else {"DeleteRequest": {"Key": item}}
+        self._batch_write(list(last.values()))
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
             for _ in range(8):
@@ -220,7 +295,27 @@ class DynamoOrders(OrderRepository):
                 if not pending:
                     break
             else:
-                raise DependencyError("timeline write kept being throttled")
+                raise DependencyError("a batch write kept being throttled")
+
+    def stats(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        """(status, channel) of every order created in the range (by_created_day, a day per query)."""
+        out: list[tuple[str, str]] = []
+        paginator = client("dynamodb").get_paginator("query")
+        for day in _partitions(OrderQuery(), start, end)[0]:
+            pages = paginator.paginate(
+                TableName=self.table,
+                IndexName="by_created_day",
+                KeyConditionExpression="created_pk = :p AND created_sk BETWEEN :a AND :b",
+                ExpressionAttributeValues={
+                    ":p": {"S": day},
+                    ":a": {"S": sort_time(start)},
+                    ":b": {"S": sort_time(end) + "~"},
+                },
+                ProjectionExpression="#st, channel",
+                ExpressionAttributeNames={"#st": "status"},
+            )
+            out += [(item["status"]["S"], item["channel"]["S"]) for page in pages for item in page["Items"]]
+        return out
 
     def timeline(self, order_id: str) -> list[TimelineEntry]:
         paginator = client("dynamodb").get_paginator("query")
@@ -264,6 +359,7 @@ class DynamoOrders(OrderRepository):
             raise DependencyError(f"order write failed: {error_code(exc)}") from exc
 
     def list(self, query: OrderQuery) -> OrderPage:  # noqa: PLR0912 (one walk over index partitions)
+        """Summaries newest first (oldest_first: the other way), by status, node, attention or created day."""
         now = datetime.now(UTC)
         try:
             end = (query.created_to or now).astimezone(UTC)
@@ -272,26 +368,13 @@ class DynamoOrders(OrderRepository):
             raise BadRequest("created_from or created_to is out of range") from None
         if start > end:
             raise BadRequest("created_from is after created_to")
-        if query.status is None and end - start > MAX_RANGE:
+        single = query.status is not None or query.node_id is not None or query.attention is not None
+        if not single and end - start > MAX_RANGE:
             raise BadRequest(f"a range over {MAX_RANGE.days} days needs a status filter")
         bounds = {":a": {"S": sort_time(start)}, ":b": {"S": sort_time(end) + "~"}}
         state = _decode_cursor(query.cursor) if query.cursor else {}
-        filter_args: dict[str, Any] = {}
-        if query.channel:
-            filter_args = {"FilterExpression": "channel = :c"}
-            bounds[":c"] = {"S": query.channel}
-        if query.status is not None:
-            partitions = [f"STATUS#{query.status.value}"]
-            index = "by_status"
-            key_name = "status_pk"
-        else:
-            days = (end.astimezone(UTC).date() - start.astimezone(UTC).date()).days
-            newest = end.astimezone(UTC).date()
-            partitions = [f"DAY#{newest - timedelta(days=offset)}" for offset in range(days + 1)]
-            if query.oldest_first:
-                partitions.reverse()
-            index = "by_created_day"
-            key_name = "created_pk"
+        filter_args = _filters(query, bounds)
+        partitions, index, key_name, sort_name = _partitions(query, start, end)
         if state.get("partition") in partitions:
             partitions = partitions[partitions.index(state["partition"]) :]
         items: list[dict[str, Any]] = []
@@ -300,13 +383,14 @@ class DynamoOrders(OrderRepository):
             while True:
                 args: dict[str, Any] = {
                     "TableName": self.table,
-                    "IndexName": index,
-                    "KeyConditionExpression": f"{key_name} = :p AND created_sk BETWEEN :a AND :b",
+                    "KeyConditionExpression": f"{key_name} = :p AND {sort_name} BETWEEN :a AND :b",
                     "ExpressionAttributeValues": {**bounds, ":p": {"S": partition}},
                     "ScanIndexForward": query.oldest_first,
                     "Limit": query.limit - len(items),
                     **filter_args,
                 }
+                if index:
+                    args["IndexName"] = index
                 if start_key:
                     args["ExclusiveStartKey"] = start_key
                 response = client("dynamodb").query(**args)

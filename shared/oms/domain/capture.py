@@ -167,6 +167,7 @@ def merge(
         unfilled=existing.unfilled,
         sourcing_round=existing.sourcing_round,
         excluded_nodes=existing.excluded_nodes,
+        flags=existing.flags,
         changed_by=f"channel:{draft.channel.value}",
     )
 

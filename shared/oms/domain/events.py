@@ -61,6 +61,7 @@ def order_detail(order: Order) -> dict:
         "ship_by": order.ship_by.isoformat() if order.ship_by else None,
         "fulfillments": [_fulfillment(f) for f in order.fulfillments],
         "unfilled": [u.model_dump(mode="json") for u in order.unfilled],
+        "flags": [f.model_dump(mode="json") for f in order.flags],
         "version": order.version,
     }
 
@@ -183,6 +184,8 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     events = [_event(new, EventType.order_updated), *_sourcing_events(old, new), *_status_events(old, new)]
     if delivery_place(new) != delivery_place(old):
         events.append(_event(new, EventType.order_address_changed))
+    if {(f.code, f.fulfillment_id) for f in new.flags} - {(f.code, f.fulfillment_id) for f in old.flags}:
+        events.append(_event(new, EventType.order_flagged))
     if new.status != old.status:
         if new.status is OrderStatus.cancelled:
             events.append(_event(new, EventType.order_cancelled))

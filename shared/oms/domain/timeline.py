@@ -83,6 +83,14 @@ def _order_changes(old: Order, new: Order) -> list[_Entry]:
         out.append(_Entry("address", "delivery address changed", "Delivery address updated"))
     if new.content_hash != old.content_hash:
         out.append(_Entry("channel", f"updated by {new.channel.value} (status {new.channel_status or 'not given'})"))
+    had = {(f.code, f.fulfillment_id) for f in old.flags}
+    has = {(f.code, f.fulfillment_id) for f in new.flags}
+    for flag in new.flags:
+        if (flag.code, flag.fulfillment_id) not in had:
+            out.append(_Entry("flag", f"flagged {flag.code.value}: {flag.message}", None, flag.fulfillment_id))
+    for flag in old.flags:
+        if (flag.code, flag.fulfillment_id) not in has:
+            out.append(_Entry("flag", f"flag cleared: {flag.code.value}", None, flag.fulfillment_id))
     new_waits = {u.line_id for u in new.unfilled} - {u.line_id for u in old.unfilled}
     for line in (u for u in new.unfilled if u.line_id in new_waits):
         what = f"line {line.line_id} ({line.sku} x{line.quantity}) {line.action.value}: {line.reason}"

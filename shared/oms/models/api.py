@@ -96,3 +96,18 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     details: list | dict | None = None
+
+
+class StatusChannelCount(_Model):
+    status: str
+    channel: str
+    orders: int
+
+
+class OrderStats(_Model):
+    created_from: datetime
+    created_to: datetime
+    total: int
+    by_status: dict[str, int]
+    by_channel: dict[str, int]
+    by_status_and_channel: list[StatusChannelCount]

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     fulfillment_status_changed = "FulfillmentStatusChanged"
     fulfillment_shipped = "FulfillmentShipped"
     parcel_delivered = "ParcelDelivered"
+    order_flagged = "OrderFlagged"
 
 
 class DomainEvent(BaseModel):

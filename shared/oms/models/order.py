@@ -257,6 +257,25 @@ class FulfillmentLine(Model):
     quantity: int
 
 
+class FlagCode(StrEnum):
+    """What the watchers found (oms.domain.watchers). Flags do not stop anything: they ask for attention."""
+
+    not_released = "not_released"  # paid (or placed) but not at any node after the limit
+    ship_by_missed = "ship_by_missed"  # at its node after the promised hand-over
+    no_scan = "no_scan"  # handed over, and no carrier news for too long
+    late = "late"  # not delivered by the promised latest date (or deliver-by moment)
+
+
+AT_RISK = frozenset({FlagCode.not_released, FlagCode.ship_by_missed, FlagCode.no_scan})
+
+
+class Flag(Model):
+    code: FlagCode
+    fulfillment_id: str | None = None
+    since: datetime = Field(description="When a watcher first saw it")
+    message: str = Field(max_length=300)
+
+
 class Fulfillment(Model):
     """One node's part of an order: its lines, reserved there, and what it cost to plan."""
 
@@ -361,6 +380,7 @@ class Order(OrderDraft):
     changed_by: str | None = Field(
         default=None, description="Who made the latest change: channel:<name>, sourcing, node:<id>, carrier:<name>, ops"
     )
+    flags: list[Flag] = Field(default_factory=list, description="What the watchers found (at risk, late)")
 
     @property
     def hold_codes(self) -> list[str]:
