@@ -14,7 +14,7 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local"), str(ROOT)]
 
 def main() -> None:
     """`python -m bench [name ...]`: the named benchmarks only, their figures merged into the file."""
-    from bench import ack, cold_start, ingest, promising, sourcing, stock
+    from bench import ack, cold_start, ingest, promising, sourcing, status, stock
 
     suites = {
         "cold_start": cold_start,
@@ -23,6 +23,7 @@ def main() -> None:
         "stock": stock,
         "sourcing": sourcing,
         "promising": promising,
+        "status": status,
     }
     chosen = sys.argv[1:] or list(suites)
     unknown = set(chosen) - set(suites)
