@@ -328,7 +328,7 @@ def test_operations_list_orders_by_node_attention_and_count_them(stack: Stack) -
     from oms.domain.watchers import Watcher
 
     readers: dict[str, StreamReader] = {}
-    first_id, first_fid = _allocated("ST-13")
+    _, first_fid = _allocated("ST-13")
     second_id, _ = _allocated("ST-14", quantity=1)
     _report(first_fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0888"})
     promise = _order(second_id).fulfillments[0].promise
@@ -354,3 +354,72 @@ def test_operations_list_orders_by_node_attention_and_count_them(stack: Stack) -
     both = http_event("GET", "/orders", "/orders", None, "oms_local_ops_key_cs")
     both["queryStringParameters"] = {"node": "DC-CKG", "late": "true"}
     assert ingestion.lambda_handler(both, FakeContext())["statusCode"] == 400
+
+
+def test_review_cases_pickup_consumes_and_cancels_until_collected(stack: Stack) -> None:
+    _stock(SKU, {"ST-BDG-PVJ": 5})
+    ids = []
+    for n in (1, 2):
+        draft = a_draft(channel_order_id=f"ST-R{n}", lines=[_line("1", SKU, 1)], delivery_method="pickup",
+                        pickup_node_id="ST-BDG-PVJ", service_level="pickup", shipping_address=None)  # fmt: skip
+        order_id = container.capture_service().capture(draft, NOW).order.order_id
+        _service().source(order_id)
+        ids.append((order_id, _order(order_id).fulfillments[0].fulfillment_id))
+    on_hand = container.inventory().positions([SKU], consistent=True)[(SKU, "ST-BDG-PVJ")].on_hand
+    for _, fid in ids:
+        _report(fid, {"type": "ready_for_pickup"})
+    _report(ids[0][1], {"type": "picked_up"})
+    position = container.inventory().positions([SKU], consistent=True)[(SKU, "ST-BDG-PVJ")]
+    assert position.on_hand == on_hand - 1  # the buyer took it: it left the store's stock
+    status, order = _cancel(ids[1][0], {"reason": "never collected"})
+    assert status == 200 and order["fulfillments"][0]["status"] == "cancelled"  # still at the counter
+
+
+def test_review_cases_a_cancel_after_the_stock_left_is_409(stack: Stack) -> None:
+    order_id, _ = _allocated("ST-R3")
+    fulfillment = _order(order_id).fulfillments[0]
+    container.inventory().consume(fulfillment.reservation_id, None, NOW)  # shipped; its report not recorded yet
+    answer = _cancel(order_id, {"reason": "x"})
+    assert answer[0] == 409 and "has left" in answer[1]["message"]
+    assert _order(order_id).status.value == "allocated"
+
+
+def test_review_cases_a_line_cancelled_while_sourcing_runs_stays_cancelled(stack: Stack, monkeypatch) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    _stock("TEH-TUBRUK-100", {"DC-CKG": 10})
+    order_id = _capture("ST-R4", [_line("1", SKU, 1), _line("2", "TEH-TUBRUK-100", 3)])
+    service = _service()
+    original = type(service)._record
+    raced = []
+
+    def record_after_a_cancel(self, order, round_, fulfillments, decision, now):  # type: ignore[no-untyped-def]
+        if not raced:
+            raced.append(True)
+            assert _cancel(order_id, {"reason": "changed mind", "line_ids": ["2"]})[0] == 200
+        return original(self, order, round_, fulfillments, decision, now)
+
+    monkeypatch.setattr(type(service), "_record", record_after_a_cancel)
+    service.source(order_id)
+    order = _order(order_id)
+    live = [f for f in order.fulfillments if f.status.value == "requested"]
+    assert [[x.line_id for x in f.lines] for f in live] == [["1"]]
+    assert [(u.line_id, u.action.value) for u in order.unfilled] == [("2", "cancel")]
+    assert _atp_of("DC-CKG", "TEH-TUBRUK-100") == 10  # nothing of the cancelled line is held
+
+
+def test_review_cases_who_did_it_and_repeats(stack: Stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order_id, fid = _allocated("ST-R5")
+    _report(fid, {"type": "rejected", "reason": "water damage"})
+    assert _order(order_id).changed_by.startswith("node:")
+    version = _order(order_id).version
+    assert _cancel(order_id, {"reason": "x", "line_ids": ["1"]})[0] == 200
+    again = _order(order_id).version
+    assert again > version and _cancel(order_id, {"reason": "x", "line_ids": ["1"]})[0] == 200
+    assert _order(order_id).version == again  # nothing left to cancel: nothing written
+    other_id, _ = _allocated("ST-R6")
+    street = {**JAKARTA, "line1": "Jl. Kebon Jeruk 29"}
+    assert _readdress(other_id, street)[0] == 200
+    _pump_orders(stack, readers)
+    entries = container.orders().timeline(other_id)
+    assert [e.what for e in entries if e.kind == "address"] == ["delivery address details changed (same area)"]

@@ -50,7 +50,7 @@ def test_a_parcel_moves_forward_skipping_steps_and_never_back():
     [
         (S.cancelled, S.picked, False),
         (S.rejected, S.shipped, False),
-        (S.returned_to_sender, S.delivered, False),
+        (S.returned_to_sender, S.accepted, False),
         (S.delivered, S.returned_to_sender, False),
         (S.shipped, S.cancelled, False),  # too late to cancel
         (S.packed, S.ready_for_pickup, False),  # not a pickup parcel
@@ -60,6 +60,21 @@ def test_a_parcel_moves_forward_skipping_steps_and_never_back():
 def test_moves_out_of_ended_branches_or_off_the_path_are_refused(start: S, to: S, pickup: bool):
     with pytest.raises(Refused):
         advance(parcel(start, at=T0), to, T0 + timedelta(hours=1), "carrier:jne", pickup=pickup)
+
+
+def test_a_carriers_late_news_after_a_return_is_kept_not_refused():
+    returned = parcel(S.returned_to_sender, at=T0)
+    late = advance(returned, S.in_transit, T0 - timedelta(hours=5), "carrier:jne", pickup=False)
+    assert late.fulfillment.status is S.returned_to_sender and late.changed  # kept in its history
+    assert not advance(late.fulfillment, S.in_transit, T0, "carrier:jne", pickup=False).changed
+
+
+def test_a_push_without_its_own_time_never_moves_between_equal_ranks():
+    failed = parcel(S.failed_attempt, at=T0)
+    retried = advance(failed, S.out_for_delivery, T0 + timedelta(hours=1), "carrier:jne", pickup=False, timed=False)
+    assert retried.fulfillment.status is S.failed_attempt
+    ready = parcel(S.ready_for_pickup, at=T0)
+    assert advance(ready, S.cancelled, T0, "cs", pickup=True).fulfillment.status is S.cancelled  # still at the store
 
 
 def test_equal_rank_statuses_follow_the_time_they_happened():
@@ -102,6 +117,7 @@ def test_biteship_words_become_ours_and_the_raw_value_is_kept():
 def test_contacts_compare_however_the_buyer_writes_them():
     assert normalized_contact("0812-3456-7890") == normalized_contact("+62 812 3456 7890") == "6281234567890"
     assert normalized_contact("812 3456 7890") == "6281234567890"
+    assert normalized_contact("+62 (0)812-3456-7890") == normalized_contact("0062 812 3456 7890") == "6281234567890"
     assert normalized_contact(" Siti@Example.co.id ") == "siti@example.co.id"
 
 

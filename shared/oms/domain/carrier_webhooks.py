@@ -90,7 +90,8 @@ def parse_biteship(body: bytes, now: datetime) -> CarrierReport | None:
     if not push.courier_waybill_id or not push.status:
         raise BadRequest("a Biteship order.status push needs courier_waybill_id and status")
     raw = _snake(push.status)
-    at = push.updated_at if push.updated_at and push.updated_at.tzinfo else now
+    timed = push.updated_at is not None and push.updated_at.tzinfo is not None
+    at = push.updated_at if timed else now
     return CarrierReport(
         carrier=(push.courier_company or "").lower() or "biteship",
         tracking_number=push.courier_waybill_id,
@@ -98,6 +99,7 @@ def parse_biteship(body: bytes, now: datetime) -> CarrierReport | None:
         raw_status=raw,
         at=at,
         note=push.note,
+        timed=timed,
     )
 
 

@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from oms.domain.geo import postal_province
-from oms.domain.lifecycle import AT_NODE, ENDED, LIVE, order_status
+from oms.domain.lifecycle import CANCELLABLE, ENDED, LIVE, order_status
 from oms.errors import BadRequest, Conflict, Forbidden, NotFound, StaleWrite
 from oms.models.order import (
     Address,
     Channel,
     FulfillmentStatus,
+    HoldCode,
     Order,
     OrderStatus,
     ShortageAction,
@@ -41,6 +42,8 @@ class Orders(Protocol):
 
 
 class Inventory(Protocol):
+    def get(self, reservation_id: str) -> Any: ...
+
     def release(self, reservation_id: str, now: datetime, status: Any = ..., reason: str | None = None) -> Any: ...
 
 
@@ -66,11 +69,17 @@ class OrderChanges:
             if order.status is OrderStatus.cancelled:
                 return order  # a repeat
             wanted = self._lines(order, line_ids)
+            if not wanted:
+                return order  # those lines were cancelled before
             touched = [f for f in order.fulfillments if f.status in LIVE and {x.line_id for x in f.lines} & wanted]
-            gone = [f for f in touched if f.status not in AT_NODE]
+            gone = [f for f in touched if f.status not in CANCELLABLE]
             if gone:
                 names = ", ".join(f"{f.fulfillment_id} is {f.status.value}" for f in gone)
                 raise Conflict(f"too late to cancel: {names} (a return takes it back)")
+            for parcel in touched:  # shipped or picked up, even if its report has not been recorded yet
+                held = self.inventory.get(parcel.reservation_id)
+                if held.status.value == "consumed" or held.consumed_lines:
+                    raise Conflict(f"too late to cancel: {parcel.fulfillment_id} has left {parcel.node_id}")
             now = self.clock()
             for parcel in touched:  # before the order: a retry finds them released (idempotent)
                 self.inventory.release(parcel.reservation_id, now, reason=f"cancelled: {reason}")
@@ -79,8 +88,10 @@ class OrderChanges:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
                 continue
-            if any(u.action is ShortageAction.backorder for u in updated.unfilled if u.line_id not in wanted):
-                self.sourcing.source(order_id)  # the lines that stay, from the parcels released whole
+            if updated.status in (OrderStatus.received, OrderStatus.partially_allocated, OrderStatus.backordered):
+                # The lines that stay: from parcels released whole, or never placed (a round that raced this
+                # cancel gave its reservations back).
+                self.sourcing.source(order_id)
                 return self.orders.get(order_id, consistent=True) or updated
             return updated
         raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
@@ -117,14 +128,14 @@ class OrderChanges:
                 raise Conflict(f"too late to change the address: {names}")
             if order.shipping_address == address:
                 return order
-            updated = order.model_copy(
-                update={
-                    "shipping_address": address,
-                    "updated_at": self.clock(),
-                    "version": order.version + 1,
-                    "changed_by": by,
-                }
-            )
+            update: dict[str, Any] = {"shipping_address": address, "updated_at": self.clock(),
+                                      "version": order.version + 1, "changed_by": by}  # fmt: skip
+            holds = [h for h in order.holds if h.code is not HoldCode.incomplete_address]
+            if len(holds) < len(order.holds):  # the address is complete now: that hold ends
+                update["holds"] = holds
+                if order.status is OrderStatus.on_hold and not holds:
+                    update["status"] = OrderStatus.received
+            updated = order.model_copy(update=update)
             try:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:

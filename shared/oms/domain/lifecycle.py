@@ -28,6 +28,8 @@ S = FulfillmentStatus
 AT_NODE = frozenset({S.requested, S.accepted, S.picked, S.packed})
 HANDED_OVER = frozenset({S.shipped, S.in_transit, S.out_for_delivery, S.failed_attempt, S.delivered})
 ENDED = frozenset({S.rejected, S.cancelled})  # its lines are no longer this parcel's
+# Still with the retailer (at the node, or waiting at the store's counter): may be cancelled.
+CANCELLABLE = AT_NODE | {S.ready_for_pickup}
 FINAL = frozenset({S.delivered, S.picked_up, S.returned_to_sender, S.rejected, S.cancelled})
 # A parcel that holds its lines: everything but rejected and cancelled.
 LIVE = frozenset(set(S) - ENDED)
@@ -73,6 +75,7 @@ def advance(
     pickup: bool,
     raw: str | None = None,
     note: str | None = None,
+    timed: bool = True,
 ) -> Move:
     """The parcel after a report that it reached `to` at `at`. Raises Refused when not allowed."""
     current = fulfillment.status
@@ -80,14 +83,16 @@ def advance(
     if to not in path and to not in ENDED:
         kind = "a pickup" if pickup else "a shipped"
         raise Refused(f"{to.value} does not happen to {kind} parcel")
-    if current in (S.rejected, S.cancelled, S.returned_to_sender) and to is not current:
-        raise Refused(f"fulfillment {fulfillment.fulfillment_id} is {current.value}: it cannot become {to.value}")
-    if to in ENDED and current not in AT_NODE and to is not current:
-        raise Refused(f"fulfillment {fulfillment.fulfillment_id} is {current.value}: too late to be {to.value}")
     if to is current:
         return Move(fulfillment, False, f"already {to.value}")
-    later_than_current = fulfillment.status_at is None or at > fulfillment.status_at
-    if RANK[to] < RANK[current] or (RANK[to] == RANK[current] and not later_than_current):
+    returned_late = current is S.returned_to_sender and to in HANDED_OVER  # a carrier's late news: kept, 200
+    if current in (S.rejected, S.cancelled, S.returned_to_sender) and not returned_late:
+        raise Refused(f"fulfillment {fulfillment.fulfillment_id} is {current.value}: it cannot become {to.value}")
+    if to in ENDED and current not in CANCELLABLE:
+        raise Refused(f"fulfillment {fulfillment.fulfillment_id} is {current.value}: too late to be {to.value}")
+    # Equal ranks follow each other by time; a report without its own time (a retried push) never moves one.
+    later_than_current = timed and (fulfillment.status_at is None or at > fulfillment.status_at)
+    if returned_late or RANK[to] < RANK[current] or (RANK[to] == RANK[current] and not later_than_current):
         if any(scan.status is to for scan in fulfillment.scans):
             return Move(fulfillment, False, f"{to.value} was reported before; still {current.value}")
         # Its history keeps the report; the status does not move.

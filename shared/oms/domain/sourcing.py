@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from oms.adapters.capacity import CapacityTake
 from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
-from oms.domain.lifecycle import AT_NODE, LIVE, order_status
+from oms.domain.lifecycle import AT_NODE, CANCELLABLE, LIVE, order_status
 from oms.domain.planner import CapacityClass, Lateness, NeedLine, SourcingInput, plan
 from oms.domain.promising import Promiser, Refusal
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
@@ -557,6 +557,21 @@ class SourcingService:
             if base.status is OrderStatus.cancelled or base.status not in SOURCED_STATES:
                 self._release(fulfillments, now, f"order became {base.status.value} while sourcing")
                 return SourcingResult(order.order_id, "unchanged", f"order became {base.status.value}")
+            cancelled = {u.line_id for u in base.unfilled if u.action is ShortageAction.cancel}
+            if cancelled & {line.line_id for f in fulfillments for line in f.lines}:
+                # Lines were cancelled meanwhile and this round placed them: give it back, record its parcels as
+                # cancelled (their ids stay used) and source what is left in a new round.
+                self._release(fulfillments, now, "lines cancelled while sourcing")
+                gone = {"status": FulfillmentStatus.cancelled, "status_at": now, "reason": "lines cancelled meanwhile"}
+                void = [f.model_copy(update=gone) for f in fulfillments]
+                update = {"fulfillments": [*base.fulfillments, *void], "sourcing_round": round_, "updated_at": now,
+                          "version": base.version + 1, "changed_by": SOURCING}  # fmt: skip
+                try:
+                    self.orders.replace(base.model_copy(update=update), expected_version=base.version)
+                except StaleWrite:
+                    base = self.orders.get(order.order_id, consistent=True) or base
+                    continue
+                return self.source(order.order_id)
             updated = _apply(base, round_, fulfillments, decision, now)
             try:
                 self.orders.replace(updated, expected_version=base.version)
@@ -573,12 +588,17 @@ class SourcingService:
             f"order {order.order_id} kept changing while recording its allocation", details={"retryable": True}
         )
 
-    def _release(self, fulfillments: list[Fulfillment], now: datetime, reason: str) -> None:
+    def _release(self, fulfillments: list[Fulfillment], now: datetime, reason: str) -> set[str]:
+        """Release each parcel's reservation; the parcels whose stock had been consumed (they left)."""
+        consumed = set()
         for fulfillment in fulfillments:
             try:
-                self.inventory.release(fulfillment.reservation_id, now, reason=reason)
+                released = self.inventory.release(fulfillment.reservation_id, now, reason=reason)
             except NotFound:
                 continue  # never reserved
+            if released.status is ReservationStatus.consumed or released.consumed_lines:
+                consumed.add(fulfillment.fulfillment_id)
+        return consumed
 
     # ------------------------------------------------------------ after allocation
 
@@ -589,14 +609,15 @@ class SourcingService:
             order = self.orders.get(order_id, consistent=True)
             if order is None or order.status is not OrderStatus.cancelled:
                 return SourcingResult(order_id, "unchanged", "order is not cancelled")
-            active = [f for f in order.fulfillments if f.status in AT_NODE]
+            active = [f for f in order.fulfillments if f.status in CANCELLABLE]
             waiting = [u for u in order.unfilled if u.action is ShortageAction.backorder]
             if not active and not waiting:
                 return SourcingResult(order_id, "unchanged", "nothing held")
-            self._release(active, now, "order cancelled")
+            # A parcel whose stock was consumed left already (its report may be on its way): not cancelled here.
+            gone = self._release(active, now, "order cancelled")
             changed = [
                 f.model_copy(update={"status": FulfillmentStatus.cancelled, "reason": "order cancelled"})
-                if f.status in AT_NODE
+                if f.status in CANCELLABLE and f.fulfillment_id not in gone
                 else f
                 for f in order.fulfillments
             ]
@@ -953,7 +974,11 @@ def _apply(base: Order, round_: int, new: list[Fulfillment], decision: _Decision
     placed = {line.line_id for f in new for line in f.lines}
     # Lines from an earlier round still waiting, less what this round placed, plus what it could not.
     waiting = {u.line_id for u in decision.unfilled}
-    unfilled = [u for u in base.unfilled if u.line_id not in placed and u.line_id not in waiting]
+    unfilled = [
+        u
+        for u in base.unfilled
+        if u.action is ShortageAction.cancel or (u.line_id not in placed and u.line_id not in waiting)
+    ]
     unfilled += decision.unfilled
     update: dict[str, Any] = {
         "fulfillments": fulfillments,

@@ -78,13 +78,11 @@ class Inventory(Protocol):
 
 
 class Sourcing(Protocol):
-    def reject(
-        self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None, acting_for: set[str] | None = None
-    ) -> Any: ...
+    def reject(self, fulfillment_id: str, reason: str, on_hand: dict[str, int] | None,
+               acting_for: set[str] | None = None, by: str = "sourcing") -> Any: ...  # fmt: skip
 
-    def delayed(
-        self, fulfillment_id: str, ready_at: datetime, reason: str, acting_for: set[str] | None = None
-    ) -> Any: ...
+    def delayed(self, fulfillment_id: str, ready_at: datetime, reason: str,
+                acting_for: set[str] | None = None, by: str = "sourcing") -> Any: ...  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -97,6 +95,7 @@ class CarrierReport:
     raw_status: str
     at: datetime
     note: str | None = None
+    timed: bool = True  # False: the sender gave no time of its own (received-at stands in)
 
 
 class StatusService:
@@ -122,9 +121,9 @@ class StatusService:
         order_id = fulfillment_order_id(fulfillment_id)
         if isinstance(event, Rejected | Delayed):
             if isinstance(event, Rejected):
-                result = self.sourcing.reject(fulfillment_id, event.reason, event.on_hand, acting_for)
+                result = self.sourcing.reject(fulfillment_id, event.reason, event.on_hand, acting_for, by=by)
             else:
-                result = self.sourcing.delayed(fulfillment_id, event.ready_at, event.reason, acting_for)
+                result = self.sourcing.delayed(fulfillment_id, event.ready_at, event.reason, acting_for, by=by)
             status = self._status_of(order_id, fulfillment_id)
             return FulfillmentOutcome(
                 order_id=order_id,
@@ -140,6 +139,8 @@ class StatusService:
         shipment = None
         if isinstance(event, Shipped):
             shipment = self._ship(order, fulfillment, event, at)
+        elif isinstance(event, PickedUp):
+            self._hand_to_buyer(order, fulfillment, at)
         return self._apply(order_id, fulfillment_id, STATUS_OF[type(event)], at, by, None, shipment)
 
     def _ship(self, order: Order, fulfillment: Fulfillment, event: Shipped, at: datetime) -> Shipment:
@@ -166,6 +167,13 @@ class StatusService:
             origin_region=origin,
         )
 
+    def _hand_to_buyer(self, order: Order, fulfillment: Fulfillment, at: datetime) -> None:
+        """Picked up at the store: the units leave its stock (idempotent, like shipping)."""
+        if fulfillment.status not in LIVE or order.status is OrderStatus.cancelled:
+            state = f"{fulfillment.status.value}, order {order.status.value}"
+            raise Conflict(f"fulfillment {fulfillment.fulfillment_id} cannot be picked up ({state})")
+        self.inventory.consume(fulfillment.reservation_id, None, at)
+
     # ------------------------------------------------------------ carriers
 
     def carrier_report(self, report: CarrierReport) -> FulfillmentOutcome:
@@ -185,16 +193,10 @@ class StatusService:
                 status=status,
                 detail=f"status '{report.raw_status}' is not mapped; kept",
             )
-        return self._apply(
-            order_id,
-            fulfillment_id,
-            report.status,
-            report.at,
-            f"carrier:{report.carrier}",
-            report.raw_status,
-            None,
-            note=report.note,
-        )
+        by = f"carrier:{report.carrier}"
+        at = min(report.at, self.clock())  # a carrier's clock ahead of ours is not the future
+        return self._apply(order_id, fulfillment_id, report.status, at, by, report.raw_status, None,
+                           note=report.note, timed=report.timed)  # fmt: skip
 
     # ------------------------------------------------------------ applying
 
@@ -208,6 +210,7 @@ class StatusService:
         raw: str | None,
         shipment: Shipment | None,
         note: str | None = None,
+        timed: bool = True,
     ) -> FulfillmentOutcome:
         for _ in range(ATTEMPTS):
             order, fulfillment = self._find(order_id, fulfillment_id)
@@ -215,7 +218,7 @@ class StatusService:
                 raise Conflict(f"order {order_id} is cancelled: stop work on {fulfillment_id}")
             pickup = order.delivery_method in PICKUP_METHODS
             try:
-                move = advance(fulfillment, to, at, by, pickup=pickup, raw=raw, note=note)
+                move = advance(fulfillment, to, at, by, pickup=pickup, raw=raw, note=note, timed=timed)
             except Refused as exc:
                 raise Conflict(str(exc), details={"status": fulfillment.status.value}) from None
             moved = move.fulfillment

@@ -81,6 +81,8 @@ def _order_changes(old: Order, new: Order) -> list[_Entry]:
     out += [_Entry("hold", f"hold cleared: {code.value}") for code in sorted(cleared)]
     if delivery_place(old) != delivery_place(new):
         out.append(_Entry("address", "delivery address changed", "Delivery address updated"))
+    elif old.shipping_address != new.shipping_address:
+        out.append(_Entry("address", "delivery address details changed (same area)"))
     if new.content_hash != old.content_hash:
         out.append(_Entry("channel", f"updated by {new.channel.value} (status {new.channel_status or 'not given'})"))
     had = {(f.code, f.fulfillment_id) for f in old.flags}

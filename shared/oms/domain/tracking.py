@@ -41,7 +41,11 @@ def normalized_contact(value: str) -> str:
     if "@" in value:
         return value.lower()
     digits = re.sub(r"\D", "", value)
-    if digits.startswith("0"):
+    if digits.startswith("00"):  # 0062 812...: the international prefix dialled
+        digits = digits[2:]
+    if digits.startswith("620"):  # +62 (0)812...: the trunk zero written after the country code
+        digits = "62" + digits[3:]
+    elif digits.startswith("0"):
         digits = "62" + digits[1:]
     elif digits.startswith("8"):
         digits = "62" + digits
