@@ -1,7 +1,11 @@
-"""Status watchers on a schedule ({"job": "watch"}, every 15 minutes): orders not released, parcels
-past their hand-over, parcels without carrier news, parcels late against their promise are flagged
-(oms.domain.watchers); a flag whose condition ended is dropped (late ones stay). Idempotent: a run
-writes an order only when its flags change."""
+"""Status jobs on schedules.
+
+* {"job": "watch"} (every 15 minutes): orders not released, parcels past their hand-over, parcels
+  without carrier news, parcels late against their promise are flagged (oms.domain.watchers); a flag
+  whose condition ended is dropped (late ones stay). A run writes an order only when its flags change.
+* {"job": "poll"} (every 30 minutes): parcels of carriers that do not push are looked up by waybill
+  (oms.domain.polling) and applied like a push.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,15 @@ from oms.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
-    if event.get("job") != "watch":
+    time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    if event.get("job") == "watch":
+        result = container.watcher().run(time_left)
+        metrics.add_metric(name="OrdersFlagged", unit=MetricUnit.Count, value=result["flagged"])
+    elif event.get("job") == "poll":
+        result = container.carrier_poller().run(time_left)
+        metrics.add_metric(name="CarrierPolls", unit=MetricUnit.Count, value=result["asked"])
+    else:
         logger.warning("unknown job; nothing done", extra={"job": event.get("job")})
         return {"job": event.get("job"), "done": False}
-    result = container.watcher().run(lambda: context.get_remaining_time_in_millis() / 1000)
-    metrics.add_metric(name="OrdersFlagged", unit=MetricUnit.Count, value=result["flagged"])
-    logger.info("watchers ran", extra=result)
-    return {"job": "watch", **result}
+    logger.info("job ran", extra={"job": event["job"], **result})
+    return {"job": event["job"], **result}

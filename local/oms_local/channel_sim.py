@@ -4,7 +4,10 @@ APIs in `make run` and the tests, and records every call the OMS makes.
 Each channel lives under its own prefix (``/<channel>/...``); its base URL is
 given to the functions as ``OMS_<CHANNEL>_API_BASE`` (template parameters
 ``<Channel>ApiBase``). For now it accepts the channel client's stock updates
-(``POST /<channel>/stock``); issue 7 adds each channel's own API shapes.
+(``POST /<channel>/stock``); issue 7 adds each channel's own API shapes. Under
+``/biteship`` it serves Biteship's public tracking for the carriers the OMS
+polls: ``GET /biteship/v1/trackings/<waybill>/couriers/<courier>`` answers a
+history one step further each time (picked, dropping_off, delivered).
 
 Control endpoints, for people and tests:
   GET    /_sim/calls?channel=shopee   what was received (newest last)
@@ -27,7 +30,9 @@ from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("oms_local.channels")
 
-CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce")
+CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce", "biteship")
+# Biteship's public tracking, for carriers the OMS polls: each look at a waybill moves it one step on.
+TRACKING_STEPS = ("picked", "dropping_off", "delivered")
 MAX_CALLS = 100_000  # the oldest are dropped beyond this
 
 
@@ -40,6 +45,7 @@ class ChannelSimulator:
         self.calls: list[dict[str, Any]] = []
         self.stock: dict[str, dict[str, dict[str, Any]]] = {}
         self.failures: dict[str, list[int]] = {}
+        self.trackings: dict[str, int] = {}  # waybill -> times looked at
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -102,6 +108,7 @@ class ChannelSimulator:
         with self.lock:
             self.calls.clear()
             self.stock.clear()
+            self.trackings.clear()
             self.failures.clear()
 
     def fail_next(self, channel: str, status: int, times: int = 1) -> None:
@@ -136,6 +143,11 @@ class ChannelSimulator:
             self._record(record)
             self._answer(request, failure, {"error": "simulated failure"})
             return
+        if channel == "biteship" and method == "GET" and rest.startswith("v1/trackings/"):
+            record["answered"] = 200
+            self._record(record)
+            self._answer(request, 200, self._track(rest))
+            return
         if method == "POST" and rest == "stock" and isinstance(body, dict):
             self._take_stock(channel, body)
             record["answered"] = 200
@@ -145,6 +157,18 @@ class ChannelSimulator:
         record["answered"] = 404
         self._record(record)
         self._answer(request, 404, {"error": f"the simulated {channel} API has no {method} /{rest}"})
+
+    def _track(self, rest: str) -> dict[str, Any]:
+        """GET v1/trackings/<waybill>/couriers/<courier>: the waybill's history, one step further each time."""
+        parts = rest.split("/")
+        waybill, courier = parts[2], (parts[4] if len(parts) > 4 else "jne")
+        with self.lock:
+            seen = self.trackings[waybill] = self.trackings.get(waybill, 0) + 1
+        steps = TRACKING_STEPS[: min(seen, len(TRACKING_STEPS))]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        history = [{"note": f"Simulated: {step}", "status": step, "updated_at": stamp} for step in steps]
+        return {"success": True, "object": "tracking", "waybill_id": waybill, "courier": {"company": courier},
+                "history": history, "status": steps[-1]}  # fmt: skip
 
     def _take_stock(self, channel: str, body: dict[str, Any]) -> None:
         with self.lock:

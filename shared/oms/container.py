@@ -12,6 +12,7 @@ from functools import cache
 from oms.adapters.apikeys import DynamoApiKeys
 from oms.adapters.attempts import DynamoAttempts
 from oms.adapters.capacity import DynamoCapacity
+from oms.adapters.carrier_tracking import BiteshipTracking
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
 from oms.adapters.channel_client import HttpChannelClient, api_bases
 from oms.adapters.counters import BlockAllocator
@@ -28,6 +29,7 @@ from oms.domain.capture import CaptureService
 from oms.domain.carrier_webhooks import CarrierWebhooks
 from oms.domain.changes import OrderChanges
 from oms.domain.lane_learning import DeliveryLearning, LaneLearner
+from oms.domain.polling import CarrierPoller
 from oms.domain.promising import Promiser, PromiseService
 from oms.domain.sourcing import SourcingService
 from oms.domain.status import StatusService
@@ -165,6 +167,16 @@ def watcher() -> Watcher:
 
 
 @cache
+def carrier_poller() -> CarrierPoller:
+    settings = get_settings()
+    api_key = SsmSecrets(settings.secrets_path).channel_secret("biteship", "api_key")
+    carriers = {name.strip().lower() for name in settings.polled_carriers.split(",") if name.strip()}
+    tracking = BiteshipTracking(settings.oms_biteship_api_base or "https://api.biteship.com", api_key)
+    return CarrierPoller(orders(), tracking, status(), carriers, lambda: datetime.now(UTC),
+                         settings.poll_every_minutes)  # fmt: skip
+
+
+@cache
 def order_changes() -> OrderChanges:
     return OrderChanges(orders(), inventory(), sourcing(), lambda: datetime.now(UTC))
 
@@ -238,7 +250,7 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    for factory in (*later, carrier_webhooks, order_changes, watcher):
+    for factory in (*later, carrier_webhooks, order_changes, watcher, carrier_poller):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

@@ -32,6 +32,10 @@ class Settings(BaseModel):
     order_number_block: int = Field(default=20, gt=0)
     # How often a warm Lambda reloads what lanes learned from deliveries (two weeks of day histograms).
     learning_refresh_seconds: int = Field(default=600, ge=0)
+    # Carriers without push, tracked by polling Biteship's public tracking API every poll_every_minutes.
+    oms_biteship_api_base: str = ""
+    polled_carriers: str = "anteraja,pos"
+    poll_every_minutes: int = Field(default=60, ge=5)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -423,3 +423,35 @@ def test_review_cases_who_did_it_and_repeats(stack: Stack) -> None:
     _pump_orders(stack, readers)
     entries = container.orders().timeline(other_id)
     assert [e.what for e in entries if e.kind == "address"] == ["delivery address details changed (same area)"]
+
+
+def test_a_carrier_without_push_is_polled_through_the_tracking_api(stack: Stack) -> None:
+    from oms.adapters.carrier_tracking import BiteshipTracking
+    from oms.domain.polling import CarrierPoller
+    from oms_local.channel_sim import ChannelSimulator
+
+    order_id, fid = _allocated("ST-15")
+    _report(fid, {"type": "shipped", "carrier": "anteraja", "service": "REG", "tracking_number": "ANT0001"})
+    simulator = ChannelSimulator().start()
+    try:
+        tracking = BiteshipTracking(simulator.base_url("biteship"), api_key="biteship_test_key")
+        hours_later = datetime.now(UTC) + timedelta(hours=2)
+        poller = CarrierPoller(container.orders(), tracking, container.status(), {"anteraja"}, lambda: hours_later,
+                               every_minutes=60)  # fmt: skip
+        seen = []
+        for _ in range(3):
+            result = poller.run()
+            seen.append(_order(order_id).fulfillments[0].status.value)
+            assert result["asked"] == 1 and result["failed"] == 0, result
+        assert seen == ["in_transit", "out_for_delivery", "delivered"]
+        assert poller.run()["asked"] == 0  # delivered: not asked again
+        calls = simulator.calls_for("biteship")
+        assert calls[0]["path"] == "/v1/trackings/ANT0001/couriers/anteraja" and len(calls) == 3
+        assert tracking.latest("anteraja", "NOPE") is not None  # the simulator knows every waybill
+    finally:
+        simulator.stop()
+    other_id, other_fid = _allocated("ST-16")
+    _report(other_fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0999"})
+    assert CarrierPoller(container.orders(), tracking, container.status(), {"anteraja"},
+                         lambda: hours_later).run()["asked"] == 0  # jne pushes: not polled  # fmt: skip
+    assert _order(other_id).fulfillments[0].status.value == "shipped"

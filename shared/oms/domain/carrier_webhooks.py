@@ -53,7 +53,7 @@ BITESHIP_STATUSES: dict[str, FulfillmentStatus | None] = {
 }
 
 
-def _snake(value: str) -> str:
+def snake(value: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in value).lstrip("_")
 
 
@@ -89,7 +89,7 @@ def parse_biteship(body: bytes, now: datetime) -> CarrierReport | None:
         return None  # order.price, order.waybill_id (a courier hand-over): no parcel status
     if not push.courier_waybill_id or not push.status:
         raise BadRequest("a Biteship order.status push needs courier_waybill_id and status")
-    raw = _snake(push.status)
+    raw = snake(push.status)
     timed = push.updated_at is not None and push.updated_at.tzinfo is not None
     at = push.updated_at if timed else now
     return CarrierReport(
