@@ -455,3 +455,22 @@ def test_a_carrier_without_push_is_polled_through_the_tracking_api(stack: Stack)
     assert CarrierPoller(container.orders(), tracking, container.status(), {"anteraja"},
                          lambda: hours_later).run()["asked"] == 0  # jne pushes: not polled  # fmt: skip
     assert _order(other_id).fulfillments[0].status.value == "shipped"
+
+
+def test_a_failed_delivery_attempt_promises_again_from_the_next_working_day(stack: Stack) -> None:
+    order_id, fid = _allocated("ST-17")
+    _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0321"})
+    before = _order(order_id)
+    first = before.fulfillments[0].promise
+    attempt = datetime.combine(first.deliver_latest, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+    container.status().clock = lambda: attempt + timedelta(hours=1)  # the last promised day, that afternoon
+    body = json.dumps({"event": "order.status", "courier_waybill_id": "JNE0321", "courier_company": "jne",
+                       "status": "on_hold", "updated_at": attempt.isoformat()})  # fmt: skip
+    status, answer = _push("biteship", body, BITESHIP)
+    assert status == 200 and answer["fulfillment"]["status"] == "failed_attempt", answer
+    after = _order(order_id)
+    parcel = after.fulfillments[0]
+    assert parcel.promise.deliver_latest > first.deliver_latest and parcel.promise_original == first
+    assert parcel.reason == "carrier: delivery attempt failed"
+    kinds = [e.event_type.value for e in events_for_change(before, after)]
+    assert "PromiseChanged" in kinds and "FulfillmentStatusChanged" in kinds

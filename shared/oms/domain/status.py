@@ -13,9 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from oms.domain.calendar import Holidays, carrier_days_after
 from oms.domain.geo import place
 from oms.domain.lifecycle import AT_NODE, LIVE, Refused, advance, order_status
+from oms.domain.promising import GENERIC_LANE
 from oms.errors import Conflict, Forbidden, NotFound, StaleWrite
 from oms.models.order import (
     PICKUP_METHODS,
@@ -112,6 +115,7 @@ class StatusService:
         self.sourcing = sourcing
         self.nodes = nodes
         self.clock = clock
+        self.holidays = Holidays([])
 
     # ------------------------------------------------------------ nodes
 
@@ -224,6 +228,8 @@ class StatusService:
             moved = move.fulfillment
             if shipment is not None and moved.shipment is None:
                 moved = moved.model_copy(update={"shipment": shipment})
+            if moved.status is S.failed_attempt and fulfillment.status is not S.failed_attempt:
+                moved = self._after_failed_attempt(moved, at)
             if moved == fulfillment:
                 return self._outcome(order, fulfillment, "unchanged", move.note)
             updated = self._with(order, moved, by)
@@ -234,6 +240,21 @@ class StatusService:
             outcome = "moved" if moved.status is not fulfillment.status else "unchanged"
             return self._outcome(updated, moved, outcome, move.note)
         raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
+    def _after_failed_attempt(self, parcel: Fulfillment, at: datetime) -> Fulfillment:
+        """The carrier could not deliver: promised again from the next working day (couriers try again the
+        day after), never earlier than before; the first promise stays."""
+        promise = parcel.promise
+        if promise is None or promise.deliver_latest is None:
+            return parcel
+        day = at.astimezone(ZoneInfo(promise.buyer_tz or "Asia/Jakarta")).date()
+        province = None  # national holidays: the attempt's region is not known here
+        earliest = carrier_days_after(GENERIC_LANE, day, 1, self.holidays, province)
+        latest = max(promise.deliver_latest, carrier_days_after(GENERIC_LANE, day, 2, self.holidays, province))
+        if (promise.deliver_earliest, promise.deliver_latest) == (earliest, latest):
+            return parcel
+        again = promise.model_copy(update={"deliver_earliest": earliest, "deliver_latest": latest})
+        return parcel.model_copy(update={"promise": again, "reason": "carrier: delivery attempt failed"})
 
     def _with(self, order: Order, moved: Fulfillment, by: str) -> Order:
         fulfillments = [moved if f.fulfillment_id == moved.fulfillment_id else f for f in order.fulfillments]

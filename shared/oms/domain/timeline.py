@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from oms.domain.events import delivery_place
-from oms.domain.lifecycle import HANDED_OVER, LIVE
+from oms.domain.lifecycle import FINAL, LIVE
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus
 from oms.models.timeline import TimelineEntry
 
@@ -117,7 +117,7 @@ def _parcel_changes(old: Order, new: Order) -> list[_Entry]:
         elif parcel.scans != was.scans:
             late = [scan for scan in parcel.scans if scan not in was.scans]
             out += [_Entry("parcel", f"{fid}: {s.status.value} reported late by {s.by}", None, fid) for s in late]
-        if parcel.promise != was.promise and parcel.promise is not None and parcel.status not in HANDED_OVER:
+        if parcel.promise != was.promise and parcel.promise is not None and parcel.status not in FINAL:
             latest = parcel.promise.deliver_latest or parcel.promise.deliver_by or parcel.promise.ready_at
             why = f" ({parcel.reason})" if parcel.reason else ""
             out.append(_Entry("promise", f"{fid}: now expected by {latest}{why}", f"Now expected by {latest}", fid))
