@@ -53,6 +53,7 @@ REDRIVES = {
     "stock-push": ("ChannelStockPushDLQ", "ChannelStockPushRetryQueue"),  # its retries (the rest are stream batches)
     "sourcing": ("SourcingDLQ", "SourcingQueue"),
     "promising": ("PromisingDLQ", "PromisingQueue"),
+    "write-back": ("ChannelWriteBackDLQ", "ChannelWriteBackQueue"),
 }
 LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator
 

@@ -7,7 +7,9 @@ given to the functions as ``OMS_<CHANNEL>_API_BASE`` (template parameters
 (``POST /<channel>/stock``); issue 7 adds each channel's own API shapes. Under
 ``/biteship`` it serves Biteship's public tracking for the carriers the OMS
 polls: ``GET /biteship/v1/trackings/<waybill>/couriers/<courier>`` answers a
-history one step further each time (picked, dropping_off, delivered).
+history one step further each time (picked, dropping_off, delivered). It takes
+what the OMS tells a channel after its own changes:
+``POST /<channel>/orders/<channel order id>/shipped|cancelled``.
 
 Control endpoints, for people and tests:
   GET    /_sim/calls?channel=shopee   what was received (newest last)
@@ -143,20 +145,23 @@ class ChannelSimulator:
             self._record(record)
             self._answer(request, failure, {"error": "simulated failure"})
             return
+        status, payload = self._serve(channel, method, rest, body)
+        record["answered"] = status
+        if rest.startswith("orders/"):
+            record["idempotency_key"] = request.headers.get("idempotency-key")
+        self._record(record)
+        self._answer(request, status, payload)
+
+    def _serve(self, channel: str, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        """A channel API call: (status, answer)."""
         if channel == "biteship" and method == "GET" and rest.startswith("v1/trackings/"):
-            record["answered"] = 200
-            self._record(record)
-            self._answer(request, 200, self._track(rest))
-            return
+            return 200, self._track(rest)
+        if method == "POST" and rest.startswith("orders/") and rest.rsplit("/", 1)[-1] in ("shipped", "cancelled"):
+            return 200, {"accepted": True}  # a shipment or a cancel the OMS tells the channel
         if method == "POST" and rest == "stock" and isinstance(body, dict):
             self._take_stock(channel, body)
-            record["answered"] = 200
-            self._record(record)
-            self._answer(request, 200, {"accepted": len(body.get("updates") or [])})
-            return
-        record["answered"] = 404
-        self._record(record)
-        self._answer(request, 404, {"error": f"the simulated {channel} API has no {method} /{rest}"})
+            return 200, {"accepted": len(body.get("updates") or [])}
+        return 404, {"error": f"the simulated {channel} API has no {method} /{rest}"}
 
     def _track(self, rest: str) -> dict[str, Any]:
         """GET v1/trackings/<waybill>/couriers/<courier>: the waybill's history, one step further each time."""

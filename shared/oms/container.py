@@ -198,6 +198,11 @@ def snapshots() -> Snapshots:
 
 
 @cache
+def channel_client() -> HttpChannelClient:
+    return HttpChannelClient(api_bases())
+
+
+@cache
 def stock_push() -> StockPush:
     return StockPush(
         inventory(),
@@ -250,7 +255,7 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    for factory in (*later, carrier_webhooks, order_changes, watcher, carrier_poller):
+    for factory in (*later, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from standardwebhooks.webhooks import Webhook
 
 from oms import container
@@ -474,3 +476,39 @@ def test_a_failed_delivery_attempt_promises_again_from_the_next_working_day(stac
     assert parcel.reason == "carrier: delivery attempt failed"
     kinds = [e.event_type.value for e in events_for_change(before, after)]
     assert "PromiseChanged" in kinds and "FulfillmentStatusChanged" in kinds
+
+
+def test_shipments_and_seller_cancels_are_told_to_the_channel(stack: Stack, monkeypatch) -> None:
+    from oms_local.channel_sim import ChannelSimulator
+
+    _stock(SKU, {"DC-CKG": 10})
+    draft = a_draft(channel="shopify", channel_order_id="5524887100001", shipping_address=JAKARTA,
+                    lines=[_line("1", SKU, 1)])  # fmt: skip
+    order_id = container.capture_service().capture(draft, NOW).order.order_id
+    _service().source(order_id)
+    fid = _order(order_id).fulfillments[0].fulfillment_id
+    before = _order(order_id)
+    _report(fid, {"type": "shipped", "carrier": "jne", "service": "REG", "tracking_number": "JNE0654"})
+    shipped = _order(order_id)
+    events = [e for e in events_for_change(before, shipped) if e.event_type.value == "FulfillmentShipped"]
+    simulator = ChannelSimulator().start()
+    try:
+        monkeypatch.setenv("OMS_SHOPIFY_API_BASE", simulator.base_url("shopify"))
+        container.channel_client.cache_clear()
+        worker = load_handler("functions/status/writeback.py")
+        bodies = [{"detail-type": e.event_type.value, "source": "oms", "detail": e.model_dump(mode="json")}
+                  for e in events]  # fmt: skip
+        own = {"detail-type": "OrderCancelled", "source": "oms",
+               "detail": {"event_id": "x", "detail": {"channel": "shopify", "channel_order_id": "1",
+                                                       "changed_by": "channel:shopify"}}}  # fmt: skip
+        records = [{"messageId": f"m{n}", "receiptHandle": "r", "body": json.dumps(b), "attributes": {},
+                    "eventSource": "aws:sqs"} for n, b in enumerate([*bodies, own])]  # fmt: skip
+        assert worker.lambda_handler({"Records": records}, FakeContext()) == {"batchItemFailures": []}
+        (call,) = simulator.calls_for("shopify")  # the channel's own cancel is not told back to it
+        assert call["path"] == "/orders/5524887100001/shipped" and call["body"]["tracking_number"] == "JNE0654"
+        assert call["idempotency_key"] == events[0].event_id
+        simulator.fail_next("shopify", 503, times=3)  # past the client's own two retries
+        with pytest.raises(BatchProcessingError):  # the whole batch failed: SQS retries it, then the DLQ
+            worker.lambda_handler({"Records": records[:1]}, FakeContext())
+    finally:
+        simulator.stop()

@@ -163,3 +163,17 @@ def test_watchers_flag_what_needs_a_person():
     delivered = allocated.model_copy(update={"flags": late, "fulfillments": [shipped.model_copy(
         update={"status": S.delivered, "status_at": T0 + timedelta(days=3)})]})  # fmt: skip
     assert [f.code.value for f in flags_for(delivered, T0 + timedelta(days=4), rules)] == ["late"]  # stays
+
+
+def test_only_changes_the_oms_made_are_told_back_to_a_sales_channel():
+    from oms.domain.write_back import write_back_for
+
+    def event(channel: str, changed_by: str) -> dict:
+        return {"event_id": "e1", "detail": {"channel": channel, "channel_order_id": "77", "changed_by": changed_by}}
+
+    call = write_back_for("OrderCancelled", event("shopee", "cs:desk"))
+    assert (call.channel.value, call.kind, call.channel_order_id, call.idempotency_key) == ("shopee", "cancelled",
+                                                                                          "77", "e1")  # fmt: skip
+    assert write_back_for("OrderCancelled", event("shopee", "channel:shopee")) is None  # its own cancel
+    assert write_back_for("OrderCancelled", event("web", "cs:desk")) is None  # our own channel reads our API
+    assert write_back_for("FulfillmentShipped", event("lazada", "node:wms")) is None  # no tracking number: nothing

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import urllib3
 from urllib3.util import Retry, Timeout
 
+from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
@@ -75,3 +76,18 @@ class HttpChannelClient:
                 raise DependencyError(f"{channel.value} stock API unreachable: {type(exc).__name__}") from exc
             if response.status >= 300:
                 raise DependencyError(f"{channel.value} stock API answered {response.status}")
+
+    def write_back(self, call: ChannelCall) -> None:
+        """POST <base>/orders/<channel order id>/<kind> (interim shape; the marketplace issue brings each
+        channel's own). Idempotency-Key: the event id."""
+        base = self.bases.get(call.channel)
+        if base is None:
+            return  # not connected: nothing to tell
+        url = f"{base}/orders/{call.channel_order_id}/{call.kind}"
+        headers = {"content-type": "application/json", "idempotency-key": call.idempotency_key}
+        try:
+            response = self.http.request("POST", url, body=json.dumps(call.body).encode(), headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise DependencyError(f"{call.channel.value} order API unreachable: {type(exc).__name__}") from exc
+        if response.status >= 300:
+            raise DependencyError(f"{call.channel.value} order API answered {response.status}")

@@ -62,6 +62,7 @@ def order_detail(order: Order) -> dict:
         "fulfillments": [_fulfillment(f) for f in order.fulfillments],
         "unfilled": [u.model_dump(mode="json") for u in order.unfilled],
         "flags": [f.model_dump(mode="json") for f in order.flags],
+        "changed_by": order.changed_by,
         "version": order.version,
     }
 
