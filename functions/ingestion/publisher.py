@@ -12,6 +12,8 @@ The partial-failure answer is the same one Lambda expects from it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,31 +28,30 @@ from oms.models.timeline import TimelineEntry
 from oms.observability import logger, metrics, tracer
 
 
-def changes_by_record(event: DynamoDBStreamEvent) -> list[tuple[str, list[TimelineEntry], list[DomainEvent]]]:
-    """(sequence number, timeline entries, events) per order change, in stream order."""
-    out: list[tuple[str, list[TimelineEntry], list[DomainEvent]]] = []
+@dataclass
+class Change:
+    """What one stored order change means: its timeline entries, lookup item writes and events."""
+
+    sequence: str
+    entries: list[TimelineEntry]
+    lookups: list[tuple[str, dict]]
+    events: list[DomainEvent]
+
+
+def changes_by_record(event: DynamoDBStreamEvent) -> list[Change]:
+    """Per order change, in stream order (each image read once)."""
+    out: list[Change] = []
     for record in event.records:
         stream = record.dynamodb
         if stream is None or not stream.new_image or stream.new_image.get("sk") != "ORDER":
-            continue  # a removal, or another kind of item in the table (timeline, tracking, traces)
+            continue  # a removal, or another kind of item in the table (timeline, lookups, traces)
         old = order_from_values(stream.old_image) if stream.old_image else None
         new = order_from_values(stream.new_image)
-        entries, events = entries_for_change(old, new), events_for_change(old, new)
-        if entries or events:
-            out.append((str(stream.sequence_number), entries, events))
-    return out
-
-
-def lookups(event: DynamoDBStreamEvent) -> list[tuple[str, dict]]:
-    """The lookup item changes (oms.adapters.orders.lookup_items: order numbers, node work lists), in stream order."""
-    out: list[tuple[str, dict]] = []
-    for record in event.records:
-        stream = record.dynamodb
-        if stream is None or not stream.new_image or stream.new_image.get("sk") != "ORDER":
-            continue
-        old = order_from_values(stream.old_image) if stream.old_image else None
-        puts, deletes = lookup_items(old, order_from_values(stream.new_image))
-        out += [("put", item) for item in puts] + [("delete", key) for key in deletes]
+        puts, deletes = lookup_items(old, new)
+        writes = [("put", item) for item in puts] + [("delete", key) for key in deletes]
+        change = Change(str(stream.sequence_number), entries_for_change(old, new), writes, events_for_change(old, new))
+        if change.entries or change.lookups or change.events:
+            out.append(change)
     return out
 
 
@@ -58,20 +59,18 @@ def lookups(event: DynamoDBStreamEvent) -> list[tuple[str, dict]]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    stream = DynamoDBStreamEvent(event)
-    changes = changes_by_record(stream)
-    entries = [entry for _, batch, _ in changes for entry in batch]
-    work = lookups(stream)
+    changes = changes_by_record(DynamoDBStreamEvent(event))
+    entries = [entry for change in changes for entry in change.entries]
+    writes = [write for change in changes for write in change.lookups]
     try:
         if entries:
             container.orders().put_timeline(entries)
-        if work:
-            container.orders().put_lookups(work)
+        if writes:
+            container.orders().put_lookups(writes)
     except DependencyError:
         logger.warning("timeline or lookups not written; retrying the batch", extra={"entries": len(entries)})
-        first = changes[0][0] if changes else str(next(iter(stream.records)).dynamodb.sequence_number)
-        return {"batchItemFailures": [{"itemIdentifier": first}]}
-    pending = [(sequence, events) for sequence, _, events in changes if events]
+        return {"batchItemFailures": [{"itemIdentifier": changes[0].sequence}]}
+    pending = [(change.sequence, change.events) for change in changes if change.events]
     failed_ids = set(container.event_publisher().publish([e for _, events in pending for e in events]))
     published = sum(len(events) for _, events in pending)
     for sequence, events in pending:

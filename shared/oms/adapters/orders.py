@@ -42,6 +42,22 @@ def sort_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def summary_values(order: Order) -> dict[str, Any]:
+    """The attributes list queries read (SUMMARY_FIELDS), from the order."""
+    return {
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "channel": order.channel.value,
+        "channel_order_id": order.channel_order_id,
+        "status": order.status.value,
+        "placed_at": order.placed_at.isoformat(),
+        "created_at": order.created_at.isoformat(),
+        "currency": order.currency,
+        "grand_total": order.totals.grand_total,
+        "hold_codes": order.hold_codes,
+    }
+
+
 def order_to_item(order: Order) -> dict[str, Any]:
     created = sort_time(order.created_at)
     doc = json.dumps(order.model_dump(mode="json"), separators=(",", ":")).encode()
@@ -49,16 +65,7 @@ def order_to_item(order: Order) -> dict[str, Any]:
         {
             "pk": f"ORDER#{order.order_id}",
             "sk": "ORDER",
-            "order_id": order.order_id,
-            "order_number": order.order_number,
-            "channel": order.channel.value,
-            "channel_order_id": order.channel_order_id,
-            "status": order.status.value,
-            "placed_at": order.placed_at.isoformat(),
-            "created_at": order.created_at.isoformat(),
-            "currency": order.currency,
-            "grand_total": order.totals.grand_total,
-            "hold_codes": order.hold_codes,
+            **summary_values(order),
             "version": order.version,
             "status_pk": f"STATUS#{order.status.value}",
             **_attention(order),
@@ -86,7 +93,7 @@ def lookup_items(old: Order | None, new: Order) -> tuple[list[dict[str, Any]], l
     created = sort_time(new.created_at)
     key_sk = f"{created}#{new.order_id}"
     before, after = _work_nodes(old) if old else set(), _work_nodes(new)
-    summary = {name: value for name, value in from_item(order_to_item(new)).items() if name in SUMMARY_FIELDS}
+    summary = summary_values(new)
     puts = [to_item({"pk": f"NODEQ#{node}", "sk": key_sk, **summary}) for node in sorted(after)]
     if old is None:
         puts.append(to_item({"pk": f"NUMBER#{new.order_number}", "sk": "NUMBER", "order_id": new.order_id}))
