@@ -263,6 +263,13 @@ def stock_job(args: argparse.Namespace) -> None:
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 
+def status_job(args: argparse.Namespace) -> None:
+    """Run a scheduled status job now (watch: flag orders; poll: ask carriers without push)."""
+    function = "StatusWorkerFunction"
+    handler = _load_handler(function, stage_env(args.stage, function))
+    print(json.dumps(handler({"job": args.name}, _Context())))
+
+
 def sourcing_replay(args: argparse.Namespace) -> None:
     """Plan the stored decisions of the last --days days again under a proposed rule set."""
     os.environ.update(stage_env(args.stage, "SourcingApiFunction"))
@@ -316,6 +323,10 @@ def main(argv: list[str] | None = None) -> None:
     job = stock.add_parser("job", help="run a scheduled stock job now")
     job.add_argument("--name", required=True, choices=["audit", "reconcile", "expire_holds"])
     job.set_defaults(run=stock_job)
+    status = commands.add_parser("status").add_subparsers(dest="action", required=True)
+    status_run = status.add_parser("job", help="run a scheduled status job now")
+    status_run.add_argument("--name", required=True, choices=["watch", "poll"])
+    status_run.set_defaults(run=status_job)
     sourcing = commands.add_parser("sourcing").add_subparsers(dest="action", required=True)
     replay_rules = sourcing.add_parser("replay", help="past decisions planned again under proposed rules")
     replay_rules.add_argument("--rules", required=True, help="a JSON file: the proposed rules (GET /sourcing/rules)")

@@ -12,6 +12,7 @@ from typing import Protocol
 from oms.domain.carrier_webhooks import BITESHIP_STATUSES, snake
 from oms.domain.lifecycle import HANDED_OVER
 from oms.domain.status import CarrierReport
+from oms.domain.watchers import order_ids
 from oms.errors import OmsError
 from oms.models.order import FulfillmentStatus, Order, OrderStatus
 from oms.ports import OrderPage, OrderQuery
@@ -47,34 +48,21 @@ class CarrierPoller:
     def run(self, time_left: Callable[[], float] | None = None) -> dict[str, int]:
         now = self.clock()
         asked = moved = failed = 0
-        for status in POLLED_STATUSES:
-            cursor = None
-            while True:
-                page = self.orders.list(OrderQuery(status=status, created_from=now - LOOK_BACK, limit=100,
-                                                   cursor=cursor))  # fmt: skip
-                for summary in page.items:
-                    if time_left is not None and time_left() < 10:
-                        return {"asked": asked, "moved": moved, "failed": failed, "finished": 0}
-                    order = self.orders.get(summary["order_id"])
-                    for parcel in order.fulfillments if order else []:
-                        shipment = parcel.shipment
-                        due = parcel.status_at is None or now - parcel.status_at >= self.every
-                        if (
-                            shipment is None
-                            or shipment.carrier not in self.carriers
-                            or parcel.status not in HANDED_OVER
-                            or parcel.status is FulfillmentStatus.delivered
-                            or not due
-                        ):
-                            continue
-                        asked += 1
-                        try:
-                            moved += self._ask(shipment.carrier, shipment.tracking_number, now)
-                        except OmsError:
-                            failed += 1  # the carrier's API or a conflict: the next run asks again
-                cursor = page.next_cursor
-                if not cursor:
-                    break
+        for order_id in order_ids(self.orders, POLLED_STATUSES, now - LOOK_BACK):
+            if time_left is not None and time_left() < 10:
+                return {"asked": asked, "moved": moved, "failed": failed, "finished": 0}
+            order = self.orders.get(order_id)
+            for parcel in order.fulfillments if order else []:
+                shipment = parcel.shipment
+                due = parcel.status_at is None or now - parcel.status_at >= self.every
+                waiting = parcel.status in HANDED_OVER and parcel.status is not FulfillmentStatus.delivered
+                if shipment is None or shipment.carrier not in self.carriers or not waiting or not due:
+                    continue
+                asked += 1
+                try:
+                    moved += self._ask(shipment.carrier, shipment.tracking_number, now)
+                except OmsError:
+                    failed += 1  # the carrier's API or a conflict: the next run asks again
         return {"asked": asked, "moved": moved, "failed": failed, "finished": 1}
 
     def _ask(self, carrier: str, waybill: str, now: datetime) -> int:

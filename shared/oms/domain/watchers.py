@@ -12,7 +12,7 @@ goes on the bus (`OrderFlagged`) and on the timeline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -99,6 +99,18 @@ class Orders(Protocol):
     def list(self, query: OrderQuery) -> OrderPage: ...
 
 
+def order_ids(orders: Orders, statuses: tuple[OrderStatus, ...], since: datetime) -> Iterator[str]:
+    """Every order in the statuses created since then, page by page (the scheduled jobs' walk)."""
+    for status in statuses:
+        cursor = None
+        while True:
+            page = orders.list(OrderQuery(status=status, created_from=since, limit=100, cursor=cursor))
+            yield from (summary["order_id"] for summary in page.items)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+
+
 class Watcher:
     def __init__(self, orders: Orders, clock: Callable[[], datetime], rules: WatchRules | None = None) -> None:
         self.orders = orders
@@ -109,21 +121,13 @@ class Watcher:
         """Look at every watched order once; (looked at, flagged, cleared) counts."""
         now = self.clock()
         looked = flagged = cleared = 0
-        for status in WATCHED:
-            cursor = None
-            while True:
-                page = self.orders.list(OrderQuery(status=status, created_from=now - LOOK_BACK, limit=100,
-                                                   cursor=cursor))  # fmt: skip
-                for summary in page.items:
-                    if time_left is not None and time_left() < 5:
-                        return {"looked_at": looked, "flagged": flagged, "cleared": cleared, "finished": 0}
-                    looked += 1
-                    added, dropped = self.watch(summary["order_id"], now)
-                    flagged += added
-                    cleared += dropped
-                cursor = page.next_cursor
-                if not cursor:
-                    break
+        for order_id in order_ids(self.orders, WATCHED, now - LOOK_BACK):
+            if time_left is not None and time_left() < 5:
+                return {"looked_at": looked, "flagged": flagged, "cleared": cleared, "finished": 0}
+            looked += 1
+            added, dropped = self.watch(order_id, now)
+            flagged += added
+            cleared += dropped
         return {"looked_at": looked, "flagged": flagged, "cleared": cleared, "finished": 1}
 
     def watch(self, order_id: str, now: datetime) -> tuple[int, int]:
