@@ -29,7 +29,11 @@ def test_a_quiet_lane_follows_how_late_its_region_runs():
     learner = LaneLearner()
     for _ in range(40):
         learner.observe(LANE, DAY, 6, stated_max=5)  # a peak: a day over what was stated
-    assert learner.days(QUIET, (3, 5), DAY) == (3, 6)
+    assert learner.days(QUIET, (3, 5), DAY) == (3, 5)  # one slow lane is that lane's news, not its region's
+    for lane in (("jnt", "EZ", "java", "sulawesi"), ("jne", "OKE", "sumatra", "sulawesi")):
+        for _ in range(5):
+            learner.observe(lane, DAY, 7, stated_max=6)
+    assert learner.days(QUIET, (3, 5), DAY) == (3, 6)  # three lanes into Sulawesi ran a day late
     assert learner.days(("jne", "REG", "java", "java"), (1, 2), DAY) == (1, 3)  # the overall pool, too
 
 

@@ -118,11 +118,21 @@ class LaneLearner:
         if own.total() >= rules.min_observations:
             return _percentile(own, rules.earliest_percentile), _percentile(own, rules.latest_percentile)
         for pool in (key[3], EVERYWHERE):
+            if self._lanes_in(pool, today) < rules.min_pool_lanes:
+                continue  # one slow lane is that lane's news, not its region's
             excess = self._recent(self._excess.get(pool), today)
             if excess.total() >= rules.min_observations:
                 late = max(0, _percentile(excess, rules.latest_percentile))
                 return stated[0], stated[1] + late
         return stated
+
+    def _lanes_in(self, pool: str, today: date) -> int:
+        """Lanes into the pool's region (every lane for the overall pool) with recent parcels."""
+        return sum(
+            1
+            for key, by_day in self._transit.items()
+            if (pool == EVERYWHERE or key[3] == pool) and self._recent(by_day, today).total() > 0
+        )
 
     def _recent(self, by_day: dict[date, Counter[int]] | None, today: date) -> Counter[int]:
         merged: Counter[int] = Counter()

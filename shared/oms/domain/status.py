@@ -229,7 +229,8 @@ class StatusService:
             if shipment is not None and moved.shipment is None:
                 moved = moved.model_copy(update={"shipment": shipment})
             if moved.status is S.failed_attempt and fulfillment.status is not S.failed_attempt:
-                moved = self._after_failed_attempt(moved, at)
+                province = order.shipping_address.province if order.shipping_address else None
+                moved = self._after_failed_attempt(moved, at, province)
             if moved == fulfillment:
                 return self._outcome(order, fulfillment, "unchanged", move.note)
             updated = self._with(order, moved, by)
@@ -241,14 +242,13 @@ class StatusService:
             return self._outcome(updated, moved, outcome, move.note)
         raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
 
-    def _after_failed_attempt(self, parcel: Fulfillment, at: datetime) -> Fulfillment:
-        """The carrier could not deliver: promised again from the next working day (couriers try again the
-        day after), never earlier than before; the first promise stays."""
+    def _after_failed_attempt(self, parcel: Fulfillment, at: datetime, province: str | None) -> Fulfillment:
+        """The carrier could not deliver: promised again from the next working day in the buyer's province
+        (couriers try again the day after), never earlier than before; the first promise stays."""
         promise = parcel.promise
         if promise is None or promise.deliver_latest is None:
             return parcel
         day = at.astimezone(ZoneInfo(promise.buyer_tz or "Asia/Jakarta")).date()
-        province = None  # national holidays: the attempt's region is not known here
         earliest = carrier_days_after(GENERIC_LANE, day, 1, self.holidays, province)
         latest = max(promise.deliver_latest, carrier_days_after(GENERIC_LANE, day, 2, self.holidays, province))
         if (promise.deliver_earliest, promise.deliver_latest) == (earliest, latest):

@@ -137,6 +137,9 @@ class LearningRules(Model):
     earliest_percentile: float = Field(default=0.25, ge=0.0, le=0.5, description="The earliest date, likewise")
     window_days: int = Field(default=14, ge=3, le=90, description="Deliveries older than this are forgotten")
     min_observations: int = Field(default=20, ge=5, le=10_000, description="Parcels a lane needs to use its own")
+    min_pool_lanes: int = Field(
+        default=3, ge=1, le=100, description="Lanes a region's (or the overall) pool needs before quiet lanes follow it"
+    )
 
 
 class PromisingRules(Model):
