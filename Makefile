@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job stock-push-all sourcing-replay clean
+.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job backfill-lookups stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -90,6 +90,10 @@ sourcing-replay: install
 
 stock-job: install
 	$(ADMIN) stock job --name $(JOB)
+
+# The lookup items (order numbers, node work lists) of orders stored before they existed: run once after upgrading.
+backfill-lookups: install
+	$(ADMIN) orders backfill-lookups
 
 # A status job now, against the local stack or STAGE: JOB=watch (flag orders) or JOB=poll (ask carriers).
 status-job: install

@@ -263,6 +263,28 @@ def stock_job(args: argparse.Namespace) -> None:
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 
+def backfill_lookups(args: argparse.Namespace) -> None:
+    """Write the lookup items (order number; node work lists) of orders stored before the publisher
+    wrote them: the migration that comes with the tracking API and GET /orders?node=."""
+    os.environ.update(stage_env(args.stage, "EventPublisherFunction"))
+    from oms import container
+    from oms.adapters.orders import lookup_items
+
+    orders = container.orders()
+    writes: list = []
+    count = 0
+    for order in orders.scan_orders():
+        puts, _ = lookup_items(None, order)
+        writes += [("put", item) for item in puts]
+        count += 1
+        if len(writes) >= 500:
+            orders.put_lookups(writes)
+            writes = []
+    if writes:
+        orders.put_lookups(writes)
+    print(f"{count} order(s): lookup items written")
+
+
 def status_job(args: argparse.Namespace) -> None:
     """Run a scheduled status job now (watch: flag orders; poll: ask carriers without push)."""
     function = "StatusWorkerFunction"
@@ -323,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     job = stock.add_parser("job", help="run a scheduled stock job now")
     job.add_argument("--name", required=True, choices=["audit", "reconcile", "expire_holds"])
     job.set_defaults(run=stock_job)
+    orders_cmd = commands.add_parser("orders").add_subparsers(dest="action", required=True)
+    backfill = orders_cmd.add_parser("backfill-lookups", help="order-number and node-work items for older orders")
+    backfill.set_defaults(run=backfill_lookups)
     status = commands.add_parser("status").add_subparsers(dest="action", required=True)
     status_run = status.add_parser("job", help="run a scheduled status job now")
     status_run.add_argument("--name", required=True, choices=["watch", "poll"])

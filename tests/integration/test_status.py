@@ -512,3 +512,24 @@ def test_shipments_and_seller_cancels_are_told_to_the_channel(stack: Stack, monk
             worker.lambda_handler({"Records": records[:1]}, FakeContext())
     finally:
         simulator.stop()
+
+
+def test_orders_stored_before_lookups_existed_are_backfilled(stack: Stack, capsys) -> None:
+    import importlib.util
+
+    from tests.support import ROOT as REPO
+
+    order_id, _ = _allocated("ST-18")  # stored without the publisher running: no lookup items yet
+    order = _order(order_id)
+    assert container.orders().by_number(order.order_number) is None
+    spec = importlib.util.spec_from_file_location("oms_admin", REPO / "scripts/oms_admin.py")
+    admin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(admin)
+    admin.main(["--stage", "test", "orders", "backfill-lookups"])
+    assert "order(s): lookup items written" in capsys.readouterr().out
+    assert container.orders().by_number(order.order_number).order_id == order_id
+    ingestion = load_handler("functions/ingestion/app.py")
+    event = http_event("GET", "/orders", "/orders", None, "oms_local_ops_key_cs")
+    event["queryStringParameters"] = {"node": "DC-CKG"}
+    listed = json.loads(ingestion.lambda_handler(event, FakeContext())["body"])["items"]
+    assert [item["order_id"] for item in listed] == [order_id]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -284,6 +285,17 @@ class DynamoOrders(OrderRepository):
             for e in entries
         ]
         self._batch_write(requests)
+
+    def scan_orders(self) -> Iterator[Order]:
+        """Every order (a migration's walk: reads every document)."""
+        paginator = client("dynamodb").get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self.table,
+            FilterExpression="sk = :o",
+            ExpressionAttributeValues={":o": {"S": "ORDER"}},
+        ):
+            for item in page["Items"]:
+                yield order_from_values(from_item(item))
 
     def put_lookups(self, changes: list[tuple[str, dict[str, Any]]]) -> None:
         """("put" | "delete", item or key) in stream order; the last change of a key wins."""
