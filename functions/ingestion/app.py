@@ -172,10 +172,13 @@ def order_stats(
     created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
     created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
 ) -> OrderStats:
-    end = created_to or _now()
-    start = created_from or end - timedelta(days=30)
-    if start.tzinfo is None or end.tzinfo is None:
+    if any(moment is not None and moment.tzinfo is None for moment in (created_from, created_to)):
         raise BadRequest("created_from and created_to must carry a time zone offset")
+    try:
+        end = (created_to or _now()).astimezone(UTC)
+        start = (created_from or end - timedelta(days=30)).astimezone(UTC)
+    except OverflowError:
+        raise BadRequest("created_from or created_to is out of range") from None
     if start > end or end - start > timedelta(days=92):
         raise BadRequest("created_from must be before created_to, at most 92 days apart")
     rows = container.orders().stats(start, end)

@@ -47,8 +47,8 @@ def changes_by_record(event: DynamoDBStreamEvent) -> list[Change]:
             continue  # a removal, or another kind of item in the table (timeline, lookups, traces)
         old = order_from_values(stream.old_image) if stream.old_image else None
         new = order_from_values(stream.new_image)
-        puts, deletes = lookup_items(old, new)
-        writes = [("put", item) for item in puts] + [("delete", key) for key in deletes]
+        puts, tombstones = lookup_items(old, new)
+        writes = [("put", item) for item in [*puts, *tombstones]]
         change = Change(str(stream.sequence_number), entries_for_change(old, new), writes, events_for_change(old, new))
         if change.entries or change.lookups or change.events:
             out.append(change)

@@ -29,6 +29,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     elif event.get("job") == "poll":
         result = container.carrier_poller().run(time_left)
         metrics.add_metric(name="CarrierPolls", unit=MetricUnit.Count, value=result["asked"])
+        metrics.add_metric(name="CarrierPollsFailed", unit=MetricUnit.Count, value=result["failed"])
     else:
         logger.warning("unknown job; nothing done", extra={"job": event.get("job")})
         return {"job": event.get("job"), "done": False}

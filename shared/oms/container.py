@@ -158,7 +158,10 @@ def promises() -> PromiseService:
 
 @cache
 def status() -> StatusService:
-    return StatusService(orders(), inventory(), sourcing(), reference_data().nodes, lambda: datetime.now(UTC))
+    return StatusService(
+        orders(), inventory(), sourcing(), reference_data().nodes, lambda: datetime.now(UTC),
+        lambda: promiser()().holidays,
+    )  # fmt: skip
 
 
 @cache

@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook
 
 from oms import container
 from oms.domain.events import events_for_change
-from oms.models.order import Order
+from oms.models.order import FulfillmentStatus, Order
+from oms.ports import OrderQuery
 from tests.builders import a_draft
 from tests.integration.conftest import Stack, client
 from tests.integration.test_sourcing import JAKARTA, NOW, SKU, _capture, _line, _service, _stock
@@ -533,3 +534,33 @@ def test_orders_stored_before_lookups_existed_are_backfilled(stack: Stack, capsy
     event["queryStringParameters"] = {"node": "DC-CKG"}
     listed = json.loads(ingestion.lambda_handler(event, FakeContext())["body"])["items"]
     assert [item["order_id"] for item in listed] == [order_id]
+
+
+def test_third_review_flags_end_lookups_never_come_back_and_stats_bounds(stack: Stack) -> None:
+    from oms.adapters.orders import lookup_items
+    from oms.domain.watchers import Watcher
+
+    order_id, fid = _allocated("ST-19")
+    _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0432"})
+    later = datetime.now(UTC) + timedelta(hours=49)
+    Watcher(container.orders(), lambda: later).run()
+    assert {f.code.value for f in _order(order_id).flags} == {"no_scan"}
+    _biteship("JNE0432", "delivered")
+    Watcher(container.orders(), lambda: later).run()  # a delivered order is not watched, but its flags end
+    assert _order(order_id).flags == []
+
+    other_id, _ = _allocated("ST-20")
+    allocated = _order(other_id)
+    shipped = allocated.model_copy(update={"version": allocated.version + 1, "fulfillments": [
+        allocated.fulfillments[0].model_copy(update={"status": FulfillmentStatus.shipped})]})  # fmt: skip
+    orders = container.orders()
+    puts, _ = lookup_items(None, allocated)
+    _, tombstones = lookup_items(allocated, shipped)
+    orders.put_lookups([("put", item) for item in tombstones])  # the newer change: no work left at DC-CKG
+    orders.put_lookups([("put", item) for item in puts])  # an older batch replayed afterwards
+    assert [i["order_id"] for i in orders.list(OrderQuery(node_id="DC-CKG")).items] == []
+
+    ingestion = load_handler("functions/ingestion/app.py")
+    event = http_event("GET", "/orders/stats", "/orders/stats", None, "oms_local_ops_key_cs")
+    event["queryStringParameters"] = {"created_to": "0001-01-02T00:00:00+00:00"}
+    assert ingestion.lambda_handler(event, FakeContext())["statusCode"] == 400

@@ -177,3 +177,15 @@ def test_only_changes_the_oms_made_are_told_back_to_a_sales_channel():
     assert write_back_for("OrderCancelled", event("shopee", "channel:shopee")) is None  # its own cancel
     assert write_back_for("OrderCancelled", event("web", "cs:desk")) is None  # our own channel reads our API
     assert write_back_for("FulfillmentShipped", event("lazada", "node:wms")) is None  # no tracking number: nothing
+
+
+def test_a_parcel_that_ended_elsewhere_is_never_late():
+    from oms.domain.watchers import WatchRules, flags_for
+    from oms.models.order import PromiseDates
+
+    promise = PromiseDates(ship_by=T0, deliver_by=T0 + timedelta(hours=3), buyer_tz="Asia/Jakarta")
+    order = build_order(a_draft(), order_number="OMS-1", known_skus={"TSHIRT-BLK-M", "CAP-NAVY"}, now=T0)
+    for status in (S.rejected, S.cancelled, S.returned_to_sender):
+        ended = parcel(status, at=T0).model_copy(update={"promise": promise})
+        watched = order.model_copy(update={"status": OrderStatus.allocated, "fulfillments": [ended]})
+        assert flags_for(watched, T0 + timedelta(days=1), WatchRules()) == []

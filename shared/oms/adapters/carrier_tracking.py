@@ -48,4 +48,6 @@ class BiteshipTracking:
                 at = datetime.fromisoformat(newest["updated_at"])
             except ValueError:
                 at = None
+            if at is not None and at.tzinfo is None:
+                at = None  # a time without its zone is no time: the report counts as untimed
         return str(newest.get("status") or body.get("status") or ""), at, newest.get("note")

@@ -87,19 +87,28 @@ def _attention(order: Order) -> dict[str, str]:
     return {}
 
 
+TOMBSTONE_DAYS = 30  # an ended node-work item stays this long as a tombstone, so an older replayed put loses
+
+
 def lookup_items(old: Order | None, new: Order) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(puts, deletes) of the lookup items a change means: the order number (NUMBER#<number>, once) and
-    the node work lists (pk NODEQ#<node>, sk created_sk): one per node that has a parcel to work on
-    (at the node, or waiting there for pickup)."""
+    """(puts, tombstones) of the lookup items a change means: the order number (NUMBER#<number>) and the
+    node work lists (pk NODEQ#<node>, sk created_sk): one per node that has a parcel to work on (at the
+    node, or waiting there for pickup). Each carries the order's version: put_lookups writes a newer one
+    only, so a replayed old batch (or a backfill racing the stream) never brings back what ended."""
     created = sort_time(new.created_at)
     key_sk = f"{created}#{new.order_id}"
     before, after = _work_nodes(old) if old else set(), _work_nodes(new)
-    summary = summary_values(new)
+    summary = {**summary_values(new), "version": new.version}
     puts = [to_item({"pk": f"NODEQ#{node}", "sk": key_sk, **summary}) for node in sorted(after)]
     if old is None:
-        puts.append(to_item({"pk": f"NUMBER#{new.order_number}", "sk": "NUMBER", "order_id": new.order_id}))
-    deletes = [{"pk": {"S": f"NODEQ#{node}"}, "sk": {"S": key_sk}} for node in sorted(before - after)]
-    return puts, deletes
+        puts.append(to_item({"pk": f"NUMBER#{new.order_number}", "sk": "NUMBER", "order_id": new.order_id,
+                             "version": new.version}))  # fmt: skip
+    purge = int((new.updated_at + timedelta(days=TOMBSTONE_DAYS)).timestamp())
+    tombstones = [
+        to_item({"pk": f"NODEQ#{node}", "sk": key_sk, "version": new.version, "gone": True, "purge_at": purge})
+        for node in sorted(before - after)
+    ]
+    return puts, tombstones
 
 
 def _work_nodes(order: Order) -> set[str]:
@@ -111,6 +120,8 @@ def _work_nodes(order: Order) -> set[str]:
 def _filters(query: OrderQuery, bounds: dict[str, Any]) -> dict[str, Any]:
     """What the key cannot say: the channel, and the status on node and attention lists."""
     conditions, names = [], {}
+    if query.node_id is not None:
+        conditions.append("attribute_not_exists(gone)")  # ended: a tombstone
     if query.channel:
         conditions.append("channel = :c")
         bounds[":c"] = {"S": query.channel}
@@ -298,12 +309,22 @@ class DynamoOrders(OrderRepository):
                 yield order_from_values(from_item(item))
 
     def put_lookups(self, changes: list[tuple[str, dict[str, Any]]]) -> None:
-        """("put" | "delete", item or key) in stream order; the last change of a key wins."""
+        """Lookup items (puts and tombstones) in stream order; per key the last one is written, and only
+        over an older version (a repeat or a late replay changes nothing)."""
         last: dict[tuple[str, str], dict[str, Any]] = {}
-        for kind, item in changes:
-            key = (item["pk"]["S"], item["sk"]["S"])
-            last[key] = {"PutRequest": {"Item": item}} if kind == "put" else {"DeleteRequest": {"Key": item}}
-        self._batch_write(list(last.values()))
+        for _, item in changes:
+            last[(item["pk"]["S"], item["sk"]["S"])] = item
+        for item in last.values():
+            try:
+                client("dynamodb").put_item(
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR version < :v",
+                    ExpressionAttributeValues={":v": item["version"]},
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise DependencyError(f"lookup write failed: {error_code(exc)}") from exc
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
@@ -382,7 +403,10 @@ class DynamoOrders(OrderRepository):
         now = datetime.now(UTC)
         try:
             end = (query.created_to or now).astimezone(UTC)
-            start = (query.created_from or (end - DEFAULT_LOOKBACK)).astimezone(UTC)
+            # Node and attention lists hold what needs work, however old; the others look back 30 days.
+            lists = query.node_id is not None or query.attention is not None
+            default_start = datetime(2000, 1, 1, tzinfo=UTC) if lists else end - DEFAULT_LOOKBACK
+            start = (query.created_from or default_start).astimezone(UTC)
         except OverflowError:
             raise BadRequest("created_from or created_to is out of range") from None
         if start > end:

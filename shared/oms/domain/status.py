@@ -109,13 +109,15 @@ class StatusService:
         sourcing: Sourcing,
         nodes: Callable[[], dict[str, Any]],
         clock: Callable[[], datetime],
+        holidays: Callable[[], Holidays] | None = None,
     ) -> None:
         self.orders = orders
         self.inventory = inventory
         self.sourcing = sourcing
         self.nodes = nodes
         self.clock = clock
-        self.holidays = Holidays([])
+        # Public holidays, cuti bersama and the promising rules' extra (regional) days.
+        self.holidays_for = holidays or (lambda: Holidays([]))
 
     # ------------------------------------------------------------ nodes
 
@@ -249,8 +251,9 @@ class StatusService:
         if promise is None or promise.deliver_latest is None:
             return parcel
         day = at.astimezone(ZoneInfo(promise.buyer_tz or "Asia/Jakarta")).date()
-        earliest = carrier_days_after(GENERIC_LANE, day, 1, self.holidays, province)
-        latest = max(promise.deliver_latest, carrier_days_after(GENERIC_LANE, day, 2, self.holidays, province))
+        holidays = self.holidays_for()
+        earliest = carrier_days_after(GENERIC_LANE, day, 1, holidays, province)
+        latest = max(promise.deliver_latest, carrier_days_after(GENERIC_LANE, day, 2, holidays, province))
         if (promise.deliver_earliest, promise.deliver_latest) == (earliest, latest):
             return parcel
         again = promise.model_copy(update={"deliver_earliest": earliest, "deliver_latest": latest})

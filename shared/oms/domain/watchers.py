@@ -43,6 +43,8 @@ class WatchRules:
 
 def flags_for(order: Order, now: datetime, rules: WatchRules) -> list[Flag]:
     """The flags the order should carry now (since: kept from the flag it had, else now)."""
+    if order.status is OrderStatus.cancelled:
+        return []  # nothing left to watch: its flags go too
     found: list[tuple[FlagCode, str | None, str]] = []
     if order.status is OrderStatus.received and order.payment.status in PAYABLE:
         waited = now - order.created_at
@@ -73,14 +75,16 @@ def flags_for(order: Order, now: datetime, rules: WatchRules) -> list[Flag]:
 
 def _late(parcel, now: datetime) -> bool:  # type: ignore[no-untyped-def]
     promise = parcel.promise
-    if promise.deliver_by is not None:
-        return now > promise.deliver_by
-    if promise.deliver_latest is None or parcel.status in (
+    if parcel.status in (
         FulfillmentStatus.returned_to_sender,
         FulfillmentStatus.cancelled,
         FulfillmentStatus.rejected,
         FulfillmentStatus.ready_for_pickup,
     ):
+        return False  # ended elsewhere, or waiting for the buyer
+    if promise.deliver_by is not None:
+        return now > promise.deliver_by
+    if promise.deliver_latest is None:
         return False
     today = now.astimezone(ZoneInfo(promise.buyer_tz or "Asia/Jakarta")).date()
     return today > promise.deliver_latest
@@ -111,6 +115,17 @@ def order_ids(orders: Orders, statuses: tuple[OrderStatus, ...], since: datetime
                 break
 
 
+def attention_ids(orders: Orders, attention: str) -> Iterator[str]:
+    """Every order in an attention list (late, at_risk), however old."""
+    cursor = None
+    while True:
+        page = orders.list(OrderQuery(attention=attention, limit=100, cursor=cursor))
+        yield from (summary["order_id"] for summary in page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+
+
 class Watcher:
     def __init__(self, orders: Orders, clock: Callable[[], datetime], rules: WatchRules | None = None) -> None:
         self.orders = orders
@@ -121,7 +136,9 @@ class Watcher:
         """Look at every watched order once; (looked at, flagged, cleared) counts."""
         now = self.clock()
         looked = flagged = cleared = 0
-        for order_id in order_ids(self.orders, WATCHED, now - LOOK_BACK):
+        # The watched statuses, and every order already flagged (its flags end when it moves on).
+        flagged_ids = [*attention_ids(self.orders, "at_risk"), *attention_ids(self.orders, "late")]
+        for order_id in dict.fromkeys([*order_ids(self.orders, WATCHED, now - LOOK_BACK), *flagged_ids]):
             if time_left is not None and time_left() < 5:
                 return {"looked_at": looked, "flagged": flagged, "cleared": cleared, "finished": 0}
             looked += 1
