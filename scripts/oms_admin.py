@@ -288,7 +288,10 @@ def backfill_lookups(args: argparse.Namespace) -> None:
 def status_job(args: argparse.Namespace) -> None:
     """Run a scheduled status job now (watch: flag orders; poll: ask carriers without push)."""
     function = "StatusWorkerFunction"
-    handler = _load_handler(function, stage_env(args.stage, function))
+    env = stage_env(args.stage, function)
+    if args.stage == "local" and not env.get("OMS_BITESHIP_API_BASE"):
+        env["OMS_BITESHIP_API_BASE"] = f"{LOCAL_CHANNELS_URL}/biteship"  # make run's simulator, not Biteship
+    handler = _load_handler(function, env)
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 

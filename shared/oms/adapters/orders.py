@@ -418,6 +418,8 @@ class DynamoOrders(OrderRepository):
         state = _decode_cursor(query.cursor) if query.cursor else {}
         filter_args = _filters(query, bounds)
         partitions, index, key_name, sort_name = _partitions(query, start, end)
+        if state and state.get("partition") not in partitions:
+            raise BadRequest("cursor belongs to another list: send the same filters as the page it came from")
         if state.get("partition") in partitions:
             partitions = partitions[partitions.index(state["partition"]) :]
         items: list[dict[str, Any]] = []
