@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from oms import container
 from oms.domain.apikeys import authorize
 from oms.domain.capture import CaptureResult, Outcome, order_id_for
-from oms.domain.webhooks import Acknowledgement, WebhookRequest
+from oms.domain.webhooks import EMPTY_ANSWER, Acknowledgement, WebhookRequest
 from oms.errors import BadRequest, NotFound
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
 from oms.models.api import CaptureResponse, OrderCreate, OrderList, OrderStats, WebhookAck
@@ -51,11 +51,19 @@ def _now() -> datetime:
     description=(
         "Verifies the channel's signature over the raw body, stores the body before answering, "
         "and normalizes it asynchronously. A repeat of a stored delivery is answered 200 'duplicate' "
-        "(a 4xx would make the channel retry and, for Shopify, drop the subscription)."
+        "(a 4xx would make the channel retry and, for Shopify, drop the subscription). Shopee and TikTok Shop "
+        "get an empty 200 body, as they ask; Shopee's verification push is answered without being stored. "
+        "The marketplaces' thin pushes are completed from the channel's order API after the answer."
     ),
-    responses={200: {"description": "stored (or a duplicate, or a ping)"}, 401: {"description": "bad signature"}},
+    responses={
+        200: {
+            "description": "stored (or a duplicate, or a ping); empty for Shopee and TikTok Shop",
+            "content": {"application/json": {"model": WebhookAck}},
+        },
+        401: {"description": "bad signature"},
+    },
 )
-def receive_webhook(channel: str) -> WebhookAck:
+def receive_webhook(channel: str) -> Response[WebhookAck | None]:
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     request = WebhookRequest(channel=channel, body=raw_body(event.raw_event), headers=headers)
@@ -65,7 +73,10 @@ def receive_webhook(channel: str) -> WebhookAck:
     elif receipt.status is Acknowledgement.duplicate:
         metrics.add_metric(name="WebhooksDuplicate", unit=MetricUnit.Count, value=1)
     logger.info("webhook received", extra={"channel": channel, "ack": receipt.status.value})
-    return WebhookAck(status=receipt.status.value)
+    if channel in EMPTY_ANSWER:  # Shopee and TikTok Shop want an empty 2xx body
+        return Response(status_code=200, body=None)
+    ack = WebhookAck(status=receipt.status.value)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=ack)
 
 
 def _capture_response(result: CaptureResult) -> CaptureResponse:

@@ -4,6 +4,9 @@ Each new (or replayed) inbox item is normalized and captured. A payload that
 cannot be normalized is quarantined with its reason (retrying cannot fix it);
 anything else that fails is reported as a batch item failure so Lambda
 retries it, and after the retries the batch's pointer goes to the DLQ.
+A marketplace's thin push becomes fetch requests on ChannelFetchQueue (the
+channel fetcher asks the channel's API for the order): no channel API is
+called here, so a slow marketplace never holds up the inbox stream.
 """
 
 from __future__ import annotations
@@ -43,11 +46,19 @@ def handle_record(record: DynamoDBRecord) -> None:
     entry = entry_from_values(values)
     now = datetime.now(UTC)
     try:
-        normalized = normalize_entry(entry)
+        normalized = normalize_entry(entry, decrypt=container.tokopedia_decrypt())
     except NormalizationError as exc:
         container.inbox().quarantine(entry.pk, exc.message, now)
         metrics.add_metric(name="WebhooksQuarantined", unit=MetricUnit.Count, value=1)
         logger.warning("webhook quarantined", extra={"inbox_key": entry.pk, "error": exc.code})
+        return
+    if normalized.fetch:
+        queued = container.channel_sync().request(normalized.fetch, entry.pk)
+        metrics.add_metric(name="ChannelFetchesQueued", unit=MetricUnit.Count, value=len(queued))
+        logger.info(
+            "orders to fetch",
+            extra={"inbox_key": entry.pk, "named": len(normalized.fetch), "queued": len(queued)},
+        )
         return
     if normalized.draft is None:
         logger.info("webhook kept, not applied", extra={"inbox_key": entry.pk, "reason": normalized.ignored_reason})

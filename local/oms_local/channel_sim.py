@@ -11,12 +11,25 @@ history one step further each time (picked, dropping_off, delivered). It takes
 what the OMS tells a channel after its own changes:
 ``POST /<channel>/orders/<channel order id>/shipped|cancelled``.
 
+The marketplaces' order APIs (Shopee, Lazada, TikTok Shop, Tokopedia) are served in each channel's
+documented format, with each channel's request signing checked: see marketplace_sim.py, which also
+sends their signed webhooks to the OMS.
+
 Control endpoints, for people and tests:
   GET    /_sim/calls?channel=shopee   what was received (newest last)
   GET    /_sim/stock?channel=shopee   the latest figure per SKU, as the channel now shows it
   DELETE /_sim/calls                  forget everything
   POST   /_sim/fail {"channel": "shopee", "status": 503, "times": 2}
                                       the next calls to that channel answer with that status
+  POST   /_sim/orders {"channel": "shopee", "lines": [{"sku": "BTK-PRG-L", "quantity": 2,
+                       "unit_price": 450000}], "push": true, "age_s": 0}
+                                      a marketplace order (placed age_s ago); with push, its
+                                      webhook(s) go to the OMS
+  POST   /_sim/orders/<channel>/<id> {"status": "SHIPPED", "push": true}
+                                      change it (push false: the push is "missed")
+  POST   /_sim/push/<channel>/<id> {"status": "READY_TO_SHIP", "bad_signature": false}
+                                      push again without changing the order (repeats, old news)
+  GET    /_sim/orders/<channel>/<id>  the order as the channel's API shows it
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .marketplace_sim import MARKETPLACES, MarketplaceSim
+
 log = logging.getLogger("oms_local.channels")
 
 CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce", "biteship")
@@ -39,7 +54,16 @@ MAX_CALLS = 100_000  # the oldest are dropped beyond this
 
 
 class ChannelSimulator:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_path: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        from .seed import local_settings
+
+        self.marketplaces = MarketplaceSim(settings or local_settings())
         self.host = host
         self.port = port
         self.log_path = log_path
@@ -112,6 +136,7 @@ class ChannelSimulator:
             self.stock.clear()
             self.trackings.clear()
             self.failures.clear()
+        self.marketplaces.clear()
 
     def fail_next(self, channel: str, status: int, times: int = 1) -> None:
         with self.lock:
@@ -129,6 +154,9 @@ class ChannelSimulator:
         except ValueError:
             self._answer(request, 400, {"error": "body is not JSON"})
             return
+        if parts.path.startswith(("/_sim/orders", "/_sim/push")):
+            self._marketplace_control(request, method, parts.path, body)
+            return
         if parts.path.startswith("/_sim/"):
             self._control(request, method, parts.path, query, body)
             return
@@ -145,7 +173,12 @@ class ChannelSimulator:
             self._record(record)
             self._answer(request, failure, {"error": "simulated failure"})
             return
-        status, payload = self._serve(channel, method, rest, body)
+        served = None
+        if channel in MARKETPLACES:
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            served = self.marketplaces.serve(channel, method, "/" + rest, query, raw, headers)
+            record["query"] = {k: v for k, v in query.items() if k not in ("sign", "access_token")}
+        status, payload = served if served is not None else self._serve(channel, method, rest, body)
         record["answered"] = status
         if rest.startswith("orders/"):
             record["idempotency_key"] = request.headers.get("idempotency-key")
@@ -196,6 +229,43 @@ class ChannelSimulator:
             self._answer(request, 200, {"armed": body})
         else:
             self._answer(request, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def _marketplace_control(self, request: BaseHTTPRequestHandler, method: str, path: str, body: Any) -> None:
+        sim = self.marketplaces
+        spec = body if isinstance(body, dict) else {}
+        parts = path.strip("/").split("/")  # _sim, orders|push, [channel, id]
+        try:
+            if parts[1] == "orders" and len(parts) == 2 and method == "POST":
+                order = sim.create(spec)
+                self._answer(request, 201, self._order_view(order, spec.get("push", True)))
+            elif parts[1] == "orders" and len(parts) == 4 and method == "GET":
+                order = sim.get(parts[2], parts[3])
+                if order is None:
+                    self._answer(request, 404, {"error": f"no {parts[2]} order {parts[3]}"})
+                else:
+                    self._answer(request, 200, self._order_view(order, push=False))
+            elif parts[1] == "orders" and len(parts) == 4 and method == "POST":
+                order = sim.change(parts[2], parts[3], spec)
+                self._answer(request, 200, self._order_view(order, spec.get("push", True)))
+            elif parts[1] == "push" and len(parts) == 4 and method == "POST":
+                order = sim.get(parts[2], parts[3])
+                if order is None:
+                    raise KeyError(f"no {parts[2]} order {parts[3]}")
+                bodies = sim.pushes(order, spec.get("status"))
+                bad = bool(spec.get("bad_signature"))
+                self._answer(request, 200, {"pushed": [sim.send(parts[2], b, bad) for b in bodies], "bodies": bodies})
+            else:
+                self._answer(request, 404, {"error": f"no control endpoint {method} {path}"})
+        except (KeyError, ValueError, TypeError) as exc:
+            self._answer(request, 400 if not isinstance(exc, KeyError) else 404, {"error": str(exc).strip("'")})
+
+    def _order_view(self, order: Any, push: bool) -> dict[str, Any]:
+        sim = self.marketplaces
+        view: dict[str, Any] = {"channel": order.channel, "order_id": order.order_id, "status": order.status,
+                                "updated": order.updated}  # fmt: skip
+        if push:
+            view["pushed"] = [sim.send(order.channel, b) for b in sim.pushes(order)]
+        return view
 
     def _record(self, record: dict[str, Any]) -> None:
         with self.lock:

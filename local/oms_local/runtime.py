@@ -128,16 +128,23 @@ class LocalRuntime:
         self.state_was_new = not self.state.exists
         if not self.state_was_new:
             self.restored = self.state.load(self.client, self.resources.tables, self.resources.queues)
-        self.workers = WorkerManager(self.template.functions(), self.moto_url, self.data_dir / "logs",
-                                     self.pool_sizes)
+        self.workers = WorkerManager(self.template.functions(), self.moto_url, self.data_dir / "logs", self.pool_sizes)
         # Every start: seed.py configures secrets and keys (not persisted), and adds demo data to new state.
         self.seed_output = self._run_seed()
         # Restored items are already in moto's fresh streams: start past them, not at TRIM_HORIZON.
-        self.pump = Pump(self.template, self.resources, self.workers, self.client,
-                         start_at_latest=not self.state_was_new, schedule_scale=self.schedule_scale)
+        self.pump = Pump(
+            self.template,
+            self.resources,
+            self.workers,
+            self.client,
+            start_at_latest=not self.state_was_new,
+            schedule_scale=self.schedule_scale,
+        )
         self.pump.start()
         self.gateway = GatewayServer(self.host, self.port, self.template.http_routes(), self.workers.invoke)
         self.gateway.start()
+        if self.channels is not None:  # the simulated marketplaces push their webhooks here
+            self.channels.marketplaces.oms_url = self.gateway.url
         if self.snapshot_interval_s > 0:
             thread = threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True)
             thread.start()
@@ -189,15 +196,17 @@ class LocalRuntime:
         """Queues no source consumes and that redrive nowhere (DLQs): safe to peek while running."""
         consumed = {s.queue_logical_id for f in self.template.functions().values() for s in f.sqs_sources}
         return [
-            lid for lid in self.resources.queues
-            if lid not in consumed
-            and "RedrivePolicy" not in (self.template.resources[lid].get("Properties") or {})
+            lid
+            for lid in self.resources.queues
+            if lid not in consumed and "RedrivePolicy" not in (self.template.resources[lid].get("Properties") or {})
         ]
 
     def _item_count(self) -> int:
         ddb = self.client("dynamodb")
-        return sum(int(ddb.describe_table(TableName=name)["Table"].get("ItemCount", 0))
-                   for name in self.resources.tables.values())
+        return sum(
+            int(ddb.describe_table(TableName=name)["Table"].get("ItemCount", 0))
+            for name in self.resources.tables.values()
+        )
 
     def _snapshot_loop(self) -> None:
         # A snapshot scans every table through moto, which serves one request at a time: with
@@ -209,14 +218,18 @@ class LocalRuntime:
             items = self._item_count()
             if items > PERIODIC_SNAPSHOT_MAX_ITEMS:
                 if not self._snapshots_paused:
-                    log.warning("%d items stored: periodic state snapshots paused (state is saved on exit, "
-                                "which takes a while at this size)", items)
+                    log.warning(
+                        "%d items stored: periodic state snapshots paused (state is saved on exit, "
+                        "which takes a while at this size)",
+                        items,
+                    )
                 self._snapshots_paused = True
                 continue
             self._snapshots_paused = False
             try:
-                if self.state.dump(self.client, self.resources.tables, self.resources.queues,
-                                   queue_ids=self._terminal_queues()):
+                if self.state.dump(
+                    self.client, self.resources.tables, self.resources.queues, queue_ids=self._terminal_queues()
+                ):
                     log.info("state snapshot written to %s", self.state.dir)
             except Exception:
                 log.exception("periodic snapshot failed")

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from oms.adapters.dynamo import to_item
@@ -33,6 +34,18 @@ DEFAULTS = {
     "OMS_LAZADA_APP_SECRET": "lazada_local_dev_secret",
     "OMS_TIKTOK_APP_KEY": "tts_local_app",
     "OMS_TIKTOK_APP_SECRET": "tiktok_local_dev_secret",
+    # What the OMS needs to call the marketplaces' APIs (in production: from each channel's shop authorization).
+    "OMS_SHOPEE_SHOP_ID": "880011",
+    "OMS_SHOPEE_ACCESS_TOKEN": "shopee_local_access_token",
+    "OMS_LAZADA_ACCESS_TOKEN": "lazada_local_access_token",
+    "OMS_TIKTOK_ACCESS_TOKEN": "tiktok_local_access_token",
+    "OMS_TIKTOK_SHOP_CIPHER": "ROW_local_shop_cipher",
+    "OMS_TOKOPEDIA_FS_ID": "15001",
+    "OMS_TOKOPEDIA_SHOP_ID": "479573",
+    "OMS_TOKOPEDIA_CLIENT_ID": "tokopedia_local_client",
+    "OMS_TOKOPEDIA_CLIENT_SECRET": "tokopedia_local_client_secret",
+    # The seller's RSA key for Tokopedia's encrypted buyer data (PEM); empty: a new one each start.
+    "OMS_TOKOPEDIA_PRIVATE_KEY": "",
     # Carriers: Biteship's dashboard header (name and value); the Standard Webhooks secret of other carriers.
     "OMS_BITESHIP_HEADER": "x-biteship-secret",
     "OMS_BITESHIP_SECRET": "biteship_local_dev_secret",
@@ -51,6 +64,16 @@ SECRET_PARAMETERS = {
     "OMS_LAZADA_APP_SECRET": "lazada/app_secret",
     "OMS_TIKTOK_APP_KEY": "tiktok/app_key",
     "OMS_TIKTOK_APP_SECRET": "tiktok/app_secret",
+    "OMS_SHOPEE_SHOP_ID": "shopee/shop_id",
+    "OMS_SHOPEE_ACCESS_TOKEN": "shopee/access_token",
+    "OMS_LAZADA_ACCESS_TOKEN": "lazada/access_token",
+    "OMS_TIKTOK_ACCESS_TOKEN": "tiktok/access_token",
+    "OMS_TIKTOK_SHOP_CIPHER": "tiktok/shop_cipher",
+    "OMS_TOKOPEDIA_FS_ID": "tokopedia/fs_id",
+    "OMS_TOKOPEDIA_SHOP_ID": "tokopedia/shop_id",
+    "OMS_TOKOPEDIA_CLIENT_ID": "tokopedia/client_id",
+    "OMS_TOKOPEDIA_CLIENT_SECRET": "tokopedia/client_secret",
+    "OMS_TOKOPEDIA_PRIVATE_KEY": "tokopedia/private_key",
     "OMS_BITESHIP_HEADER": "biteship/header_name",
     "OMS_BITESHIP_SECRET": "biteship/header_secret",
     "OMS_CARRIER_SECRET": "carriers/secret",
@@ -58,18 +81,66 @@ SECRET_PARAMETERS = {
 
 # A demo fashion-and-food retailer: two DCs and four stores across three time zones.
 NODES = [
-    {"node_id": "DC-CKG", "name": "DC Cikarang", "kind": "dc", "city": "Bekasi", "province": "Jawa Barat",
-     "tz": "Asia/Jakarta", "lat": Decimal("-6.2615"), "lng": Decimal("107.1526")},
-    {"node_id": "DC-SBY", "name": "DC Surabaya", "kind": "dc", "city": "Surabaya", "province": "Jawa Timur",
-     "tz": "Asia/Jakarta", "lat": Decimal("-7.2575"), "lng": Decimal("112.7521")},
-    {"node_id": "ST-JKT-GI", "name": "Toko Grand Indonesia", "kind": "store", "city": "Jakarta Pusat",
-     "province": "DKI Jakarta", "tz": "Asia/Jakarta", "lat": Decimal("-6.1951"), "lng": Decimal("106.8209")},
-    {"node_id": "ST-BDG-PVJ", "name": "Toko Paris Van Java", "kind": "store", "city": "Bandung",
-     "province": "Jawa Barat", "tz": "Asia/Jakarta", "lat": Decimal("-6.8889"), "lng": Decimal("107.5963")},
-    {"node_id": "ST-DPS-BC", "name": "Toko Beachwalk Kuta", "kind": "store", "city": "Badung", "province": "Bali",
-     "tz": "Asia/Makassar", "lat": Decimal("-8.7177"), "lng": Decimal("115.1688")},
-    {"node_id": "ST-MKS-TP", "name": "Toko Trans Studio Makassar", "kind": "store", "city": "Makassar",
-     "province": "Sulawesi Selatan", "tz": "Asia/Makassar", "lat": Decimal("-5.1566"), "lng": Decimal("119.3938")},
+    {
+        "node_id": "DC-CKG",
+        "name": "DC Cikarang",
+        "kind": "dc",
+        "city": "Bekasi",
+        "province": "Jawa Barat",
+        "tz": "Asia/Jakarta",
+        "lat": Decimal("-6.2615"),
+        "lng": Decimal("107.1526"),
+    },
+    {
+        "node_id": "DC-SBY",
+        "name": "DC Surabaya",
+        "kind": "dc",
+        "city": "Surabaya",
+        "province": "Jawa Timur",
+        "tz": "Asia/Jakarta",
+        "lat": Decimal("-7.2575"),
+        "lng": Decimal("112.7521"),
+    },
+    {
+        "node_id": "ST-JKT-GI",
+        "name": "Toko Grand Indonesia",
+        "kind": "store",
+        "city": "Jakarta Pusat",
+        "province": "DKI Jakarta",
+        "tz": "Asia/Jakarta",
+        "lat": Decimal("-6.1951"),
+        "lng": Decimal("106.8209"),
+    },
+    {
+        "node_id": "ST-BDG-PVJ",
+        "name": "Toko Paris Van Java",
+        "kind": "store",
+        "city": "Bandung",
+        "province": "Jawa Barat",
+        "tz": "Asia/Jakarta",
+        "lat": Decimal("-6.8889"),
+        "lng": Decimal("107.5963"),
+    },
+    {
+        "node_id": "ST-DPS-BC",
+        "name": "Toko Beachwalk Kuta",
+        "kind": "store",
+        "city": "Badung",
+        "province": "Bali",
+        "tz": "Asia/Makassar",
+        "lat": Decimal("-8.7177"),
+        "lng": Decimal("115.1688"),
+    },
+    {
+        "node_id": "ST-MKS-TP",
+        "name": "Toko Trans Studio Makassar",
+        "kind": "store",
+        "city": "Makassar",
+        "province": "Sulawesi Selatan",
+        "tz": "Asia/Makassar",
+        "lat": Decimal("-5.1566"),
+        "lng": Decimal("119.3938"),
+    },
 ]
 
 SKUS = [
@@ -90,7 +161,32 @@ SKUS = [
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
+    if name == "OMS_TOKOPEDIA_PRIVATE_KEY" and not env.get(name):
+        return _demo_tokopedia_key()[0]
     return env.get(name) or DEFAULTS[name]
+
+
+def local_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every local setting, with its default (the channel simulator shares them with the OMS)."""
+    return {name: setting(name, environ) for name in DEFAULTS}
+
+
+@cache
+def _demo_tokopedia_key() -> tuple[str, str]:
+    """(private PEM, public PEM): generated once per process when OMS_TOKOPEDIA_PRIVATE_KEY is not set."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
 
 
 def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> dict[str, str]:
@@ -117,12 +213,27 @@ def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> 
 # Sourcing costs: a DC packs a parcel for Rp 2,500 (+300 a unit), a store for Rp 6,000 (+800);
 # stores hand over within 4 hours and take a bounded number of online orders a day.
 NODE_SETTINGS = {
-    "dc": {"may_ship": True, "may_pickup": False, "routing_threshold": 0, "default_safety_stock": 5,
-           "handling_cost": "2500", "handling_cost_per_unit": "300", "lead_time_hours": 24},
-    "store": {"may_ship": True, "may_pickup": True, "routing_threshold": 2, "default_safety_stock": 1,
-              "snapshot_mode": "reconcile", "reconcile_max_units": 5, "handling_cost": "6000",
-              "handling_cost_per_unit": "800", "lead_time_hours": 4,
-              "daily_capacity": {"ship": 40, "pickup": 60, "same_day": 20}},
+    "dc": {
+        "may_ship": True,
+        "may_pickup": False,
+        "routing_threshold": 0,
+        "default_safety_stock": 5,
+        "handling_cost": "2500",
+        "handling_cost_per_unit": "300",
+        "lead_time_hours": 24,
+    },
+    "store": {
+        "may_ship": True,
+        "may_pickup": True,
+        "routing_threshold": 2,
+        "default_safety_stock": 1,
+        "snapshot_mode": "reconcile",
+        "reconcile_max_units": 5,
+        "handling_cost": "6000",
+        "handling_cost_per_unit": "800",
+        "lead_time_hours": 4,
+        "daily_capacity": {"ship": 40, "pickup": 60, "same_day": 20},
+    },
 }
 SAME_DAY_STORES = {"ST-JKT-GI", "ST-DPS-BC"}  # riders collect here
 
@@ -144,15 +255,27 @@ def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
     dynamodb = client("dynamodb")
     for node in NODES:
         same_day = node["node_id"] in SAME_DAY_STORES
-        item = {"pk": f"NODE#{node['node_id']}", "enabled": True, "may_same_day": same_day,
-                **NODE_SETTINGS[node["kind"]], **node}
+        item = {
+            "pk": f"NODE#{node['node_id']}",
+            "enabled": True,
+            "may_same_day": same_day,
+            **NODE_SETTINGS[node["kind"]],
+            **node,
+        }
         dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
     for channel, policy in STOCK_POLICIES.items():
         body = json.dumps({"channel": channel, **policy})
         dynamodb.put_item(TableName=catalog_table, Item=to_item({"pk": f"CHANNEL#{channel}", "policy": body}))
     for sku, name, category, grams, price in SKUS:
-        item = {"pk": f"SKU#{sku}", "sku": sku, "name": name, "category": category, "weight_g": grams,
-                "list_price": Decimal(price), "currency": "IDR"}
+        item = {
+            "pk": f"SKU#{sku}",
+            "sku": sku,
+            "name": name,
+            "category": category,
+            "weight_g": grams,
+            "list_price": Decimal(price),
+            "currency": "IDR",
+        }
         dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
     return {"demo data": f"{len(NODES)} nodes, {len(SKUS)} SKUs"}
 
@@ -166,10 +289,21 @@ def stock_levels() -> list[dict[str, Any]]:
                 on_hand, safety = 60 + (rank * 37 + index * 53) % 240, 5
             else:
                 on_hand, safety = (rank * 7 + index * 3) % 13, 1
-            levels.append({"pk": f"SKU#{sku}", "sk": f"NODE#{node['node_id']}", "sku": sku,
-                           "node_id": node["node_id"], "node_key": node["node_id"], "bucket": 0,
-                           "on_hand": on_hand, "reserved": 0, "safety_stock": safety, "atp": on_hand - safety,
-                           "updated_at": "2026-01-01T00:00:00.000Z"})
+            levels.append(
+                {
+                    "pk": f"SKU#{sku}",
+                    "sk": f"NODE#{node['node_id']}",
+                    "sku": sku,
+                    "node_id": node["node_id"],
+                    "node_key": node["node_id"],
+                    "bucket": 0,
+                    "on_hand": on_hand,
+                    "reserved": 0,
+                    "safety_stock": safety,
+                    "atp": on_hand - safety,
+                    "updated_at": "2026-01-01T00:00:00.000Z",
+                }
+            )
     return levels
 
 

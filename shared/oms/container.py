@@ -6,8 +6,10 @@ Handlers take these as optional arguments so tests can hand in fakes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 from oms.adapters.apikeys import DynamoApiKeys
 from oms.adapters.attempts import DynamoAttempts
@@ -39,9 +41,14 @@ from oms.domain.stock_push import StockPush
 from oms.domain.tracking import TrackingService
 from oms.domain.watchers import Watcher
 from oms.domain.webhooks import WebhookReceiver
-from oms.models.order import OrderStatus
+from oms.models.order import Channel, OrderDraft, OrderStatus
 from oms.models.promising import LearningRules
 from oms.settings import get_settings
+
+if TYPE_CHECKING:
+    from oms.adapters.fetch_queue import SqsFetchQueue
+    from oms.adapters.marketplace_api import MarketplaceApi
+    from oms.domain.channel_sync import ChannelReconciler, ChannelSync
 
 
 @cache
@@ -238,6 +245,84 @@ def webhook_receiver() -> WebhookReceiver:
 
 
 @cache
+def channel_api() -> MarketplaceApi:
+    from oms.adapters.marketplace_api import MarketplaceApi, auth_bases
+
+    return MarketplaceApi(api_bases(), SsmSecrets(get_settings().secrets_path), auth_bases())
+
+
+@cache
+def channel_fetch_queue() -> SqsFetchQueue:
+    from oms.adapters.fetch_queue import SqsFetchQueue
+
+    return SqsFetchQueue(get_settings().channel_fetch_queue_url)
+
+
+@cache
+def channel_sync() -> ChannelSync:
+    from oms.domain.channel_sync import ChannelSync
+
+    return ChannelSync(
+        orders(),
+        channel_fetch_queue(),
+        channel_api(),
+        capture_service(),
+        inbox(),
+        lambda: datetime.now(UTC),
+        normalizer=_fetched_normalizer,
+    )
+
+
+def _fetched_normalizer(channel: Channel) -> Callable[[dict], OrderDraft]:
+    """The channel's normalizer for fetched documents (Tokopedia's with its decryptor, when configured)."""
+    from oms.domain.channel_sync import normalizer_for
+
+    if channel is Channel.tokopedia:
+        from functools import partial
+
+        from oms.channels import tokopedia
+
+        return partial(tokopedia.normalize, decrypt=tokopedia_decrypt())
+    return normalizer_for(channel)
+
+
+@cache
+def channel_reconciler() -> ChannelReconciler:
+    from oms.adapters.sync_cursors import DynamoSyncCursors
+    from oms.domain.channel_sync import ChannelReconciler
+
+    cursors = DynamoSyncCursors(get_settings().counters_table)
+    return ChannelReconciler(channel_api(), channel_sync(), cursors, lambda: datetime.now(UTC))
+
+
+class _TokopediaDecrypt:
+    """Tokopedia's buyer-data decryptor from the seller's private key (SSM tokopedia/private_key), or
+    None when no key is configured: the order is then kept with its buyer data encrypted. Looked up
+    at most every 5 minutes (a missing parameter is not cached by Powertools)."""
+
+    def __init__(self) -> None:
+        self._at = float("-inf")
+        self._pem: str | None = None
+        self._decrypt: Callable[[dict], dict] | None = None
+
+    def __call__(self) -> Callable[[dict], dict] | None:
+        if time.monotonic() - self._at >= 300:
+            self._at = time.monotonic()
+            pem = SsmSecrets(get_settings().secrets_path).channel_secret("tokopedia", "private_key")
+            if pem != self._pem:
+                from oms.channels.tokopedia_crypto import decryptor
+
+                self._pem, self._decrypt = pem, (decryptor(pem) if pem else None)
+        return self._decrypt
+
+    def forget(self) -> None:
+        self._at = float("-inf")
+
+
+tokopedia_decrypt = _TokopediaDecrypt()
+
+
+@cache
 def event_publisher() -> EventBridgePublisher:
     return EventBridgePublisher(get_settings().event_bus_name)
 
@@ -258,8 +343,10 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    for factory in (*later, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
+    marketplaces = (channel_api, channel_fetch_queue, channel_sync, channel_reconciler)
+    for factory in (*later, *marketplaces, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):
         factory.cache_clear()
+    tokopedia_decrypt.forget()
     get_settings.cache_clear()

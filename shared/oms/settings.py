@@ -20,6 +20,7 @@ class Settings(BaseModel):
     stock_ledger_table: str = "oms-stock-ledger-dev"
     sourcing_table: str = "oms-sourcing-dev"
     snapshot_queue_url: str = ""
+    channel_fetch_queue_url: str = ""
     stock_push_retry_queue_url: str = ""
     event_bus_name: str = "oms-dev"
     secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")

@@ -77,11 +77,115 @@ def test_a_missing_signature_is_named(receiver: WebhookReceiver) -> None:
         receiver.receive(shopify(signature=""), NOW)
 
 
-def test_unknown_and_not_yet_enabled_channels(receiver: WebhookReceiver) -> None:
+def test_unknown_channels_and_own_channels_have_no_webhook(receiver: WebhookReceiver) -> None:
     with pytest.raises(NotFound, match="unknown channel 'ebay'"):
         receiver.receive(WebhookRequest("ebay", BODY, {}), NOW)
-    with pytest.raises(NotFound, match="no webhook endpoint yet"):
-        receiver.receive(WebhookRequest("shopee", BODY, {}), NOW)
+    with pytest.raises(NotFound, match="posts orders to POST /orders"):
+        receiver.receive(WebhookRequest("pos", BODY, {}), NOW)
+
+
+# --- the marketplaces ---------------------------------------------------------------------------
+
+CALLBACK = "https://oms.example.com/webhooks/shopee"
+MARKET_SECRETS = {
+    "shopee/partner_key": "partner_key_1",
+    "shopee/callback_url": CALLBACK,
+    "lazada/app_key": "100101",
+    "lazada/app_secret": "lz_secret",
+    "tiktok/app_key": "tts_app",
+    "tiktok/app_secret": "tts_secret",
+    "tokopedia/secret": "tp_secret",
+}
+
+
+def hex_hmac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def market(inbox: FakeInbox) -> WebhookReceiver:
+    return WebhookReceiver(inbox, FakeSecrets(MARKET_SECRETS), max_body_bytes=10_000, max_age=timedelta(hours=72))
+
+
+def signed(channel: str, doc: dict) -> WebhookRequest:
+    body = json.dumps(doc).encode()
+    if channel == "shopee":
+        return WebhookRequest(
+            channel, body, {"authorization": hex_hmac("partner_key_1", CALLBACK.encode() + b"|" + body)}
+        )
+    if channel == "lazada":
+        return WebhookRequest(channel, body, {"authorization": hex_hmac("lz_secret", b"100101" + body)})
+    if channel == "tiktok":
+        return WebhookRequest(channel, body, {"authorization": hex_hmac("tts_secret", b"tts_app" + body)})
+    return WebhookRequest(channel, body, {"authorization-hmac": hex_hmac("tp_secret", body)})
+
+
+SHOPEE_PUSH = {"data": {"ordersn": "261126AB12CD34", "status": "READY_TO_SHIP", "update_time": 1764130000},
+               "shop_id": 880011, "code": 3, "timestamp": 1764130000}  # fmt: skip
+LAZADA_PUSH = {"seller_id": "1", "message_type": 0, "timestamp": 1764130000123, "site": "lazada_id",
+               "data": {"order_status": "pending", "trade_order_id": "100", "trade_order_line_id": "101",
+                        "status_update_time": 1764130000}}  # fmt: skip
+TIKTOK_DATA = {"order_id": "5764", "order_status": "AWAITING_SHIPMENT", "update_time": 1764130000}
+TIKTOK_PUSH = {"type": 1, "tts_notification_id": "7327", "shop_id": "749", "timestamp": 1764130000, "data": TIKTOK_DATA}
+TOKOPEDIA_STATUS = {"order_status": 400, "fs_id": 15001, "shop_id": 479573, "order_id": 987654321}
+
+
+@pytest.mark.parametrize(
+    ("channel", "doc", "key", "topic"),
+    [
+        ("shopee", SHOPEE_PUSH, "push:3:880011:261126AB12CD34:READY_TO_SHIP:1764130000", "code:3"),
+        ("shopee", {**SHOPEE_PUSH, "msg_id": "m-42"}, "msg:m-42", "code:3"),
+        ("lazada", LAZADA_PUSH, "type0:101:pending:1764130000", "message_type:0"),
+        ("tiktok", TIKTOK_PUSH, "notification:7327", "type:1"),
+        ("tokopedia", TOKOPEDIA_STATUS, "order:987654321:400", "order_status"),
+    ],
+)
+def test_each_marketplace_push_is_verified_and_keyed_on_the_channels_own_fields(
+    market: WebhookReceiver, inbox: FakeInbox, channel: str, doc: dict, key: str, topic: str
+) -> None:
+    # Given a push signed with the channel's documented scheme
+    # When it arrives twice
+    first = market.receive(signed(channel, doc), NOW)
+    again = market.receive(signed(channel, doc), NOW)
+    # Then it is stored once, under the channel's own delivery key and kind
+    assert (first.status, again.status) == (Acknowledgement.accepted, Acknowledgement.duplicate)
+    (entry,) = inbox.entries.values()
+    assert entry.dedupe_key == key
+    assert entry.topic == topic
+
+
+@pytest.mark.parametrize("channel", ["shopee", "lazada", "tiktok", "tokopedia"])
+def test_a_marketplace_push_with_a_wrong_signature_stores_nothing(
+    market: WebhookReceiver, inbox: FakeInbox, channel: str
+) -> None:
+    request = signed(channel, SHOPEE_PUSH)
+    tampered = WebhookRequest(channel, request.body + b" ", request.headers)
+    with pytest.raises(InvalidSignature):
+        market.receive(tampered, NOW)
+    assert inbox.entries == {}
+
+
+def test_shopee_signs_the_callback_url_exactly_as_registered(market: WebhookReceiver, inbox: FakeInbox) -> None:
+    # Given a push signed over the URL with a trailing slash (not the registered one)
+    body = json.dumps(SHOPEE_PUSH).encode()
+    wrong = hex_hmac("partner_key_1", (CALLBACK + "/").encode() + b"|" + body)
+    # Then it is refused
+    with pytest.raises(InvalidSignature):
+        market.receive(WebhookRequest("shopee", body, {"authorization": wrong}), NOW)
+
+
+def test_shopees_verification_push_is_answered_and_not_stored(market: WebhookReceiver, inbox: FakeInbox) -> None:
+    receipt = market.receive(signed("shopee", {"code": 0, "data": {"verify_info": "abc"}, "timestamp": 1}), NOW)
+    assert receipt.status is Acknowledgement.ping
+    assert inbox.entries == {}
+
+
+def test_a_marketplace_without_its_app_key_is_our_misconfiguration(inbox: FakeInbox) -> None:
+    receiver = WebhookReceiver(
+        inbox, FakeSecrets({"lazada/app_secret": "lz_secret"}), max_body_bytes=10_000, max_age=timedelta(hours=72)
+    )
+    with pytest.raises(DependencyError, match="app_key"):
+        receiver.receive(signed("lazada", LAZADA_PUSH), NOW)
 
 
 def test_an_oversized_body_is_refused(receiver: WebhookReceiver) -> None:

@@ -16,10 +16,15 @@ from enum import StrEnum
 
 from oms.errors import Conflict, StaleWrite
 from oms.models.order import (
+    CHANNEL_FLAGS,
     PAYABLE,
     PICKUP_METHODS,
     SERVICE_LEVEL_PRIORITY,
     SOURCING_HOLDS,
+    STATE_RANK,
+    ChannelState,
+    Flag,
+    FlagCode,
     Hold,
     HoldCode,
     Order,
@@ -87,6 +92,26 @@ def _priority(draft: OrderDraft) -> int:
     return SERVICE_LEVEL_PRIORITY[draft.service_level]
 
 
+# What a marketplace state asks a person to do (in the channel's seller center, for now).
+_STATE_FLAGS = {
+    ChannelState.unknown: (FlagCode.channel_status_unknown, "the channel sent status '{raw}', which no mapping knows"),
+    ChannelState.cancel_requested: (FlagCode.cancel_requested, "the buyer asked the channel to cancel ('{raw}')"),
+    ChannelState.return_requested: (FlagCode.return_requested, "the buyer asked the channel for a return ('{raw}')"),
+}
+
+
+def channel_flags(draft: OrderDraft, had: list[Flag], now: datetime) -> list[Flag]:
+    """The order's flags after the channel's word: the watchers' flags stay, the channel's follow its state."""
+    kept = [flag for flag in had if flag.code not in CHANNEL_FLAGS]
+    wanted = _STATE_FLAGS.get(draft.channel_state) if draft.channel_state else None
+    if wanted is None or draft.cancelled:
+        return kept
+    code, message = wanted
+    previous = next((flag for flag in had if flag.code is code), None)
+    since = previous.since if previous else now
+    return [*kept, Flag(code=code, since=since, message=message.format(raw=(draft.channel_status or "")[:100]))]
+
+
 def build_order(draft: OrderDraft, *, order_number: str, known_skus: set[str], now: datetime) -> Order:
     holds = evaluate_holds(draft, known_skus)
     return Order(
@@ -101,6 +126,7 @@ def build_order(draft: OrderDraft, *, order_number: str, known_skus: set[str], n
         version=1,
         content_hash=content_hash(draft),
         changed_by=f"channel:{draft.channel.value}",
+        flags=channel_flags(draft, [], now),
     )
 
 
@@ -119,9 +145,10 @@ PAYMENT_PROGRESS = {
 
 def _precedence(draft: OrderDraft, digest: str) -> tuple:
     # Later channel time wins (channels stamp whole seconds); at the same time a
-    # cancellation wins, then the further payment, then the larger hash, so
-    # equal-time updates converge in any arrival order.
-    return (draft.channel_updated_at, draft.cancelled, PAYMENT_PROGRESS[draft.payment.status], digest)
+    # cancellation wins, then the further marketplace state, then the further
+    # payment, then the larger hash, so equal-time updates converge in any arrival order.
+    rank = STATE_RANK[draft.channel_state] if draft.channel_state else 0
+    return (draft.channel_updated_at, draft.cancelled, rank, PAYMENT_PROGRESS[draft.payment.status], digest)
 
 
 def merge(
@@ -167,7 +194,7 @@ def merge(
         unfilled=existing.unfilled,
         sourcing_round=existing.sourcing_round,
         excluded_nodes=existing.excluded_nodes,
-        flags=existing.flags,
+        flags=channel_flags(draft, existing.flags, now),
         changed_by=f"channel:{draft.channel.value}",
     )
 

@@ -1,4 +1,5 @@
-"""From a stored webhook to an order draft, by channel and topic."""
+"""From a stored webhook to an order draft (or, for the marketplaces' thin pushes, to the orders to
+fetch from the channel's API), by channel and topic."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from oms.channels.marketplace import ChannelNotice
 from oms.errors import NormalizationError
 from oms.models.inbox import InboxEntry
 from oms.models.order import Channel, OrderDraft
+
+Decrypt = Callable[[dict], dict]
 
 # Topics that carry a whole order. Others (orders/delete carries only an id,
 # orders/edited an edit object) are acknowledged, kept, and not applied.
@@ -24,13 +28,15 @@ ORDER_TOPICS = {
     Channel.woocommerce: {"order.created", "order.updated", "order.restored"},
 }
 CREATE_TOPICS = {"orders/create", "order.created"}
+MARKETPLACES = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia})
 
 
 @dataclass(frozen=True)
 class Normalized:
-    draft: OrderDraft | None  # None: a topic we keep but do not apply
+    draft: OrderDraft | None  # None: a topic we keep but do not apply, or orders to fetch
     likely_new: bool
     ignored_reason: str | None = None
+    fetch: tuple[ChannelNotice, ...] = ()  # orders the push names, to fetch from the channel's API
 
 
 def _normalizer(channel: Channel) -> Callable[[dict, str | None], OrderDraft]:
@@ -46,10 +52,48 @@ def _normalizer(channel: Channel) -> Callable[[dict, str | None], OrderDraft]:
     raise NormalizationError(f"no normalizer for channel '{channel.value}'")
 
 
-def normalize_entry(entry: InboxEntry) -> Normalized:
+def _notices(channel: Channel, payload: dict) -> list[ChannelNotice]:
+    if channel is Channel.shopee:
+        from oms.channels import shopee
+
+        return shopee.notices(payload)
+    if channel is Channel.lazada:
+        from oms.channels import lazada
+
+        return lazada.notices(payload)
+    if channel is Channel.tiktok:
+        from oms.channels import tiktok
+
+        return tiktok.notices(payload)
+    from oms.channels import tokopedia
+
+    return tokopedia.notices(payload)
+
+
+def _marketplace(entry: InboxEntry, payload: dict, decrypt: Decrypt | None) -> Normalized:
+    notices = _notices(entry.channel, payload)
+    if not notices:
+        return Normalized(None, False, f"{entry.channel.value} push '{entry.topic}' names no order")
+    if entry.channel is Channel.tokopedia and notices[0].kind == "order":
+        # Tokopedia's order notification is the whole order: nothing to fetch.
+        from oms.channels import tokopedia
+
+        return Normalized(tokopedia.normalize_notification(payload, decrypt), True)
+    return Normalized(None, False, fetch=tuple(notices))
+
+
+def normalize_entry(entry: InboxEntry, *, decrypt: Decrypt | None = None) -> Normalized:
+    """decrypt: Tokopedia's buyer-data decryptor, when a private key is configured."""
+    if entry.channel in MARKETPLACES:
+        return _guarded(entry, lambda payload: _marketplace(entry, payload, decrypt))
     topics = ORDER_TOPICS.get(entry.channel, set())
     if entry.topic is not None and entry.topic not in topics:
         return Normalized(None, False, f"topic '{entry.topic}' carries no order to apply")
+    normalize = _normalizer(entry.channel)
+    return _guarded(entry, lambda payload: Normalized(normalize(payload, entry.topic), entry.topic in CREATE_TOPICS))
+
+
+def _guarded(entry: InboxEntry, work: Callable[[dict], Normalized]) -> Normalized:
     try:
         payload = json.loads(entry.body)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -57,11 +101,10 @@ def normalize_entry(entry: InboxEntry) -> Normalized:
     if not isinstance(payload, dict):
         raise NormalizationError("body is not a JSON object")
     try:
-        draft = _normalizer(entry.channel)(payload, entry.topic)
+        return work(payload)
     except NormalizationError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
         # Valid JSON of an unexpected shape: retrying cannot fix it, so quarantine it.
         # The type only: a message may quote the payload (PII).
         raise NormalizationError(f"unexpected {entry.channel.value} payload shape ({type(exc).__name__})") from exc
-    return Normalized(draft, entry.topic in CREATE_TOPICS)

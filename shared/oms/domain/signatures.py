@@ -22,6 +22,7 @@ class SignatureScheme:
     secret_name: str  # the SSM parameter under the channel's path
     message: Callable[[bytes, dict[str, str]], bytes]  # what is signed, from the raw body
     encode: Callable[[bytes], str]
+    context: tuple[str, ...] = ()  # settings (under the channel's path) the message needs beside the body
 
     def expected(self, secret: str, body: bytes, context: dict[str, str]) -> str:
         return self.encode(hmac_sha256(secret, self.message(body, context)))
@@ -51,8 +52,16 @@ SCHEMES: dict[str, SignatureScheme] = {
     "tokopedia": SignatureScheme("authorization-hmac", "secret", _body, _hex),
     # Shopee signs the callback URL exactly as registered, then "|", then the body.
     "shopee": SignatureScheme(
-        "authorization", "partner_key", lambda body, ctx: ctx["callback_url"].encode() + b"|" + body, _hex
+        "authorization",
+        "partner_key",
+        lambda body, ctx: ctx["callback_url"].encode() + b"|" + body,
+        _hex,
+        ("callback_url",),
     ),
-    "lazada": SignatureScheme("authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex),
-    "tiktok": SignatureScheme("authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex),
+    "lazada": SignatureScheme(
+        "authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex, ("app_key",)
+    ),
+    "tiktok": SignatureScheme(
+        "authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex, ("app_key",)
+    ),
 }

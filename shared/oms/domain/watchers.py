@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from oms.domain.lifecycle import AT_NODE, HANDED_OVER
 from oms.errors import StaleWrite
-from oms.models.order import PAYABLE, Flag, FlagCode, FulfillmentStatus, Order, OrderStatus
+from oms.models.order import CHANNEL_FLAGS, PAYABLE, Flag, FlagCode, FulfillmentStatus, Order, OrderStatus
 from oms.ports import OrderPage, OrderQuery
 
 WATCHED = (
@@ -70,7 +70,12 @@ def flags_for(order: Order, now: datetime, rules: WatchRules) -> list[Flag]:
     flags = [had.get((code, fid)) or Flag(code=code, fulfillment_id=fid, since=now, message=message)
              for code, fid, message in found]  # fmt: skip
     kept_late = [f for f in order.flags if f.code is FlagCode.late and f not in flags]
-    return [*flags, *kept_late]
+    return [*flags, *kept_late, *channel_flags(order)]
+
+
+def channel_flags(order: Order) -> list[Flag]:
+    """What the channel said stays flagged until the channel says otherwise (oms.domain.capture)."""
+    return [flag for flag in order.flags if flag.code in CHANNEL_FLAGS]
 
 
 def _late(parcel, now: datetime) -> bool:  # type: ignore[no-untyped-def]

@@ -2,7 +2,8 @@
 
 Nothing here parses more of the body than the delivery key needs: the
 answer must be fast (Lazada gives 500 ms) and the real work happens after
-the store, in the normalizer.
+the store, in the normalizer (and, for the marketplaces' thin pushes, in the
+channel fetcher that asks the channel's API for the order).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from oms.models.inbox import InboxEntry
 from oms.models.order import Channel
 from oms.ports import InboxRepository, SecretsProvider
 
-# Channels whose payloads the normalizer understands; the others arrive with issue 7.
-ENABLED_CHANNELS = frozenset({Channel.shopify, Channel.woocommerce})
+# Channels with a webhook endpoint (the own channels post to POST /orders instead).
+ENABLED_CHANNELS = frozenset(
+    {Channel.shopify, Channel.woocommerce, Channel.shopee, Channel.tokopedia, Channel.lazada, Channel.tiktok}
+)
+# These want an empty 2xx body; the others get {"status": ...}.
+EMPTY_ANSWER = frozenset({Channel.shopee, Channel.tiktok})
 
 # WooCommerce pings a new webhook with this unsigned form body and wants a 2xx.
 _WOO_PING = re.compile(rb"^webhook_id=\d+$")
@@ -45,12 +50,13 @@ _KEPT_HEADERS = {
         "x-wc-webhook-source",
     ),
 }
+# Every channel not listed keeps none (the marketplaces put everything in the body).
 
 
 class Acknowledgement(StrEnum):
     accepted = "accepted"
     duplicate = "duplicate"
-    ping = "ping"
+    ping = "ping"  # a handshake: answered 2xx, nothing stored
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ def _channel(name: str) -> Channel:
     except ValueError:
         raise NotFound(f"unknown channel '{name}'") from None
     if channel not in ENABLED_CHANNELS:
-        raise NotFound(f"channel '{name}' has no webhook endpoint yet; enabled: shopify, woocommerce")
+        raise NotFound(f"channel '{name}' posts orders to POST /orders; it has no webhook endpoint")
     return channel
 
 
@@ -80,27 +86,72 @@ def _sha256(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def _json(body: bytes) -> dict:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _key(prefix: str, *parts: object) -> str | None:
+    """A key from the channel's own fields, or None when one is missing (the body's hash then)."""
+    if any(part is None or part == "" or isinstance(part, dict | list) for part in parts):
+        return None
+    return prefix + ":" + ":".join(str(part) for part in parts)
+
+
 def dedupe_key(channel: Channel, body: bytes, headers: dict[str, str]) -> str:
     """The channel's own delivery key (see CHANNELS.md), else the body's hash."""
     if channel is Channel.shopify:
         event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
         return f"event:{event_id}" if event_id else _sha256(body)
+    doc = _json(body)
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    key: str | None = None
     if channel is Channel.woocommerce:
         # WooCommerce repeats near-identical updates; (id, modified, status) is the change.
-        try:
-            doc = json.loads(body)
-            return f"order:{doc['id']}:{doc['date_modified_gmt']}:{doc['status']}"
-        except (ValueError, KeyError, TypeError):
-            return _sha256(body)  # stored anyway; the normalizer quarantines it
-    return _sha256(body)
+        key = _key("order", doc.get("id"), doc.get("date_modified_gmt"), doc.get("status"))
+    elif channel is Channel.shopee:
+        # Live pushes carry msg_id; without it, what the push says about which order identifies it.
+        key = _key("msg", doc.get("msg_id")) or _key(
+            "push", doc.get("code"), doc.get("shop_id"), data.get("ordersn"), data.get("status"),
+            data.get("update_time"),
+        )  # fmt: skip
+    elif channel is Channel.tiktok:
+        key = _key("notification", doc.get("tts_notification_id"))
+    elif channel is Channel.lazada:
+        # One push per order line; Lazada's retries resend the status current at retry time.
+        status = data.get("order_status") or data.get("reverse_status")
+        line = data.get("reverse_order_line_id") if doc.get("message_type") == 10 else data.get("trade_order_line_id")
+        key = _key(f"type{doc.get('message_type')}", line, status, data.get("status_update_time"))
+    elif channel is Channel.tokopedia:
+        key = _key("order", doc.get("order_id"), doc.get("order_status"))
+    return key or _sha256(body)
 
 
-def _topic(channel: Channel, headers: dict[str, str]) -> str | None:
+# Where each marketplace says what kind of push it is.
+_KIND_FIELD = {Channel.shopee: "code", Channel.tiktok: "type", Channel.lazada: "message_type"}
+
+
+def _topic(channel: Channel, headers: dict[str, str], body: bytes) -> str | None:
     if channel is Channel.shopify:
         return headers.get("x-shopify-topic")
     if channel is Channel.woocommerce:
         return headers.get("x-wc-webhook-topic")
-    return None
+    doc = _json(body)
+    if channel is Channel.tokopedia:
+        return "order_notification" if "products" in doc else "order_status"
+    name = _KIND_FIELD.get(channel)
+    return _key(name, doc.get(name)) if name else None
+
+
+def _is_handshake(channel: Channel, body: bytes) -> bool:
+    """Shopee's verification push when a callback URL is saved (code 0, data.verify_info)."""
+    if channel is not Channel.shopee:
+        return False
+    doc = _json(body)
+    return doc.get("code") == 0 and isinstance(doc.get("data"), dict) and "verify_info" in doc["data"]
 
 
 def _check_age(channel: Channel, headers: dict[str, str], now: datetime, max_age: timedelta) -> None:
@@ -139,19 +190,23 @@ class WebhookReceiver:
         if not presented:
             raise InvalidSignature(f"missing {scheme.header} header")
         secret = self.secrets.channel_secret(channel.value, scheme.secret_name)
-        if not secret:
+        context = {name: self.secrets.channel_secret(channel.value, name) for name in scheme.context}
+        if not secret or not all(context.values()):
             # Our misconfiguration, not the sender's: a 5xx makes the channel retry later.
-            raise DependencyError(f"no {channel.value} secret is configured")
-        if not scheme.verify(secret, request.body, presented, {}):
+            missing = [name for name, value in (("secret", secret), *context.items()) if not value]
+            raise DependencyError(f"{channel.value} is not configured: {', '.join(missing)}")
+        if not scheme.verify(secret, request.body, presented, context):  # type: ignore[arg-type]
             raise InvalidSignature(f"{scheme.header} does not match the body")
+        if _is_handshake(channel, request.body):
+            return WebhookReceipt(Acknowledgement.ping)
         _check_age(channel, request.headers, now, self.max_age)
         entry = InboxEntry(
             channel=channel,
             dedupe_key=dedupe_key(channel, request.body, request.headers),
-            topic=_topic(channel, request.headers),
+            topic=_topic(channel, request.headers, request.body),
             received_at=now,
             content_type=request.headers.get("content-type"),
-            headers={name: request.headers[name] for name in _KEPT_HEADERS[channel] if name in request.headers},
+            headers={name: request.headers[name] for name in _KEPT_HEADERS.get(channel, ()) if name in request.headers},
             body=request.body,
         )
         stored = self.inbox.put_new(entry)

@@ -194,6 +194,40 @@ class Totals(Model):
     grand_total: Amount
 
 
+class ChannelState(StrEnum):
+    """One canonical lifecycle for what a marketplace says about an order (its raw value is kept beside)."""
+
+    unpaid = "unpaid"  # placed, not paid (and not COD)
+    on_hold = "on_hold"  # the channel holds it (fraud review, invoice pending, remorse period)
+    ready = "ready"  # paid or COD-confirmed: the seller must ship
+    arranged = "arranged"  # the seller arranged the shipment (packed, label printed, awaiting pickup)
+    shipped = "shipped"  # handed to the carrier, in transit
+    delivered = "delivered"  # the carrier delivered it
+    completed = "completed"  # closed: the buyer confirmed or the window passed
+    cancel_requested = "cancel_requested"  # the buyer asked to cancel; the seller or channel decides
+    cancelled = "cancelled"
+    return_requested = "return_requested"  # after delivery, a return or refund is being asked for
+    returned = "returned"  # returned to the seller, or refunded
+    unknown = "unknown"  # a value no mapping knows: kept, flagged, never guessed
+
+
+# Forward order; the side branches (cancel_*, return*) rank by when they can happen.
+STATE_RANK = {
+    ChannelState.unknown: 0,
+    ChannelState.unpaid: 1,
+    ChannelState.on_hold: 2,
+    ChannelState.ready: 3,
+    ChannelState.cancel_requested: 4,
+    ChannelState.arranged: 5,
+    ChannelState.shipped: 6,
+    ChannelState.delivered: 7,
+    ChannelState.return_requested: 8,
+    ChannelState.completed: 9,
+    ChannelState.returned: 10,
+    ChannelState.cancelled: 11,
+}
+
+
 class Hold(Model):
     code: HoldCode
     message: str
@@ -264,9 +298,15 @@ class FlagCode(StrEnum):
     ship_by_missed = "ship_by_missed"  # at its node after the promised hand-over
     no_scan = "no_scan"  # handed over, and no carrier news for too long
     late = "late"  # not delivered by the promised latest date (or deliver-by moment)
+    # Set from what a marketplace says (oms.domain.capture), for a person to act on in the channel.
+    channel_status_unknown = "channel_status_unknown"  # a raw status no mapping knows: kept, not guessed
+    cancel_requested = "cancel_requested"  # the buyer asked the marketplace to cancel
+    return_requested = "return_requested"  # the buyer asked the marketplace for a return or refund
 
 
-AT_RISK = frozenset({FlagCode.not_released, FlagCode.ship_by_missed, FlagCode.no_scan})
+# Flags that follow the channel's word rather than the watchers' clock.
+CHANNEL_FLAGS = frozenset({FlagCode.channel_status_unknown, FlagCode.cancel_requested, FlagCode.return_requested})
+AT_RISK = frozenset({FlagCode.not_released, FlagCode.ship_by_missed, FlagCode.no_scan, *CHANNEL_FLAGS})
 
 
 class Flag(Model):
@@ -344,6 +384,9 @@ class OrderDraft(Model):
     tags: list[str] = Field(default_factory=list, max_length=50)
     ship_by: datetime | None = Field(
         default=None, description="The channel's hand-over deadline (marketplaces): sourcing treats it as hard"
+    )
+    channel_state: ChannelState | None = Field(
+        default=None, description="Marketplaces: channel_status on one canonical lifecycle (unknown: flagged)"
     )
 
     @field_validator("currency")

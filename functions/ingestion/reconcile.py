@@ -1,0 +1,44 @@
+"""Reconciliation pull, on a schedule per channel: the orders each marketplace changed since the
+stored cursor that the OMS has not seen at that version are queued for the channel fetcher, so a
+missed push is never a missed order. Shopee's lost pushes (kept 3 days) are taken back into the
+inbox first, so they follow the normal path.
+
+Event: {"channel": "shopee"} (one schedule per channel), or {} for every connected marketplace.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from oms import container
+from oms.domain.channel_sync import MARKETPLACES
+from oms.errors import DependencyError
+from oms.models.order import Channel
+from oms.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    client = container.channel_api()
+    client.finish_within(context.get_remaining_time_in_millis() / 1000 - 5 if context else None)
+    named = (event or {}).get("channel")
+    channels = [Channel(named)] if named else sorted(MARKETPLACES & set(client.channels()))
+    results: dict[str, dict[str, int]] = {}
+    failed = []
+    for channel in channels:
+        try:
+            results[channel.value] = container.channel_reconciler().run(channel)
+        except DependencyError as exc:  # one channel down does not stop the others; the cursor stays
+            failed.append(channel.value)
+            logger.warning("reconciliation failed", extra={"channel": channel.value, "error": exc.message})
+            continue
+        metrics.add_metric(
+            name=f"ReconcileRequested_{channel.value}", unit=MetricUnit.Count, value=results[channel.value]["requested"]
+        )
+    logger.info("reconciled", extra={"results": results, "failed": failed})
+    if failed:
+        raise DependencyError(f"reconciliation failed for {', '.join(failed)}")  # alarmed; the next run retries
+    return results

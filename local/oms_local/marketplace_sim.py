@@ -1,0 +1,346 @@
+"""The four marketplaces, simulated: their order APIs in each channel's documented format, with
+each channel's request signing checked (a wrong signature gets the channel's own error), and
+signed webhooks sent to the OMS the way each channel sends them.
+
+Orders live here (SimOrder); `sim_formats/<channel>.py` renders them as the channel would. Created
+and changed through the control endpoints (see channel_sim.py):
+
+  POST /_sim/orders            {"channel": "shopee", "lines": [{"sku", "quantity", "unit_price"}], ...,
+                                "push": true}  -> the order, and what the OMS answered to its push(es)
+  POST /_sim/orders/<channel>/<order id>  {"status": "SHIPPED", "push": true, "tracking_number": ...}
+  POST /_sim/push/<channel>/<order id>    {"status": "...", "bad_signature": false}: push again (a repeat,
+                                or an old status out of order) without changing the order
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from oms_local.sim_formats import SimLine, SimOrder
+from oms_local.sim_formats import lazada as lazada_docs
+from oms_local.sim_formats import shopee as shopee_docs
+from oms_local.sim_formats import tiktok as tiktok_docs
+from oms_local.sim_formats import tokopedia as tokopedia_docs
+
+MARKETPLACES = ("shopee", "lazada", "tiktok", "tokopedia")
+# What a new order says, per channel: paid and waiting for the seller.
+NEW_STATUS = {"shopee": "READY_TO_SHIP", "lazada": "pending", "tiktok": "AWAITING_SHIPMENT", "tokopedia": "220"}
+ID_DIGITS = {"lazada": 15, "tiktok": 18, "tokopedia": 10}
+
+
+class MarketplaceSim:
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        self.settings = dict(settings)  # the OMS_* local settings (credentials both sides share)
+        self.lock = threading.Lock()
+        self.orders: dict[tuple[str, str], SimOrder] = {}
+        self.oms_url: str | None = None  # where webhooks go: http://127.0.0.1:3000
+        self.tokens: dict[str, float] = {}  # Tokopedia bearer tokens -> expiry
+        # Tokopedia encrypts buyer data with the seller's public key.
+        self.public_key_pem: str | None = _public_half(self.settings.get("OMS_TOKOPEDIA_PRIVATE_KEY"))
+        self._ids = itertools.count(int(time.time()) % 100_000 * 1000)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.orders.clear()
+
+    # ------------------------------------------------------------ orders
+
+    def create(self, spec: dict[str, Any]) -> SimOrder:
+        channel = str(spec.get("channel"))
+        if channel not in MARKETPLACES:
+            raise ValueError(f"channel must be one of {', '.join(MARKETPLACES)}")
+        lines = [
+            SimLine(
+                sku=str(line["sku"]),
+                quantity=int(line.get("quantity", 1)),
+                unit_price=int(line.get("unit_price", 100000)),
+                name=str(line.get("name") or line["sku"]),
+                discount=int(line.get("discount", 0)),
+            )
+            for line in spec.get("lines") or []
+        ]
+        if not lines:
+            raise ValueError("an order needs lines: [{sku, quantity, unit_price}]")
+        now = int(time.time()) - int(spec.get("age_s", 0))  # age_s: placed that long ago
+        fields = {
+            key: spec[key]
+            for key in ("buyer_name", "buyer_phone", "buyer_email", "line1", "village", "district", "city",
+                        "province", "postal_code", "carrier", "cod", "shipping_fee")
+            if key in spec
+        }  # fmt: skip
+        with self.lock:
+            order_id = str(spec.get("order_id") or self._new_id(channel))
+            order = SimOrder(
+                channel=channel,
+                order_id=order_id,
+                shop_id=self._shop_id(channel),
+                status=str(spec.get("status") or NEW_STATUS[channel]),
+                created=now,
+                updated=now,
+                lines=lines,
+                ship_by=now + 2 * 86400,
+                extra=dict(spec.get("extra") or {}),
+                **fields,
+            )
+            order.extra["_history"] = [(order.status, order.updated)]
+            self.orders[(channel, order_id)] = order
+        return order
+
+    def change(self, channel: str, order_id: str, spec: dict[str, Any]) -> SimOrder:
+        with self.lock:
+            order = self.orders.get((channel, order_id))
+            if order is None:
+                raise KeyError(f"no {channel} order {order_id}")
+            if "status" in spec:
+                order.status = str(spec["status"])
+            for key in ("tracking_number", "cancel_reason", "carrier"):
+                if key in spec:
+                    setattr(order, key, spec[key])
+            order.extra.update(spec.get("extra") or {})
+            # Channels stamp whole seconds; a change always moves the clock on.
+            order.updated = max(int(time.time()), order.updated + 1)
+            order.extra.setdefault("_history", []).append((order.status, order.updated))
+            return order
+
+    def get(self, channel: str, order_id: str) -> SimOrder | None:
+        with self.lock:
+            return self.orders.get((channel, order_id))
+
+    def _new_id(self, channel: str) -> str:
+        n = next(self._ids)
+        if channel == "shopee":  # order_sn: yymmdd + 8 upper-case letters and digits
+            alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+            tail = "".join(alphabet[(n // len(alphabet) ** i) % len(alphabet)] for i in range(8))
+            return time.strftime("%y%m%d") + tail
+        digits = ID_DIGITS[channel]
+        return str(10 ** (digits - 1) + n % (9 * 10 ** (digits - 1)))
+
+    def _shop_id(self, channel: str) -> str:
+        return {
+            "shopee": self.settings.get("OMS_SHOPEE_SHOP_ID", "880011"),
+            "lazada": "100200300",
+            "tiktok": "7494049642642441621",
+            "tokopedia": self.settings.get("OMS_TOKOPEDIA_SHOP_ID", "479573"),
+        }[channel]
+
+    # ------------------------------------------------------------ webhooks to the OMS
+
+    def pushes(self, order: SimOrder, status: str | None = None) -> list[dict[str, Any]]:
+        """The webhook bodies the channel sends for the order's current status, or for an earlier one
+        (as it was pushed then: its own time, so a late arrival is old news)."""
+        if status is not None and status != order.status:
+            then = [at for said, at in order.extra.get("_history", []) if said == status]
+            updated = then[-1] if then else order.updated
+            order = SimOrder(**{**order.__dict__, "status": status, "updated": updated, "extra": dict(order.extra)})
+        if order.channel == "shopee":
+            return [shopee_docs.status_push(order, msg_id=secrets.token_hex(12))]
+        if order.channel == "tiktok":
+            return [tiktok_docs.status_push(order, notification_id=str(next(self._ids) * 1000 + 7))]
+        if order.channel == "lazada":  # one push per item row
+            rows = lazada_docs.items_response(order)["data"]
+            return [lazada_docs.trade_push(order, row["order_item_id"]) for row in rows]
+        if order.status == NEW_STATUS["tokopedia"] and order.updated == order.created:
+            return [tokopedia_docs.order_notification(order, self.public_key_pem)]
+        return [tokopedia_docs.status_push(order)]
+
+    def send(self, channel: str, body: dict[str, Any], bad_signature: bool = False) -> dict[str, Any]:
+        """POST the body to the OMS's webhook, signed as the channel signs it; what the OMS answered."""
+        if not self.oms_url:
+            return {"sent": False, "error": "the OMS URL is not known yet"}
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json", **self.signature_headers(channel, raw)}
+        if bad_signature:
+            headers = {name: ("0" * 64 if name != "content-type" else value) for name, value in headers.items()}
+        url = f"{self.oms_url}/webhooks/{channel}"  # http://127.0.0.1:<port>, set by the runtime
+        request = urllib.request.Request(url, data=raw, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return {"sent": True, "status": response.status, "answer": response.read().decode()[:500]}
+        except urllib.error.HTTPError as exc:
+            return {"sent": True, "status": exc.code, "answer": exc.read().decode()[:500]}
+        except OSError as exc:
+            return {"sent": False, "error": type(exc).__name__}
+
+    def signature_headers(self, channel: str, raw: bytes) -> dict[str, str]:
+        """Each channel's webhook signature (CHANNELS.md), computed here independently of the OMS."""
+        s = self.settings
+        if channel == "shopee":
+            message = s["OMS_SHOPEE_CALLBACK_URL"].encode() + b"|" + raw
+            return {"authorization": _hmac_hex(s["OMS_SHOPEE_PARTNER_KEY"], message)}
+        if channel == "lazada":
+            return {"authorization": _hmac_hex(s["OMS_LAZADA_APP_SECRET"], s["OMS_LAZADA_APP_KEY"].encode() + raw)}
+        if channel == "tiktok":
+            return {"authorization": _hmac_hex(s["OMS_TIKTOK_APP_SECRET"], s["OMS_TIKTOK_APP_KEY"].encode() + raw)}
+        return {"authorization-hmac": _hmac_hex(s["OMS_TOKOPEDIA_SECRET"], raw)}
+
+    # ------------------------------------------------------------ the channels' APIs
+
+    def serve(
+        self, channel: str, method: str, path: str, query: dict[str, str], raw: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, Any] | None:
+        """(status, answer) of an API call, or None when the path is not one of the channel's order APIs."""
+        handler = getattr(self, f"_{channel}", None)
+        return handler(method, path, query, raw, headers) if handler else None
+
+    def _shopee(  # noqa: PLR0911 - one answer per documented error
+        self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
+    ) -> tuple[int, Any] | None:
+        if not path.startswith("/api/v2/order/"):
+            return None
+        s = self.settings
+        q = query.get
+        base = f"{q('partner_id')}{path}{q('timestamp')}{q('access_token')}{q('shop_id')}"
+        expected = _hmac_hex(s["OMS_SHOPEE_PARTNER_KEY"], base.encode())
+        if query.get("partner_id") != s["OMS_SHOPEE_PARTNER_ID"] or not hmac.compare_digest(
+            expected, query.get("sign", "")
+        ):
+            return 403, {"error": "error_sign", "message": "Wrong sign.", "request_id": secrets.token_hex(16)}
+        if query.get("access_token") != s["OMS_SHOPEE_ACCESS_TOKEN"]:
+            return 403, {"error": "invalid_access_token", "message": "Invalid access_token."}
+        if path == "/api/v2/order/get_order_detail":
+            wanted = [sn for sn in query.get("order_sn_list", "").split(",") if sn]
+            if not wanted or len(wanted) > 50:
+                return 400, {"error": "error_param", "message": "order_sn_list must hold 1 to 50 order_sn"}
+            found = [order for sn in wanted if (order := self.get("shopee", sn))]
+            return 200, shopee_docs.detail_response(found)
+        if path == "/api/v2/order/get_order_list":
+            since, until = int(query.get("time_from", 0)), int(query.get("time_to", 2**31))
+            if until - since > 15 * 86400:
+                return 400, {"error": "error_param", "message": "time range must not exceed 15 days"}
+            listed = self._updated("shopee", since, until)
+            start, size = int(query.get("cursor") or 0), int(query.get("page_size") or 20)
+            page = listed[start : start + size]
+            more = start + size < len(listed)
+            return 200, shopee_docs.order_list_response(page, more, str(start + size))
+        return None
+
+    def _lazada(  # noqa: PLR0911 - one answer per documented error
+        self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
+    ) -> tuple[int, Any] | None:
+        if path not in ("/order/get", "/orders/items/get", "/orders/get"):
+            return None
+        s = self.settings
+        message = path + "".join(f"{k}{query[k]}" for k in sorted(query) if k != "sign")
+        expected = hmac.new(s["OMS_LAZADA_APP_SECRET"].encode(), message.encode(), hashlib.sha256).hexdigest().upper()
+        if query.get("app_key") != s["OMS_LAZADA_APP_KEY"] or not hmac.compare_digest(expected, query.get("sign", "")):
+            why = "The request signature does not conform to platform standards"
+            return 200, {"code": "IncompleteSignature", "type": "ISV", "message": why}
+        if query.get("access_token") != s["OMS_LAZADA_ACCESS_TOKEN"]:
+            why = "The specified access token is invalid or expired"
+            return 200, {"code": "IllegalAccessToken", "type": "ISP", "message": why}
+        if path == "/order/get":
+            order = self.get("lazada", query.get("order_id", ""))
+            if order is None:
+                return 200, {"code": "ORDER_NOT_FOUND", "type": "ISV", "message": "Order not found"}
+            return 200, lazada_docs.order_response(order)
+        if path == "/orders/items/get":
+            ids = [str(i) for i in json.loads(query.get("order_ids") or "[]")]
+            data = []
+            for order_id in ids:
+                if order := self.get("lazada", order_id):
+                    rows = lazada_docs.items_response(order)["data"]
+                    data.append({"order_id": int(order_id), "order_number": int(order_id), "order_items": rows})
+            return 200, {"code": "0", "data": data, "request_id": secrets.token_hex(12)}
+        since = _iso_epoch(query.get("update_after"), 0)
+        until = _iso_epoch(query.get("update_before"), 2**31)
+        listed = self._updated("lazada", since, until)
+        offset, limit = int(query.get("offset") or 0), int(query.get("limit") or 100)
+        return 200, lazada_docs.orders_list_response(listed[offset : offset + limit], len(listed))
+
+    def _tiktok(self, method: str, path: str, query: dict, raw: bytes, headers: Mapping) -> tuple[int, Any] | None:
+        if path not in ("/order/202309/orders", "/order/202309/orders/search"):
+            return None
+        s = self.settings
+        secret = s["OMS_TIKTOK_APP_SECRET"]
+        pairs = "".join(f"{k}{query[k]}" for k in sorted(query) if k not in ("sign", "access_token"))
+        message = secret.encode() + path.encode() + pairs.encode() + raw + secret.encode()
+        expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+        if query.get("app_key") != s["OMS_TIKTOK_APP_KEY"] or not hmac.compare_digest(expected, query.get("sign", "")):
+            return 401, {"code": 106001, "message": "Invalid sign", "request_id": secrets.token_hex(12)}
+        if headers.get("x-tts-access-token") != s["OMS_TIKTOK_ACCESS_TOKEN"]:
+            return 401, {"code": 105002, "message": "Expired credentials", "request_id": secrets.token_hex(12)}
+        if path == "/order/202309/orders":
+            wanted = [i for i in query.get("ids", "").split(",") if i]
+            return 200, tiktok_docs.detail_response([o for i in wanted if (o := self.get("tiktok", i))])
+        body = json.loads(raw or b"{}")
+        listed = self._updated("tiktok", int(body.get("update_time_ge", 0)), int(body.get("update_time_lt", 2**31)))
+        start, size = int(query.get("page_token") or 0), int(query.get("page_size") or 20)
+        more = start + size < len(listed)
+        return 200, tiktok_docs.search_response(listed[start : start + size], str(start + size) if more else "")
+
+    def _tokopedia(  # noqa: PLR0911 - one answer per documented error
+        self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
+    ) -> tuple[int, Any] | None:
+        s = self.settings
+        if path == "/token" and method == "POST":
+            presented = headers.get("authorization", "")
+            expected = (
+                "Basic "
+                + base64.b64encode(
+                    f"{s['OMS_TOKOPEDIA_CLIENT_ID']}:{s['OMS_TOKOPEDIA_CLIENT_SECRET']}".encode()
+                ).decode()
+            )
+            if not hmac.compare_digest(presented, expected):
+                return 401, {"error": "invalid_client"}
+            token = secrets.token_urlsafe(24)
+            with self.lock:
+                self.tokens[token] = time.time() + 3600
+            return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+        fs_order = f"/v2/fs/{s['OMS_TOKOPEDIA_FS_ID']}/order"
+        if path not in (fs_order, "/v2/order/list"):
+            return None
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            valid = self.tokens.get(token, 0) > time.time()
+        if not valid:
+            return 401, {"header": {"error_code": "UNAUTHORIZED", "reason": "invalid token"}, "data": None}
+        if path == fs_order:
+            order = self.get("tokopedia", query.get("order_id", ""))
+            if order is None:
+                return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
+            return 200, tokopedia_docs.single_order_response(order)
+        listed = self._updated("tokopedia", int(query.get("from_date", 0)), int(query.get("to_date", 2**31)))
+        page, per_page = int(query.get("page") or 1), int(query.get("per_page") or 100)
+        return 200, tokopedia_docs.order_list_response(listed[(page - 1) * per_page : page * per_page])
+
+    def _updated(self, channel: str, since: int, until: int) -> list[SimOrder]:
+        with self.lock:
+            found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.updated < until]
+        return sorted(found, key=lambda o: (o.updated, o.order_id))
+
+
+def _public_half(private_pem: str | None) -> str | None:
+    if not private_pem:
+        return None
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def _hmac_hex(key: str, message: bytes) -> str:
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _iso_epoch(value: str | None, default: int) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(value).timestamp()) if value else default
+    except ValueError:
+        return default

@@ -1,0 +1,91 @@
+"""The marketplaces' own APIs behind the channel-order port: each channel's request signing and
+authentication (shopee, lazada, tiktok, tokopedia modules), over one HTTP core with timeouts,
+retries with backoff and a rate limit per channel (http). Base URLs: OMS_<CHANNEL>_API_BASE."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
+from oms.domain.channel_sync import MARKETPLACES, ChannelOrderApi, UpdatedPage
+from oms.errors import DependencyError
+from oms.models.order import Channel
+from oms.ports import SecretsProvider
+
+# Calls per second per channel from one function instance: under the marketplaces' published
+# per-app limits with room for the other functions (and reserved concurrency bounds instances).
+RATE_PER_S = {Channel.shopee: 10.0, Channel.lazada: 10.0, Channel.tiktok: 10.0, Channel.tokopedia: 5.0}
+
+
+class MarketplaceApi(ChannelOrderApi):
+    def __init__(
+        self, bases: Mapping[Channel, str], secrets: SecretsProvider, auth_bases: Mapping[Channel, str] | None = None
+    ) -> None:
+        self.deadline = Deadline()
+        self.clients: dict[Channel, Any] = {}
+        for channel, base in bases.items():
+            if channel not in MARKETPLACES or not base:
+                continue
+            limiter = RateLimiter(RATE_PER_S[channel], burst=int(RATE_PER_S[channel]))
+            http = ChannelHttp(channel.value, base, limiter, self.deadline)
+            self.clients[channel] = _client(
+                channel, http, secrets, (auth_bases or {}).get(channel) or base, limiter, self.deadline
+            )
+
+    def channels(self) -> list[Channel]:
+        return sorted(self.clients)
+
+    def finish_within(self, seconds: float | None) -> None:
+        self.deadline.set_within(seconds)
+
+    def calls(self) -> int:
+        return sum(client.http.calls for client in self.clients.values())
+
+    def client(self, channel: Channel) -> Any:
+        try:
+            return self.clients[channel]
+        except KeyError:
+            raise DependencyError(
+                f"{channel.value} API is not connected (OMS_{channel.value.upper()}_API_BASE)"
+            ) from None
+
+    def get_orders(self, channel: Channel, shop_id: str | None, channel_order_ids: list[str]) -> dict[str, dict]:
+        return self.client(channel).get_orders(shop_id, channel_order_ids)
+
+    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
+        return self.client(channel).updated_orders(since, until, cursor)
+
+
+def _client(
+    channel: Channel,
+    http: ChannelHttp,
+    secrets: SecretsProvider,
+    auth_base: str,
+    limiter: RateLimiter,
+    deadline: Deadline,
+) -> Any:
+    if channel is Channel.shopee:
+        from oms.adapters.marketplace_api.shopee import ShopeeApi
+
+        return ShopeeApi(http, secrets)
+    if channel is Channel.lazada:
+        from oms.adapters.marketplace_api.lazada import LazadaApi
+
+        return LazadaApi(http, secrets)
+    if channel is Channel.tiktok:
+        from oms.adapters.marketplace_api.tiktok import TiktokApi
+
+        return TiktokApi(http, secrets)
+    from oms.adapters.marketplace_api.tokopedia import TokopediaApi
+
+    auth = ChannelHttp("tokopedia", auth_base, limiter, deadline, http.pool)
+    return TokopediaApi(http, auth, secrets)
+
+
+def auth_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
+    env = os.environ if environ is None else environ
+    base = env.get("OMS_TOKOPEDIA_AUTH_BASE", "").rstrip("/")
+    return {Channel.tokopedia: base} if base else {}

@@ -1,0 +1,286 @@
+"""Marketplace orders from the channels' own APIs.
+
+The marketplaces push thin notices (an order id and a status). The normalizer
+turns each stored push into FetchRequests (ChannelSync.request): a notice the
+stored order already reflects is dropped; the rest go to the fetch queue.
+The fetcher (ChannelSync.fetch) asks the channel's order API for the whole
+order, normalizes it and captures it like any other order: the fetched
+document is the channel's current truth, so pushes arriving out of order or
+twice converge on one order in the right state.
+
+The reconciliation pull (ChannelReconciler) lists the orders each channel
+changed since a stored cursor and requests the ones the OMS has not seen at
+that version, so a missed push is never a missed order.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from oms.channels.marketplace import ChannelNotice
+from oms.domain.capture import CaptureResult, CaptureService, order_id_for
+from oms.errors import DependencyError, NormalizationError
+from oms.models.order import Channel, OrderDraft
+from oms.ports import InboxRepository, OrderRepository
+
+MARKETPLACES = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia})
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """Fetch this order from its channel's API, because of `reason` (a push kind, or reconcile)."""
+
+    channel: Channel
+    channel_order_id: str
+    reason: str
+    shop_id: str | None = None
+    updated_at: datetime | None = None  # what the channel said the change's time was
+    inbox_key: str | None = None  # the push that asked, quarantined if the channel never knows the order
+
+    @property
+    def order_key(self) -> tuple[str, str | None, str]:
+        return (self.channel.value, self.shop_id, self.channel_order_id)
+
+    def to_message(self) -> str:
+        return json.dumps(
+            {
+                "channel": self.channel.value,
+                "channel_order_id": self.channel_order_id,
+                "reason": self.reason,
+                "shop_id": self.shop_id,
+                "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+                "inbox_key": self.inbox_key,
+            }
+        )
+
+    @classmethod
+    def from_message(cls, body: str) -> FetchRequest:
+        doc = json.loads(body)
+        updated = doc.get("updated_at")
+        return cls(
+            channel=Channel(doc["channel"]),
+            channel_order_id=str(doc["channel_order_id"]),
+            reason=str(doc.get("reason") or "push"),
+            shop_id=doc.get("shop_id"),
+            updated_at=datetime.fromisoformat(updated) if updated else None,
+            inbox_key=doc.get("inbox_key"),
+        )
+
+    @classmethod
+    def from_notice(cls, notice: ChannelNotice, inbox_key: str | None) -> FetchRequest:
+        return cls(
+            channel=notice.channel,
+            channel_order_id=notice.channel_order_id,
+            reason=notice.kind,
+            shop_id=notice.shop_id,
+            updated_at=notice.updated_at,
+            inbox_key=inbox_key,
+        )
+
+
+@dataclass(frozen=True)
+class UpdatedOrder:
+    channel_order_id: str
+    updated_at: datetime | None = None  # None: the list does not say (then the status is compared)
+    shop_id: str | None = None
+    status: str | None = None  # the channel's raw status, where the list gives it
+
+
+@dataclass
+class UpdatedPage:
+    orders: list[UpdatedOrder]
+    next_cursor: str | None = None  # None: the last page
+
+
+class ChannelOrderApi(ABC):
+    """The channel-client port for orders (oms.adapters.marketplace_api implements it per channel)."""
+
+    @abstractmethod
+    def get_orders(self, channel: Channel, shop_id: str | None, channel_order_ids: list[str]) -> dict[str, dict]:
+        """The channel's order documents by id, as its normalizer reads them. An id missing from the
+        answer is unknown to the channel. Raises DependencyError when the API cannot answer now."""
+
+    @abstractmethod
+    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
+        """One page of the orders the channel changed in [since, until)."""
+
+
+class FetchQueue(ABC):
+    @abstractmethod
+    def send(self, requests: list[FetchRequest]) -> None: ...
+
+
+class SyncCursors(ABC):
+    """Where each channel's reconciliation stopped."""
+
+    @abstractmethod
+    def get(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def put(self, name: str, cursor: str | None) -> None: ...
+
+
+def normalizer_for(channel: Channel) -> Callable[[dict], OrderDraft]:
+    # Imported lazily: a function pays only for the channels it sees.
+    if channel is Channel.shopee:
+        from oms.channels import shopee
+
+        return shopee.normalize
+    if channel is Channel.lazada:
+        from oms.channels import lazada
+
+        return lazada.normalize
+    if channel is Channel.tiktok:
+        from oms.channels import tiktok
+
+        return tiktok.normalize
+    if channel is Channel.tokopedia:
+        from oms.channels import tokopedia
+
+        return tokopedia.normalize
+    raise NormalizationError(f"'{channel.value}' orders are not fetched from an API")
+
+
+@dataclass
+class FetchOutcome:
+    captured: dict[tuple[str, str | None, str], CaptureResult] = field(default_factory=dict)
+    unknown: list[FetchRequest] = field(default_factory=list)  # the channel's API does not know them
+    bad: dict[tuple[str, str | None, str], str] = field(default_factory=dict)  # could not be normalized: why
+    failed: dict[tuple[str, str | None, str], str] = field(default_factory=dict)  # the API could not answer now
+
+
+class ChannelSync:
+    def __init__(
+        self,
+        orders: OrderRepository,
+        queue: FetchQueue,
+        api: ChannelOrderApi,
+        capture: CaptureService,
+        inbox: InboxRepository,
+        now: Callable[[], datetime],
+        normalizer: Callable[[Channel], Callable[[dict], OrderDraft]] | None = None,
+    ) -> None:
+        self.normalizer = normalizer or normalizer_for
+        self.orders = orders
+        self.queue = queue
+        self.api = api
+        self.capture = capture
+        self.inbox = inbox
+        self.now = now
+
+    def known_at(
+        self, channel: Channel, channel_order_id: str, updated_at: datetime | None, status: str | None = None
+    ) -> bool:
+        """The stored order already reflects a change made at updated_at (or, where the channel gives
+        no time, shows that raw status)."""
+        if updated_at is None and status is None:
+            return False
+        order = self.orders.get(order_id_for(channel, channel_order_id))
+        if order is None:
+            return False
+        if updated_at is None:
+            return order.channel_status == status
+        return order.channel_updated_at >= updated_at
+
+    def request(self, notices: Iterable[ChannelNotice], inbox_key: str | None) -> list[FetchRequest]:
+        """Queue a fetch for every notice the stored order does not already reflect; returns those queued."""
+        wanted: dict[tuple, FetchRequest] = {}
+        for notice in notices:
+            request = FetchRequest.from_notice(notice, inbox_key)
+            if request.order_key in wanted or self.known_at(notice.channel, notice.channel_order_id, notice.updated_at):
+                continue
+            wanted[request.order_key] = request
+        if wanted:
+            self.queue.send(list(wanted.values()))
+        return list(wanted.values())
+
+    def fetch(self, requests: list[FetchRequest]) -> FetchOutcome:
+        """Fetch, normalize and capture; one API call per channel and shop where the API takes many ids."""
+        outcome = FetchOutcome()
+        groups: dict[tuple[Channel, str | None], dict[str, FetchRequest]] = {}
+        for request in requests:
+            groups.setdefault((request.channel, request.shop_id), {}).setdefault(request.channel_order_id, request)
+        for (channel, shop_id), by_id in groups.items():
+            try:
+                documents = self.api.get_orders(channel, shop_id, list(by_id))
+            except DependencyError as exc:  # one channel's trouble does not hold up the others' orders
+                outcome.failed.update({request.order_key: exc.message for request in by_id.values()})
+                continue
+            normalize = self.normalizer(channel)
+            for order_id, request in by_id.items():
+                document = documents.get(order_id)
+                if document is None:
+                    outcome.unknown.append(request)
+                    continue
+                try:
+                    draft = normalize(document)
+                except NormalizationError as exc:
+                    outcome.bad[request.order_key] = exc.message
+                    continue
+                except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
+                    outcome.bad[request.order_key] = f"unexpected {channel.value} order shape ({type(exc).__name__})"
+                    continue
+                outcome.captured[request.order_key] = self.capture.capture(draft, self.now())
+        return outcome
+
+    def give_up(self, request: FetchRequest, reason: str) -> None:
+        """Quarantine the push that asked (replayable once the cause is fixed)."""
+        if request.inbox_key:
+            self.inbox.quarantine(request.inbox_key, reason, self.now())
+
+
+class ChannelReconciler:
+    """Lists what each channel changed since the stored cursor and fetches what the OMS lacks."""
+
+    OVERLAP = timedelta(minutes=5)  # each window starts a little before the last one ended
+    SETTLE = timedelta(minutes=1)  # changes this recent may still be landing in the channel's index
+    FIRST_LOOK_BACK = timedelta(days=3)  # Shopee keeps lost pushes 3 days; look as far back the first time
+    MAX_WINDOW = timedelta(days=15)  # Shopee's longest time range per list call
+
+    def __init__(
+        self,
+        api: ChannelOrderApi,
+        sync: ChannelSync,
+        cursors: SyncCursors,
+        now: Callable[[], datetime],
+        max_pages: int = 50,
+    ) -> None:
+        self.api = api
+        self.sync = sync
+        self.cursors = cursors
+        self.now = now
+        self.max_pages = max_pages
+
+    def run(self, channel: Channel) -> dict[str, int]:
+        """One pass: returns how many orders the channel listed and how many were fetched."""
+        name = f"reconcile:{channel.value}"
+        stored = self.cursors.get(name)
+        until = self.now() - self.SETTLE
+        since = datetime.fromisoformat(stored) if stored else until - self.FIRST_LOOK_BACK
+        since = max(since, until - self.MAX_WINDOW)
+        listed = requested = 0
+        cursor: str | None = None
+        for _ in range(self.max_pages):
+            page = self.api.updated_orders(channel, since, until, cursor)
+            missing = []
+            for item in page.orders:
+                listed += 1
+                if not self.sync.known_at(channel, item.channel_order_id, item.updated_at, item.status):
+                    missing.append(
+                        FetchRequest(channel, item.channel_order_id, "reconcile", item.shop_id, item.updated_at)
+                    )
+            if missing:
+                self.sync.queue.send(missing)
+                requested += len(missing)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        else:
+            # More pages than one pass takes: keep the window, the next pass goes on (known orders skip).
+            return {"listed": listed, "requested": requested, "complete": 0}
+        self.cursors.put(name, (until - self.OVERLAP).astimezone(UTC).isoformat())
+        return {"listed": listed, "requested": requested, "complete": 1}

@@ -1,0 +1,99 @@
+"""The marketplace clients against the channel simulator: each channel's request signing (computed
+independently on both sides), its order documents, lists and errors. No AWS: secrets are faked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from oms.adapters.marketplace_api import MarketplaceApi
+from oms.channels import shopee, tiktok
+from oms.errors import DependencyError
+from oms.models.order import Channel
+from oms_local.channel_sim import ChannelSimulator
+from oms_local.seed import SECRET_PARAMETERS, local_settings
+from tests.fakes import FakeSecrets
+
+SETTINGS = local_settings({})
+LINES = [
+    {"sku": "BTK-PRG-L", "quantity": 2, "unit_price": 450000},
+    {"sku": "TEH-TUBRUK-100", "quantity": 3, "unit_price": 25000},
+]
+
+
+def secrets(**overrides: str) -> FakeSecrets:
+    values = {parameter: SETTINGS[name] for name, parameter in SECRET_PARAMETERS.items() if name in SETTINGS}
+    return FakeSecrets({**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[ChannelSimulator]:
+    simulator = ChannelSimulator(settings=SETTINGS).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def api(sim: ChannelSimulator) -> MarketplaceApi:
+    bases = {
+        channel: sim.base_url(channel.value)
+        for channel in (Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia)
+    }
+    return MarketplaceApi(bases, secrets())
+
+
+@pytest.mark.parametrize(("channel", "module"), [(Channel.shopee, shopee), (Channel.tiktok, tiktok)])
+def test_an_order_is_fetched_signed_and_normalized(sim: ChannelSimulator, api: MarketplaceApi, channel, module) -> None:
+    # Given two orders at the simulated channel
+    first = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    second = sim.marketplaces.create({"channel": channel.value, "lines": LINES[:1]})
+    # When both and an unknown id are fetched
+    found = api.get_orders(channel, None, [first.order_id, second.order_id, "NOPE123"])
+    # Then the two come back in one call, in the channel's format, and normalize to the right lines
+    assert set(found) == {first.order_id, second.order_id}
+    draft = module.normalize(found[first.order_id])
+    assert sorted((line.sku, line.quantity, int(line.unit_price)) for line in draft.lines) == [
+        ("BTK-PRG-L", 2, 450000),
+        ("TEH-TUBRUK-100", 3, 25000),
+    ]
+    assert draft.shipping_address is not None and draft.shipping_address.postal_code == "10220"
+
+
+@pytest.mark.parametrize("channel", [Channel.shopee, Channel.tiktok])
+def test_a_wrong_secret_is_the_channels_signature_error(sim: ChannelSimulator, channel: Channel) -> None:
+    name = "partner_key" if channel is Channel.shopee else "app_secret"
+    wrong = MarketplaceApi({channel: sim.base_url(channel.value)}, secrets(**{f"{channel.value}/{name}": "wrong"}))
+    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    with pytest.raises(DependencyError):
+        wrong.get_orders(channel, None, [order.order_id])
+
+
+@pytest.mark.parametrize("channel", [Channel.shopee, Channel.tiktok])
+def test_orders_updated_in_a_window_are_listed_page_by_page(
+    sim: ChannelSimulator, api: MarketplaceApi, channel
+) -> None:
+    sim.clear()
+    made = {sim.marketplaces.create({"channel": channel.value, "lines": LINES}).order_id for _ in range(3)}
+    now = datetime.now(UTC)
+    listed, cursor, pages = [], None, 0
+    client = api.client(channel)
+    while True:
+        page = api.updated_orders(channel, now - timedelta(minutes=5), now + timedelta(minutes=1), cursor)
+        listed += [item.channel_order_id for item in page.orders]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert set(listed) == made
+    assert client.http.calls >= pages
+
+
+def test_server_errors_are_retried_then_reported(sim: ChannelSimulator, api: MarketplaceApi) -> None:
+    order = sim.marketplaces.create({"channel": "shopee", "lines": LINES})
+    sim.fail_next("shopee", 503, times=1)
+    assert set(api.get_orders(Channel.shopee, None, [order.order_id])) == {order.order_id}
+    sim.fail_next("shopee", 429, times=3)
+    with pytest.raises(DependencyError, match="429"):
+        api.get_orders(Channel.shopee, None, [order.order_id])

@@ -1,0 +1,282 @@
+"""Marketplace orders from the channels' APIs: what is fetched, what is skipped, what is quarantined,
+and the reconciliation pull (ports faked; the channel documents here are already drafts' values)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from oms.channels.marketplace import ChannelNotice
+from oms.domain.capture import CaptureService, Outcome, order_id_for
+from oms.domain.channel_sync import (
+    ChannelOrderApi,
+    ChannelReconciler,
+    ChannelSync,
+    FetchQueue,
+    FetchRequest,
+    SyncCursors,
+    UpdatedOrder,
+    UpdatedPage,
+)
+from oms.errors import DependencyError, NormalizationError
+from oms.models.order import Channel, ChannelState, FlagCode, OrderDraft, OrderStatus
+from tests.builders import T0, draft_values
+from tests.fakes import FakeCatalog, FakeInbox, FakeNumbers, FakeOrders
+
+NOW = T0 + timedelta(hours=1)
+
+
+def document(order_id: str, *, status: str = "READY_TO_SHIP", state: str = "ready", minutes: int = 0, **more) -> dict:
+    return draft_values(
+        channel="shopee",
+        channel_order_id=order_id,
+        channel_status=status,
+        channel_state=state,
+        channel_updated_at=T0 + timedelta(minutes=minutes),
+        **more,
+    )
+
+
+def as_draft(doc: dict) -> OrderDraft:
+    if doc.get("broken"):
+        raise NormalizationError("missing order_sn")
+    return OrderDraft.model_validate(doc)
+
+
+class FakeApi(ChannelOrderApi):
+    def __init__(self) -> None:
+        self.documents: dict[tuple[Channel, str], dict] = {}
+        self.down: set[Channel] = set()
+        self.calls: list[tuple[Channel, list[str]]] = []
+        self.pages: list[UpdatedPage] = []
+
+    def get_orders(self, channel: Channel, shop_id: str | None, channel_order_ids: list[str]) -> dict[str, dict]:
+        self.calls.append((channel, channel_order_ids))
+        if channel in self.down:
+            raise DependencyError(f"{channel.value} API answered 503 after 3 tries")
+        return {i: self.documents[(channel, i)] for i in channel_order_ids if (channel, i) in self.documents}
+
+    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
+        if channel in self.down:
+            raise DependencyError("down")
+        return self.pages.pop(0)
+
+
+class FakeQueue(FetchQueue):
+    def __init__(self) -> None:
+        self.sent: list[FetchRequest] = []
+
+    def send(self, requests: list[FetchRequest]) -> None:
+        self.sent.extend(requests)
+
+
+class FakeCursors(SyncCursors):
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def put(self, name: str, cursor: str | None) -> None:
+        self.values[name] = cursor
+
+
+@pytest.fixture
+def orders() -> FakeOrders:
+    return FakeOrders()
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+def queue() -> FakeQueue:
+    return FakeQueue()
+
+
+@pytest.fixture
+def inbox() -> FakeInbox:
+    return FakeInbox()
+
+
+@pytest.fixture
+def sync(orders: FakeOrders, api: FakeApi, queue: FakeQueue, inbox: FakeInbox) -> ChannelSync:
+    capture = CaptureService(orders, FakeCatalog({"TSHIRT-BLK-M", "CAP-NAVY"}), FakeNumbers())
+    return ChannelSync(orders, queue, api, capture, inbox, lambda: NOW, normalizer=lambda channel: as_draft)
+
+
+def notice(order_id: str, minutes: int = 0, status: str = "READY_TO_SHIP") -> ChannelNotice:
+    return ChannelNotice(Channel.shopee, order_id, "order_status", "880011", status, T0 + timedelta(minutes=minutes))
+
+
+def test_a_push_for_an_order_the_oms_lacks_is_queued_once(sync: ChannelSync, queue: FakeQueue) -> None:
+    # Given a push naming the same order twice (a package update), and another order
+    queued = sync.request([notice("A"), notice("A"), notice("B")], inbox_key="shopee#msg:1")
+    # Then each order is fetched once, and the push is remembered for quarantine
+    assert [r.channel_order_id for r in queued] == ["A", "B"]
+    assert queue.sent == queued
+    assert {r.inbox_key for r in queued} == {"shopee#msg:1"}
+
+
+def test_a_fetch_captures_the_channels_current_order(sync: ChannelSync, api: FakeApi, orders: FakeOrders) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A")
+    outcome = sync.fetch([FetchRequest.from_notice(notice("A"), "k")])
+    (result,) = outcome.captured.values()
+    assert result.outcome is Outcome.created
+    stored = orders.get(order_id_for("shopee", "A"))
+    assert stored is not None and stored.channel_state is ChannelState.ready
+
+
+def test_old_and_repeated_pushes_are_not_fetched_again(sync: ChannelSync, api: FakeApi, queue: FakeQueue) -> None:
+    # Given the order captured as the channel showed it at minute 10
+    api.documents[(Channel.shopee, "A")] = document("A", status="SHIPPED", state="shipped", minutes=10)
+    sync.fetch([FetchRequest.from_notice(notice("A", 10), None)])
+    # When late pushes arrive for minute 0 (READY_TO_SHIP) and minute 10 (SHIPPED, a repeat)
+    queued = sync.request([notice("A", 0), notice("A", 10, "SHIPPED")], inbox_key=None)
+    # Then nothing is fetched: the stored order already says more
+    assert queued == []
+    # And a push about minute 11 is fetched
+    assert len(sync.request([notice("A", 11, "COMPLETED")], inbox_key=None)) == 1
+
+
+def test_statuses_fetched_out_of_order_end_in_the_later_state(
+    sync: ChannelSync, api: FakeApi, orders: FakeOrders
+) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A", status="SHIPPED", state="shipped", minutes=10)
+    sync.fetch([FetchRequest.from_notice(notice("A", 10), None)])
+    # A slow fetch answered with an older document (a cache behind the channel's API)
+    api.documents[(Channel.shopee, "A")] = document("A", status="READY_TO_SHIP", state="ready", minutes=0)
+    (result,) = sync.fetch([FetchRequest.from_notice(notice("A", 0), None)]).captured.values()
+    assert result.outcome is Outcome.stale
+    assert orders.get(order_id_for("shopee", "A")).channel_status == "SHIPPED"
+
+
+def test_at_the_same_channel_time_the_further_state_wins(sync: ChannelSync, api: FakeApi, orders: FakeOrders) -> None:
+    for status, state in (("SHIPPED", "shipped"), ("PROCESSED", "arranged")):
+        api.documents[(Channel.shopee, "A")] = document("A", status=status, state=state, minutes=5)
+        sync.fetch([FetchRequest.from_notice(notice("A", 5), None)])
+    assert orders.get(order_id_for("shopee", "A")).channel_status == "SHIPPED"
+
+
+def test_an_unknown_status_is_kept_and_flagged_not_guessed(sync: ChannelSync, api: FakeApi, orders: FakeOrders) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A", status="TELEPORTED", state="unknown")
+    sync.fetch([FetchRequest.from_notice(notice("A"), None)])
+    order = orders.get(order_id_for("shopee", "A"))
+    assert order.channel_status == "TELEPORTED"
+    assert [flag.code for flag in order.flags] == [FlagCode.channel_status_unknown]
+    assert "TELEPORTED" in order.flags[0].message
+    # When the channel moves on to a known status, the flag goes
+    api.documents[(Channel.shopee, "A")] = document("A", status="READY_TO_SHIP", state="ready", minutes=1)
+    sync.fetch([FetchRequest.from_notice(notice("A", 1), None)])
+    assert orders.get(order_id_for("shopee", "A")).flags == []
+
+
+def test_a_cancel_request_is_flagged_and_the_cancellation_cancels(
+    sync: ChannelSync, api: FakeApi, orders: FakeOrders
+) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A", status="IN_CANCEL", state="cancel_requested")
+    sync.fetch([FetchRequest.from_notice(notice("A"), None)])
+    assert [f.code for f in orders.get(order_id_for("shopee", "A")).flags] == [FlagCode.cancel_requested]
+    api.documents[(Channel.shopee, "A")] = document(
+        "A", status="CANCELLED", state="cancelled", minutes=3, cancelled=True, cancel_reason="buyer"
+    )
+    sync.fetch([FetchRequest.from_notice(notice("A", 3), None)])
+    order = orders.get(order_id_for("shopee", "A"))
+    assert order.status is OrderStatus.cancelled
+    assert order.flags == []
+
+
+def test_unknown_bad_and_failing_orders_are_told_apart(sync: ChannelSync, api: FakeApi) -> None:
+    api.documents[(Channel.shopee, "GOOD")] = document("GOOD")
+    api.documents[(Channel.shopee, "BROKEN")] = {"broken": True}
+    api.down.add(Channel.lazada)
+    requests = [
+        FetchRequest(Channel.shopee, "GOOD", "order_status", "880011"),
+        FetchRequest(Channel.shopee, "BROKEN", "order_status", "880011"),
+        FetchRequest(Channel.shopee, "GHOST", "order_status", "880011"),
+        FetchRequest(Channel.lazada, "L1", "order_status", None),
+    ]
+    outcome = sync.fetch(requests)
+    # One call per channel and shop; Lazada's outage does not hold up Shopee's orders
+    assert api.calls == [(Channel.shopee, ["GOOD", "BROKEN", "GHOST"]), (Channel.lazada, ["L1"])]
+    assert [key[2] for key in outcome.captured] == ["GOOD"]
+    assert outcome.bad == {("shopee", "880011", "BROKEN"): "missing order_sn"}
+    assert [r.channel_order_id for r in outcome.unknown] == ["GHOST"]
+    assert list(outcome.failed) == [("lazada", None, "L1")]
+
+
+def test_giving_up_quarantines_the_push_that_asked(sync: ChannelSync, inbox: FakeInbox) -> None:
+    sync.give_up(FetchRequest(Channel.shopee, "GHOST", "order_status", inbox_key="shopee#msg:9"), "unknown")
+    sync.give_up(FetchRequest(Channel.shopee, "GHOST2", "reconcile"), "unknown")  # nothing to quarantine
+    assert inbox.quarantined == {"shopee#msg:9": "unknown"}
+
+
+def test_a_fetch_request_survives_the_queue() -> None:
+    request = FetchRequest(Channel.tiktok, "5764", "cancellation", "749", T0, "tiktok#notification:1")
+    assert FetchRequest.from_message(request.to_message()) == request
+
+
+# --- reconciliation --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cursors() -> FakeCursors:
+    return FakeCursors()
+
+
+@pytest.fixture
+def reconciler(api: FakeApi, sync: ChannelSync, cursors: FakeCursors) -> ChannelReconciler:
+    return ChannelReconciler(api, sync, cursors, lambda: NOW)
+
+
+def test_reconciliation_fetches_only_what_the_oms_lacks(
+    reconciler: ChannelReconciler, sync: ChannelSync, api: FakeApi, queue: FakeQueue, cursors: FakeCursors
+) -> None:
+    # Given order A captured at minute 5, and the channel listing A (at 5), B (missed), and A's later change
+    api.documents[(Channel.shopee, "A")] = document("A", minutes=5)
+    sync.fetch([FetchRequest(Channel.shopee, "A", "order_status")])
+    api.pages = [
+        UpdatedPage([UpdatedOrder("A", T0 + timedelta(minutes=5)), UpdatedOrder("B", T0)], next_cursor="2"),
+        UpdatedPage([UpdatedOrder("C", None, status="READY_TO_SHIP")], next_cursor=None),
+    ]
+    result = reconciler.run(Channel.shopee)
+    # Then B and C are queued, A is not
+    assert [r.channel_order_id for r in queue.sent] == ["B", "C"]
+    assert {r.reason for r in queue.sent} == {"reconcile"}
+    assert result == {"listed": 3, "requested": 2, "complete": 1}
+    # And the next pass starts a little before this one ended
+    until = NOW - ChannelReconciler.SETTLE
+    assert cursors.values["reconcile:shopee"] == (until - ChannelReconciler.OVERLAP).astimezone(UTC).isoformat()
+
+
+def test_a_listed_status_the_oms_already_shows_is_not_fetched(
+    reconciler: ChannelReconciler, sync: ChannelSync, api: FakeApi, queue: FakeQueue
+) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A")
+    sync.fetch([FetchRequest(Channel.shopee, "A", "order_status")])
+    api.pages = [UpdatedPage([UpdatedOrder("A", None, status="READY_TO_SHIP"), UpdatedOrder("A2", None, status="X")])]
+    reconciler.run(Channel.shopee)
+    assert [r.channel_order_id for r in queue.sent] == ["A2"]
+
+
+def test_a_failed_pass_keeps_the_cursor(reconciler: ChannelReconciler, api: FakeApi, cursors: FakeCursors) -> None:
+    cursors.values["reconcile:lazada"] = "2026-11-19T00:00:00+00:00"
+    api.down.add(Channel.lazada)
+    with pytest.raises(DependencyError):
+        reconciler.run(Channel.lazada)
+    assert cursors.values["reconcile:lazada"] == "2026-11-19T00:00:00+00:00"
+
+
+def test_the_first_pass_looks_back_three_days_and_never_more_than_fifteen(
+    reconciler: ChannelReconciler, api: FakeApi, cursors: FakeCursors
+) -> None:
+    seen: list[datetime] = []
+    api.updated_orders = lambda channel, since, until, cursor: seen.append(since) or UpdatedPage([])  # type: ignore[method-assign]
+    reconciler.run(Channel.tiktok)
+    cursors.values["reconcile:tiktok"] = "2026-01-01T00:00:00+00:00"
+    reconciler.run(Channel.tiktok)
+    until = NOW - ChannelReconciler.SETTLE
+    assert seen == [until - timedelta(days=3), until - timedelta(days=15)]
