@@ -72,6 +72,7 @@ class ChannelSimulator:
         self.stock: dict[str, dict[str, dict[str, Any]]] = {}
         self.failures: dict[str, list[int]] = {}
         self.trackings: dict[str, int] = {}  # waybill -> times looked at
+        self.marketplaces.shown = self.stock  # the marketplaces' stock calls show here too
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -262,7 +263,7 @@ class ChannelSimulator:
     def _order_view(self, order: Any, push: bool) -> dict[str, Any]:
         sim = self.marketplaces
         view: dict[str, Any] = {"channel": order.channel, "order_id": order.order_id, "status": order.status,
-                                "updated": order.updated}  # fmt: skip
+                                "updated": order.updated, "tracking_number": order.tracking_number}  # fmt: skip
         if push:
             view["pushed"] = [sim.send(order.channel, b) for b in sim.pushes(order)]
         return view

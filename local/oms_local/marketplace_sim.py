@@ -17,8 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -49,6 +51,8 @@ class MarketplaceSim:
         # Tokopedia encrypts buyer data with the seller's public key.
         self.public_key_pem: str | None = _public_half(self.settings.get("OMS_TOKOPEDIA_PRIVATE_KEY"))
         self._ids = itertools.count(int(time.time()) % 100_000 * 1000)
+        self.shown: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> sku -> what the shop now shows
+        self.push_after_outbound = True
 
     def clear(self) -> None:
         with self.lock:
@@ -196,7 +200,7 @@ class MarketplaceSim:
     def _shopee(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
-        if not path.startswith("/api/v2/order/"):
+        if not path.startswith(("/api/v2/order/", "/api/v2/logistics/", "/api/v2/product/")):
             return None
         s = self.settings
         q = query.get
@@ -223,12 +227,52 @@ class MarketplaceSim:
             page = listed[start : start + size]
             more = start + size < len(listed)
             return 200, shopee_docs.order_list_response(page, more, str(start + size))
+        return self._shopee_outbound(path, query, json.loads(raw or b"{}"))
+
+    def _shopee_outbound(self, path: str, query: dict, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
+        ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
+        catalog = _catalog()
+        shop = self._shop_id("shopee")
+        items = {_shopee_id(f"{shop}:{sku}:item"): sku for sku in catalog}
+        if path == "/api/v2/product/get_item_list":
+            start, size = int(query.get("offset") or 0), int(query.get("page_size") or 10)
+            ids = sorted(items)[start : start + size]
+            more = start + size < len(items)
+            page = [{"item_id": item_id, "item_status": "NORMAL", "update_time": int(time.time())} for item_id in ids]
+            response = {"item": page, "total_count": len(items), "has_next_page": more, "next_offset": start + size}
+            return 200, {**ok, "response": response}
+        if path == "/api/v2/product/get_model_list":
+            sku = items.get(int(query.get("item_id") or 0))
+            if sku is None:
+                return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
+            model = {"model_id": _shopee_id(f"{shop}:{sku}:model"), "model_sku": sku, "tier_index": [0]}
+            return 200, {**ok, "response": {"tier_variation": [], "model": [model]}}
+        if path == "/api/v2/product/update_stock":
+            sku = items.get(int(body.get("item_id") or 0))
+            if sku is None:
+                return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
+            for model in body.get("stock_list") or []:
+                self._show_stock("shopee", sku, sum(int(s["stock"]) for s in model.get("seller_stock") or []))
+            return 200, {**ok, "response": {"success_list": body.get("stock_list"), "failure_list": []}}
+        order = self.get("shopee", str(body.get("order_sn")))
+        if path in ("/api/v2/logistics/ship_order", "/api/v2/order/cancel_order") and order is None:
+            return 200, {**ok, "error": "error_not_found", "message": "order not found"}
+        if path == "/api/v2/logistics/ship_order":
+            tracking = (body.get("non_integrated") or {}).get("tracking_number")
+            if not tracking:
+                return 200, {**ok, "error": "error_param", "message": "non_integrated.tracking_number is required"}
+            self._outbound_change(order, "SHIPPED", tracking_number=tracking)
+            return 200, {**ok, "response": {}}
+        if path == "/api/v2/order/cancel_order":
+            self._outbound_change(order, "CANCELLED", cancel_reason=str(body.get("cancel_reason")))
+            return 200, {**ok, "response": {"update_time": order.updated}}
         return None
 
     def _lazada(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
-        if path not in ("/order/get", "/orders/items/get", "/orders/get"):
+        outbound = ("/order/rts", "/order/cancel", "/product/stock/sellable/update")
+        if path not in ("/order/get", "/orders/items/get", "/orders/get", *outbound):
             return None
         s = self.settings
         message = path + "".join(f"{k}{query[k]}" for k in sorted(query) if k != "sign")
@@ -239,6 +283,8 @@ class MarketplaceSim:
         if query.get("access_token") != s["OMS_LAZADA_ACCESS_TOKEN"]:
             why = "The specified access token is invalid or expired"
             return 200, {"code": "IllegalAccessToken", "type": "ISP", "message": why}
+        if path in outbound:
+            return self._lazada_outbound(path, query)
         if path == "/order/get":
             order = self.get("lazada", query.get("order_id", ""))
             if order is None:
@@ -258,8 +304,39 @@ class MarketplaceSim:
         offset, limit = int(query.get("offset") or 0), int(query.get("limit") or 100)
         return 200, lazada_docs.orders_list_response(listed[offset : offset + limit], len(listed))
 
+    def _lazada_outbound(self, path: str, query: dict) -> tuple[int, Any]:
+        ok = {"code": "0", "request_id": secrets.token_hex(12)}
+        if path == "/product/stock/sellable/update":
+            rows = re.findall(
+                r"<SellerSku>(.*?)</SellerSku><SellableQuantity>(\d+)</SellableQuantity>", query.get("payload", "")
+            )
+            for sku, quantity in rows:
+                self._show_stock("lazada", html.unescape(sku), int(quantity))
+            return 200, {**ok, "data": {}}
+        item_ids = json.loads(query["order_item_ids"]) if "order_item_ids" in query else [query.get("order_item_id")]
+        order = self._lazada_order_of([str(i) for i in item_ids])
+        if order is None:
+            return 200, {"code": "ORDER_ITEM_NOT_FOUND", "type": "ISV", "message": "order item not found"}
+        if path == "/order/rts":
+            if not query.get("tracking_number"):
+                return 200, {"code": "MISSING_PARAMETER", "type": "ISV", "message": "tracking_number is required"}
+            self._outbound_change(order, "ready_to_ship", tracking_number=query["tracking_number"])
+            return 200, {**ok, "data": {"order_items": [{"order_item_id": i} for i in item_ids]}}
+        self._outbound_change(order, "canceled", cancel_reason=query.get("reason_detail"))
+        return 200, {**ok, "data": {}}
+
+    def _lazada_order_of(self, item_ids: list[str]) -> SimOrder | None:
+        with self.lock:
+            orders = [o for (c, _), o in self.orders.items() if c == "lazada"]
+        for order in orders:
+            rows = {str(r["order_item_id"]) for r in lazada_docs.items_response(order)["data"]}
+            if set(item_ids) & rows:
+                return order
+        return None
+
     def _tiktok(self, method: str, path: str, query: dict, raw: bytes, headers: Mapping) -> tuple[int, Any] | None:
-        if path not in ("/order/202309/orders", "/order/202309/orders/search"):
+        outbound = path.startswith(("/fulfillment/202309/packages/", "/return_refund/", "/product/202309/"))
+        if path not in ("/order/202309/orders", "/order/202309/orders/search") and not outbound:
             return None
         s = self.settings
         secret = s["OMS_TIKTOK_APP_SECRET"]
@@ -270,6 +347,8 @@ class MarketplaceSim:
             return 401, {"code": 106001, "message": "Invalid sign", "request_id": secrets.token_hex(12)}
         if headers.get("x-tts-access-token") != s["OMS_TIKTOK_ACCESS_TOKEN"]:
             return 401, {"code": 105002, "message": "Expired credentials", "request_id": secrets.token_hex(12)}
+        if outbound:
+            return self._tiktok_outbound(path, json.loads(raw or b"{}"))
         if path == "/order/202309/orders":
             wanted = [i for i in query.get("ids", "").split(",") if i]
             return 200, tiktok_docs.detail_response([o for i in wanted if (o := self.get("tiktok", i))])
@@ -278,6 +357,48 @@ class MarketplaceSim:
         start, size = int(query.get("page_token") or 0), int(query.get("page_size") or 20)
         more = start + size < len(listed)
         return 200, tiktok_docs.search_response(listed[start : start + size], str(start + size) if more else "")
+
+    def _tiktok_outbound(self, path: str, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
+        ok = {"code": 0, "message": "Success", "request_id": secrets.token_hex(12)}
+        by_sku_id = {f"17{_tiktok_digits(sku, 17)}": sku for sku in _catalog()}
+        if path == "/product/202309/products/search":
+            wanted = [sku for sku in body.get("seller_skus") or [] if sku in _catalog()]
+            products = [
+                {"id": f"17{_tiktok_digits(sku + ':product', 17)}", "status": "ACTIVATE",
+                 "skus": [{"id": f"17{_tiktok_digits(sku, 17)}", "seller_sku": sku}]}
+                for sku in wanted
+            ]  # fmt: skip
+            return 200, {**ok, "data": {"products": products, "total_count": len(products), "next_page_token": ""}}
+        if path.endswith("/inventory/update"):
+            for row in body.get("skus") or []:
+                sku = by_sku_id.get(str(row.get("id")))
+                if sku is None:
+                    return 200, {**ok, "code": 12019015, "message": f"sku {row.get('id')} not found"}
+                self._show_stock("tiktok", sku, sum(int(i["quantity"]) for i in row.get("inventory") or []))
+            return 200, {**ok, "data": {}}
+        if path == "/return_refund/202309/cancellations":
+            order = self.get("tiktok", str(body.get("order_id")))
+            if order is None:
+                return 200, {**ok, "code": 36009003, "message": "order not found"}
+            self._outbound_change(order, "CANCELLED", cancel_reason=str(body.get("cancel_reason")))
+            return 200, {
+                **ok,
+                "data": {"cancel_id": secrets.token_hex(8), "cancel_status": "CANCELLATION_REQUEST_COMPLETE"},
+            }
+        if path.startswith("/fulfillment/202309/packages/") and path.endswith("/ship"):
+            package_id = path.split("/")[4]
+            with self.lock:
+                orders = [o for (c, _), o in self.orders.items() if c == "tiktok"]
+            order = next(
+                (o for o in orders if tiktok_docs.order_detail(o).get("packages", [{}])[0].get("id") == package_id),
+                None,
+            )
+            tracking = (body.get("self_shipment") or {}).get("tracking_number")
+            if order is None or not tracking:
+                return 200, {**ok, "code": 21011001, "message": "package not found or no tracking number"}
+            self._outbound_change(order, "IN_TRANSIT", tracking_number=tracking)
+            return 200, {**ok, "data": {}}
+        return None
 
     def _tokopedia(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
@@ -297,14 +418,18 @@ class MarketplaceSim:
             with self.lock:
                 self.tokens[token] = time.time() + 3600
             return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
-        fs_order = f"/v2/fs/{s['OMS_TOKOPEDIA_FS_ID']}/order"
-        if path not in (fs_order, "/v2/order/list"):
+        fs_id = s["OMS_TOKOPEDIA_FS_ID"]
+        fs_order = f"/v2/fs/{fs_id}/order"
+        outbound = path.startswith("/v1/order/") or path == f"/inventory/v1/fs/{fs_id}/stock/update"
+        if path not in (fs_order, "/v2/order/list") and not outbound:
             return None
         token = headers.get("authorization", "").removeprefix("Bearer ")
         with self.lock:
             valid = self.tokens.get(token, 0) > time.time()
         if not valid:
             return 401, {"header": {"error_code": "UNAUTHORIZED", "reason": "invalid token"}, "data": None}
+        if outbound:
+            return self._tokopedia_outbound(path, json.loads(raw or b"null"))
         if path == fs_order:
             order = self.get("tokopedia", query.get("order_id", ""))
             if order is None:
@@ -314,10 +439,55 @@ class MarketplaceSim:
         page, per_page = int(query.get("page") or 1), int(query.get("per_page") or 100)
         return 200, tokopedia_docs.order_list_response(listed[(page - 1) * per_page : page * per_page])
 
+    def _tokopedia_outbound(self, path: str, body: Any) -> tuple[int, Any]:
+        ok = {"header": {"process_time": 0.01, "messages": "Your request has been processed successfully"}}
+        if path.startswith("/inventory/"):
+            for row in body or []:
+                self._show_stock("tokopedia", str(row["sku"]), int(row["new_stock"]))
+            return 200, {**ok, "data": {"failed_rows": 0, "succeed_rows": len(body or [])}}
+        order = self.get("tokopedia", path.split("/")[3])
+        if order is None:
+            return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
+        if path.endswith("/status"):
+            if (body or {}).get("order_status") != 500 or not body.get("shipping_ref_num"):
+                return 400, {"header": {"error_code": "BAD_REQUEST", "reason": "order_status 500 and shipping_ref_num"}}
+            self._outbound_change(order, "500", tracking_number=str(body["shipping_ref_num"]))
+            return 200, {**ok, "data": "success"}
+        self._outbound_change(order, "10", cancel_reason=str((body or {}).get("reason")))  # rejected by the seller
+        return 200, {**ok, "data": "success"}
+
+    # ------------------------------------------------------------ what the OMS told the channel
+
+    def _show_stock(self, channel: str, sku: str, quantity: int) -> None:
+        with self.lock:
+            self.shown.setdefault(channel, {})[sku] = {"atp": quantity, "level": None, "as_of": None}
+
+    def _outbound_change(self, order: SimOrder, status: str, **fields: Any) -> None:
+        """The channel applies what the seller told it and, like the real one, pushes the change."""
+        self.change(order.channel, order.order_id, {"status": status, **fields, "push": False})
+        if self.push_after_outbound and self.oms_url:
+            bodies = self.pushes(order)
+            threading.Thread(target=lambda: [self.send(order.channel, b) for b in bodies], daemon=True).start()
+
     def _updated(self, channel: str, since: int, until: int) -> list[SimOrder]:
         with self.lock:
             found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.updated < until]
         return sorted(found, key=lambda o: (o.updated, o.order_id))
+
+
+def _catalog() -> list[str]:
+    """The SKUs the simulated shops list: make run's demo catalogue."""
+    from oms_local.seed import SKUS
+
+    return [sku for sku, *_ in SKUS]
+
+
+def _shopee_id(seed: str) -> int:
+    return shopee_docs._number(seed, 11)
+
+
+def _tiktok_digits(seed: str, width: int) -> str:
+    return tiktok_docs._digits(seed, width)
 
 
 def _public_half(private_pem: str | None) -> str | None:

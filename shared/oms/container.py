@@ -16,7 +16,7 @@ from oms.adapters.attempts import DynamoAttempts
 from oms.adapters.capacity import DynamoCapacity
 from oms.adapters.carrier_tracking import BiteshipTracking
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
-from oms.adapters.channel_client import HttpChannelClient, api_bases
+from oms.adapters.channel_client import ChannelClients, api_bases, channel_clients
 from oms.adapters.counters import BlockAllocator
 from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
@@ -208,8 +208,8 @@ def snapshots() -> Snapshots:
 
 
 @cache
-def channel_client() -> HttpChannelClient:
-    return HttpChannelClient(api_bases())
+def channel_client() -> ChannelClients:
+    return channel_clients(SsmSecrets(get_settings().secrets_path))
 
 
 @cache
@@ -217,7 +217,7 @@ def stock_push() -> StockPush:
     return StockPush(
         inventory(),
         DynamoPushStates(get_settings().stock_ledger_table),
-        HttpChannelClient(api_bases()),
+        channel_clients(SsmSecrets(get_settings().secrets_path)),
         lambda: datetime.now(UTC),
     )
 

@@ -27,8 +27,7 @@ LINES = [
     {"sku": "TEH-TUBRUK-100", "quantity": 3, "unit_price": 25000},
 ]
 # What each channel says when the seller has shipped, and later statuses.
-SHIPPED = {"shopee": "SHIPPED", "lazada": "shipped", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
-CANCELLED = {"shopee": "CANCELLED", "lazada": "canceled", "tiktok": "CANCELLED", "tokopedia": "0"}
+SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +122,11 @@ def test_statuses_arriving_out_of_order_end_in_the_right_state(stack: LocalRunti
     stack.drain(timeout=30)
     # Then the order ends shipped, as the channel now says
     order = wait_for(
-        lambda: (found := oms_order(stack, channel, made["order_id"])) and found["channel_state"] == "shipped" and found
+        lambda: (
+            (found := oms_order(stack, channel, made["order_id"]))
+            and found["channel_status"] == SHIPPED[channel]
+            and found
+        )
     )
     assert order["channel_status"] == SHIPPED[channel]
 
@@ -144,3 +147,28 @@ def test_a_missed_push_is_recovered_by_the_reconciliation_pull(stack: LocalRunti
     stack.drain(timeout=30)
     again = stack.invoke("ChannelReconcileFunction", {"channel": channel})
     assert again[channel]["requested"] == 0
+
+
+@pytest.mark.parametrize("channel", ["shopee", "lazada", "tiktok", "tokopedia"])
+def test_stock_and_the_shipment_reach_the_channel_in_its_own_calls(stack: LocalRuntime, channel: str) -> None:
+    # Given a marketplace order the OMS allocated to a node
+    made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1]})
+    order = wait_for(lambda: (found := oms_order(stack, channel, made["order_id"])) and found["fulfillments"] and found)
+    parcel = order["fulfillments"][0]["fulfillment_id"]
+    # Then the stock it reserved reaches the channel (its own stock call, through the channel push)
+    shown = wait_for(lambda: sim(stack, "GET", f"/_sim/stock?channel={channel}")["stock"].get("BTK-PRG-L"))
+    assert shown["atp"] >= 0
+    # When the node hands the parcel to the carrier
+    tracking = f"JNE{made['order_id'][-8:]}"
+    report = {"type": "shipped", "carrier": "jne", "service": "REG", "tracking_number": tracking}
+    status, answer = http(
+        f"{stack.url}/fulfillments/{parcel}/events", "POST", report, {"x-api-key": DEFAULTS["OMS_API_KEY"] + "_wms"}
+    )
+    assert status == 200, answer
+    # Then the channel is told, in its own call, with the tracking number
+    at_channel = wait_for(
+        lambda: (view := sim(stack, "GET", f"/_sim/orders/{channel}/{made['order_id']}"))["tracking_number"] and view
+    )
+    assert (at_channel["tracking_number"], at_channel["status"]) == (tracking, SHIPPED[channel])
+    # And the channel's own push about it brings the OMS's view of the channel along
+    wait_for(lambda: oms_order(stack, channel, made["order_id"])["channel_status"] == SHIPPED[channel])

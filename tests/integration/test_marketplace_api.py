@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,55 @@ def test_server_errors_are_retried_then_reported(sim: ChannelSimulator, api: Mar
     sim.fail_next("shopee", 429, times=3)
     with pytest.raises(DependencyError, match="429"):
         api.get_orders(Channel.shopee, None, [order.order_id])
+
+
+# --- outbound: what the OMS tells each channel, in the channel's own calls -------------------------
+
+ALL = [Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia]
+SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
+CANCELLED = {"shopee": "CANCELLED", "lazada": "canceled", "tiktok": "CANCELLED", "tokopedia": "10"}
+
+
+def call(channel: Channel, order_id: str, kind: str) -> Any:
+    from oms.domain.write_back import ChannelCall
+
+    body = {"carrier": "jne", "tracking_number": "JNE0012345678", "lines": [{"sku": "BTK-PRG-L", "quantity": 2}]}
+    return ChannelCall(channel, order_id, kind, body if kind == "shipped" else {"by": "seller"}, "evt-1")
+
+
+@pytest.mark.parametrize("channel", ALL)
+def test_a_shipment_reaches_the_channel_with_its_tracking_number(
+    sim: ChannelSimulator, api: MarketplaceApi, channel
+) -> None:
+    sim.marketplaces.push_after_outbound = False
+    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    api.write_back(call(channel, order.order_id, "shipped"))
+    shown = sim.marketplaces.get(channel.value, order.order_id)
+    assert (shown.status, shown.tracking_number) == (SHIPPED[channel.value], "JNE0012345678")
+    # A replay of the same event is harmless
+    api.write_back(call(channel, order.order_id, "shipped"))
+
+
+@pytest.mark.parametrize("channel", ALL)
+def test_a_cancellation_reaches_the_channel(sim: ChannelSimulator, api: MarketplaceApi, channel) -> None:
+    sim.marketplaces.push_after_outbound = False
+    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    api.write_back(call(channel, order.order_id, "cancelled"))
+    assert sim.marketplaces.get(channel.value, order.order_id).status == CANCELLED[channel.value]
+
+
+@pytest.mark.parametrize("channel", ALL)
+def test_stock_reaches_the_channel_by_its_own_product_ids(sim: ChannelSimulator, api: MarketplaceApi, channel) -> None:
+    from oms.models.inventory import AvailabilityLevel, ChannelStockUpdate
+
+    now = datetime.now(UTC)
+    updates = [
+        ChannelStockUpdate(channel=channel, sku=sku, atp=atp, level=AvailabilityLevel.in_stock, as_of=now)
+        for sku, atp in (("BTK-PRG-L", 17), ("TEH-TUBRUK-100", 0), ("NOT-LISTED-1", 5))
+    ]
+    unlisted = api.push_stock(channel, updates)
+    shown = sim.shown(channel.value)
+    assert shown["BTK-PRG-L"]["atp"] == 17
+    assert shown["TEH-TUBRUK-100"]["atp"] == 0
+    if channel in (Channel.shopee, Channel.tiktok):  # named by the shop's own ids: an unlisted SKU is skipped
+        assert unlisted == ["NOT-LISTED-1"]

@@ -1,7 +1,8 @@
-"""The channel-client port over HTTP (stock part).
+"""The channel-client port over HTTP.
 
-Until each marketplace's own API shape and request signing land (issue 7),
-every channel is sent one format: ``POST <OMS_<CHANNEL>_API_BASE>/stock`` with
+The marketplaces (Shopee, Lazada, TikTok Shop, Tokopedia) are told through their own signed APIs
+(oms.adapters.marketplace_api); ChannelClients routes to them. The web stores (Shopify, WooCommerce)
+are, until their own API shapes land, sent one interim format: ``POST <OMS_<CHANNEL>_API_BASE>/stock`` with
 ``{"channel", "updates": [{sku, atp, level, as_of}]}``, at most 100 SKUs a call.
 Timeouts are short and 429/5xx/connection errors are retried twice with a
 short backoff (a channel's Retry-After is not waited for here: the retry
@@ -16,6 +17,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import urllib3
 from urllib3.util import Retry, Timeout
@@ -24,6 +26,10 @@ from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
+from oms.ports import SecretsProvider
+
+if TYPE_CHECKING:
+    from oms.adapters.marketplace_api import MarketplaceApi
 
 UPDATES_PER_CALL = 100
 _TIMEOUT = Timeout(connect=2.0, read=5.0)
@@ -91,3 +97,37 @@ class HttpChannelClient:
             raise DependencyError(f"{call.channel.value} order API unreachable: {type(exc).__name__}") from exc
         if response.status >= 300:
             raise DependencyError(f"{call.channel.value} order API answered {response.status}")
+
+
+class ChannelClients:
+    """The one channel-client port: marketplaces through their own APIs, the web stores through the
+    interim shape above."""
+
+    def __init__(self, marketplaces: MarketplaceApi, others: HttpChannelClient) -> None:
+        self.marketplaces = marketplaces
+        self.others = others
+
+    def _for(self, channel: Channel) -> MarketplaceApi | HttpChannelClient:
+        return self.marketplaces if channel in self.marketplaces.clients else self.others
+
+    def channels(self) -> list[Channel]:
+        return sorted(set(self.marketplaces.channels()) | set(self.others.channels()))
+
+    def finish_by(self, deadline: float) -> None:
+        self.marketplaces.finish_by(deadline)
+        self.others.finish_by(deadline)
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
+        self._for(channel).push_stock(channel, updates)
+
+    def write_back(self, call: ChannelCall) -> None:
+        self._for(call.channel).write_back(call)
+
+
+def channel_clients(secrets: SecretsProvider) -> ChannelClients:
+    from oms.adapters.marketplace_api import MarketplaceApi, auth_bases
+
+    bases = api_bases()
+    marketplaces = MarketplaceApi(bases, secrets, auth_bases())
+    others = HttpChannelClient({c: base for c, base in bases.items() if c not in marketplaces.clients})
+    return ChannelClients(marketplaces, others)

@@ -11,7 +11,9 @@ from typing import Any
 
 from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
 from oms.domain.channel_sync import MARKETPLACES, ChannelOrderApi, UpdatedPage
+from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
+from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
 from oms.ports import SecretsProvider
 
@@ -26,6 +28,7 @@ class MarketplaceApi(ChannelOrderApi):
     ) -> None:
         self.deadline = Deadline()
         self.clients: dict[Channel, Any] = {}
+        self.outbounds: dict[Channel, Any] = {}
         for channel, base in bases.items():
             if channel not in MARKETPLACES or not base:
                 continue
@@ -40,6 +43,10 @@ class MarketplaceApi(ChannelOrderApi):
 
     def finish_within(self, seconds: float | None) -> None:
         self.deadline.set_within(seconds)
+
+    def finish_by(self, deadline: float | None) -> None:
+        """deadline: a time.monotonic() value (the stock push's budget)."""
+        self.deadline.at = deadline
 
     def calls(self) -> int:
         return sum(client.http.calls for client in self.clients.values())
@@ -57,6 +64,27 @@ class MarketplaceApi(ChannelOrderApi):
 
     def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         return self.client(channel).updated_orders(since, until, cursor)
+
+    # --- outbound
+
+    def outbound(self, channel: Channel) -> Any:
+        if channel not in self.outbounds:
+            self.outbounds[channel] = _outbound(channel, self.client(channel))
+        return self.outbounds[channel]
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> list[str]:
+        """Each SKU's sellable figure in the channel's own call; returns the SKUs the shop does not list."""
+        return self.outbound(channel).push_stock({update.sku: update.atp for update in updates})
+
+    def write_back(self, call: ChannelCall) -> None:
+        """A shipment or a cancellation made in the OMS, in the channel's own API."""
+        outbound = self.outbound(call.channel)
+        if call.kind == "shipped":
+            body = call.body
+            outbound.ship(call.channel_order_id, body.get("lines") or [], str(body.get("carrier") or ""),
+                          str(body["tracking_number"]))  # fmt: skip
+        elif call.kind == "cancelled":
+            outbound.cancel(call.channel_order_id)
 
 
 def _client(
@@ -83,6 +111,24 @@ def _client(
 
     auth = ChannelHttp("tokopedia", auth_base, limiter, deadline, http.pool)
     return TokopediaApi(http, auth, secrets)
+
+
+def _outbound(channel: Channel, client: Any) -> Any:
+    if channel is Channel.shopee:
+        from oms.adapters.marketplace_api.shopee import ShopeeOutbound
+
+        return ShopeeOutbound(client)
+    if channel is Channel.lazada:
+        from oms.adapters.marketplace_api.lazada import LazadaOutbound
+
+        return LazadaOutbound(client)
+    if channel is Channel.tiktok:
+        from oms.adapters.marketplace_api.tiktok import TiktokOutbound
+
+        return TiktokOutbound(client)
+    from oms.adapters.marketplace_api.tokopedia import TokopediaOutbound
+
+    return TokopediaOutbound(client)
 
 
 def auth_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:

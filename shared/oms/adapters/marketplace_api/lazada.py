@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
+from xml.sax.saxutils import escape
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
@@ -119,3 +120,79 @@ class LazadaError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}"[:300])
         self.code = code
+
+
+# --- outbound: shipments, cancellations, stock ------------------------------------------------------
+
+RTS_PATH = "/order/rts"
+CANCEL_PATH = "/order/cancel"
+STOCK_PATH = "/product/stock/sellable/update"
+STOCK_PER_CALL = 50
+CANCEL_REASON_OUT_OF_STOCK = "15"  # Lazada's seller cancel reason "Out of stock"
+LIVE = frozenset({"unpaid", "pending", "topack", "packed", "repacked", "ready_to_ship", "toship"})
+
+
+class LazadaOutbound:
+    """What the OMS tells Lazada. Lazada works per order item (one row per unit): the rows come from the
+    order's own items, fetched at the time of the call, so a retry acts on what Lazada shows then."""
+
+    def __init__(self, api: LazadaApi) -> None:
+        self.api = api
+
+    def _items(self, order_id: str) -> list[dict]:
+        found = self.api.get_orders(None, [order_id]).get(order_id)
+        if found is None:
+            raise DependencyError(f"lazada does not know order {order_id}")
+        return [row for row in found["items"] if isinstance(row, dict)]
+
+    def _post(self, path: str, params: dict[str, str]) -> None:
+        try:
+            self.api.call("POST", path, params)
+        except LazadaError as exc:
+            if "already" in str(exc).lower():
+                return
+            raise DependencyError(f"lazada {path}: {exc}") from exc
+
+    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        """Ready to ship, with the seller's carrier and tracking number, for the parcel's units."""
+        wanted = {str(line.get("sku")): int(line.get("quantity") or 0) for line in lines}
+        ids = []
+        for row in self._items(order_id):
+            sku = str(row.get("sku"))
+            if wanted.get(sku, 0) > 0 and str(row.get("status")) in LIVE:
+                ids.append(int(row["order_item_id"]))
+                wanted[sku] -= 1
+        if not ids:
+            return  # every unit is past ready-to-ship already (a replay)
+        self._post(
+            RTS_PATH,
+            {
+                "delivery_type": "dropship",
+                "order_item_ids": json.dumps(ids),
+                "shipment_provider": carrier,
+                "tracking_number": tracking_number,
+            },
+        )
+
+    def cancel(self, order_id: str) -> None:
+        for row in self._items(order_id):
+            if str(row.get("status")) in LIVE:
+                self._post(
+                    CANCEL_PATH,
+                    {
+                        "order_item_id": str(row["order_item_id"]),
+                        "reason_id": CANCEL_REASON_OUT_OF_STOCK,
+                        "reason_detail": "Out of stock at every store and warehouse",
+                    },
+                )
+
+    def push_stock(self, figures: dict[str, int]) -> list[str]:
+        """Sellable quantity by seller SKU, 50 a call (Lazada's payload is XML)."""
+        skus = sorted(figures)
+        for start in range(0, len(skus), STOCK_PER_CALL):
+            rows = "".join(
+                f"<Sku><SellerSku>{escape(sku)}</SellerSku><SellableQuantity>{figures[sku]}</SellableQuantity></Sku>"
+                for sku in skus[start : start + STOCK_PER_CALL]
+            )
+            self._post(STOCK_PATH, {"payload": f"<Request><Product><Skus>{rows}</Skus></Product></Request>"})
+        return []

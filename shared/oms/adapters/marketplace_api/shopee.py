@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -124,3 +125,91 @@ class ShopeeError(Exception):
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(f"{status} {error}: {message}"[:300])
         self.error = error
+
+
+# --- outbound: shipments, cancellations, stock ------------------------------------------------------
+
+SHIP_PATH = "/api/v2/logistics/ship_order"
+CANCEL_PATH = "/api/v2/order/cancel_order"
+ITEM_LIST_PATH = "/api/v2/product/get_item_list"
+MODEL_LIST_PATH = "/api/v2/product/get_model_list"
+STOCK_PATH = "/api/v2/product/update_stock"
+LISTING_TTL_S = 3600  # which item and model each SKU is on Shopee changes rarely
+
+
+class ShopeeOutbound:
+    """What the OMS tells Shopee. Shopee names products by item_id and model_id, so the SKU map comes
+    from the shop's own listing (get_item_list + get_model_list), kept for an hour."""
+
+    def __init__(self, api: ShopeeApi) -> None:
+        self.api = api
+        self._listing: tuple[float, dict[str, tuple[int, int]]] | None = None
+
+    def _post(self, path: str, body: dict) -> dict:
+        try:
+            return self.api.call("POST", path, None, {}, json.dumps(body).encode())
+        except ShopeeError as exc:
+            if "already" in str(exc).lower():  # a replay of a call that was taken
+                return {}
+            raise DependencyError(f"shopee {path}: {exc}") from exc
+
+    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        """The seller's own carrier (non-integrated logistics): the package with its tracking number."""
+        detail = self.api.get_orders(None, [order_id]).get(order_id)
+        if detail is None:
+            raise DependencyError(f"shopee does not know order {order_id}")
+        body: dict = {"order_sn": order_id, "non_integrated": {"tracking_number": tracking_number}}
+        packages = [p for p in detail.get("package_list") or [] if isinstance(p, dict) and p.get("package_number")]
+        if packages:
+            body["package_number"] = packages[0]["package_number"]
+        self._post(SHIP_PATH, body)
+
+    def cancel(self, order_id: str) -> None:
+        detail = self.api.get_orders(None, [order_id]).get(order_id)
+        if detail is None:
+            raise DependencyError(f"shopee does not know order {order_id}")
+        items = [
+            {"item_id": item["item_id"], "model_id": item.get("model_id", 0)}
+            for item in detail.get("item_list") or []
+            if isinstance(item, dict) and "item_id" in item
+        ]
+        self._post(CANCEL_PATH, {"order_sn": order_id, "cancel_reason": "OUT_OF_STOCK", "item_list": items})
+
+    def listing(self) -> dict[str, tuple[int, int]]:
+        """SKU -> (item_id, model_id) of the shop's live items."""
+        if self._listing and time.monotonic() - self._listing[0] < LISTING_TTL_S:
+            return self._listing[1]
+        found: dict[str, tuple[int, int]] = {}
+        offset = 0
+        while True:
+            page = (
+                self.api.call(
+                    "GET", ITEM_LIST_PATH, None, {"offset": offset, "page_size": 100, "item_status": "NORMAL"}
+                ).get("response")
+                or {}
+            )
+            for item in page.get("item") or []:
+                item_id = item.get("item_id")
+                models = self.api.call("GET", MODEL_LIST_PATH, None, {"item_id": item_id}).get("response") or {}
+                for model in models.get("model") or []:
+                    if model.get("model_sku"):
+                        found[str(model["model_sku"])] = (int(item_id), int(model["model_id"]))
+                if not models.get("model") and item.get("item_sku"):
+                    found[str(item["item_sku"])] = (int(item_id), 0)
+            if not page.get("has_next_page"):
+                break
+            offset = int(page.get("next_offset") or offset + 100)
+        self._listing = (time.monotonic(), found)
+        return found
+
+    def push_stock(self, figures: dict[str, int]) -> list[str]:
+        """Seller stock per SKU, one call per item; the SKUs not listed on Shopee are returned."""
+        listing = self.listing()
+        by_item: dict[int, list[dict]] = {}
+        for sku, quantity in figures.items():
+            if sku in listing:
+                item_id, model_id = listing[sku]
+                by_item.setdefault(item_id, []).append({"model_id": model_id, "seller_stock": [{"stock": quantity}]})
+        for item_id, stock_list in by_item.items():
+            self._post(STOCK_PATH, {"item_id": item_id, "stock_list": stock_list})
+        return sorted(set(figures) - set(listing))

@@ -111,3 +111,75 @@ class TiktokError(Exception):
     def __init__(self, code: object, message: str) -> None:
         super().__init__(f"{code}: {message}"[:300])
         self.code = code
+
+
+# --- outbound: shipments, cancellations, stock ------------------------------------------------------
+
+SHIP_PATH = "/fulfillment/202309/packages/{package_id}/ship"
+CANCEL_PATH = "/return_refund/202309/cancellations"
+PRODUCT_SEARCH_PATH = "/product/202309/products/search"
+INVENTORY_PATH = "/product/202309/products/{product_id}/inventory/update"
+CANCEL_REASON = "seller_cancel_reason_out_of_stock"
+LISTING_TTL_S = 3600
+
+
+class TiktokOutbound:
+    """What the OMS tells TikTok Shop: Ship Package with the seller's own shipment (tracking number and
+    the order's shipping provider), a seller cancellation, and inventory per product and SKU id (found
+    by seller SKU through Search Products, kept for an hour)."""
+
+    def __init__(self, api: TiktokApi) -> None:
+        self.api = api
+        self._listing: dict[str, tuple[float, tuple[str, str] | None]] = {}
+
+    def _post(self, path: str, body: dict, params: dict[str, str] | None = None) -> dict:
+        try:
+            return self.api.call("POST", path, params or {}, body)
+        except TiktokError as exc:
+            if "already" in str(exc).lower():
+                return {}
+            raise DependencyError(f"tiktok {path}: {exc}") from exc
+
+    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        detail = self.api.get_orders(None, [order_id]).get(order_id)
+        if detail is None:
+            raise DependencyError(f"tiktok does not know order {order_id}")
+        packages = [p["id"] for p in detail.get("packages") or [] if isinstance(p, dict) and p.get("id")]
+        rows = [row for row in detail.get("line_items") or [] if isinstance(row, dict)]
+        provider = detail.get("shipping_provider_id") or next(
+            (row.get("shipping_provider_id") for row in rows if row.get("shipping_provider_id")), None
+        )
+        if not packages or not provider:
+            raise DependencyError(f"tiktok order {order_id} has no package or shipping provider to ship with")
+        shipment = {"tracking_number": tracking_number, "shipping_provider_id": str(provider)}
+        for package_id in packages:
+            self._post(SHIP_PATH.format(package_id=package_id), {"self_shipment": shipment})
+
+    def cancel(self, order_id: str) -> None:
+        self._post(CANCEL_PATH, {"order_id": order_id, "cancel_reason": CANCEL_REASON})
+
+    def _ids(self, skus: list[str]) -> dict[str, tuple[str, str] | None]:
+        """seller SKU -> (product id, SKU id), None when the shop does not list it."""
+        now = time.monotonic()
+        wanted = [s for s in skus if s not in self._listing or now - self._listing[s][0] >= LISTING_TTL_S]
+        for start in range(0, len(wanted), 50):
+            chunk = wanted[start : start + 50]
+            found: dict[str, tuple[str, str]] = {}
+            answer = self._post(PRODUCT_SEARCH_PATH, {"seller_skus": chunk}, {"page_size": "100"})
+            for product in (answer.get("data") or {}).get("products") or []:
+                for sku in product.get("skus") or []:
+                    if sku.get("seller_sku") in chunk:
+                        found[sku["seller_sku"]] = (str(product["id"]), str(sku["id"]))
+            for seller_sku in chunk:
+                self._listing[seller_sku] = (now, found.get(seller_sku))
+        return {sku: self._listing[sku][1] for sku in skus}
+
+    def push_stock(self, figures: dict[str, int]) -> list[str]:
+        ids = self._ids(sorted(figures))
+        by_product: dict[str, list[dict]] = {}
+        for sku, found in ids.items():
+            if found is not None:
+                by_product.setdefault(found[0], []).append({"id": found[1], "inventory": [{"quantity": figures[sku]}]})
+        for product_id, skus in by_product.items():
+            self._post(INVENTORY_PATH.format(product_id=product_id), {"skus": skus})
+        return sorted(sku for sku, found in ids.items() if found is None)

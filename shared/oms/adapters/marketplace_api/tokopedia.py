@@ -8,6 +8,7 @@ API base) and is kept until shortly before it expires. The body's header.error_c
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ class TokopediaApi:
         self._token: tuple[str, float] | None = None
         self._lock = threading.Lock()
 
-    def _setting(self, name: str) -> str:
+    def setting(self, name: str) -> str:
         value = self.secrets.channel_secret("tokopedia", name)
         if not value:
             raise DependencyError(f"tokopedia is not configured: {name}")
@@ -47,7 +48,7 @@ class TokopediaApi:
         with self._lock:
             if self._token and self._token[1] > self.clock():
                 return self._token[0]
-            basic = base64.b64encode(f"{self._setting('client_id')}:{self._setting('client_secret')}".encode()).decode()
+            basic = base64.b64encode(f"{self.setting('client_id')}:{self.setting('client_secret')}".encode()).decode()
             status, answer = self.auth.request(
                 "POST",
                 "/token",
@@ -62,9 +63,13 @@ class TokopediaApi:
             return self._token[0]
 
     def call(self, path: str, params: dict[str, str]) -> tuple[int, dict]:
-        status, answer = self.http.request(
-            "GET", path, query=params, headers={"authorization": f"Bearer {self.token()}"}, what=path
-        )
+        return self.send("GET", path, params)
+
+    def send(self, method: str, path: str, params: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
+        headers = {"authorization": f"Bearer {self.token()}"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        status, answer = self.http.request(method, path, query=params, body=body, headers=headers, what=path)
         if status == 401:
             self._token = None  # revoked early: the next try gets a new one
         answer = answer if isinstance(answer, dict) else {}
@@ -73,7 +78,7 @@ class TokopediaApi:
         return status, answer
 
     def get_orders(self, shop_id: str | None, ids: list[str]) -> dict[str, dict]:
-        fs_id = self._setting("fs_id")
+        fs_id = self.setting("fs_id")
         found: dict[str, dict] = {}
         for order_id in ids:
             status, answer = self.call(f"/v2/fs/{fs_id}/order", {"order_id": order_id})
@@ -90,7 +95,7 @@ class TokopediaApi:
         """Get All Orders filters on the orders' time window; each row says its status, which is compared."""
         page = int(cursor or 1)
         params = {
-            "fs_id": self._setting("fs_id"),
+            "fs_id": self.setting("fs_id"),
             "from_date": str(int(since.timestamp())),
             "to_date": str(int(until.timestamp())),
             "page": str(page),
@@ -108,3 +113,47 @@ class TokopediaApi:
             for row in rows
         ]
         return UpdatedPage(orders, str(page + 1) if len(rows) == PAGE else None)
+
+
+# --- outbound: shipments, cancellations, stock ------------------------------------------------------
+
+STOCK_PER_CALL = 50
+REJECT_OUT_OF_STOCK = 1  # Tokopedia's reject (nack) reason: products out of stock
+
+
+class TokopediaOutbound:
+    """What the OMS tells Tokopedia: the shipping confirmation (status 500 with the airway bill), a
+    rejection (nack) when the OMS cancels, and stock by SKU."""
+
+    def __init__(self, api: TokopediaApi) -> None:
+        self.api = api
+
+    def _post(self, path: str, body: object, params: dict[str, str] | None = None) -> None:
+        status, answer = self.api.send("POST", path, params or {}, json.dumps(body).encode())
+        header = answer.get("header") or {}
+        error = str(header.get("error_code") or "")
+        if status >= 300 or error:
+            reason = str(header.get("reason") or "")
+            if "already" in reason.lower():
+                return
+            raise DependencyError(f"tokopedia {path} answered {status} {error} {reason}"[:300])
+
+    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        fs_id = self.api.setting("fs_id")
+        self._post(
+            f"/v1/order/{order_id}/fs/{fs_id}/status", {"order_status": 500, "shipping_ref_num": tracking_number}
+        )
+
+    def cancel(self, order_id: str) -> None:
+        fs_id = self.api.setting("fs_id")
+        body = {"reason_code": REJECT_OUT_OF_STOCK, "reason": "Out of stock at every store and warehouse"}
+        self._post(f"/v1/order/{order_id}/fs/{fs_id}/nack", body)
+
+    def push_stock(self, figures: dict[str, int]) -> list[str]:
+        fs_id = self.api.setting("fs_id")
+        params = {"shop_id": self.api.setting("shop_id")}
+        skus = sorted(figures)
+        for start in range(0, len(skus), STOCK_PER_CALL):
+            rows = [{"sku": sku, "new_stock": figures[sku]} for sku in skus[start : start + STOCK_PER_CALL]]
+            self._post(f"/inventory/v1/fs/{fs_id}/stock/update", rows, params)
+        return []
