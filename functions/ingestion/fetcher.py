@@ -7,7 +7,9 @@ is answered on its own:
   cannot fix it; `make replay-inbox` after the fix);
 * the channel's API does not know the order: retried (an order can show up in the API a moment after
   its push), and after UNKNOWN_ATTEMPTS quarantined with the reason;
-* the API times out or answers 429/5xx: retried with a growing delay, then ChannelFetchDLQ
+* the API answers with an order older than the push that asked (it lags its pushes): what it had is
+  stored, and the order is fetched again later, up to UNKNOWN_ATTEMPTS times;
+* the API times out or answers 429/5xx (or the capture fails): retried with a growing delay, then ChannelFetchDLQ
   (`make replay-dlq QUEUE=channel-fetch`).
 """
 
@@ -25,7 +27,7 @@ from oms.observability import logger, metrics, tracer
 
 # A batch whose every order failed is answered like any other (each message retried on its own delay).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-UNKNOWN_ATTEMPTS = 3  # tries before an order the channel does not know is quarantined
+UNKNOWN_ATTEMPTS = 3  # tries before an order the channel does not know is quarantined (or a lag accepted)
 BACKOFF_S = (20, 60, 180, 540, 900)  # the delay before try n+1 (SQS caps a message's visibility at 12 h)
 
 
@@ -48,6 +50,10 @@ def _retry_later(record: SQSRecord) -> None:
 def _handle(record: SQSRecord, request: FetchRequest, outcome: FetchOutcome) -> None:
     key = request.order_key
     sync = container.channel_sync()
+    if key in outcome.lagging and _attempt(record) < UNKNOWN_ATTEMPTS:
+        # The API answered with an order older than the push: what it had is stored; ask again later.
+        _retry_later(record)
+        raise OrderNotYetKnown(f"{request.channel.value} API is behind its push for {request.channel_order_id}")
     if key in outcome.captured:
         result = outcome.captured[key]
         metrics.add_metric(name=f"ChannelOrders{result.outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)

@@ -22,6 +22,7 @@ from oms import container
 from oms.adapters.inbox import entry_from_values
 from oms.domain.normalization import normalize_entry
 from oms.errors import NormalizationError
+from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -30,8 +31,8 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 def _wants_work(record: DynamoDBRecord) -> bool:
     """New items, and items whose replay token an operator changed; not our own quarantine marks."""
     name = record.event_name.name if record.event_name else ""
-    if name == "INSERT":
-        return True
+    if name == "INSERT":  # not one stored quarantined (a fetch the OMS gave up on, kept for a replay)
+        return record.dynamodb is None or "quarantine_reason" not in record.dynamodb.new_image
     if name == "MODIFY" and record.dynamodb is not None:
         new = record.dynamodb.new_image.get("replay_token")
         old = record.dynamodb.old_image.get("replay_token")
@@ -46,7 +47,9 @@ def handle_record(record: DynamoDBRecord) -> None:
     entry = entry_from_values(values)
     now = datetime.now(UTC)
     try:
-        normalized = normalize_entry(entry, decrypt=container.tokopedia_decrypt())
+        # The key is looked up for Tokopedia only: a bad key must not touch the other channels' webhooks.
+        decrypt = container.tokopedia_decrypt() if entry.channel is Channel.tokopedia else None
+        normalized = normalize_entry(entry, decrypt=decrypt)
     except NormalizationError as exc:
         container.inbox().quarantine(entry.pk, exc.message, now)
         metrics.add_metric(name="WebhooksQuarantined", unit=MetricUnit.Count, value=1)

@@ -3,7 +3,8 @@ stored cursor that the OMS has not seen at that version are queued for the chann
 missed push is never a missed order. Shopee's lost pushes (kept 3 days) are taken back into the
 inbox first, so they follow the normal path.
 
-Event: {"channel": "shopee"} (one schedule per channel), or {} for every connected marketplace.
+Event: {"channel": "shopee"} (one schedule per channel), or {} for every connected marketplace;
+{"job": "refresh_tokens"} (hourly) renews the shops' access tokens before they run out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from oms.observability import logger, metrics, tracer
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     client = container.channel_api()
     client.finish_within(context.get_remaining_time_in_millis() / 1000 - 5 if context else None)
+    if (event or {}).get("job") == "refresh_tokens":
+        return _refresh_tokens(client)
     named = (event or {}).get("channel")
     channels = [Channel(named)] if named else sorted(MARKETPLACES & set(client.channels()))
     results: dict[str, dict[str, int]] = {}
@@ -41,4 +44,14 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.info("reconciled", extra={"results": results, "failed": failed})
     if failed:
         raise DependencyError(f"reconciliation failed for {', '.join(failed)}")  # alarmed; the next run retries
+    return results
+
+
+def _refresh_tokens(client) -> dict:  # type: ignore[no-untyped-def]
+    results = container.token_keeper().run(client.channels())
+    failed = {channel: what for channel, what in results.items() if what.startswith("failed")}
+    logger.info("shop tokens", extra={"results": results})
+    metrics.add_metric(name="ChannelTokenRefreshFailures", unit=MetricUnit.Count, value=len(failed))
+    if failed:
+        raise DependencyError(f"token refresh failed: {failed}")  # alarmed; the next hour retries
     return results

@@ -238,7 +238,7 @@ class ChannelSimulator:
         try:
             if parts[1] == "orders" and len(parts) == 2 and method == "POST":
                 order = sim.create(spec)
-                self._answer(request, 201, self._order_view(order, spec.get("push", True)))
+                self._answer(request, 201, self._changed_view(order, spec.get("push", True)))
             elif parts[1] == "orders" and len(parts) == 4 and method == "GET":
                 order = sim.get(parts[2], parts[3])
                 if order is None:
@@ -247,7 +247,7 @@ class ChannelSimulator:
                     self._answer(request, 200, self._order_view(order, push=False))
             elif parts[1] == "orders" and len(parts) == 4 and method == "POST":
                 order = sim.change(parts[2], parts[3], spec)
-                self._answer(request, 200, self._order_view(order, spec.get("push", True)))
+                self._answer(request, 200, self._changed_view(order, spec.get("push", True)))
             elif parts[1] == "push" and len(parts) == 4 and method == "POST":
                 order = sim.get(parts[2], parts[3])
                 if order is None:
@@ -267,6 +267,11 @@ class ChannelSimulator:
         if push:
             view["pushed"] = [sim.send(order.channel, b) for b in sim.pushes(order)]
         return view
+
+    def _changed_view(self, order: Any, push: bool) -> dict[str, Any]:
+        if not push:
+            self.marketplaces.lose(order)  # a missed push (Shopee keeps it for its lost-push API)
+        return self._order_view(order, push)
 
     def _record(self, record: dict[str, Any]) -> None:
         with self.lock:

@@ -56,8 +56,7 @@ def _group(name: str) -> str:
 
 class Router:
     def __init__(self, routes: list[HttpRoute]) -> None:
-        self.routes = sorted((_CompiledRoute(r) for r in routes if r.path != "$default"),
-                             key=_CompiledRoute.priority)
+        self.routes = sorted((_CompiledRoute(r) for r in routes if r.path != "$default"), key=_CompiledRoute.priority)
         self.default = next((r for r in routes if r.path == "$default"), None)
 
     def match(self, method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
@@ -195,8 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _message(self, status: int, message: str, request_id: str) -> None:
-        self._send(status, [("content-type", "application/json")],
-                   json.dumps({"message": message}).encode(), request_id)
+        self._send(
+            status, [("content-type", "application/json")], json.dumps({"message": message}).encode(), request_id
+        )
 
     def _read_body(self) -> bytes | None:
         """Request body, or None when it exceeds the limit."""
@@ -241,14 +241,27 @@ class _Handler(BaseHTTPRequestHandler):
             ("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"),
         ]
         event = build_event(
-            method=self.command, raw_path=raw_path, raw_query=raw_query, headers=headers, body=body,
-            route=route, path_params=params, source_ip=self.client_address[0], request_id=request_id,
+            method=self.command,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=headers,
+            body=body,
+            route=route,
+            path_params=params,
+            source_ip=self.client_address[0],
+            request_id=request_id,
         )
         result = self.server.invoke(route.function_id, event)
         if not result.ok:
             err = result.error or {}
-            log.error("%s %s -> %s failed: %s: %s", self.command, raw_path, route.function_id,
-                      err.get("errorType"), err.get("errorMessage"))
+            log.error(
+                "%s %s -> %s failed: %s: %s",
+                self.command,
+                raw_path,
+                route.function_id,
+                err.get("errorType"),
+                err.get("errorMessage"),
+            )
             self._message(500, "Internal Server Error", request_id)
             return
         try:
@@ -277,8 +290,9 @@ class GatewayServer(ThreadingHTTPServer):
         return f"http://{self.server_address[0]}:{self.server_port}"
 
     def start(self) -> GatewayServer:
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.2}, name="gateway", daemon=True
+        )
         self._thread.start()
         return self
 

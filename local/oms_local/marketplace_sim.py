@@ -53,10 +53,16 @@ class MarketplaceSim:
         self._ids = itertools.count(int(time.time()) % 100_000 * 1000)
         self.shown: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> sku -> what the shop now shows
         self.push_after_outbound = True
+        self.lost: list[tuple[int, dict]] = []  # Shopee's undelivered pushes, kept for get_lost_push_message
+        self._lost_ids = itertools.count(1)
+        # Shop tokens each channel accepts: the configured ones, and every one its refresh call issued.
+        self.access_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_ACCESS_TOKEN", "")} for c in MARKETPLACES}
+        self.refresh_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_REFRESH_TOKEN", "")} for c in MARKETPLACES}
 
     def clear(self) -> None:
         with self.lock:
             self.orders.clear()
+            self.lost.clear()
 
     # ------------------------------------------------------------ orders
 
@@ -158,6 +164,12 @@ class MarketplaceSim:
             return [tokopedia_docs.order_notification(order, self.public_key_pem)]
         return [tokopedia_docs.status_push(order)]
 
+    def lose(self, order: SimOrder) -> None:
+        """The push for this change never arrived; Shopee keeps such pushes for its lost-push API."""
+        if order.channel == "shopee":
+            with self.lock:
+                self.lost.extend((next(self._lost_ids), body) for body in self.pushes(order))
+
     def send(self, channel: str, body: dict[str, Any], bad_signature: bool = False) -> dict[str, Any]:
         """POST the body to the OMS's webhook, signed as the channel signs it; what the OMS answered."""
         if not self.oms_url:
@@ -200,6 +212,10 @@ class MarketplaceSim:
     def _shopee(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
+        if path == "/api/v2/auth/access_token/get":
+            return self._shopee_refresh(query, json.loads(raw or b"{}"))
+        if path.startswith("/api/v2/push/"):
+            return self._shopee_lost(path, query, json.loads(raw or b"{}"))
         if not path.startswith(("/api/v2/order/", "/api/v2/logistics/", "/api/v2/product/")):
             return None
         s = self.settings
@@ -210,7 +226,7 @@ class MarketplaceSim:
             expected, query.get("sign", "")
         ):
             return 403, {"error": "error_sign", "message": "Wrong sign.", "request_id": secrets.token_hex(16)}
-        if query.get("access_token") != s["OMS_SHOPEE_ACCESS_TOKEN"]:
+        if query.get("access_token") not in self.access_tokens["shopee"]:
             return 403, {"error": "invalid_access_token", "message": "Invalid access_token."}
         if path == "/api/v2/order/get_order_detail":
             wanted = [sn for sn in query.get("order_sn_list", "").split(",") if sn]
@@ -228,6 +244,45 @@ class MarketplaceSim:
             more = start + size < len(listed)
             return 200, shopee_docs.order_list_response(page, more, str(start + size))
         return self._shopee_outbound(path, query, json.loads(raw or b"{}"))
+
+    def _shopee_refresh(self, query: dict, body: dict) -> tuple[int, Any]:
+        s = self.settings
+        base = f"{query.get('partner_id')}/api/v2/auth/access_token/get{query.get('timestamp')}"
+        if not hmac.compare_digest(_hmac_hex(s["OMS_SHOPEE_PARTNER_KEY"], base.encode()), query.get("sign", "")):
+            return 403, {"error": "error_sign", "message": "Wrong sign."}
+        if body.get("refresh_token") not in self.refresh_tokens["shopee"]:
+            return 403, {"error": "error_auth", "message": "Invalid refresh_token."}
+        access, refresh = self._issue("shopee")
+        return 200, {"error": "", "message": "", "access_token": access, "refresh_token": refresh, "expire_in": 14400,
+                     "partner_id": int(query["partner_id"]), "shop_id": body.get("shop_id")}  # fmt: skip
+
+    def _shopee_lost(self, path: str, query: dict, body: dict) -> tuple[int, Any]:
+        s = self.settings
+        base = f"{query.get('partner_id')}{path}{query.get('timestamp')}"
+        if not hmac.compare_digest(_hmac_hex(s["OMS_SHOPEE_PARTNER_KEY"], base.encode()), query.get("sign", "")):
+            return 403, {"error": "error_sign", "message": "Wrong sign."}
+        ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
+        with self.lock:
+            if path.endswith("/confirm_consumed_lost_push_message"):
+                last = int(body.get("last_message_id") or 0)
+                self.lost = [(n, push) for n, push in self.lost if n > last]
+                return 200, {**ok, "response": {}}
+            page = self.lost[:100]
+        messages = [
+            {"shop_id": push["shop_id"], "code": push["code"], "timestamp": push["timestamp"],
+             "data": json.dumps(push["data"])}
+            for _, push in page
+        ]  # fmt: skip
+        last_id = page[-1][0] if page else 0
+        response = {"push_message_list": messages, "has_next_page": len(self.lost) > 100, "last_message_id": last_id}
+        return 200, {**ok, "response": response}
+
+    def _issue(self, channel: str) -> tuple[str, str]:
+        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        with self.lock:
+            self.access_tokens[channel].add(access)
+            self.refresh_tokens[channel].add(refresh)
+        return access, refresh
 
     def _shopee_outbound(self, path: str, query: dict, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
         ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
@@ -272,7 +327,7 @@ class MarketplaceSim:
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
         outbound = ("/order/rts", "/order/cancel", "/product/stock/sellable/update")
-        if path not in ("/order/get", "/orders/items/get", "/orders/get", *outbound):
+        if path not in ("/order/get", "/orders/items/get", "/orders/get", "/auth/token/refresh", *outbound):
             return None
         s = self.settings
         message = path + "".join(f"{k}{query[k]}" for k in sorted(query) if k != "sign")
@@ -280,7 +335,13 @@ class MarketplaceSim:
         if query.get("app_key") != s["OMS_LAZADA_APP_KEY"] or not hmac.compare_digest(expected, query.get("sign", "")):
             why = "The request signature does not conform to platform standards"
             return 200, {"code": "IncompleteSignature", "type": "ISV", "message": why}
-        if query.get("access_token") != s["OMS_LAZADA_ACCESS_TOKEN"]:
+        if path == "/auth/token/refresh":
+            if query.get("refresh_token") not in self.refresh_tokens["lazada"]:
+                return 200, {"code": "IllegalRefreshToken", "type": "ISV", "message": "refresh token is invalid"}
+            access, refresh = self._issue("lazada")
+            answer = {"code": "0", "access_token": access, "refresh_token": refresh, "expires_in": 604800}
+            return 200, {**answer, "refresh_expires_in": 2592000, "country": "id", "request_id": secrets.token_hex(8)}
+        if query.get("access_token") not in self.access_tokens["lazada"]:
             why = "The specified access token is invalid or expired"
             return 200, {"code": "IllegalAccessToken", "type": "ISP", "message": why}
         if path in outbound:
@@ -334,7 +395,11 @@ class MarketplaceSim:
                 return order
         return None
 
-    def _tiktok(self, method: str, path: str, query: dict, raw: bytes, headers: Mapping) -> tuple[int, Any] | None:
+    def _tiktok(  # noqa: PLR0911 - one answer per documented error
+        self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
+    ) -> tuple[int, Any] | None:
+        if path == "/api/v2/token/refresh":
+            return self._tiktok_refresh(query)
         outbound = path.startswith(("/fulfillment/202309/packages/", "/return_refund/", "/product/202309/"))
         if path not in ("/order/202309/orders", "/order/202309/orders/search") and not outbound:
             return None
@@ -345,7 +410,7 @@ class MarketplaceSim:
         expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
         if query.get("app_key") != s["OMS_TIKTOK_APP_KEY"] or not hmac.compare_digest(expected, query.get("sign", "")):
             return 401, {"code": 106001, "message": "Invalid sign", "request_id": secrets.token_hex(12)}
-        if headers.get("x-tts-access-token") != s["OMS_TIKTOK_ACCESS_TOKEN"]:
+        if headers.get("x-tts-access-token") not in self.access_tokens["tiktok"]:
             return 401, {"code": 105002, "message": "Expired credentials", "request_id": secrets.token_hex(12)}
         if outbound:
             return self._tiktok_outbound(path, json.loads(raw or b"{}"))
@@ -357,6 +422,18 @@ class MarketplaceSim:
         start, size = int(query.get("page_token") or 0), int(query.get("page_size") or 20)
         more = start + size < len(listed)
         return 200, tiktok_docs.search_response(listed[start : start + size], str(start + size) if more else "")
+
+    def _tiktok_refresh(self, query: dict) -> tuple[int, Any]:
+        s = self.settings
+        if query.get("app_key") != s["OMS_TIKTOK_APP_KEY"] or query.get("app_secret") != s["OMS_TIKTOK_APP_SECRET"]:
+            return 200, {"code": 36004004, "message": "invalid app_key or app_secret"}
+        if query.get("refresh_token") not in self.refresh_tokens["tiktok"]:
+            return 200, {"code": 36004005, "message": "invalid refresh_token"}
+        access, refresh = self._issue("tiktok")
+        now = int(time.time())
+        data = {"access_token": access, "access_token_expire_in": now + 7 * 86400, "refresh_token": refresh}
+        data |= {"refresh_token_expire_in": now + 60 * 86400, "open_id": "local", "seller_name": "Toko Lokal"}
+        return 200, {"code": 0, "message": "success", "data": data, "request_id": secrets.token_hex(8)}
 
     def _tiktok_outbound(self, path: str, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
         ok = {"code": 0, "message": "Success", "request_id": secrets.token_hex(12)}
@@ -435,7 +512,8 @@ class MarketplaceSim:
             if order is None:
                 return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
             return 200, tokopedia_docs.single_order_response(order)
-        listed = self._updated("tokopedia", int(query.get("from_date", 0)), int(query.get("to_date", 2**31)))
+        # Like the real one: the window is on when orders were placed.
+        listed = self._placed("tokopedia", int(query.get("from_date", 0)), int(query.get("to_date", 2**31)))
         page, per_page = int(query.get("page") or 1), int(query.get("per_page") or 100)
         return 200, tokopedia_docs.order_list_response(listed[(page - 1) * per_page : page * per_page])
 
@@ -468,6 +546,11 @@ class MarketplaceSim:
         if self.push_after_outbound and self.oms_url:
             bodies = self.pushes(order)
             threading.Thread(target=lambda: [self.send(order.channel, b) for b in bodies], daemon=True).start()
+
+    def _placed(self, channel: str, since: int, until: int) -> list[SimOrder]:
+        with self.lock:
+            found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.created < until]
+        return sorted(found, key=lambda o: (o.created, o.order_id))
 
     def _updated(self, channel: str, since: int, until: int) -> list[SimOrder]:
         with self.lock:

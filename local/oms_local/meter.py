@@ -39,7 +39,7 @@ def attribute_size(name: str, value: dict[str, Any]) -> int:
 
 
 def value_size(value: dict[str, Any]) -> int:  # noqa: PLR0911 (one return per DynamoDB type)
-    (kind, data), = value.items()
+    ((kind, data),) = value.items()
     if kind == "S":
         return len(data.encode())
     if kind == "N":
@@ -161,7 +161,7 @@ class RequestMeter:
         """(table, key, the action's body) for each item of a TransactWriteItems request."""
         targets = []
         for entry in request["TransactItems"]:
-            (_kind, spec), = entry.items()
+            ((_kind, spec),) = entry.items()
             key = spec.get("Key") or self._key_of(spec["TableName"], spec["Item"])
             targets.append((spec["TableName"], key, spec))
         return targets

@@ -167,8 +167,17 @@ class MotoServer:
         env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), *sys.path])
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "oms_local.moto_server", "--host", self.host,
-                 "--port", str(self.requested_port), "--ready-fd", str(write_fd)],
+                [
+                    sys.executable,
+                    "-m",
+                    "oms_local.moto_server",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.requested_port),
+                    "--ready-fd",
+                    str(write_fd),
+                ],
                 pass_fds=(write_fd,),
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -118,8 +118,13 @@ class Source(threading.Thread, ABC):
         if not result.ok:
             self.counters.errors += 1
             err = result.error or {}
-            log.warning("%s: %s failed: %s: %s", self.source_name, self.function_id,
-                        err.get("errorType"), err.get("errorMessage"))
+            log.warning(
+                "%s: %s failed: %s: %s",
+                self.source_name,
+                self.function_id,
+                err.get("errorType"),
+                err.get("errorMessage"),
+            )
         return result
 
     def stop(self) -> None:
@@ -172,8 +177,11 @@ class SqsQueueSource(Source):
         return resp.get("Messages", [])
 
     def _queue_empty(self, sqs: Any) -> bool:
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                 "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)["Attributes"]
         return all(int(attrs.get(n, 0)) == 0 for n in names)
 
@@ -338,9 +346,7 @@ class DynamoStreamSource(Source):
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, RETRY_BACKOFF_MAX_S)
 
-    def _give_up(
-        self, batch: list[dict[str, Any]], shard_id: str, result: InvokeResult, attempts: int
-    ) -> None:
+    def _give_up(self, batch: list[dict[str, Any]], shard_id: str, result: InvokeResult, attempts: int) -> None:
         self.counters.records += len(batch)
         self.counters.failed_to_destination += len(batch)
         log.error("%s: %d record(s) failed %d attempts", self.source_name, len(batch), attempts)
@@ -379,9 +385,7 @@ class DynamoStreamSource(Source):
 class ScheduleThread(Source):
     """Fires a function on a rate()/cron() schedule. Not part of drain()."""
 
-    def __init__(
-        self, spec: ScheduleSource, workers: WorkerManager, client: ClientFactory, scale: float
-    ) -> None:
+    def __init__(self, spec: ScheduleSource, workers: WorkerManager, client: ClientFactory, scale: float) -> None:
         super().__init__(f"{spec.function_id}.{spec.event_name}", spec.function_id, workers, client)
         self.spec = spec
         self.scale = scale  # >1 speeds rate() schedules up (tests); cron keeps wall-clock time
@@ -456,8 +460,9 @@ class Pump:
                     if stream.table_logical_id in resources.streams:
                         arn = resources.streams[stream.table_logical_id]  # the real label from moto
                     self.sources.append(
-                        DynamoStreamSource(stream, arn, spec.arn, workers, client, self._send_on_failure,
-                                           start_at_latest)
+                        DynamoStreamSource(
+                            stream, arn, spec.arn, workers, client, self._send_on_failure, start_at_latest
+                        )
                     )
             for sched in spec.schedules:
                 if sched.enabled:
@@ -479,9 +484,7 @@ class Pump:
         url = sqs.create_queue(QueueName=f"oms-local-rule-{key}"[:80])["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         name = key[:64]
-        events.put_rule(
-            Name=name, EventBusName=rule.bus_name, EventPattern=json.dumps(rule.pattern), State="ENABLED"
-        )
+        events.put_rule(Name=name, EventBusName=rule.bus_name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
         target: dict[str, Any] = {"Id": "oms-local-worker", "Arn": arn}
         if rule.input is not None:
             target["Input"] = rule.input
@@ -555,8 +558,11 @@ class Pump:
     def counters(self) -> dict[str, Any]:
         return {
             "functions": {
-                lid: {"invocations": p.stats.invocations, "errors": p.stats.errors,
-                      "duration_ms": round(p.stats.duration_ms, 1)}
+                lid: {
+                    "invocations": p.stats.invocations,
+                    "errors": p.stats.errors,
+                    "duration_ms": round(p.stats.duration_ms, 1),
+                }
                 for lid, p in self.workers.pools.items()
             },
             "sources": {s.source_name: vars(s.counters).copy() for s in [*self.sources, *self.schedules]},

@@ -26,7 +26,7 @@ def default_data_dir(repo_root: Path) -> Path:
 
 def encode_attr(value: dict[str, Any]) -> dict[str, Any]:
     """Typed DynamoDB JSON as botocore returns it (bytes for B/BS) -> JSON-safe (base64)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B":
         return {"B": base64.b64encode(inner).decode()}
     if kind == "BS":
@@ -39,7 +39,7 @@ def encode_attr(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def decode_attr(value: dict[str, Any]) -> dict[str, Any]:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B":
         return {"B": base64.b64decode(inner)}
     if kind == "BS":
@@ -215,7 +215,7 @@ def _send(sqs: Any, url: str, message: dict[str, Any]) -> None:
     system = message.get("Attributes") or {}
     if url.endswith(".fifo"):
         kwargs["MessageGroupId"] = system.get("MessageGroupId", "restored")
-        kwargs["MessageDeduplicationId"] = system.get("MessageDeduplicationId") or hashlib.sha256(
-            message["Body"].encode()
-        ).hexdigest()
+        kwargs["MessageDeduplicationId"] = (
+            system.get("MessageDeduplicationId") or hashlib.sha256(message["Body"].encode()).hexdigest()
+        )
     sqs.send_message(**kwargs)

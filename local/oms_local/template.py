@@ -192,9 +192,7 @@ class Template:
         self._conditions: dict[str, bool] = {}
         self._attributes: dict[str, dict[str, str]] = {}
         self.resources: dict[str, dict[str, Any]] = {
-            lid: res
-            for lid, res in (self.raw.get("Resources") or {}).items()
-            if self.condition(res.get("Condition"))
+            lid: res for lid, res in (self.raw.get("Resources") or {}).items() if self.condition(res.get("Condition"))
         }
         self._compute_attributes()
 
@@ -335,7 +333,7 @@ class Template:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
             if key == "Condition":
@@ -439,7 +437,7 @@ class Template:
         if not isinstance(content, str):
             return None
         root = (self.root / content).resolve()
-        build = ((res.get("Metadata") or {}).get("BuildMethod") or "")
+        build = (res.get("Metadata") or {}).get("BuildMethod") or ""
         # A python BuildMethod installs ContentUri into python/; a prebuilt layer already has it.
         if not build.startswith("python") and (root / "python").is_dir():
             return root / "python"
@@ -451,10 +449,7 @@ class Template:
             props = self._function_props(lid)
             layers_raw = props.get("Layers") or []
             resolved = self.resolve({k: v for k, v in props.items() if k not in ("Layers", "Events")})
-            env = {
-                k: _stringify(v)
-                for k, v in ((resolved.get("Environment") or {}).get("Variables") or {}).items()
-            }
+            env = {k: _stringify(v) for k, v in ((resolved.get("Environment") or {}).get("Variables") or {}).items()}
             name = self.ref(lid)
             logging_cfg = resolved.get("LoggingConfig") or {}
             spec = FunctionSpec(
@@ -566,9 +561,7 @@ def _merge_globals(glob: dict[str, Any], props: dict[str, Any]) -> dict[str, Any
 
 
 def _is_intrinsic(node: dict[str, Any]) -> bool:
-    return (len(node) == 1 and next(iter(node)) in ("Ref", "Condition")) or any(
-        k.startswith("Fn::") for k in node
-    )
+    return (len(node) == 1 and next(iter(node)) in ("Ref", "Condition")) or any(k.startswith("Fn::") for k in node)
 
 
 def _stringify(value: Any) -> str:

@@ -180,21 +180,25 @@ class Worker:
             )
         except (BrokenPipeError, OSError):
             self.kill()
-            return InvokeResult(ok=False, error={"errorType": "Runtime.ExitError",
-                                                 "errorMessage": "worker exited"}, request_id=request_id)
+            return InvokeResult(
+                ok=False,
+                error={"errorType": "Runtime.ExitError", "errorMessage": "worker exited"},
+                request_id=request_id,
+            )
         message = self._read(deadline)
         duration = (time.monotonic() - started) * 1000
         if message is None:
             timed_out = time.monotonic() >= deadline
             self.kill()  # a timed-out or crashed environment is discarded, as in Lambda
             error = (
-                {"errorType": "Sandbox.Timedout",
-                 "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds"}
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {self.spec.timeout:.2f} seconds",
+                }
                 if timed_out
                 else {"errorType": "Runtime.ExitError", "errorMessage": "worker process exited during invoke"}
             )
-            return InvokeResult(False, error=error, duration_ms=duration, cold_start=cold,
-                                request_id=request_id)
+            return InvokeResult(False, error=error, duration_ms=duration, cold_start=cold, request_id=request_id)
         return InvokeResult(
             ok=bool(message["ok"]),
             payload=message.get("payload"),

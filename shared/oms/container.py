@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from oms.adapters.fetch_queue import SqsFetchQueue
     from oms.adapters.marketplace_api import MarketplaceApi
     from oms.domain.channel_sync import ChannelReconciler, ChannelSync
+    from oms.domain.channel_tokens import TokenKeeper
 
 
 @cache
@@ -295,6 +296,13 @@ def channel_reconciler() -> ChannelReconciler:
     return ChannelReconciler(channel_api(), channel_sync(), cursors, lambda: datetime.now(UTC))
 
 
+@cache
+def token_keeper() -> TokenKeeper:
+    from oms.domain.channel_tokens import TokenKeeper
+
+    return TokenKeeper(channel_api(), SsmSecrets(get_settings().secrets_path, max_age=0), lambda: datetime.now(UTC))
+
+
 class _TokopediaDecrypt:
     """Tokopedia's buyer-data decryptor from the seller's private key (SSM tokopedia/private_key), or
     None when no key is configured: the order is then kept with its buyer data encrypted. Looked up
@@ -311,8 +319,14 @@ class _TokopediaDecrypt:
             pem = SsmSecrets(get_settings().secrets_path).channel_secret("tokopedia", "private_key")
             if pem != self._pem:
                 from oms.channels.tokopedia_crypto import decryptor
+                from oms.errors import DependencyError, NormalizationError
 
-                self._pem, self._decrypt = pem, (decryptor(pem) if pem else None)
+                try:
+                    self._pem, self._decrypt = pem, (decryptor(pem) if pem else None)
+                except NormalizationError as exc:
+                    # Our configuration, not the channel's payload: retried (and alarmed) until the key is fixed.
+                    self._at = float("-inf")
+                    raise DependencyError(f"tokopedia/private_key is not usable: {exc.message}") from None
         return self._decrypt
 
     def forget(self) -> None:
@@ -343,7 +357,7 @@ def reset() -> None:
     """For tests: forget every built service and the settings."""
     factories = (inbox, orders, api_keys, catalog, reference_data, inventory, snapshots, stock_push, capture_service)
     later = (sourcing, sweep_cursors, promiser, promises, lane_stats, delivery_learning, status, tracking)
-    marketplaces = (channel_api, channel_fetch_queue, channel_sync, channel_reconciler)
+    marketplaces = (channel_api, channel_fetch_queue, channel_sync, channel_reconciler, token_keeper)
     for factory in (*later, *marketplaces, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
         factory.cache_clear()
     for factory in (*factories, webhook_receiver, event_publisher):

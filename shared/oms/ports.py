@@ -25,6 +25,11 @@ class InboxRepository(ABC):
     def quarantine(self, pk: str, reason: str, at: datetime) -> None:
         """Mark a stored entry as not normalizable, with the reason."""
 
+    def put_quarantined(self, entry: InboxEntry, reason: str, at: datetime) -> None:
+        """Store an entry already quarantined (work the OMS found itself, kept for a replay)."""
+        self.put_new(entry)
+        self.quarantine(entry.pk, reason, at)
+
 
 class OrderRepository(ABC):
     @abstractmethod

@@ -18,6 +18,7 @@ from oms_local.seed import SECRET_PARAMETERS, local_settings
 from tests.fakes import FakeSecrets
 
 SETTINGS = local_settings({})
+ALL_CHANNELS = [Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia]
 LINES = [
     {"sku": "BTK-PRG-L", "quantity": 2, "unit_price": 450000},
     {"sku": "TEH-TUBRUK-100", "quantity": 3, "unit_price": 25000},
@@ -71,10 +72,13 @@ def test_a_wrong_secret_is_the_channels_signature_error(sim: ChannelSimulator, c
         wrong.get_orders(channel, None, [order.order_id])
 
 
-@pytest.mark.parametrize("channel", [Channel.shopee, Channel.tiktok])
+@pytest.mark.parametrize("channel", ALL_CHANNELS)
 def test_orders_updated_in_a_window_are_listed_page_by_page(
-    sim: ChannelSimulator, api: MarketplaceApi, channel
+    sim: ChannelSimulator, api: MarketplaceApi, channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from oms.adapters.marketplace_api import lazada
+
+    monkeypatch.setattr(lazada, "PAGE", 2)  # Lazada pages by time: three orders take two pages
     sim.clear()
     made = {sim.marketplaces.create({"channel": channel.value, "lines": LINES}).order_id for _ in range(3)}
     now = datetime.now(UTC)
@@ -89,6 +93,8 @@ def test_orders_updated_in_a_window_are_listed_page_by_page(
             break
     assert set(listed) == made
     assert client.http.calls >= pages
+    if channel is Channel.lazada:
+        assert pages >= 2  # by time: the next page starts at the last second seen (repeats are skipped later)
 
 
 def test_server_errors_are_retried_then_reported(sim: ChannelSimulator, api: MarketplaceApi) -> None:
@@ -150,3 +156,25 @@ def test_stock_reaches_the_channel_by_its_own_product_ids(sim: ChannelSimulator,
     assert shown["TEH-TUBRUK-100"]["atp"] == 0
     if channel in (Channel.shopee, Channel.tiktok):  # named by the shop's own ids: an unlisted SKU is skipped
         assert unlisted == ["NOT-LISTED-1"]
+
+
+@pytest.mark.parametrize("channel", [Channel.shopee, Channel.lazada, Channel.tiktok])
+def test_a_shop_token_is_renewed_and_the_new_one_is_used(sim: ChannelSimulator, channel: Channel) -> None:
+    from oms.domain.channel_tokens import TokenKeeper
+
+    class Store(FakeSecrets):
+        def put(self, channel: str, name: str, value: str) -> None:
+            self.secrets[f"{channel}/{name}"] = value
+
+    store = Store(secrets().secrets)
+    api = MarketplaceApi({channel: sim.base_url(channel.value)}, store)
+    # When the hourly job finds no expiry on record, it renews
+    assert TokenKeeper(api, store, lambda: datetime.now(UTC)).run([channel]) == {channel.value: "renewed"}
+    renewed = store.secrets[f"{channel.value}/access_token"]
+    assert renewed != SETTINGS[f"OMS_{channel.value.upper()}_ACCESS_TOKEN"]
+    # And the renewed token works (the simulator also still takes the old one)
+    sim.marketplaces.access_tokens[channel.value].discard(SETTINGS[f"OMS_{channel.value.upper()}_ACCESS_TOKEN"])
+    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    assert order.order_id in api.get_orders(channel, None, [order.order_id])
+    # An hour later it is still fresh
+    assert TokenKeeper(api, store, lambda: datetime.now(UTC)).run([channel]) == {channel.value: "fresh"}

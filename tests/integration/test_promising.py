@@ -178,8 +178,13 @@ def _delivered_event(fulfillment_id: str, ship_by: datetime, delivered_at: datet
               "origin_region": "java", "destination_region": "sulawesi", "destination_province": "Sulawesi Selatan",
               "promised_ship_by": ship_by.isoformat(), "delivered_at": delivered_at.isoformat(),
               "promised_latest": latest.isoformat()}  # fmt: skip
-    event = {"event_id": f"evt-{fulfillment_id}", "event_type": "ParcelDelivered",
-             "occurred_at": delivered_at.isoformat(), "order_id": fulfillment_id.rsplit("-", 1)[0], "detail": detail}
+    event = {
+        "event_id": f"evt-{fulfillment_id}",
+        "event_type": "ParcelDelivered",
+        "occurred_at": delivered_at.isoformat(),
+        "order_id": fulfillment_id.rsplit("-", 1)[0],
+        "detail": detail,
+    }
     return {"detail-type": "ParcelDelivered", "source": "oms", "detail": event}
 
 

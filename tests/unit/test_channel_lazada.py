@@ -409,3 +409,17 @@ def test_builder_returned_push_has_reverse_ids():
     (notice,) = lazada.notices(sim.trade_push(order, row["order_item_id"]))
     assert notice.extra["reverse_order_id"] == "903300000000001"
     assert from_sim(order).payment.status is PaymentStatus.refunded
+
+
+def test_a_pending_buyer_cancellation_is_a_cancel_request() -> None:
+    # Given a paid order whose buyer asked Lazada to cancel (the item carries is_cancel_pending)
+    order, items = load("lazada_get_order_response")["data"], load("lazada_get_order_items_response")["data"]
+    document = {"order": order, "items": items}
+    document["order"] = {**document["order"], "is_cancel_pending": "false"}
+    document["items"] = [{**row, "status": "pending", "is_cancel_pending": "true"} for row in document["items"]]
+    # When normalized
+    draft = lazada.normalize(document)
+    # Then the seller is asked to answer it; the raw status stays
+    assert draft.channel_state is ChannelState.cancel_requested
+    assert draft.channel_status == "pending"
+    assert not draft.cancelled

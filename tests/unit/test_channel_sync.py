@@ -3,6 +3,7 @@ and the reconciliation pull (ports faked; the channel documents here are already
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -208,10 +209,20 @@ def test_unknown_bad_and_failing_orders_are_told_apart(sync: ChannelSync, api: F
     assert list(outcome.failed) == [("lazada", None, "L1")]
 
 
-def test_giving_up_quarantines_the_push_that_asked(sync: ChannelSync, inbox: FakeInbox) -> None:
+def test_giving_up_quarantines_the_push_that_asked_or_the_request_itself(sync: ChannelSync, inbox: FakeInbox) -> None:
+    # A push's fetch: the push is quarantined
     sync.give_up(FetchRequest(Channel.shopee, "GHOST", "order_status", inbox_key="shopee#msg:9"), "unknown")
-    sync.give_up(FetchRequest(Channel.shopee, "GHOST2", "reconcile"), "unknown")  # nothing to quarantine
-    assert inbox.quarantined == {"shopee#msg:9": "unknown"}
+    # The reconciliation pull's own fetch: the request is kept as a quarantined inbox entry, for a replay
+    sync.give_up(FetchRequest(Channel.shopee, "GHOST2", "reconcile", "880011"), "bad document")
+    assert inbox.quarantined["shopee#msg:9"] == "unknown"
+    (kept,) = [entry for key, entry in inbox.entries.items() if key != "shopee#msg:9"]
+    assert kept.topic == "fetch_request"
+    assert inbox.quarantined[kept.pk] == "bad document"
+    # And replaying that entry asks the channel again
+    from oms.domain.normalization import normalize_entry
+
+    (notice,) = normalize_entry(kept).fetch
+    assert (notice.channel_order_id, notice.shop_id) == ("GHOST2", "880011")
 
 
 def test_a_fetch_request_survives_the_queue() -> None:
@@ -246,10 +257,11 @@ def test_reconciliation_fetches_only_what_the_oms_lacks(
     # Then B and C are queued, A is not
     assert [r.channel_order_id for r in queue.sent] == ["B", "C"]
     assert {r.reason for r in queue.sent} == {"reconcile"}
-    assert result == {"listed": 3, "requested": 2, "complete": 1}
+    assert result == {"listed": 3, "requested": 2, "complete": 1, "recovered": 0}
     # And the next pass starts a little before this one ended
     until = NOW - ChannelReconciler.SETTLE
-    assert cursors.values["reconcile:shopee"] == (until - ChannelReconciler.OVERLAP).astimezone(UTC).isoformat()
+    stored = json.loads(cursors.values["reconcile:shopee"])
+    assert stored == {"next": (until - ChannelReconciler.OVERLAP).astimezone(UTC).isoformat()}
 
 
 def test_a_listed_status_the_oms_already_shows_is_not_fetched(
@@ -270,13 +282,102 @@ def test_a_failed_pass_keeps_the_cursor(reconciler: ChannelReconciler, api: Fake
     assert cursors.values["reconcile:lazada"] == "2026-11-19T00:00:00+00:00"
 
 
-def test_the_first_pass_looks_back_three_days_and_never_more_than_fifteen(
+def test_the_first_pass_looks_back_three_days_and_a_long_outage_is_walked_window_by_window(
     reconciler: ChannelReconciler, api: FakeApi, cursors: FakeCursors
 ) -> None:
-    seen: list[datetime] = []
-    api.updated_orders = lambda channel, since, until, cursor: seen.append(since) or UpdatedPage([])  # type: ignore[method-assign]
+    seen: list[tuple[datetime, datetime]] = []
+    api.updated_orders = lambda channel, since, until, cursor: seen.append((since, until)) or UpdatedPage([])  # type: ignore[method-assign]
     reconciler.run(Channel.tiktok)
-    cursors.values["reconcile:tiktok"] = "2026-01-01T00:00:00+00:00"
+    old = datetime(2026, 10, 1, tzinfo=UTC)
+    cursors.values["reconcile:tiktok"] = json.dumps({"next": old.isoformat()})
+    reconciler.run(Channel.tiktok)
     reconciler.run(Channel.tiktok)
     until = NOW - ChannelReconciler.SETTLE
-    assert seen == [until - timedelta(days=3), until - timedelta(days=15)]
+    assert seen[0] == (until - timedelta(days=3), until)
+    # 55 days behind: the next passes take 15 days each, from where the outage began (minus the overlap)
+    assert seen[1] == (old, old + timedelta(days=15))
+    assert seen[2] == (
+        old + timedelta(days=15) - ChannelReconciler.OVERLAP,
+        old + timedelta(days=30) - ChannelReconciler.OVERLAP,
+    )
+
+
+def test_a_window_longer_than_one_pass_resumes_from_its_page(
+    api: FakeApi, sync: ChannelSync, cursors: FakeCursors, queue: FakeQueue
+) -> None:
+    reconciler = ChannelReconciler(api, sync, cursors, lambda: NOW, max_pages=2)
+    api.pages = [UpdatedPage([UpdatedOrder(f"P{n}", T0)], next_cursor=str(n + 1)) for n in range(4)]
+    api.pages.append(UpdatedPage([UpdatedOrder("P4", T0)], next_cursor=None))
+    first = reconciler.run(Channel.shopee)
+    assert first["complete"] == 0
+    assert json.loads(cursors.values["reconcile:shopee"])["page"] == "2"
+    reconciler.run(Channel.shopee)
+    last = reconciler.run(Channel.shopee)
+    # Every page was read once, across three passes, and every order queued
+    assert [r.channel_order_id for r in queue.sent] == ["P0", "P1", "P2", "P3", "P4"]
+    assert last["complete"] == 1 and "next" in json.loads(cursors.values["reconcile:shopee"])
+
+
+def test_a_list_by_placing_time_is_looked_at_whole_each_pass(
+    api: FakeApi, sync: ChannelSync, cursors: FakeCursors
+) -> None:
+    seen: list[tuple[datetime, datetime]] = []
+    api.updated_orders = lambda channel, since, until, cursor: seen.append((since, until)) or UpdatedPage([])  # type: ignore[method-assign]
+    api.creation_window = lambda channel: timedelta(days=7)  # type: ignore[method-assign]
+    reconciler = ChannelReconciler(api, sync, cursors, lambda: NOW)
+    reconciler.run(Channel.tokopedia)
+    reconciler.run(Channel.tokopedia)
+    until = NOW - ChannelReconciler.SETTLE
+    assert seen == [(until - timedelta(days=7), until)] * 2
+
+
+def test_same_second_news_with_another_status_is_fetched(sync: ChannelSync, api: FakeApi) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A", minutes=5)
+    sync.fetch([FetchRequest.from_notice(notice("A", 5), None)])
+    assert sync.request([notice("A", 5, "READY_TO_SHIP")], None) == []
+    assert len(sync.request([notice("A", 5, "PROCESSED")], None)) == 1
+
+
+def test_an_api_behind_its_push_is_captured_and_asked_again(sync: ChannelSync, api: FakeApi) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A", minutes=0)
+    outcome = sync.fetch([FetchRequest.from_notice(notice("A", 5, "SHIPPED"), None)])
+    assert ("shopee", "880011", "A") in outcome.captured
+    assert outcome.lagging == {("shopee", "880011", "A")}
+
+
+def test_one_order_that_cannot_be_stored_does_not_fail_the_others(
+    sync: ChannelSync, api: FakeApi, orders: FakeOrders
+) -> None:
+    api.documents[(Channel.shopee, "A")] = document("A")
+    api.documents[(Channel.shopee, "B")] = document("B")
+    real = orders.insert
+
+    def insert(order):  # type: ignore[no-untyped-def]
+        if order.channel_order_id == "A":
+            raise DependencyError("DynamoDB throttled")
+        return real(order)
+
+    orders.insert = insert  # type: ignore[method-assign]
+    outcome = sync.fetch(
+        [FetchRequest(Channel.shopee, "A", "push", "880011"), FetchRequest(Channel.shopee, "B", "push", "880011")]
+    )
+    assert list(outcome.failed) == [("shopee", "880011", "A")]
+    assert list(outcome.captured) == [("shopee", "880011", "B")]
+
+
+def test_lost_pushes_are_taken_back_into_the_inbox_then_confirmed(
+    reconciler: ChannelReconciler, api: FakeApi, inbox: FakeInbox
+) -> None:
+    push = json.dumps({"shop_id": 880011, "code": 3, "timestamp": 1,
+                       "data": {"ordersn": "L1", "status": "READY_TO_SHIP", "update_time": 1}}).encode()  # fmt: skip
+    batches = [([push, push], "7"), ([], None)]
+    confirmed: list[str] = []
+    api.lost_pushes = lambda channel: batches.pop(0)  # type: ignore[method-assign]
+    api.confirm_lost_pushes = lambda channel, mark: confirmed.append(mark)  # type: ignore[method-assign]
+    api.pages = [UpdatedPage([])]
+    result = reconciler.run(Channel.shopee)
+    # Stored once (the same push twice is one delivery), confirmed after the store
+    assert result["recovered"] == 1
+    assert confirmed == ["7"]
+    (entry,) = inbox.entries.values()
+    assert (entry.topic, entry.dedupe_key) == ("code:3", "push:3:880011:L1:READY_TO_SHIP:1")

@@ -48,7 +48,6 @@ def test_without_enough_parcels_the_stated_days_stand_and_old_ones_are_forgotten
     assert learner.days(LANE, (3, 5), DAY + timedelta(days=90)) == (3, 5)  # gone quiet: the stated days again
 
 
-
 def test_a_learned_answer_is_recomputed_after_new_deliveries():
     learner = LaneLearner()
     for _ in range(20):

@@ -78,6 +78,18 @@ class DynamoInbox(InboxRepository):
             ExpressionAttributeValues={":q": {"S": channel}, ":at": {"S": at.isoformat()}, ":r": {"S": reason[:1000]}},
         )
 
+    def put_quarantined(self, entry: InboxEntry, reason: str, at: datetime) -> None:
+        """One write: the stream's normalizer skips an insert that is quarantined already."""
+        item = entry_to_item(entry, self.retention)
+        item.update(
+            {
+                "quarantine_pk": {"S": entry.channel.value},
+                "quarantined_at": {"S": at.isoformat()},
+                "quarantine_reason": {"S": reason[:1000]},
+            }
+        )
+        client("dynamodb").put_item(TableName=self.table, Item=item)
+
     # Operations (the replay command), not the hot path.
     def quarantined(self, channel: str) -> list[dict[str, Any]]:
         paginator = client("dynamodb").get_paginator("query")

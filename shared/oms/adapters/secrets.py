@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from oms.adapters.aws import client
 from oms.ports import SecretsProvider
 
 
@@ -19,3 +20,9 @@ class SsmSecrets(SecretsProvider):
         except GetParameterError:
             return None
         return str(value) if value else None
+
+    def put(self, channel: str, name: str, value: str) -> None:
+        """Write a credential the OMS renews itself (a marketplace's shop tokens), and forget the cached one."""
+        name_path = f"{self.path}/{channel}/{name}"
+        client("ssm").put_parameter(Name=name_path, Value=value, Type="SecureString", Overwrite=True)
+        parameters.clear_caches()

@@ -172,6 +172,9 @@ def normalize(detail: dict) -> OrderDraft:
             raise NormalizationError("lazada items belong to another order")
 
     channel_state, raw_status = order_state(row["status"] for row in rows)
+    if channel_state in _CANCELLABLE and _cancel_pending(order, items):
+        # The buyer asked Lazada to cancel (a CANCEL_INIT reverse order): the seller must answer.
+        channel_state = ChannelState.cancel_requested
     created = _time(order.get("created_at"), "created_at")
     updated = max(
         [_time(order.get("updated_at"), "updated_at")]
@@ -218,6 +221,15 @@ def normalize(detail: dict) -> OrderDraft:
         },
         "lazada",
     )
+
+
+_CANCELLABLE = frozenset({ChannelState.unpaid, ChannelState.on_hold, ChannelState.ready, ChannelState.arranged})
+
+
+def _cancel_pending(order: dict[str, Any], items: list) -> bool:
+    """Lazada marks a pending buyer cancellation with is_cancel_pending ("true") on the order or its items."""
+    flags = [order.get("is_cancel_pending"), *(i.get("is_cancel_pending") for i in items if isinstance(i, dict))]
+    return any(str(flag).strip().lower() == "true" for flag in flags)
 
 
 # --- rows and lines -------------------------------------------------------------

@@ -135,9 +135,9 @@ def _cancellation(data: dict, shop_id: str | None) -> list[ChannelNotice]:
     if status is None:
         raise NormalizationError("tiktok webhook type 11 has no data.cancel_status")
     extra = _texts(data, "cancel_id", "cancellations_role")
-    # The documented body carries create_time (when the request was made); update_time when present.
-    field = "update_time" if data.get("update_time") else "create_time"
-    return [_notice(data, shop_id, "cancellation", status=status, extra=extra, time_field=field)]
+    # create_time is when the request was made, not when this change (approved, rejected) happened:
+    # without update_time the push says nothing about the change's time, so the order is always fetched.
+    return [_notice(data, shop_id, "cancellation", status=status, extra=extra, time_field="update_time")]
 
 
 def _return_status(data: dict, shop_id: str | None) -> list[ChannelNotice]:
@@ -145,8 +145,7 @@ def _return_status(data: dict, shop_id: str | None) -> list[ChannelNotice]:
     if status is None:
         raise NormalizationError("tiktok webhook type 12 has no data.return_status")
     extra = _texts(data, "return_id", "return_type", "return_role")
-    field = "update_time" if data.get("update_time") else "create_time"
-    return [_notice(data, shop_id, "reverse", status=status, extra=extra, time_field=field)]
+    return [_notice(data, shop_id, "reverse", status=status, extra=extra, time_field="update_time")]
 
 
 _PARSERS = {

@@ -23,11 +23,13 @@ from datetime import UTC, datetime, timedelta
 
 from oms.channels.marketplace import ChannelNotice
 from oms.domain.capture import CaptureResult, CaptureService, order_id_for
-from oms.errors import DependencyError, NormalizationError
+from oms.errors import DependencyError, NormalizationError, StaleWrite
+from oms.models.inbox import InboxEntry
 from oms.models.order import Channel, OrderDraft
 from oms.ports import InboxRepository, OrderRepository
 
 MARKETPLACES = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia})
+FETCH_TOPIC = "fetch_request"  # an inbox entry holding a FetchRequest the OMS made itself
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class FetchRequest:
         )
 
 
+class ShopNotConnected(Exception):
+    """A push from a shop whose API credentials the OMS does not hold: kept (quarantined), not retried."""
+
+
 @dataclass(frozen=True)
 class UpdatedOrder:
     channel_order_id: str
@@ -107,6 +113,20 @@ class ChannelOrderApi(ABC):
     @abstractmethod
     def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         """One page of the orders the channel changed in [since, until)."""
+
+    def lost_pushes(self, channel: Channel) -> tuple[list[bytes], str | None]:
+        """Pushes the channel could not deliver and keeps for a while (Shopee: 3 days), as webhook bodies,
+        and the mark to confirm them by. Most channels have none."""
+        return [], None
+
+    def confirm_lost_pushes(self, channel: Channel, mark: str) -> None:
+        """Tell the channel the pushes up to mark are safely stored."""
+        return None
+
+    def creation_window(self, channel: Channel) -> timedelta | None:
+        """For a channel whose order list filters on when orders were placed (not changed): how far back
+        every pass looks, comparing each order's status. None: the list filters on changes."""
+        return None
 
 
 class FetchQueue(ABC):
@@ -151,6 +171,8 @@ class FetchOutcome:
     unknown: list[FetchRequest] = field(default_factory=list)  # the channel's API does not know them
     bad: dict[tuple[str, str | None, str], str] = field(default_factory=dict)  # could not be normalized: why
     failed: dict[tuple[str, str | None, str], str] = field(default_factory=dict)  # the API could not answer now
+    # Captured, but older than the push that asked: the channel's API lags its pushes; fetched again later.
+    lagging: set[tuple[str, str | None, str]] = field(default_factory=set)
 
 
 class ChannelSync:
@@ -184,14 +206,17 @@ class ChannelSync:
             return False
         if updated_at is None:
             return order.channel_status == status
-        return order.channel_updated_at >= updated_at
+        # The same second may hold two changes (channels stamp whole seconds): then only the same status is known.
+        same = order.channel_updated_at == updated_at and (status is None or order.channel_status == status)
+        return order.channel_updated_at > updated_at or same
 
     def request(self, notices: Iterable[ChannelNotice], inbox_key: str | None) -> list[FetchRequest]:
         """Queue a fetch for every notice the stored order does not already reflect; returns those queued."""
         wanted: dict[tuple, FetchRequest] = {}
         for notice in notices:
             request = FetchRequest.from_notice(notice, inbox_key)
-            if request.order_key in wanted or self.known_at(notice.channel, notice.channel_order_id, notice.updated_at):
+            known = self.known_at(notice.channel, notice.channel_order_id, notice.updated_at, notice.status)
+            if request.order_key in wanted or known:
                 continue
             wanted[request.order_key] = request
         if wanted:
@@ -210,6 +235,9 @@ class ChannelSync:
             except DependencyError as exc:  # one channel's trouble does not hold up the others' orders
                 outcome.failed.update({request.order_key: exc.message for request in by_id.values()})
                 continue
+            except ShopNotConnected as exc:
+                outcome.bad.update({request.order_key: str(exc) for request in by_id.values()})
+                continue
             normalize = self.normalizer(channel)
             for order_id, request in by_id.items():
                 document = documents.get(order_id)
@@ -224,13 +252,31 @@ class ChannelSync:
                 except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as exc:
                     outcome.bad[request.order_key] = f"unexpected {channel.value} order shape ({type(exc).__name__})"
                     continue
-                outcome.captured[request.order_key] = self.capture.capture(draft, self.now())
+                try:
+                    outcome.captured[request.order_key] = self.capture.capture(draft, self.now())
+                except (DependencyError, StaleWrite) as exc:  # this order retries; the batch's others do not
+                    outcome.failed[request.order_key] = f"capture: {exc}"[:300]
+                    continue
+                if request.updated_at is not None and draft.channel_updated_at < request.updated_at:
+                    outcome.lagging.add(request.order_key)
         return outcome
 
     def give_up(self, request: FetchRequest, reason: str) -> None:
-        """Quarantine the push that asked (replayable once the cause is fixed)."""
+        """Quarantine the push that asked, or (for the reconciliation pull's own requests) the request
+        itself as an inbox entry: either way listed with its reason and replayable once the cause is fixed."""
+        now = self.now()
         if request.inbox_key:
-            self.inbox.quarantine(request.inbox_key, reason, self.now())
+            self.inbox.quarantine(request.inbox_key, reason, now)
+            return
+        entry = InboxEntry(
+            channel=request.channel,
+            dedupe_key=f"fetch:{request.channel_order_id}:{now.isoformat()}",
+            topic=FETCH_TOPIC,
+            received_at=now,
+            content_type="application/json",
+            body=request.to_message().encode(),
+        )
+        self.inbox.put_quarantined(entry, reason, now)
 
 
 class ChannelReconciler:
@@ -256,18 +302,16 @@ class ChannelReconciler:
         self.max_pages = max_pages
 
     def run(self, channel: Channel) -> dict[str, int]:
-        """One pass: returns how many orders the channel listed and how many were fetched."""
+        """One pass: returns how many orders the channel listed, how many were queued, and whether the
+        window was finished (a window with more pages than one pass takes resumes from its page)."""
+        recovered = self._recover_lost_pushes(channel)
         name = f"reconcile:{channel.value}"
-        stored = self.cursors.get(name)
-        until = self.now() - self.SETTLE
-        since = datetime.fromisoformat(stored) if stored else until - self.FIRST_LOOK_BACK
-        since = max(since, until - self.MAX_WINDOW)
-        listed = requested = 0
-        cursor: str | None = None
+        since, until, page = self._window(channel, self.cursors.get(name))
+        listed, requested = 0, 0
         for _ in range(self.max_pages):
-            page = self.api.updated_orders(channel, since, until, cursor)
+            result = self.api.updated_orders(channel, since, until, page)
             missing = []
-            for item in page.orders:
+            for item in result.orders:
                 listed += 1
                 if not self.sync.known_at(channel, item.channel_order_id, item.updated_at, item.status):
                     missing.append(
@@ -276,11 +320,42 @@ class ChannelReconciler:
             if missing:
                 self.sync.queue.send(missing)
                 requested += len(missing)
-            cursor = page.next_cursor
-            if cursor is None:
+            page = result.next_cursor
+            if page is None:
                 break
         else:
-            # More pages than one pass takes: keep the window, the next pass goes on (known orders skip).
-            return {"listed": listed, "requested": requested, "complete": 0}
-        self.cursors.put(name, (until - self.OVERLAP).astimezone(UTC).isoformat())
-        return {"listed": listed, "requested": requested, "complete": 1}
+            state = {"since": since.isoformat(), "until": until.isoformat(), "page": page}
+            self.cursors.put(name, json.dumps(state))
+            return {"listed": listed, "requested": requested, "complete": 0, "recovered": recovered}
+        self.cursors.put(name, json.dumps({"next": (until - self.OVERLAP).astimezone(UTC).isoformat()}))
+        return {"listed": listed, "requested": requested, "complete": 1, "recovered": recovered}
+
+    def _recover_lost_pushes(self, channel: Channel) -> int:
+        """Store the channel's undelivered pushes in the inbox (the normal path takes them from there),
+        then confirm them: a crash in between only stores them again, as duplicates."""
+        from oms.domain.webhooks import inbox_entry
+
+        stored = 0
+        for _ in range(self.max_pages):
+            bodies, mark = self.api.lost_pushes(channel)
+            for body in bodies:
+                stored += self.sync.inbox.put_new(inbox_entry(channel, body, {}, self.now()))
+            if mark is None:
+                break
+            self.api.confirm_lost_pushes(channel, mark)
+            if not bodies:
+                break
+        return stored
+
+    def _window(self, channel: Channel, stored: str | None) -> tuple[datetime, datetime, str | None]:
+        """(since, until, page to resume from)."""
+        state = json.loads(stored) if stored and stored.startswith("{") else {"next": stored} if stored else {}
+        if state.get("page"):
+            return datetime.fromisoformat(state["since"]), datetime.fromisoformat(state["until"]), state["page"]
+        until = self.now() - self.SETTLE
+        look_back = self.api.creation_window(channel)
+        if look_back is not None:  # the list says when orders were placed: look at every recent one again
+            return until - look_back, until, None
+        since = datetime.fromisoformat(state["next"]) if state.get("next") else until - self.FIRST_LOOK_BACK
+        # After a long outage the missed time is walked window by window (the channels cap one list call).
+        return since, min(until, since + self.MAX_WINDOW), None

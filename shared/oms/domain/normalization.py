@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from oms.channels.marketplace import ChannelNotice
 from oms.errors import NormalizationError
@@ -71,6 +72,16 @@ def _notices(channel: Channel, payload: dict) -> list[ChannelNotice]:
 
 
 def _marketplace(entry: InboxEntry, payload: dict, decrypt: Decrypt | None) -> Normalized:
+    if entry.topic == "fetch_request":  # a fetch the OMS gave up on, replayed: ask the channel again
+        updated = payload.get("updated_at")
+        notice = ChannelNotice(
+            entry.channel,
+            str(payload["channel_order_id"]),
+            "replay",
+            payload.get("shop_id"),
+            updated_at=datetime.fromisoformat(updated) if updated else None,
+        )
+        return Normalized(None, False, fetch=(notice,))
     notices = _notices(entry.channel, payload)
     if not notices:
         return Normalized(None, False, f"{entry.channel.value} push '{entry.topic}' names no order")

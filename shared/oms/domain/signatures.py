@@ -31,7 +31,10 @@ class SignatureScheme:
         if not presented:
             return False
         expected = self.expected(secret, body, context)
-        return hmac.compare_digest(expected.encode(), presented.strip().encode())
+        presented = presented.strip()
+        if self.encode is _hex:  # hex is case-insensitive; base64 is not
+            expected, presented = expected.lower(), presented.lower()
+        return hmac.compare_digest(expected.encode(), presented.encode())
 
 
 def _b64(digest: bytes) -> str:

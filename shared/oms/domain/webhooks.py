@@ -165,6 +165,19 @@ def _check_age(channel: Channel, headers: dict[str, str], now: datetime, max_age
         raise BadRequest(f"stale webhook: triggered at {triggered.isoformat()}, older than {max_age}")
 
 
+def inbox_entry(channel: Channel, body: bytes, headers: dict[str, str], now: datetime) -> InboxEntry:
+    """A verified delivery as the inbox keeps it (also used for pushes recovered from a channel's API)."""
+    return InboxEntry(
+        channel=channel,
+        dedupe_key=dedupe_key(channel, body, headers),
+        topic=_topic(channel, headers, body),
+        received_at=now,
+        content_type=headers.get("content-type"),
+        headers={name: headers[name] for name in _KEPT_HEADERS.get(channel, ()) if name in headers},
+        body=body,
+    )
+
+
 class WebhookReceiver:
     def __init__(
         self,
@@ -200,14 +213,6 @@ class WebhookReceiver:
         if _is_handshake(channel, request.body):
             return WebhookReceipt(Acknowledgement.ping)
         _check_age(channel, request.headers, now, self.max_age)
-        entry = InboxEntry(
-            channel=channel,
-            dedupe_key=dedupe_key(channel, request.body, request.headers),
-            topic=_topic(channel, request.headers, request.body),
-            received_at=now,
-            content_type=request.headers.get("content-type"),
-            headers={name: request.headers[name] for name in _KEPT_HEADERS.get(channel, ()) if name in request.headers},
-            body=request.body,
-        )
+        entry = inbox_entry(channel, request.body, request.headers, now)
         stored = self.inbox.put_new(entry)
         return WebhookReceipt(Acknowledgement.accepted if stored else Acknowledgement.duplicate, entry.pk)

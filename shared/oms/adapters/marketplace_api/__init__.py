@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
 from oms.domain.channel_sync import MARKETPLACES, ChannelOrderApi, UpdatedPage
@@ -16,6 +16,9 @@ from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
 from oms.ports import SecretsProvider
+
+if TYPE_CHECKING:
+    from oms.adapters.marketplace_api.tokens import TokenPair
 
 # Calls per second per channel from one function instance: under the marketplaces' published
 # per-app limits with room for the other functions (and reserved concurrency bounds instances).
@@ -27,6 +30,8 @@ class MarketplaceApi(ChannelOrderApi):
         self, bases: Mapping[Channel, str], secrets: SecretsProvider, auth_bases: Mapping[Channel, str] | None = None
     ) -> None:
         self.deadline = Deadline()
+        self.secrets = secrets
+        self.auth: dict[Channel, ChannelHttp] = {}
         self.clients: dict[Channel, Any] = {}
         self.outbounds: dict[Channel, Any] = {}
         for channel, base in bases.items():
@@ -34,6 +39,9 @@ class MarketplaceApi(ChannelOrderApi):
                 continue
             limiter = RateLimiter(RATE_PER_S[channel], burst=int(RATE_PER_S[channel]))
             http = ChannelHttp(channel.value, base, limiter, self.deadline)
+            self.auth[channel] = ChannelHttp(
+                channel.value, (auth_bases or {}).get(channel) or base, limiter, self.deadline, http.pool
+            )
             self.clients[channel] = _client(
                 channel, http, secrets, (auth_bases or {}).get(channel) or base, limiter, self.deadline
             )
@@ -64,6 +72,23 @@ class MarketplaceApi(ChannelOrderApi):
 
     def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         return self.client(channel).updated_orders(since, until, cursor)
+
+    def refresh_token(self, channel: Channel) -> TokenPair:
+        """A new access token pair for the channel's shop (tokens.py)."""
+        from oms.adapters.marketplace_api.tokens import refresh
+
+        self.client(channel)  # connected at all
+        return refresh(channel, self.auth[channel], self.secrets)
+
+    def lost_pushes(self, channel: Channel) -> tuple[list[bytes], str | None]:
+        client = self.client(channel)
+        return client.lost_pushes() if hasattr(client, "lost_pushes") else ([], None)
+
+    def confirm_lost_pushes(self, channel: Channel, mark: str) -> None:
+        self.client(channel).confirm_lost_pushes(mark)
+
+    def creation_window(self, channel: Channel) -> timedelta | None:
+        return getattr(self.client(channel), "CREATION_WINDOW", None)
 
     # --- outbound
 
@@ -132,6 +157,11 @@ def _outbound(channel: Channel, client: Any) -> Any:
 
 
 def auth_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
+    """OMS_<CHANNEL>_AUTH_BASE: where a channel's tokens come from when not its API base (Lazada
+    auth.lazada.com/rest, TikTok Shop auth.tiktok-shops.com, Tokopedia accounts.tokopedia.com)."""
     env = os.environ if environ is None else environ
-    base = env.get("OMS_TOKOPEDIA_AUTH_BASE", "").rstrip("/")
-    return {Channel.tokopedia: base} if base else {}
+    found = {
+        c: env.get(f"OMS_{c.value.upper()}_AUTH_BASE", "").rstrip("/")
+        for c in (Channel.lazada, Channel.tiktok, Channel.tokopedia)
+    }
+    return {channel: base for channel, base in found.items() if base}

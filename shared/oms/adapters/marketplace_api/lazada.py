@@ -12,7 +12,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from oms.adapters.marketplace_api.http import ChannelHttp
@@ -88,13 +88,16 @@ class LazadaApi:
         return {order_id: {"order": orders[order_id], "items": items[order_id]} for order_id in known}
 
     def updated_orders(self, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
-        offset = int(cursor or 0)
+        """Paged by time, not offset: an order changing again while the window is read leaves the window
+        without shifting the rest (the next page starts at the last time seen; repeats are known and
+        skipped). Only a page whose orders all share one second moves on by offset."""
+        after, offset = cursor.rsplit("|", 1) if cursor else (since.isoformat(timespec="seconds"), "0")
         params = {
-            "update_after": since.isoformat(timespec="seconds"),
+            "update_after": after,
             "update_before": until.isoformat(timespec="seconds"),
             "sort_by": "updated_at",
             "sort_direction": "ASC",
-            "offset": str(offset),
+            "offset": offset,
             "limit": str(PAGE),
         }
         try:
@@ -103,9 +106,16 @@ class LazadaApi:
             raise DependencyError(f"lazada /orders/get: {exc}") from exc
         listed = [order for order in data.get("orders") or [] if isinstance(order, dict) and order.get("order_id")]
         orders = [UpdatedOrder(str(order["order_id"]), _lazada_time(order.get("updated_at"))) for order in listed]
-        total = int(data.get("countTotal") or data.get("count") or 0)
-        more = len(listed) == PAGE and offset + PAGE < max(total, offset + PAGE + 1)
-        return UpdatedPage(orders, str(offset + PAGE) if more else None)
+        if len(listed) < PAGE:
+            return UpdatedPage(orders, None)
+        last = max((o.updated_at for o in orders if o.updated_at), default=None)
+        if last is None or _utc(last) == after:
+            return UpdatedPage(orders, f"{after}|{int(offset) + PAGE}")
+        return UpdatedPage(orders, f"{_utc(last)}|0")
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _lazada_time(value: object) -> datetime | None:

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
@@ -91,8 +91,12 @@ class TokopediaApi:
             found[order_id] = data
         return found
 
+    # Get All Orders filters on when orders were placed, not changed: every reconciliation pass looks at
+    # the orders placed this far back and compares each one's status with the OMS's.
+    CREATION_WINDOW = timedelta(days=7)
+
     def updated_orders(self, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
-        """Get All Orders filters on the orders' time window; each row says its status, which is compared."""
+        """Orders placed in [since, until) with their current status (compared, as no change time is given)."""
         page = int(cursor or 1)
         params = {
             "fs_id": self.setting("fs_id"),
