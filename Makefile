@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job backfill-lookups stock-push-all sourcing-replay clean
+.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job demo backfill-lookups stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -98,6 +98,15 @@ backfill-lookups: install
 # A status job now, against the local stack or STAGE: JOB=watch (flag orders) or JOB=poll (ask carriers).
 status-job: install
 	$(ADMIN) status job --name $(JOB)
+
+# A marketplace job now: JOB=reconcile [CHANNEL=shopee] (the missed-push safety net) or JOB=refresh_tokens.
+channel-job: install
+	$(ADMIN) channel job --name $(JOB) $(if $(CHANNEL),--channel $(CHANNEL))
+
+# Marketplace orders end to end against a running `make run`: each channel's signed push, fetch, capture,
+# a wrong signature, repeats, statuses out of order, a missed push recovered, stock and a shipment told back.
+demo: install
+	$(LOCAL_PATH) $(BIN)/python scripts/marketplace_demo.py
 
 stock-push-all: install
 	$(ADMIN) stock push-all $(if $(CHANNEL),--channel $(CHANNEL))

@@ -29,8 +29,12 @@ def runtime_python(runtime: str) -> str:
         if not path:
             continue
         # The interpreter's own path: a pyenv shim needs PYENV_VERSION, which the check does not pass on.
-        probe = subprocess.run([path, "-c", "import sys; print(sys.version); print(sys.executable)"],
-                               capture_output=True, text=True, check=False).stdout.splitlines()
+        probe = subprocess.run(
+            [path, "-c", "import sys; print(sys.version); print(sys.executable)"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
         if probe and probe[0].startswith(version):
             return probe[1]
     sys.exit(f"no {runtime} interpreter on PATH (with pyenv: PYENV_VERSION={version}.x)")
@@ -50,8 +54,9 @@ def main(build_dir: str) -> None:
             if built is None or "aarch64" not in built.name:
                 sys.exit(f"layer's {module} is not an arm64 build: {built}")
             version = next(layer.glob(f"{module}-*.dist-info")).name.removesuffix(".dist-info").split("-")[1]
-            subprocess.run([python, "-m", "pip", "install", "--quiet", "--target", str(host_dir),
-                            f"{dist}=={version}"], check=True)
+            subprocess.run(
+                [python, "-m", "pip", "install", "--quiet", "--target", str(host_dir), f"{dist}=={version}"], check=True
+            )
     failures = 0
     for name, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -61,10 +66,13 @@ def main(build_dir: str) -> None:
             "import sys; sys.path[:0] = sys.argv[1:]; "
             f"import importlib; m = importlib.import_module('{module}'); assert callable(m.{attribute})"
         )
-        result = subprocess.run([python, "-c", code, str(build / name), str(host_dir), str(layer)],
-                                capture_output=True, text=True, check=False,
-                                env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                                     "PATH": "/usr/bin:/bin"})
+        result = subprocess.run(
+            [python, "-c", code, str(build / name), str(host_dir), str(layer)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", "PATH": "/usr/bin:/bin"},
+        )
         status = "ok" if result.returncode == 0 else "FAILED"
         failures += result.returncode != 0
         print(f"{name:28} {resource['Properties']['Handler']:28} {status}")

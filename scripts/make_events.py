@@ -29,8 +29,16 @@ EVENTS = ROOT / "events"
 WHEN = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
 
-def http_event(method: str, path: str, route: str, *, body: bytes | None = None, headers: dict | None = None,
-               query: dict | None = None, path_params: dict | None = None) -> dict:
+def http_event(
+    method: str,
+    path: str,
+    route: str,
+    *,
+    body: bytes | None = None,
+    headers: dict | None = None,
+    query: dict | None = None,
+    path_params: dict | None = None,
+) -> dict:
     headers = {"content-type": "application/json", "user-agent": "sample", **(headers or {})}
     query_string = "&".join(f"{k}={v}" for k, v in (query or {}).items())
     event = {
@@ -44,8 +52,13 @@ def http_event(method: str, path: str, route: str, *, body: bytes | None = None,
             "apiId": "local",
             "domainName": "127.0.0.1",
             "domainPrefix": "127",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "sample"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "sample",
+            },
             "requestId": "sample-request",
             "routeKey": f"{method} {route}",
             "stage": "$default",
@@ -82,8 +95,14 @@ def shopify_webhook(fixture: str, topic: str, event_id: str) -> dict:
         "x-shopify-webhook-id": f"wh-{event_id}",
         "x-shopify-api-version": "2026-10",
     }
-    return http_event("POST", "/webhooks/shopify", "/webhooks/{channel}", body=body, headers=headers,
-                      path_params={"channel": "shopify"})
+    return http_event(
+        "POST",
+        "/webhooks/shopify",
+        "/webhooks/{channel}",
+        body=body,
+        headers=headers,
+        path_params={"channel": "shopify"},
+    )
 
 
 def woocommerce_webhook(fixture: str, topic: str) -> dict:
@@ -97,8 +116,14 @@ def woocommerce_webhook(fixture: str, topic: str) -> dict:
         "x-wc-webhook-delivery-id": "a1b2c3",
         "x-wc-webhook-source": "https://toko-demo.co.id/",
     }
-    return http_event("POST", "/webhooks/woocommerce", "/webhooks/{channel}", body=body, headers=headers,
-                      path_params={"channel": "woocommerce"})
+    return http_event(
+        "POST",
+        "/webhooks/woocommerce",
+        "/webhooks/{channel}",
+        body=body,
+        headers=headers,
+        path_params={"channel": "woocommerce"},
+    )
 
 
 POS_ORDER = {
@@ -109,9 +134,15 @@ POS_ORDER = {
     "delivery_method": "ship",
     "service_level": "next_day",
     "shipping_address": {
-        "name": "Budi Santoso", "phone": "+6281311112222", "line1": "Jl. Melati No. 8",
-        "village": "Menteng", "district": "Menteng", "city": "Jakarta Pusat", "province": "DKI Jakarta",
-        "postal_code": "10310", "country": "ID",
+        "name": "Budi Santoso",
+        "phone": "+6281311112222",
+        "line1": "Jl. Melati No. 8",
+        "village": "Menteng",
+        "district": "Menteng",
+        "city": "Jakarta Pusat",
+        "province": "DKI Jakarta",
+        "postal_code": "10310",
+        "country": "ID",
     },
     "payment": {"status": "paid", "method": "qris"},
     "lines": [
@@ -126,35 +157,65 @@ def stream_event(table: str, records: list[tuple[str, dict | None, dict]]) -> di
     out = []
     for number, (name, old, new) in enumerate(records, start=1):
         sequence = str(100000000000000000000 + number)
-        dynamodb = {"ApproximateCreationDateTime": 1795658400, "Keys": {"pk": new["pk"]}, "NewImage": new,
-                    "SequenceNumber": sequence, "SizeBytes": 1024, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        dynamodb = {
+            "ApproximateCreationDateTime": 1795658400,
+            "Keys": {"pk": new["pk"]},
+            "NewImage": new,
+            "SequenceNumber": sequence,
+            "SizeBytes": 1024,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        }
         if old is not None:
             dynamodb["OldImage"] = old
-        out.append({"eventID": f"sample-{number}", "eventName": name, "eventVersion": "1.1",
-                    "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "eventSourceARN": arn,
-                    "dynamodb": dynamodb})
+        out.append(
+            {
+                "eventID": f"sample-{number}",
+                "eventName": name,
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": arn,
+                "dynamodb": dynamodb,
+            }
+        )
     return {"Records": out}
 
 
 def json_image(item: dict) -> dict:
     """Stream images carry binary as base64 text."""
+
     def encode(value: dict) -> dict:
         if "B" in value:
             return {"B": base64.b64encode(value["B"]).decode()}
         return value
+
     return {name: encode(value) for name, value in item.items()}
 
 
 def inbox_stream() -> dict:
-    entry = InboxEntry(channel="shopify", dedupe_key="event:sample-create", topic="orders/create", received_at=WHEN,
-                       content_type="application/json", headers={"x-shopify-topic": "orders/create"},
-                       body=compact("shopify_orders_create.json"))
-    broken = InboxEntry(channel="woocommerce", dedupe_key="sha256:broken", topic="order.created", received_at=WHEN,
-                        body=b'{"id": 99, "line_items": "not a list"}')
-    return stream_event("oms-inbox-test", [
-        ("INSERT", None, json_image(entry_to_item(entry, timedelta(days=90)))),
-        ("INSERT", None, json_image(entry_to_item(broken, timedelta(days=90)))),
-    ])
+    entry = InboxEntry(
+        channel="shopify",
+        dedupe_key="event:sample-create",
+        topic="orders/create",
+        received_at=WHEN,
+        content_type="application/json",
+        headers={"x-shopify-topic": "orders/create"},
+        body=compact("shopify_orders_create.json"),
+    )
+    broken = InboxEntry(
+        channel="woocommerce",
+        dedupe_key="sha256:broken",
+        topic="order.created",
+        received_at=WHEN,
+        body=b'{"id": 99, "line_items": "not a list"}',
+    )
+    return stream_event(
+        "oms-inbox-test",
+        [
+            ("INSERT", None, json_image(entry_to_item(entry, timedelta(days=90)))),
+            ("INSERT", None, json_image(entry_to_item(broken, timedelta(days=90)))),
+        ],
+    )
 
 
 def write(name: str, event: dict) -> None:
@@ -164,28 +225,53 @@ def write(name: str, event: dict) -> None:
 
 
 def main() -> None:
-    write("http/webhook_shopify_orders_create.json",
-          shopify_webhook("shopify_orders_create.json", "orders/create", "evt-create-1"))
-    write("http/webhook_shopify_orders_paid.json",
-          shopify_webhook("shopify_orders_paid.json", "orders/paid", "evt-paid-1"))
-    write("http/webhook_shopify_orders_cancelled.json",
-          shopify_webhook("shopify_orders_cancelled.json", "orders/cancelled", "evt-cancel-1"))
-    write("http/webhook_woocommerce_order_created.json",
-          woocommerce_webhook("woocommerce_order_created.json", "order.created"))
-    ping = http_event("POST", "/webhooks/woocommerce", "/webhooks/{channel}", body=b"webhook_id=12",
-                      headers={"content-type": "application/x-www-form-urlencoded"},
-                      path_params={"channel": "woocommerce"})
+    write(
+        "http/webhook_shopify_orders_create.json",
+        shopify_webhook("shopify_orders_create.json", "orders/create", "evt-create-1"),
+    )
+    write(
+        "http/webhook_shopify_orders_paid.json",
+        shopify_webhook("shopify_orders_paid.json", "orders/paid", "evt-paid-1"),
+    )
+    write(
+        "http/webhook_shopify_orders_cancelled.json",
+        shopify_webhook("shopify_orders_cancelled.json", "orders/cancelled", "evt-cancel-1"),
+    )
+    write(
+        "http/webhook_woocommerce_order_created.json",
+        woocommerce_webhook("woocommerce_order_created.json", "order.created"),
+    )
+    ping = http_event(
+        "POST",
+        "/webhooks/woocommerce",
+        "/webhooks/{channel}",
+        body=b"webhook_id=12",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        path_params={"channel": "woocommerce"},
+    )
     write("http/webhook_woocommerce_ping.json", ping)
     key = {"x-api-key": DEFAULTS["OMS_API_KEY"] + "_pos"}
-    write("http/post_orders_pos.json", http_event("POST", "/orders", "/orders",
-                                                  body=json.dumps(POS_ORDER).encode(), headers=key))
+    write(
+        "http/post_orders_pos.json",
+        http_event("POST", "/orders", "/orders", body=json.dumps(POS_ORDER).encode(), headers=key),
+    )
     ops = {"x-api-key": DEFAULTS["OMS_API_KEY"]}
-    write("http/get_orders_by_channel_order_id.json", http_event(
-        "GET", "/orders", "/orders", headers=ops,
-        query={"channel": "shopify", "channel_order_id": "5524887142582"}))
-    write("http/get_order.json", http_event(
-        "GET", "/orders/ord_placeholder", "/orders/{order_id}", headers=ops,
-        path_params={"order_id": "ord_placeholder"}))
+    write(
+        "http/get_orders_by_channel_order_id.json",
+        http_event(
+            "GET", "/orders", "/orders", headers=ops, query={"channel": "shopify", "channel_order_id": "5524887142582"}
+        ),
+    )
+    write(
+        "http/get_order.json",
+        http_event(
+            "GET",
+            "/orders/ord_placeholder",
+            "/orders/{order_id}",
+            headers=ops,
+            path_params={"order_id": "ord_placeholder"},
+        ),
+    )
     write("http/get_openapi.json", http_event("GET", "/openapi.json", "/openapi.json"))
     write("streams/inbox_inserts.json", inbox_stream())
 

@@ -80,8 +80,11 @@ def quarantine_list(args: argparse.Namespace) -> None:
     channels = [args.channel] if args.channel else [c.value for c in Channel]
     for channel in channels:
         for item in inbox.quarantined(channel):
-            print(json.dumps({k: item.get(k) for k in ("pk", "topic", "received_at", "quarantine_reason",
-                                                       "quarantined_at")}))
+            print(
+                json.dumps(
+                    {k: item.get(k) for k in ("pk", "topic", "received_at", "quarantine_reason", "quarantined_at")}
+                )
+            )
 
 
 def quarantine_replay(args: argparse.Namespace) -> None:
@@ -113,7 +116,9 @@ def _stream_batch(stream_arn: str, info: dict[str, Any]) -> dict[str, Any] | Non
     streams = client("dynamodbstreams")
     try:
         iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=info["shardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+            StreamArn=stream_arn,
+            ShardId=info["shardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
             SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
     except Exception:
@@ -296,6 +301,27 @@ def status_job(args: argparse.Namespace) -> None:
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 
+def channel_job(args: argparse.Namespace) -> None:
+    """Run a scheduled marketplace job now: reconcile (one channel, or every connected one) or refresh_tokens."""
+    function = "ChannelReconcileFunction"
+    env = stage_env(args.stage, function)
+    if args.stage == "local":  # make run's simulator stands in for the marketplaces
+        for channel in ("shopee", "lazada", "tiktok", "tokopedia"):
+            env.setdefault(f"OMS_{channel.upper()}_API_BASE", "")
+            env[f"OMS_{channel.upper()}_API_BASE"] = (
+                env[f"OMS_{channel.upper()}_API_BASE"] or f"{LOCAL_CHANNELS_URL}/{channel}"
+            )
+    handler = _load_handler(function, env)
+    event = (
+        {"job": "refresh_tokens"}
+        if args.name == "refresh_tokens"
+        else {"channel": args.channel}
+        if args.channel
+        else {}
+    )
+    print(json.dumps(handler(event, _Context())))
+
+
 def sourcing_replay(args: argparse.Namespace) -> None:
     """Plan the stored decisions of the last --days days again under a proposed rule set."""
     os.environ.update(stage_env(args.stage, "SourcingApiFunction"))
@@ -356,6 +382,11 @@ def main(argv: list[str] | None = None) -> None:
     status_run = status.add_parser("job", help="run a scheduled status job now")
     status_run.add_argument("--name", required=True, choices=["watch", "poll"])
     status_run.set_defaults(run=status_job)
+    channel_cmd = commands.add_parser("channel").add_subparsers(dest="action", required=True)
+    channel_run = channel_cmd.add_parser("job", help="run a scheduled marketplace job now")
+    channel_run.add_argument("--name", required=True, choices=["reconcile", "refresh_tokens"])
+    channel_run.add_argument("--channel", choices=["shopee", "lazada", "tiktok", "tokopedia"])
+    channel_run.set_defaults(run=channel_job)
     sourcing = commands.add_parser("sourcing").add_subparsers(dest="action", required=True)
     replay_rules = sourcing.add_parser("replay", help="past decisions planned again under proposed rules")
     replay_rules.add_argument("--rules", required=True, help="a JSON file: the proposed rules (GET /sourcing/rules)")
