@@ -321,6 +321,17 @@ class MarketplaceSim:
         if path == "/api/v2/order/cancel_order":
             self._outbound_change(order, "CANCELLED", cancel_reason=str(body.get("cancel_reason")))
             return 200, {**ok, "response": {"update_time": order.updated}}
+        if path == "/api/v2/order/handle_buyer_cancellation":
+            if order is None or order.status != "IN_CANCEL" or body.get("operation") not in ("ACCEPT", "REJECT"):
+                return 200, {**ok, "error": "error_param", "message": "no buyer cancellation to handle"}
+            accepted = body["operation"] == "ACCEPT"
+            before = next(
+                (said for said, _ in reversed(order.extra.get("_history", [])) if said != "IN_CANCEL"), "READY_TO_SHIP"
+            )
+            self._outbound_change(
+                order, "CANCELLED" if accepted else before, cancel_reason="buyer asked" if accepted else None
+            )
+            return 200, {**ok, "response": {"update_time": order.updated}}
         return None
 
     def _lazada(  # noqa: PLR0911 - one answer per documented error
@@ -453,6 +464,8 @@ class MarketplaceSim:
                     return 200, {**ok, "code": 12019015, "message": f"sku {row.get('id')} not found"}
                 self._show_stock("tiktok", sku, sum(int(i["quantity"]) for i in row.get("inventory") or []))
             return 200, {**ok, "data": {}}
+        if path.startswith("/return_refund/202309/cancellations/"):
+            return self._tiktok_cancellations(path, body, ok)
         if path == "/return_refund/202309/cancellations":
             order = self.get("tiktok", str(body.get("order_id")))
             if order is None:
@@ -476,6 +489,34 @@ class MarketplaceSim:
             self._outbound_change(order, "IN_TRANSIT", tracking_number=tracking)
             return 200, {**ok, "data": {}}
         return None
+
+    def _tiktok_cancellations(self, path: str, body: dict, ok: dict) -> tuple[int, Any]:
+        """Buyers' cancellation requests: searched by order, approved or rejected by the seller."""
+        if path.endswith("/search"):
+            wanted = {str(i) for i in body.get("order_ids") or []}
+            with self.lock:
+                asked = [o for (c, i), o in self.orders.items() if c == "tiktok" and i in wanted]
+            found = [
+                {"cancel_id": _cancel_id(o.order_id), "order_id": o.order_id,
+                 "cancel_status": o.extra.get("cancel_status", "CANCELLATION_REQUEST_PENDING")}
+                for o in asked if o.extra.get("is_buyer_request_cancel")
+            ]  # fmt: skip
+            return 200, {**ok, "data": {"cancellations": found, "total_count": len(found), "next_page_token": ""}}
+        cancel_id = path.split("/")[4]
+        with self.lock:
+            order = next((o for (c, i), o in self.orders.items() if c == "tiktok" and _cancel_id(i) == cancel_id), None)
+        if (
+            order is None
+            or not order.extra.get("is_buyer_request_cancel")
+            or not path.endswith(("/approve", "/reject"))
+        ):
+            return 200, {**ok, "code": 36009004, "message": "no pending cancellation"}
+        done = {"is_buyer_request_cancel": False, "cancel_status": "CANCELLATION_REQUEST_COMPLETE"}
+        if path.endswith("/approve"):
+            self._outbound_change(order, "CANCELLED", cancel_reason="buyer asked", extra=done)
+        else:
+            self._outbound_change(order, order.status, extra={**done, "cancel_status": "CANCELLATION_REQUEST_CANCEL"})
+        return 200, {**ok, "data": {}}
 
     def _tokopedia(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
@@ -556,6 +597,10 @@ class MarketplaceSim:
         with self.lock:
             found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.updated < until]
         return sorted(found, key=lambda o: (o.updated, o.order_id))
+
+
+def _cancel_id(order_id: str) -> str:
+    return f"40{order_id[-12:]}"
 
 
 def _catalog() -> list[str]:

@@ -174,3 +174,24 @@ def test_stock_and_the_shipment_reach_the_channel_in_its_own_calls(stack: LocalR
     assert (at_channel["tracking_number"], at_channel["status"]) == (tracking, SHIPPED[channel])
     # And the channel's own push about it brings the OMS's view of the channel along
     wait_for(lambda: oms_order(stack, channel, made["order_id"])["channel_status"] == SHIPPED[channel])
+
+
+@pytest.mark.parametrize("channel", ["shopee", "tiktok"])
+def test_a_buyers_cancel_request_becomes_the_oms_cancel(stack: LocalRuntime, channel: str) -> None:
+    # Given a marketplace order the OMS allocated, still at its node
+    made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1]})
+    wait_for(lambda: (found := oms_order(stack, channel, made["order_id"])) and found["fulfillments"])
+    # When the buyer asks the channel to cancel (and the channel pushes it)
+    asked = {"status": "IN_CANCEL"} if channel == "shopee" else {"extra": {"is_buyer_request_cancel": True}}
+    sim(stack, "POST", f"/_sim/orders/{channel}/{made['order_id']}", asked)
+    # Then the OMS accepts it at the channel, the channel cancels, and the OMS order is cancelled, its stock released
+    order = wait_for(
+        lambda: (found := oms_order(stack, channel, made["order_id"])) and found["status"] == "cancelled" and found,
+        timeout=60,
+    )
+    assert sim(stack, "GET", f"/_sim/orders/{channel}/{made['order_id']}")["status"] == "CANCELLED"
+    assert order["flags"] == []
+    released = wait_for(
+        lambda: all(p["status"] == "cancelled" for p in oms_order(stack, channel, made["order_id"])["fulfillments"])
+    )
+    assert released

@@ -178,3 +178,23 @@ def test_a_shop_token_is_renewed_and_the_new_one_is_used(sim: ChannelSimulator, 
     assert order.order_id in api.get_orders(channel, None, [order.order_id])
     # An hour later it is still fresh
     assert TokenKeeper(api, store, lambda: datetime.now(UTC)).run([channel]) == {channel.value: "fresh"}
+
+
+@pytest.mark.parametrize("accept", [True, False])
+@pytest.mark.parametrize("channel", [Channel.shopee, Channel.tiktok])
+def test_a_buyers_cancel_request_is_answered_at_the_channel(
+    sim: ChannelSimulator, api: MarketplaceApi, channel: Channel, accept: bool
+) -> None:
+    from oms.domain.write_back import ChannelCall
+
+    sim.marketplaces.push_after_outbound = False
+    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+    asked = {"status": "IN_CANCEL"} if channel is Channel.shopee else {"extra": {"is_buyer_request_cancel": True}}
+    sim.marketplaces.change(channel.value, order.order_id, asked)
+    answer = ChannelCall(channel, order.order_id, "cancel_request", {"accept": accept}, "evt-3")
+    api.write_back(answer)
+    shown = sim.marketplaces.get(channel.value, order.order_id)
+    assert (shown.status == "CANCELLED") is accept
+    assert not shown.extra.get("is_buyer_request_cancel")
+    # A replay finds the request answered: nothing more is sent, nothing fails
+    api.write_back(answer)

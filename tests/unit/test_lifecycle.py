@@ -179,6 +179,36 @@ def test_only_changes_the_oms_made_are_told_back_to_a_sales_channel():
     assert write_back_for("FulfillmentShipped", event("lazada", "node:wms")) is None  # no tracking number: nothing
 
 
+def test_a_marketplace_buyers_cancel_request_is_answered_by_where_the_parcels_are():
+    from oms.domain.write_back import write_back_for
+
+    def flagged(channel: str, *statuses: str, flags: tuple[str, ...] = ("cancel_requested",)) -> dict:
+        order = {"channel": channel, "channel_order_id": "88", "flags": [{"code": code} for code in flags],
+                 "fulfillments": [{"status": status} for status in statuses]}  # fmt: skip
+        return {"event_id": "e2", "detail": order}
+
+    # Given a Shopee buyer asking to cancel while the parcel is still at its node: accepted
+    call = write_back_for("OrderFlagged", flagged("shopee", "packed"))
+    assert (call.kind, call.body["accept"]) == ("cancel_request", True)
+    # Once a parcel has left: refused, with the reason
+    call = write_back_for("OrderFlagged", flagged("tiktok", "cancelled", "in_transit"))
+    assert (call.kind, call.body["accept"]) == ("cancel_request", False)
+    assert "left" in call.body["reason"]
+    # Another flag, or a channel whose requests a person answers: nothing to tell
+    assert write_back_for("OrderFlagged", flagged("shopee", "packed", flags=("late",))) is None
+    assert write_back_for("OrderFlagged", flagged("lazada", "packed")) is None
+
+
+def test_a_new_order_that_arrives_flagged_is_announced_as_flagged():
+    from oms.domain.events import events_for_change
+    from oms.models.order import Flag, FlagCode
+
+    order = build_order(a_draft(), order_number="OMS-1", known_skus={"TSHIRT-BLK-M", "CAP-NAVY"}, now=T0)
+    flagged = order.model_copy(update={"flags": [Flag(code=FlagCode.cancel_requested, since=T0, message="asked")]})
+    assert [e.event_type.value for e in events_for_change(None, flagged)] == ["OrderReceived", "OrderFlagged"]
+    assert [e.event_type.value for e in events_for_change(None, order)] == ["OrderReceived"]
+
+
 def test_a_parcel_that_ended_elsewhere_is_never_late():
     from oms.domain.watchers import WatchRules, flags_for
     from oms.models.order import PromiseDates

@@ -178,8 +178,9 @@ def _parcel_delivered(order: Order, fulfillment: Fulfillment) -> DomainEvent | N
 
 
 def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
-    if old is None:
-        return [_event(new, EventType.order_received)]
+    if old is None:  # a new order may come flagged already (a marketplace's cancel request, an unknown status)
+        flagged = [_event(new, EventType.order_flagged)] if new.flags else []
+        return [_event(new, EventType.order_received), *flagged]
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
     events = [_event(new, EventType.order_updated), *_sourcing_events(old, new), *_status_events(old, new)]

@@ -110,6 +110,8 @@ class MarketplaceApi(ChannelOrderApi):
                           str(body["tracking_number"]))  # fmt: skip
         elif call.kind == "cancelled":
             outbound.cancel(call.channel_order_id)
+        elif call.kind == "cancel_request" and hasattr(outbound, "answer_cancel_request"):
+            outbound.answer_cancel_request(call.channel_order_id, bool(call.body.get("accept")))
 
 
 def _client(

@@ -170,6 +170,7 @@ class ShopeeError(Exception):
 
 SHIP_PATH = "/api/v2/logistics/ship_order"
 CANCEL_PATH = "/api/v2/order/cancel_order"
+HANDLE_CANCEL_PATH = "/api/v2/order/handle_buyer_cancellation"
 ITEM_LIST_PATH = "/api/v2/product/get_item_list"
 MODEL_LIST_PATH = "/api/v2/product/get_model_list"
 STOCK_PATH = "/api/v2/product/update_stock"
@@ -213,6 +214,13 @@ class ShopeeOutbound:
             if isinstance(item, dict) and "item_id" in item
         ]
         self._post(CANCEL_PATH, {"order_sn": order_id, "cancel_reason": "OUT_OF_STOCK", "item_list": items})
+
+    def answer_cancel_request(self, order_id: str, accept: bool) -> None:
+        """handle_buyer_cancellation, only while Shopee still shows the request (a replay finds it answered)."""
+        detail = self.api.get_orders(None, [order_id]).get(order_id)
+        if detail is None or detail.get("order_status") != "IN_CANCEL":
+            return
+        self._post(HANDLE_CANCEL_PATH, {"order_sn": order_id, "operation": "ACCEPT" if accept else "REJECT"})
 
     def listing(self) -> dict[str, tuple[int, int]]:
         """SKU -> (item_id, model_id) of the shop's live items."""

@@ -120,6 +120,10 @@ CANCEL_PATH = "/return_refund/202309/cancellations"
 PRODUCT_SEARCH_PATH = "/product/202309/products/search"
 INVENTORY_PATH = "/product/202309/products/{product_id}/inventory/update"
 CANCEL_REASON = "seller_cancel_reason_out_of_stock"
+CANCEL_SEARCH_PATH = "/return_refund/202309/cancellations/search"
+CANCEL_APPROVE_PATH = "/return_refund/202309/cancellations/{cancel_id}/approve"
+CANCEL_REJECT_PATH = "/return_refund/202309/cancellations/{cancel_id}/reject"
+CANCEL_REJECT_REASON = "seller_reject_apply_product_has_been_packed"
 LISTING_TTL_S = 3600
 
 
@@ -157,6 +161,18 @@ class TiktokOutbound:
 
     def cancel(self, order_id: str) -> None:
         self._post(CANCEL_PATH, {"order_id": order_id, "cancel_reason": CANCEL_REASON})
+
+    def answer_cancel_request(self, order_id: str, accept: bool) -> None:
+        """Approve or reject the order's pending buyer cancellations (found by Search Cancellations)."""
+        answer = self._post(CANCEL_SEARCH_PATH, {"order_ids": [order_id]}, {"page_size": "50"})
+        pending = [
+            c["cancel_id"]
+            for c in (answer.get("data") or {}).get("cancellations") or []
+            if c.get("cancel_status") == "CANCELLATION_REQUEST_PENDING" and c.get("cancel_id")
+        ]
+        for cancel_id in pending:
+            path = (CANCEL_APPROVE_PATH if accept else CANCEL_REJECT_PATH).format(cancel_id=cancel_id)
+            self._post(path, {} if accept else {"reject_reason": CANCEL_REJECT_REASON})
 
     def _ids(self, skus: list[str]) -> dict[str, tuple[str, str] | None]:
         """seller SKU -> (product id, SKU id), None when the shop does not list it."""
