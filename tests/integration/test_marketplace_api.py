@@ -172,10 +172,14 @@ def test_a_shop_token_is_renewed_and_the_new_one_is_used(sim: ChannelSimulator, 
     assert TokenKeeper(api, store, lambda: datetime.now(UTC)).run([channel]) == {channel.value: "renewed"}
     renewed = store.secrets[f"{channel.value}/access_token"]
     assert renewed != SETTINGS[f"OMS_{channel.value.upper()}_ACCESS_TOKEN"]
-    # And the renewed token works (the simulator also still takes the old one)
-    sim.marketplaces.access_tokens[channel.value].discard(SETTINGS[f"OMS_{channel.value.upper()}_ACCESS_TOKEN"])
-    order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
-    assert order.order_id in api.get_orders(channel, None, [order.order_id])
+    # And the renewed token works, the old one no longer taken
+    old = SETTINGS[f"OMS_{channel.value.upper()}_ACCESS_TOKEN"]
+    sim.marketplaces.access_tokens[channel.value].discard(old)
+    try:
+        order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
+        assert order.order_id in api.get_orders(channel, None, [order.order_id])
+    finally:
+        sim.marketplaces.access_tokens[channel.value].add(old)  # the other tests use the configured one
     # An hour later it is still fresh
     assert TokenKeeper(api, store, lambda: datetime.now(UTC)).run([channel]) == {channel.value: "fresh"}
 
