@@ -9,6 +9,7 @@ sent as the idempotency key, so a repeat is harmless.
 from __future__ import annotations
 
 import json
+import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -38,4 +39,6 @@ def handle(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # No channel call may outlive the invocation (a timeout would redeliver the whole batch).
+    container.channel_client().finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

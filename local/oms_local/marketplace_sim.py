@@ -284,7 +284,9 @@ class MarketplaceSim:
             self.refresh_tokens[channel].add(refresh)
         return access, refresh
 
-    def _shopee_outbound(self, path: str, query: dict, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
+    def _shopee_outbound(  # noqa: PLR0911, PLR0912 - one answer per documented call and error
+        self, path: str, query: dict, body: dict
+    ) -> tuple[int, Any] | None:
         ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
         catalog = _catalog()
         shop = self._shop_id("shopee")
@@ -296,19 +298,35 @@ class MarketplaceSim:
             page = [{"item_id": item_id, "item_status": "NORMAL", "update_time": int(time.time())} for item_id in ids]
             response = {"item": page, "total_count": len(items), "has_next_page": more, "next_offset": start + size}
             return 200, {**ok, "response": response}
+        if path == "/api/v2/product/get_item_base_info":
+            wanted = [int(i) for i in str(query.get("item_id_list") or "").split(",") if i]
+            if not wanted or len(wanted) > 50:
+                return 200, {**ok, "error": "error_param", "message": "item_id_list must hold 1 to 50 ids"}
+            # The demo catalogue's SKUs with a dash have variations (a model each); the others are simple items.
+            found = [{"item_id": i, "item_sku": items[i], "has_model": "-" in items[i], "item_status": "NORMAL"}
+                     for i in wanted if i in items]  # fmt: skip
+            return 200, {**ok, "response": {"item_list": found}}
         if path == "/api/v2/product/get_model_list":
             sku = items.get(int(query.get("item_id") or 0))
             if sku is None:
                 return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
+            if "-" not in sku:
+                return 200, {**ok, "response": {"tier_variation": [], "model": []}}
             model = {"model_id": _shopee_id(f"{shop}:{sku}:model"), "model_sku": sku, "tier_index": [0]}
             return 200, {**ok, "response": {"tier_variation": [], "model": [model]}}
         if path == "/api/v2/product/update_stock":
             sku = items.get(int(body.get("item_id") or 0))
             if sku is None:
                 return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
+            expected = _shopee_id(f"{shop}:{sku}:model") if "-" in sku else 0
+            success, failure = [], []
             for model in body.get("stock_list") or []:
+                if int(model.get("model_id") or 0) != expected:
+                    failure.append({"model_id": model.get("model_id"), "failed_reason": "model not found"})
+                    continue
                 self._show_stock("shopee", sku, sum(int(s["stock"]) for s in model.get("seller_stock") or []))
-            return 200, {**ok, "response": {"success_list": body.get("stock_list"), "failure_list": []}}
+                success.append({"model_id": model.get("model_id"), "stock": model["seller_stock"][0]["stock"]})
+            return 200, {**ok, "response": {"success_list": success, "failure_list": failure}}
         order = self.get("shopee", str(body.get("order_sn")))
         if path in ("/api/v2/logistics/ship_order", "/api/v2/order/cancel_order") and order is None:
             return 200, {**ok, "error": "error_not_found", "message": "order not found"}
@@ -316,9 +334,13 @@ class MarketplaceSim:
             tracking = (body.get("non_integrated") or {}).get("tracking_number")
             if not tracking:
                 return 200, {**ok, "error": "error_param", "message": "non_integrated.tracking_number is required"}
+            if order.status not in ("READY_TO_SHIP", "RETRY_SHIP", "PROCESSED"):
+                return 200, {**ok, "error": "logistics.order_status_error", "message": f"order is {order.status}"}
             self._outbound_change(order, "SHIPPED", tracking_number=tracking)
             return 200, {**ok, "response": {}}
         if path == "/api/v2/order/cancel_order":
+            if order.status not in ("UNPAID", "READY_TO_SHIP", "PROCESSED", "RETRY_SHIP"):
+                return 200, {**ok, "error": "error_status", "message": f"order is {order.status}"}
             self._outbound_change(order, "CANCELLED", cancel_reason=str(body.get("cancel_reason")))
             return 200, {**ok, "response": {"update_time": order.updated}}
         if path == "/api/v2/order/handle_buyer_cancellation":
@@ -385,17 +407,39 @@ class MarketplaceSim:
             for sku, quantity in rows:
                 self._show_stock("lazada", html.unescape(sku), int(quantity))
             return 200, {**ok, "data": {}}
-        item_ids = json.loads(query["order_item_ids"]) if "order_item_ids" in query else [query.get("order_item_id")]
-        order = self._lazada_order_of([str(i) for i in item_ids])
+        item_ids = [
+            str(i)
+            for i in (
+                json.loads(query["order_item_ids"]) if "order_item_ids" in query else [query.get("order_item_id")]
+            )
+        ]
+        order = self._lazada_order_of(item_ids)
         if order is None:
             return 200, {"code": "ORDER_ITEM_NOT_FOUND", "type": "ISV", "message": "order item not found"}
+        rows = lazada_docs.items_response(order)["data"]
+        statuses = {str(r["order_item_id"]): r["status"] for r in rows}
         if path == "/order/rts":
-            if not query.get("tracking_number"):
-                return 200, {"code": "MISSING_PARAMETER", "type": "ISV", "message": "tracking_number is required"}
-            self._outbound_change(order, "ready_to_ship", tracking_number=query["tracking_number"])
-            return 200, {**ok, "data": {"order_items": [{"order_item_id": i} for i in item_ids]}}
-        self._outbound_change(order, "canceled", cancel_reason=query.get("reason_detail"))
-        return 200, {**ok, "data": {}}
+            if not query.get("tracking_number") or not query.get("shipment_provider"):
+                why = "tracking_number and shipment_provider are required"
+                return 200, {"code": "MISSING_PARAMETER", "type": "ISV", "message": why}
+            if any(statuses.get(i) not in ("pending", "topack", "packed", "repacked") for i in item_ids):
+                why = "item is not in a status to ship"
+                return 200, {"code": "ORDER_ITEM_STATUS_ERROR", "type": "ISV", "message": why}
+            tracking = {**order.extra.get("item_tracking", {}), **{i: query["tracking_number"] for i in item_ids}}
+            new = {**statuses, **{i: "ready_to_ship" for i in item_ids}}
+        else:
+            if any(statuses.get(i) in ("shipped", "delivered", "canceled") for i in item_ids):
+                return 200, {"code": "ORDER_ITEM_STATUS_ERROR", "type": "ISV", "message": "item cannot be cancelled"}
+            tracking = order.extra.get("item_tracking", {})
+            new = {**statuses, **{i: "canceled" for i in item_ids}}
+        ordered = [new[str(r["order_item_id"])] for r in rows]
+        whole = ordered[0] if len(set(ordered)) == 1 else order.status
+        extra = {"item_statuses": ordered, "item_tracking": tracking}
+        self._outbound_change(
+            order, whole, extra=extra, tracking_number=query.get("tracking_number") or order.tracking_number
+        )
+        answer = {"order_items": [{"order_item_id": i} for i in item_ids]} if path == "/order/rts" else {}
+        return 200, {**ok, "data": answer}
 
     def _lazada_order_of(self, item_ids: list[str]) -> SimOrder | None:
         with self.lock:
@@ -558,7 +602,7 @@ class MarketplaceSim:
         page, per_page = int(query.get("page") or 1), int(query.get("per_page") or 100)
         return 200, tokopedia_docs.order_list_response(listed[(page - 1) * per_page : page * per_page])
 
-    def _tokopedia_outbound(self, path: str, body: Any) -> tuple[int, Any]:
+    def _tokopedia_outbound(self, path: str, body: Any) -> tuple[int, Any]:  # noqa: PLR0911
         ok = {"header": {"process_time": 0.01, "messages": "Your request has been processed successfully"}}
         if path.startswith("/inventory/"):
             for row in body or []:
@@ -567,7 +611,14 @@ class MarketplaceSim:
         order = self.get("tokopedia", path.split("/")[3])
         if order is None:
             return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
+        if path.endswith("/ack"):
+            if order.status != "220":
+                return 400, {"header": {"error_code": "ORD_STATUS", "reason": "only a new order (220) can be accepted"}}
+            self._outbound_change(order, "400")
+            return 200, {**ok, "data": "success"}
         if path.endswith("/status"):
+            if order.status not in ("400", "450"):
+                return 400, {"header": {"error_code": "ORD_STATUS", "reason": "accept the order before shipping it"}}
             if (body or {}).get("order_status") != 500 or not body.get("shipping_ref_num"):
                 return 400, {"header": {"error_code": "BAD_REQUEST", "reason": "order_status 500 and shipping_ref_num"}}
             self._outbound_change(order, "500", tracking_number=str(body["shipping_ref_num"]))

@@ -128,9 +128,18 @@ def test_a_shipment_reaches_the_channel_with_its_tracking_number(
     order = sim.marketplaces.create({"channel": channel.value, "lines": LINES})
     api.write_back(call(channel, order.order_id, "shipped"))
     shown = sim.marketplaces.get(channel.value, order.order_id)
-    assert (shown.status, shown.tracking_number) == (SHIPPED[channel.value], "JNE0012345678")
-    # A replay of the same event is harmless
+    if channel is Channel.lazada:  # per unit: the parcel's two BTK-PRG-L units, not the tea
+        from oms_local.sim_formats import lazada as docs
+
+        rows = {(r["sku"], r["status"], r["tracking_code"]) for r in docs.items_response(shown)["data"]}
+        assert rows == {("BTK-PRG-L", "ready_to_ship", "JNE0012345678"), ("TEH-TUBRUK-100", "pending", "")}
+    else:
+        assert (shown.status, shown.tracking_number) == (SHIPPED[channel.value], "JNE0012345678")
+    calls = len(sim.calls_for(channel.value))
+    # A replay of the same event sends nothing more than the look at the order
     api.write_back(call(channel, order.order_id, "shipped"))
+    again = [c["path"] for c in sim.calls_for(channel.value)[calls:]]
+    assert not any(p.endswith(("/ship_order", "/rts", "/ship", "/status")) for p in again), again
 
 
 @pytest.mark.parametrize("channel", ALL)
@@ -150,12 +159,12 @@ def test_stock_reaches_the_channel_by_its_own_product_ids(sim: ChannelSimulator,
         ChannelStockUpdate(channel=channel, sku=sku, atp=atp, level=AvailabilityLevel.in_stock, as_of=now)
         for sku, atp in (("BTK-PRG-L", 17), ("TEH-TUBRUK-100", 0), ("NOT-LISTED-1", 5))
     ]
-    unlisted = api.push_stock(channel, updates)
+    outcome = api.push_stock(channel, updates)
     shown = sim.shown(channel.value)
     assert shown["BTK-PRG-L"]["atp"] == 17
     assert shown["TEH-TUBRUK-100"]["atp"] == 0
     if channel in (Channel.shopee, Channel.tiktok):  # named by the shop's own ids: an unlisted SKU is skipped
-        assert unlisted == ["NOT-LISTED-1"]
+        assert list(outcome.skipped) == ["NOT-LISTED-1"]
 
 
 @pytest.mark.parametrize("channel", [Channel.shopee, Channel.lazada, Channel.tiktok])
@@ -202,3 +211,43 @@ def test_a_buyers_cancel_request_is_answered_at_the_channel(
     assert not shown.extra.get("is_buyer_request_cancel")
     # A replay finds the request answered: nothing more is sent, nothing fails
     api.write_back(answer)
+
+
+def test_lazada_units_of_one_sku_in_two_parcels_each_get_their_own_tracking_number(
+    sim: ChannelSimulator, api: MarketplaceApi
+) -> None:
+    from oms.domain.write_back import ChannelCall
+    from oms_local.sim_formats import lazada as docs
+
+    sim.marketplaces.push_after_outbound = False
+    order = sim.marketplaces.create(
+        {"channel": "lazada", "lines": [{"sku": "BTK-PRG-L", "quantity": 2, "unit_price": 450000}]}
+    )
+
+    def parcel(tracking: str) -> ChannelCall:
+        body = {"carrier": "jne", "tracking_number": tracking, "lines": [{"sku": "BTK-PRG-L", "quantity": 1}]}
+        return ChannelCall(Channel.lazada, order.order_id, "shipped", body, tracking)
+
+    api.write_back(parcel("AWB-1"))
+    api.write_back(parcel("AWB-1"))  # the first parcel's event again
+    api.write_back(parcel("AWB-2"))
+    rows = docs.items_response(sim.marketplaces.get("lazada", order.order_id))["data"]
+    assert sorted((r["status"], r["tracking_code"]) for r in rows) == [
+        ("ready_to_ship", "AWB-1"),
+        ("ready_to_ship", "AWB-2"),
+    ]
+
+
+def test_a_sku_the_channel_refuses_does_not_stop_the_others(sim: ChannelSimulator, api: MarketplaceApi) -> None:
+    from oms.models.inventory import AvailabilityLevel, ChannelStockUpdate
+
+    now = datetime.now(UTC)
+    updates = [
+        ChannelStockUpdate(channel=Channel.shopee, sku=sku, atp=n, level=AvailabilityLevel.in_stock, as_of=now)
+        for sku, n in (("BTK-PRG-L", 9), ("KOP-GAYO-250", 4), ("GHOST-1", 1))
+    ]
+    outcome = api.push_stock(Channel.shopee, updates)
+    # A simple item (no variations) gets its stock on the item; the unlisted SKU is skipped with the reason
+    assert sim.shown("shopee")["KOP-GAYO-250"]["atp"] == 4
+    assert sim.shown("shopee")["BTK-PRG-L"]["atp"] == 9
+    assert list(outcome.skipped) == ["GHOST-1"] and outcome.failed == {}

@@ -381,3 +381,15 @@ def test_lost_pushes_are_taken_back_into_the_inbox_then_confirmed(
     assert confirmed == ["7"]
     (entry,) = inbox.entries.values()
     assert (entry.topic, entry.dedupe_key) == ("code:3", "push:3:880011:L1:READY_TO_SHIP:1")
+
+
+def test_a_page_the_channel_keeps_refusing_is_given_up_after_three_passes(
+    reconciler: ChannelReconciler, api: FakeApi, cursors: FakeCursors
+) -> None:
+    since = (NOW - timedelta(hours=2)).isoformat()
+    cursors.values["reconcile:tiktok"] = json.dumps({"since": since, "until": NOW.isoformat(), "page": "expired"})
+    api.down.add(Channel.tiktok)
+    for _ in range(3):
+        with pytest.raises(DependencyError):
+            reconciler.run(Channel.tiktok)
+    assert json.loads(cursors.values["reconcile:tiktok"]) == {"next": since}

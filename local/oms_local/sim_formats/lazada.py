@@ -175,7 +175,12 @@ def _rows(order: SimOrder) -> list[dict[str, Any]]:
                     "shipping_provider_type": "standard",
                     "shipping_type": "Dropshipping",
                     "shipping_service_cost": "0",
-                    "tracking_code": order.tracking_number or "",
+                    # Per unit once units are shipped separately (extra "item_tracking"), else the order's.
+                    "tracking_code": (
+                        order.extra["item_tracking"].get(f"{order.order_id}{n + 1:03d}", "")
+                        if order.extra.get("item_tracking")
+                        else order.tracking_number or ""
+                    ),
                     "tracking_code_pre": "",
                     "delivery_option_sof": "0",
                     "fulfillment_sla": "",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import urllib3
 from urllib3.util import Retry, Timeout
 
+from oms.domain.channel_sync import MARKETPLACES
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
@@ -30,6 +31,7 @@ from oms.ports import SecretsProvider
 
 if TYPE_CHECKING:
     from oms.adapters.marketplace_api import MarketplaceApi
+    from oms.domain.stock_push import PushOutcome
 
 UPDATES_PER_CALL = 100
 _TIMEOUT = Timeout(connect=2.0, read=5.0)
@@ -117,10 +119,14 @@ class ChannelClients:
         self.marketplaces.finish_by(deadline)
         self.others.finish_by(deadline)
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
-        self._for(channel).push_stock(channel, updates)
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome | None:
+        return self._for(channel).push_stock(channel, updates)
 
     def write_back(self, call: ChannelCall) -> None:
+        if call.channel in MARKETPLACES and call.channel not in self.marketplaces.clients:
+            # Told nowhere would be lost silently: retried, then parked in the DLQ with the reason.
+            setting = f"OMS_{call.channel.value.upper()}_API_BASE"
+            raise DependencyError(f"{call.channel.value} API is not connected ({setting})")
         self._for(call.channel).write_back(call)
 
 

@@ -306,10 +306,15 @@ class ChannelReconciler:
         window was finished (a window with more pages than one pass takes resumes from its page)."""
         recovered = self._recover_lost_pushes(channel)
         name = f"reconcile:{channel.value}"
-        since, until, page = self._window(channel, self.cursors.get(name))
+        stored = self.cursors.get(name)
+        since, until, page = self._window(channel, stored)
         listed, requested = 0, 0
         for _ in range(self.max_pages):
-            result = self.api.updated_orders(channel, since, until, page)
+            try:
+                result = self.api.updated_orders(channel, since, until, page)
+            except DependencyError:
+                self._count_failure(name, stored, page)
+                raise
             missing = []
             for item in result.orders:
                 listed += 1
@@ -346,6 +351,18 @@ class ChannelReconciler:
             if not bodies:
                 break
         return stored
+
+    def _count_failure(self, name: str, stored: str | None, page: str | None) -> None:
+        """A stored page the channel keeps refusing (an expired page token) is given up after three passes:
+        the window is read again from its start (known orders are skipped)."""
+        state = json.loads(stored) if stored and stored.startswith("{") else None
+        if not state or not state.get("page") or page != state["page"]:
+            return
+        fails = int(state.get("fails", 0)) + 1
+        if fails >= 3:
+            self.cursors.put(name, json.dumps({"next": state["since"]}))
+        else:
+            self.cursors.put(name, json.dumps({**state, "fails": fails}))
 
     def _window(self, channel: Channel, stored: str | None) -> tuple[datetime, datetime, str | None]:
         """(since, until, page to resume from)."""

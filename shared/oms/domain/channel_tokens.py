@@ -29,7 +29,7 @@ class _Pair(Protocol):
 
 
 class TokenApi(Protocol):
-    def refresh_token(self, channel: Channel) -> _Pair: ...
+    def refresh_token(self, channel: Channel, secrets: TokenStore) -> _Pair: ...
 
 
 class TokenKeeper:
@@ -53,13 +53,17 @@ class TokenKeeper:
                 results[channel.value] = "no refresh_token set: renew the shop's authorization by hand"
                 continue
             try:
-                pair = self.api.refresh_token(channel)
+                pair = self.api.refresh_token(channel, self.store)
             except DependencyError as exc:
                 results[channel.value] = f"failed: {exc.message}"
                 continue
-            # The refresh token first: a crash between the writes leaves a pair that still renews.
-            self.store.put(channel.value, "refresh_token", pair.refresh_token)
-            self.store.put(channel.value, "access_token", pair.access_token)
-            self.store.put(channel.value, "access_token_expires_at", str(pair.expires_at))
+            try:
+                # The refresh token first: a crash between the writes leaves a pair that still renews.
+                self.store.put(channel.value, "refresh_token", pair.refresh_token)
+                self.store.put(channel.value, "access_token", pair.access_token)
+                self.store.put(channel.value, "access_token_expires_at", str(pair.expires_at))
+            except Exception as exc:  # the other channels still renew; this one is reported and alarmed
+                results[channel.value] = f"failed: renewed but not stored ({type(exc).__name__}); authorize again"
+                continue
             results[channel.value] = "renewed"
         return results

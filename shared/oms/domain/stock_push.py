@@ -46,13 +46,22 @@ class ChannelClient(Protocol):
         """Channels with an API configured."""
         ...
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
-        """Send or raise DependencyError (the batch is retried, then dead-lettered)."""
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome | None:
+        """Send; raise DependencyError when nothing could be sent (the batch is retried, then dead-lettered).
+        A PushOutcome names the SKUs that did not land (None: all did)."""
         ...
 
     def finish_by(self, deadline: float) -> None:
         """Start no call after this time.monotonic() (the invocation's time is running out)."""
         ...
+
+
+@dataclass
+class PushOutcome:
+    """What part of one channel call did not land."""
+
+    failed: dict[str, str] = field(default_factory=dict)  # sku -> why; retried like a failed call
+    skipped: dict[str, str] = field(default_factory=dict)  # sku -> why; not listed, or refused for good: not retried
 
 
 @dataclass
@@ -90,6 +99,7 @@ class PushReport:
     overtaken: int = 0  # SKUs read and sent again because a later push claimed them between our send and record
     failed: dict[Channel, set[str]] = field(default_factory=dict)  # channel -> SKUs its API did not take
     errors: dict[Channel, str] = field(default_factory=dict)
+    skipped: dict[Channel, dict[str, str]] = field(default_factory=dict)  # channel -> SKU -> why not sent
 
 
 def changed_skus(records: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]) -> set[str]:
@@ -153,6 +163,25 @@ class StockPush:
         policies = {channel: reference.policy(channel) for channel in channels}
         return {channel: policy for channel, policy in policies.items() if policy.push is not PushMode.off}
 
+    def _send(
+        self, channel: Channel, updates: list[ChannelStockUpdate], report: PushReport
+    ) -> list[ChannelStockUpdate]:
+        """One channel's call; the updates that landed (only those are recorded as told)."""
+        try:
+            outcome = self.client.push_stock(channel, updates) or PushOutcome()
+        except DependencyError as exc:
+            report.failed.setdefault(channel, set()).update(update.sku for update in updates)
+            report.errors[channel] = str(exc)
+            return []
+        if outcome.failed:
+            report.failed.setdefault(channel, set()).update(outcome.failed)
+            report.errors[channel] = next(iter(outcome.failed.values()))
+        if outcome.skipped:
+            report.skipped.setdefault(channel, {}).update(outcome.skipped)
+        landed = [u for u in updates if u.sku not in outcome.failed and u.sku not in outcome.skipped]
+        report.sent[channel.value] = report.sent.get(channel.value, 0) + len(landed)
+        return landed
+
     def _push_once(
         self, skus: list[str], only: Channel | None, resend: set[str], report: PushReport
     ) -> tuple[set[str], set[str]]:
@@ -188,14 +217,7 @@ class StockPush:
                 by_channel.setdefault(update.channel, []).append(update)
         delivered: dict[str, list[ChannelStockUpdate]] = {}
         for channel, updates in by_channel.items():
-            try:
-                self.client.push_stock(channel, updates)
-            except DependencyError as exc:
-                report.failed.setdefault(channel, set()).update(update.sku for update in updates)
-                report.errors[channel] = str(exc)
-                continue
-            report.sent[channel.value] = report.sent.get(channel.value, 0) + len(updates)
-            for update in updates:
+            for update in self._send(channel, updates, report):
                 delivered.setdefault(update.sku, []).append(update)
         overtaken = {
             sku

@@ -44,7 +44,7 @@ def write_back_for(detail_type: str, event: dict[str, Any]) -> ChannelCall | Non
     if detail_type == "FulfillmentShipped":
         return _shipment(channel, channel_order_id, order, key)
     if detail_type == "OrderCancelled" and order.get("changed_by") != f"channel:{channel.value}":
-        return ChannelCall(channel, channel_order_id, "cancelled", {"by": "seller"}, key)
+        return ChannelCall(channel, channel_order_id, "cancelled", {"by": order.get("changed_by") or "ops"}, key)
     if detail_type == "OrderFlagged" and channel in ANSWERS_CANCEL_REQUESTS:
         return _cancel_request_answer(channel, channel_order_id, order, key)
     return None

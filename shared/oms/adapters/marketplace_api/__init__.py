@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
 from oms.domain.channel_sync import MARKETPLACES, ChannelOrderApi, UpdatedPage
+from oms.domain.stock_push import PushOutcome
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
@@ -73,12 +74,12 @@ class MarketplaceApi(ChannelOrderApi):
     def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         return self.client(channel).updated_orders(since, until, cursor)
 
-    def refresh_token(self, channel: Channel) -> TokenPair:
-        """A new access token pair for the channel's shop (tokens.py)."""
+    def refresh_token(self, channel: Channel, secrets: SecretsProvider | None = None) -> TokenPair:
+        """A new access token pair for the channel's shop (tokens.py); secrets: read uncached."""
         from oms.adapters.marketplace_api.tokens import refresh
 
         self.client(channel)  # connected at all
-        return refresh(channel, self.auth[channel], self.secrets)
+        return refresh(channel, self.auth[channel], secrets or self.secrets)
 
     def lost_pushes(self, channel: Channel) -> tuple[list[bytes], str | None]:
         client = self.client(channel)
@@ -97,9 +98,13 @@ class MarketplaceApi(ChannelOrderApi):
             self.outbounds[channel] = _outbound(channel, self.client(channel))
         return self.outbounds[channel]
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> list[str]:
-        """Each SKU's sellable figure in the channel's own call; returns the SKUs the shop does not list."""
-        return self.outbound(channel).push_stock({update.sku: update.atp for update in updates})
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome:
+        """Each SKU's sellable figure in the channel's own calls: what did not land, and why. One item's
+        refusal does not stop the others; an outage of every call raises DependencyError."""
+        outcome = self.outbound(channel).push_stock({update.sku: update.atp for update in updates})
+        if outcome.failed and len(outcome.failed) == len(updates):
+            raise DependencyError(f"{channel.value} stock: {next(iter(outcome.failed.values()))}")
+        return outcome
 
     def write_back(self, call: ChannelCall) -> None:
         """A shipment or a cancellation made in the OMS, in the channel's own API."""
@@ -109,7 +114,7 @@ class MarketplaceApi(ChannelOrderApi):
             outbound.ship(call.channel_order_id, body.get("lines") or [], str(body.get("carrier") or ""),
                           str(body["tracking_number"]))  # fmt: skip
         elif call.kind == "cancelled":
-            outbound.cancel(call.channel_order_id)
+            outbound.cancel(call.channel_order_id, call.body.get("by"))
         elif call.kind == "cancel_request" and hasattr(outbound, "answer_cancel_request"):
             outbound.answer_cancel_request(call.channel_order_id, bool(call.body.get("accept")))
 

@@ -77,11 +77,13 @@ class ChannelHttp:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         what: str = "API",
+        attempts: int = ATTEMPTS,
     ) -> tuple[int, Any]:
-        """(status, parsed JSON) of a call; retried on timeouts, 429 and 5xx, then DependencyError."""
+        """(status, parsed JSON) of a call; retried on timeouts, 429 and 5xx, then DependencyError.
+        attempts=1 for calls that must not be resent blindly (a token refresh rotates the refresh token)."""
         url = self.base + path + ("?" + urlencode(query) if query else "")
         last = ""
-        for attempt in range(ATTEMPTS):
+        for attempt in range(attempts):
             left = self.deadline.left()
             if left < MIN_CALL_S:
                 raise DependencyError(f"{self.channel} {what}: no time left in this invocation ({last or 'no try'})")
@@ -99,9 +101,9 @@ class ChannelHttp:
                     return response.status, _json(response.data)
                 last = f"answered {response.status}"
                 wait = _retry_after(response.headers.get("retry-after"))
-            if attempt + 1 < ATTEMPTS:
+            if attempt + 1 < attempts:
                 time.sleep(wait if wait is not None else BACKOFF_S * 2**attempt * (1 + random.random() / 2))
-        raise DependencyError(f"{self.channel} {what} {last} after {ATTEMPTS} tries")
+        raise DependencyError(f"{self.channel} {what} {last} after {attempts} tries")
 
 
 def _json(data: bytes) -> Any:

@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
+from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
 from oms.ports import SecretsProvider
 
@@ -139,7 +140,9 @@ CANCEL_PATH = "/order/cancel"
 STOCK_PATH = "/product/stock/sellable/update"
 STOCK_PER_CALL = 50
 CANCEL_REASON_OUT_OF_STOCK = "15"  # Lazada's seller cancel reason "Out of stock"
-LIVE = frozenset({"unpaid", "pending", "topack", "packed", "repacked", "ready_to_ship", "toship"})
+# Units the seller may still put to ready-to-ship, and those it may still cancel.
+SHIPPABLE = frozenset({"pending", "topack", "packed", "repacked"})
+LIVE = frozenset({"unpaid", *SHIPPABLE, "ready_to_ship", "toship"})
 
 
 class LazadaOutbound:
@@ -159,21 +162,24 @@ class LazadaOutbound:
         try:
             self.api.call("POST", path, params)
         except LazadaError as exc:
-            if "already" in str(exc).lower():
-                return
             raise DependencyError(f"lazada {path}: {exc}") from exc
 
     def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
         """Ready to ship, with the seller's carrier and tracking number, for the parcel's units."""
         wanted = {str(line.get("sku")): int(line.get("quantity") or 0) for line in lines}
-        ids = []
-        for row in self._items(order_id):
+        rows = self._items(order_id)
+        for row in rows:  # units already sent with this parcel's tracking number (a replay): done
             sku = str(row.get("sku"))
-            if wanted.get(sku, 0) > 0 and str(row.get("status")) in LIVE:
+            if wanted.get(sku, 0) > 0 and str(row.get("tracking_code") or "") == tracking_number:
+                wanted[sku] -= 1
+        ids = []
+        for row in rows:
+            sku = str(row.get("sku"))
+            if wanted.get(sku, 0) > 0 and str(row.get("status")) in SHIPPABLE:
                 ids.append(int(row["order_item_id"]))
                 wanted[sku] -= 1
         if not ids:
-            return  # every unit is past ready-to-ship already (a replay)
+            return
         self._post(
             RTS_PATH,
             {
@@ -184,7 +190,7 @@ class LazadaOutbound:
             },
         )
 
-    def cancel(self, order_id: str) -> None:
+    def cancel(self, order_id: str, by: str | None = None) -> None:
         for row in self._items(order_id):
             if str(row.get("status")) in LIVE:
                 self._post(
@@ -196,13 +202,27 @@ class LazadaOutbound:
                     },
                 )
 
-    def push_stock(self, figures: dict[str, int]) -> list[str]:
-        """Sellable quantity by seller SKU, 50 a call (Lazada's payload is XML)."""
+    def push_stock(self, figures: dict[str, int]) -> PushOutcome:
+        """Sellable quantity by seller SKU, 50 a call (Lazada's payload is XML); a failed call fails its 50,
+        the SKUs Lazada names as refused are skipped with the reason."""
+        outcome = PushOutcome()
         skus = sorted(figures)
         for start in range(0, len(skus), STOCK_PER_CALL):
+            chunk = skus[start : start + STOCK_PER_CALL]
             rows = "".join(
                 f"<Sku><SellerSku>{escape(sku)}</SellerSku><SellableQuantity>{figures[sku]}</SellableQuantity></Sku>"
-                for sku in skus[start : start + STOCK_PER_CALL]
+                for sku in chunk
             )
-            self._post(STOCK_PATH, {"payload": f"<Request><Product><Skus>{rows}</Skus></Product></Request>"})
-        return []
+            payload = {"payload": f"<Request><Product><Skus>{rows}</Skus></Product></Request>"}
+            try:
+                answer = self.api.call("POST", STOCK_PATH, payload)
+            except LazadaError as exc:
+                outcome.skipped.update({sku: f"refused by lazada: {exc}" for sku in chunk})
+                continue
+            except DependencyError as exc:
+                outcome.failed.update({sku: exc.message for sku in chunk})
+                continue
+            for refused in answer.get("detail") or []:
+                if isinstance(refused, dict) and refused.get("seller_sku") in figures:
+                    outcome.skipped[refused["seller_sku"]] = f"refused by lazada: {refused.get('message', '')}"
+        return outcome

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.domain.channel_sync import ShopNotConnected, UpdatedOrder, UpdatedPage
+from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
 from oms.ports import SecretsProvider
 
@@ -173,6 +174,9 @@ CANCEL_PATH = "/api/v2/order/cancel_order"
 HANDLE_CANCEL_PATH = "/api/v2/order/handle_buyer_cancellation"
 ITEM_LIST_PATH = "/api/v2/product/get_item_list"
 MODEL_LIST_PATH = "/api/v2/product/get_model_list"
+ITEM_BASE_PATH = "/api/v2/product/get_item_base_info"
+SHIPPED_OR_LATER = frozenset({"SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED", "TO_RETURN"})
+RELIST_AFTER_S = 300  # a SKU missing from the listing triggers a new look, at most this often
 STOCK_PATH = "/api/v2/product/update_stock"
 LISTING_TTL_S = 3600  # which item and model each SKU is on Shopee changes rarely
 
@@ -189,31 +193,47 @@ class ShopeeOutbound:
         try:
             return self.api.call("POST", path, None, {}, json.dumps(body).encode())
         except ShopeeError as exc:
-            if "already" in str(exc).lower():  # a replay of a call that was taken
-                return {}
             raise DependencyError(f"shopee {path}: {exc}") from exc
 
-    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
-        """The seller's own carrier (non-integrated logistics): the package with its tracking number."""
+    def _detail(self, order_id: str) -> dict:
         detail = self.api.get_orders(None, [order_id]).get(order_id)
         if detail is None:
             raise DependencyError(f"shopee does not know order {order_id}")
+        return detail
+
+    def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        """The seller's own carrier (non-integrated logistics): the parcel's package with its tracking number.
+        Decided from what Shopee shows now, so a replay after the order moved on sends nothing."""
+        detail = self._detail(order_id)
+        if detail.get("order_status") in SHIPPED_OR_LATER:
+            return
+        if detail.get("order_status") == "CANCELLED":  # a person must know: parked in the DLQ with the reason
+            raise DependencyError(f"shopee order {order_id} is cancelled at shopee; the parcel was shipped anyway")
         body: dict = {"order_sn": order_id, "non_integrated": {"tracking_number": tracking_number}}
-        packages = [p for p in detail.get("package_list") or [] if isinstance(p, dict) and p.get("package_number")]
-        if packages:
-            body["package_number"] = packages[0]["package_number"]
+        package = _package_for(detail, {str(line.get("sku")) for line in lines})
+        if package is not None:
+            body["package_number"] = package
         self._post(SHIP_PATH, body)
 
-    def cancel(self, order_id: str) -> None:
-        detail = self.api.get_orders(None, [order_id]).get(order_id)
-        if detail is None:
-            raise DependencyError(f"shopee does not know order {order_id}")
+    def cancel(self, order_id: str, by: str | None = None) -> None:
+        """cancel_order (a buyer's open request is accepted instead); the reason from who cancelled."""
+        detail = self._detail(order_id)
+        status = detail.get("order_status")
+        if status == "CANCELLED":
+            return
+        if status == "IN_CANCEL":
+            self._post(HANDLE_CANCEL_PATH, {"order_sn": order_id, "operation": "ACCEPT"})
+            return
         items = [
             {"item_id": item["item_id"], "model_id": item.get("model_id", 0)}
             for item in detail.get("item_list") or []
             if isinstance(item, dict) and "item_id" in item
         ]
-        self._post(CANCEL_PATH, {"order_sn": order_id, "cancel_reason": "OUT_OF_STOCK", "item_list": items})
+        reason = "CUSTOMER_REQUEST" if (by or "").startswith("cs") else "OUT_OF_STOCK"
+        body: dict = {"order_sn": order_id, "cancel_reason": reason}
+        if reason == "OUT_OF_STOCK":
+            body["item_list"] = items  # Shopee asks which items are out of stock
+        self._post(CANCEL_PATH, body)
 
     def answer_cancel_request(self, order_id: str, accept: bool) -> None:
         """handle_buyer_cancellation, only while Shopee still shows the request (a replay finds it answered)."""
@@ -222,41 +242,81 @@ class ShopeeOutbound:
             return
         self._post(HANDLE_CANCEL_PATH, {"order_sn": order_id, "operation": "ACCEPT" if accept else "REJECT"})
 
-    def listing(self) -> dict[str, tuple[int, int]]:
-        """SKU -> (item_id, model_id) of the shop's live items."""
-        if self._listing and time.monotonic() - self._listing[0] < LISTING_TTL_S:
+    def listing(self, max_age_s: float = LISTING_TTL_S) -> dict[str, tuple[int, int]]:
+        """SKU -> (item_id, model_id) of the shop's live items: item SKUs from get_item_base_info (50 items
+        a call), model SKUs from get_model_list for the items that have models."""
+        if self._listing and time.monotonic() - self._listing[0] < max_age_s:
             return self._listing[1]
         found: dict[str, tuple[int, int]] = {}
         offset = 0
         while True:
             page = (
                 self.api.call(
-                    "GET", ITEM_LIST_PATH, None, {"offset": offset, "page_size": 100, "item_status": "NORMAL"}
+                    "GET", ITEM_LIST_PATH, None, {"offset": offset, "page_size": 50, "item_status": "NORMAL"}
                 ).get("response")
                 or {}
             )
-            for item in page.get("item") or []:
-                item_id = item.get("item_id")
-                models = self.api.call("GET", MODEL_LIST_PATH, None, {"item_id": item_id}).get("response") or {}
-                for model in models.get("model") or []:
-                    if model.get("model_sku"):
-                        found[str(model["model_sku"])] = (int(item_id), int(model["model_id"]))
-                if not models.get("model") and item.get("item_sku"):
-                    found[str(item["item_sku"])] = (int(item_id), 0)
+            ids = [int(item["item_id"]) for item in page.get("item") or [] if item.get("item_id")]
+            if ids:
+                base = self.api.call("GET", ITEM_BASE_PATH, None, {"item_id_list": ",".join(map(str, ids))})
+                for item in (base.get("response") or {}).get("item_list") or []:
+                    item_id = int(item["item_id"])
+                    if item.get("has_model"):
+                        models = self.api.call("GET", MODEL_LIST_PATH, None, {"item_id": item_id}).get("response") or {}
+                        for model in models.get("model") or []:
+                            if model.get("model_sku"):
+                                found[str(model["model_sku"])] = (item_id, int(model["model_id"]))
+                    elif item.get("item_sku"):  # a product without variations: stock on the item (model 0)
+                        found[str(item["item_sku"])] = (item_id, 0)
             if not page.get("has_next_page"):
                 break
-            offset = int(page.get("next_offset") or offset + 100)
+            offset = int(page.get("next_offset") or offset + 50)
         self._listing = (time.monotonic(), found)
         return found
 
-    def push_stock(self, figures: dict[str, int]) -> list[str]:
-        """Seller stock per SKU, one call per item; the SKUs not listed on Shopee are returned."""
+    def push_stock(self, figures: dict[str, int]) -> PushOutcome:
+        """Seller stock per SKU, one call per item. A SKU the shop does not list (after a listing at most
+        5 minutes old) or that Shopee refuses is skipped with the reason; an item's failed call fails its SKUs."""
+        outcome = PushOutcome()
         listing = self.listing()
-        by_item: dict[int, list[dict]] = {}
-        for sku, quantity in figures.items():
-            if sku in listing:
-                item_id, model_id = listing[sku]
-                by_item.setdefault(item_id, []).append({"model_id": model_id, "seller_stock": [{"stock": quantity}]})
-        for item_id, stock_list in by_item.items():
-            self._post(STOCK_PATH, {"item_id": item_id, "stock_list": stock_list})
-        return sorted(set(figures) - set(listing))
+        if any(sku not in listing for sku in figures):
+            listing = self.listing(max_age_s=RELIST_AFTER_S)  # listed since the last look?
+        by_item: dict[int, dict[int, str]] = {}
+        for sku in figures:
+            if sku not in listing:
+                outcome.skipped[sku] = "not listed in the shopee shop"
+                continue
+            item_id, model_id = listing[sku]
+            by_item.setdefault(item_id, {})[model_id] = sku
+        for item_id, models in by_item.items():
+            stock_list = [{"model_id": m, "seller_stock": [{"stock": figures[sku]}]} for m, sku in models.items()]
+            try:
+                answer = self.api.call(
+                    "POST", STOCK_PATH, None, {}, json.dumps({"item_id": item_id, "stock_list": stock_list}).encode()
+                )
+            except ShopeeError as exc:  # the item is gone or banned: not worth retrying
+                outcome.skipped.update({sku: f"refused by shopee: {exc}" for sku in models.values()})
+                continue
+            except DependencyError as exc:
+                outcome.failed.update({sku: exc.message for sku in models.values()})
+                continue
+            for failure in (answer.get("response") or {}).get("failure_list") or []:
+                sku = models.get(int(failure.get("model_id") or 0))
+                if sku:
+                    outcome.skipped[sku] = f"refused by shopee: {failure.get('failed_reason') or 'no reason'}"
+        return outcome
+
+
+def _package_for(detail: dict, skus: set[str]) -> str | None:
+    """The package holding the parcel's SKUs (a split order has several), else the first one."""
+    sku_of = {
+        (item.get("item_id"), item.get("model_id", 0)): item.get("model_sku") or item.get("item_sku")
+        for item in detail.get("item_list") or []
+        if isinstance(item, dict)
+    }
+    packages = [p for p in detail.get("package_list") or [] if isinstance(p, dict) and p.get("package_number")]
+    for package in packages:
+        held = {sku_of.get((i.get("item_id"), i.get("model_id", 0))) for i in package.get("item_list") or []}
+        if held & skus:
+            return str(package["package_number"])
+    return str(packages[0]["package_number"]) if packages else None

@@ -17,6 +17,7 @@ from datetime import datetime
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.channels.marketplace import from_epoch
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
+from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError, NormalizationError
 from oms.ports import SecretsProvider
 
@@ -140,16 +141,29 @@ class TiktokOutbound:
         try:
             return self.api.call("POST", path, params or {}, body)
         except TiktokError as exc:
-            if "already" in str(exc).lower():
-                return {}
             raise DependencyError(f"tiktok {path}: {exc}") from exc
 
     def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
         detail = self.api.get_orders(None, [order_id]).get(order_id)
         if detail is None:
             raise DependencyError(f"tiktok does not know order {order_id}")
-        packages = [p["id"] for p in detail.get("packages") or [] if isinstance(p, dict) and p.get("id")]
+        if detail.get("status") in ("IN_TRANSIT", "DELIVERED", "COMPLETED", "CANCELLED"):
+            return  # moved on already (a replay)
         rows = [row for row in detail.get("line_items") or [] if isinstance(row, dict)]
+        skus = {str(line.get("sku")) for line in lines}
+        # The packages holding the parcel's units that are still to be handed over.
+        packages = (
+            sorted(
+                {
+                    str(row["package_id"])
+                    for row in rows
+                    if row.get("package_id")
+                    and row.get("seller_sku") in skus
+                    and row.get("package_status") in ("TO_FULFILL", "PROCESSING", None)
+                }
+            )
+            or [p["id"] for p in detail.get("packages") or [] if isinstance(p, dict) and p.get("id")][:1]
+        )
         provider = detail.get("shipping_provider_id") or next(
             (row.get("shipping_provider_id") for row in rows if row.get("shipping_provider_id")), None
         )
@@ -159,7 +173,10 @@ class TiktokOutbound:
         for package_id in packages:
             self._post(SHIP_PATH.format(package_id=package_id), {"self_shipment": shipment})
 
-    def cancel(self, order_id: str) -> None:
+    def cancel(self, order_id: str, by: str | None = None) -> None:
+        detail = self.api.get_orders(None, [order_id]).get(order_id)
+        if detail is not None and detail.get("status") in ("CANCELLED", "CANCEL"):
+            return
         self._post(CANCEL_PATH, {"order_id": order_id, "cancel_reason": CANCEL_REASON})
 
     def answer_cancel_request(self, order_id: str, accept: bool) -> None:
@@ -190,12 +207,21 @@ class TiktokOutbound:
                 self._listing[seller_sku] = (now, found.get(seller_sku))
         return {sku: self._listing[sku][1] for sku in skus}
 
-    def push_stock(self, figures: dict[str, int]) -> list[str]:
+    def push_stock(self, figures: dict[str, int]) -> PushOutcome:
+        outcome = PushOutcome()
         ids = self._ids(sorted(figures))
-        by_product: dict[str, list[dict]] = {}
+        by_product: dict[str, dict[str, str]] = {}
         for sku, found in ids.items():
-            if found is not None:
-                by_product.setdefault(found[0], []).append({"id": found[1], "inventory": [{"quantity": figures[sku]}]})
+            if found is None:
+                outcome.skipped[sku] = "not listed in the tiktok shop"
+            else:
+                by_product.setdefault(found[0], {})[found[1]] = sku
         for product_id, skus in by_product.items():
-            self._post(INVENTORY_PATH.format(product_id=product_id), {"skus": skus})
-        return sorted(sku for sku, found in ids.items() if found is None)
+            body = {"skus": [{"id": sku_id, "inventory": [{"quantity": figures[sku]}]} for sku_id, sku in skus.items()]}
+            try:
+                self.api.call("POST", INVENTORY_PATH.format(product_id=product_id), {}, body)
+            except TiktokError as exc:  # the product is gone or frozen: not worth retrying
+                outcome.skipped.update({sku: f"refused by tiktok: {exc}" for sku in skus.values()})
+            except DependencyError as exc:
+                outcome.failed.update({sku: exc.message for sku in skus.values()})
+        return outcome

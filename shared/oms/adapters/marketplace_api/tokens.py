@@ -2,6 +2,8 @@
 renewed with its refresh token before it runs out, by the reconcile function's hourly job, and the
 new pair is written back to SSM (the functions read it within their 5-minute parameter cache).
 Tokopedia needs none of this: its client-credentials token is taken per function (tokopedia.py).
+A refresh is tried once (a lost answer must not be followed by the old, rotated refresh token), and the
+refresh token is read fresh from SSM, not from a function's cache.
 
   Shopee   POST <base>/api/v2/auth/access_token/get  (partner-signed: partner_id + path + timestamp)
   Lazada   GET  <auth base>/auth/token/refresh        (signed like every Lazada call, no access_token)
@@ -59,6 +61,7 @@ def refresh(
         status, answer = http.request(
             "POST", SHOPEE_REFRESH_PATH, query={"partner_id": partner_id, "timestamp": now, "sign": sign},
             body=json.dumps(body).encode(), headers={"content-type": "application/json"}, what="token refresh",
+            attempts=1,
         )  # fmt: skip
         answer = answer if isinstance(answer, dict) else {}
         if status >= 300 or answer.get("error") or not answer.get("access_token"):
@@ -72,7 +75,7 @@ def refresh(
             "refresh_token": setting("refresh_token"),
         }
         params["sign"] = lazada.sign(setting("app_secret"), LAZADA_REFRESH_PATH, params)
-        status, answer = http.request("GET", LAZADA_REFRESH_PATH, query=params, what="token refresh")
+        status, answer = http.request("GET", LAZADA_REFRESH_PATH, query=params, what="token refresh", attempts=1)
         answer = answer if isinstance(answer, dict) else {}
         if status >= 300 or str(answer.get("code", "0")) != "0" or not answer.get("access_token"):
             raise DependencyError(f"lazada token refresh answered {status} {answer.get('code', '')}")
@@ -84,9 +87,10 @@ def refresh(
             "refresh_token": setting("refresh_token"),
             "grant_type": "refresh_token",
         }
-        status, answer = http.request("GET", TIKTOK_REFRESH_PATH, query=params, what="token refresh")
-        data = (answer or {}).get("data") or {} if isinstance(answer, dict) else {}
+        status, answer = http.request("GET", TIKTOK_REFRESH_PATH, query=params, what="token refresh", attempts=1)
+        answer = answer if isinstance(answer, dict) else {}
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         if status >= 300 or answer.get("code") != 0 or not data.get("access_token"):
-            raise DependencyError(f"tiktok token refresh answered {status} {answer.get('code') if answer else ''}")
+            raise DependencyError(f"tiktok token refresh answered {status} {answer.get('code', '')}")
         return TokenPair(data["access_token"], data["refresh_token"], int(data.get("access_token_expire_in") or 0))
     raise DependencyError(f"{channel.value} has no refreshable token")

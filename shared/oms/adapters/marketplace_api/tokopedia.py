@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
+from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
 from oms.ports import SecretsProvider
 
@@ -93,7 +94,8 @@ class TokopediaApi:
 
     # Get All Orders filters on when orders were placed, not changed: every reconciliation pass looks at
     # the orders placed this far back and compares each one's status with the OMS's.
-    CREATION_WINDOW = timedelta(days=7)
+    # Three days: the longest range Get All Orders is understood to take in one call (unconfirmed).
+    CREATION_WINDOW = timedelta(days=3)
 
     def updated_orders(self, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         """Orders placed in [since, until) with their current status (compared, as no change time is given)."""
@@ -132,32 +134,57 @@ class TokopediaOutbound:
     def __init__(self, api: TokopediaApi) -> None:
         self.api = api
 
-    def _post(self, path: str, body: object, params: dict[str, str] | None = None) -> None:
+    def _post(self, path: str, body: object, params: dict[str, str] | None = None) -> dict:
         status, answer = self.api.send("POST", path, params or {}, json.dumps(body).encode())
         header = answer.get("header") or {}
         error = str(header.get("error_code") or "")
         if status >= 300 or error:
             reason = str(header.get("reason") or "")
-            if "already" in reason.lower():
-                return
             raise DependencyError(f"tokopedia {path} answered {status} {error} {reason}"[:300])
+        return answer
+
+    def _status(self, order_id: str) -> int:
+        found = self.api.get_orders(None, [order_id]).get(order_id)
+        if found is None:
+            raise DependencyError(f"tokopedia does not know order {order_id}")
+        return int(found.get("order_status") or 0)
 
     def ship(self, order_id: str, lines: list[dict], carrier: str, tracking_number: str) -> None:
+        """Accepted first if it is still new (220), then confirmed shipped (500) with the airway bill;
+        decided from Tokopedia's status now, so a replay sends nothing."""
         fs_id = self.api.setting("fs_id")
-        self._post(
-            f"/v1/order/{order_id}/fs/{fs_id}/status", {"order_status": 500, "shipping_ref_num": tracking_number}
-        )
+        status = self._status(order_id)
+        if status >= 500 or status <= 15:  # shipped already, or cancelled
+            return
+        if status < 400:
+            self._post(f"/v1/order/{order_id}/fs/{fs_id}/ack", {})
+        body = {"order_status": 500, "shipping_ref_num": tracking_number}
+        self._post(f"/v1/order/{order_id}/fs/{fs_id}/status", body)
 
-    def cancel(self, order_id: str) -> None:
+    def cancel(self, order_id: str, by: str | None = None) -> None:
         fs_id = self.api.setting("fs_id")
+        if self._status(order_id) <= 15:  # cancelled already
+            return
         body = {"reason_code": REJECT_OUT_OF_STOCK, "reason": "Out of stock at every store and warehouse"}
         self._post(f"/v1/order/{order_id}/fs/{fs_id}/nack", body)
 
-    def push_stock(self, figures: dict[str, int]) -> list[str]:
+    def push_stock(self, figures: dict[str, int]) -> PushOutcome:
+        """Stock by SKU, 50 a call; the rows Tokopedia refuses (failed_rows_data) are skipped with the reason."""
+        outcome = PushOutcome()
         fs_id = self.api.setting("fs_id")
         params = {"shop_id": self.api.setting("shop_id")}
         skus = sorted(figures)
         for start in range(0, len(skus), STOCK_PER_CALL):
-            rows = [{"sku": sku, "new_stock": figures[sku]} for sku in skus[start : start + STOCK_PER_CALL]]
-            self._post(f"/inventory/v1/fs/{fs_id}/stock/update", rows, params)
-        return []
+            chunk = skus[start : start + STOCK_PER_CALL]
+            rows = [{"sku": sku, "new_stock": figures[sku]} for sku in chunk]
+            try:
+                answer = self._post(f"/inventory/v1/fs/{fs_id}/stock/update", rows, params)
+            except DependencyError as exc:
+                outcome.failed.update({sku: exc.message for sku in chunk})
+                continue
+            for refused in (
+                (answer.get("data") or {}).get("failed_rows_data") or [] if isinstance(answer.get("data"), dict) else []
+            ):
+                if isinstance(refused, dict) and refused.get("sku") in figures:
+                    outcome.skipped[refused["sku"]] = f"refused by tokopedia: {refused.get('message', '')}"
+        return outcome
