@@ -672,14 +672,9 @@ def _tiktok_digits(seed: str, width: int) -> str:
 def _public_half(private_pem: str | None) -> str | None:
     if not private_pem:
         return None
-    from cryptography.hazmat.primitives import serialization
+    from oms.channels.tokopedia_crypto import public_key_of
 
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    return public_key_of(private_pem)
 
 
 def _hmac_hex(key: str, message: bytes) -> str:

@@ -180,19 +180,9 @@ def local_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 @cache
 def _demo_tokopedia_key() -> tuple[str, str]:
     """(private PEM, public PEM): generated once per process when OMS_TOKOPEDIA_PRIVATE_KEY is not set."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from oms.channels.tokopedia_crypto import new_key_pair
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return new_key_pair()
 
 
 def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from oms.channels import tokopedia, tokopedia_crypto
@@ -35,16 +34,7 @@ def load(name: str) -> dict:
 @pytest.fixture(scope="module")
 def keys() -> tuple[str, str]:
     """A fresh RSA key pair: (private PEM, public PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return tokopedia_crypto.new_key_pair()
 
 
 def sim_order(**changes) -> SimOrder:

@@ -89,6 +89,27 @@ def encrypt_for(public_key_pem: str, data: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def new_key_pair() -> tuple[str, str]:
+    """(private PEM, public PEM): a seller key for Tokopedia's encryption (local runs and tests)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return private, public_key_of(private)
+
+
+def public_key_of(private_key_pem: str) -> str:
+    """The public PEM that goes with a private one (what the seller registers with Tokopedia)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public.decode()
+
+
 def _oaep():  # type: ignore[no-untyped-def]
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
