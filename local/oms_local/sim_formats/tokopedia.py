@@ -13,7 +13,6 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from oms.channels.tokopedia_crypto import encrypt_for
 from oms_local.sim_formats import SimLine, SimOrder
 
 _HEADER = {"process_time": 0.052, "messages": "Your request has been processed successfully"}
@@ -67,6 +66,9 @@ def order_notification(order: SimOrder, public_key_pem: str | None) -> dict:
     }
     if public_key_pem:
         # What Tokopedia masks: names, phones, e-mail and the street address; the region stays clear.
+        # Imported here: oms_local is also imported without the layer on the path (moto's own process).
+        from oms.channels.tokopedia_crypto import encrypt_for
+
         body["encryption"] = encrypt_for(
             public_key_pem,
             {"customer": {k: v for k, v in customer.items() if k != "id"}, "recipient": recipient},
