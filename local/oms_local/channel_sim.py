@@ -9,7 +9,9 @@ given to the functions as ``OMS_<CHANNEL>_API_BASE`` (template parameters
 polls: ``GET /biteship/v1/trackings/<waybill>/couriers/<courier>`` answers a
 history one step further each time (picked, dropping_off, delivered). It takes
 what the OMS tells a channel after its own changes:
-``POST /<channel>/orders/<channel order id>/shipped|cancelled``.
+``POST /<channel>/orders/<channel order id>/shipped|cancelled``. Under ``/payments`` it is the
+payment provider's refund API (``POST /payments/refunds``, Xendit's shape: one refund per
+Idempotency-key, answered SUCCEEDED).
 
 The marketplaces' order APIs (Shopee, Lazada, TikTok Shop, Tokopedia) are served in each channel's
 documented format, with each channel's request signing checked: see marketplace_sim.py, which also
@@ -47,7 +49,7 @@ from .marketplace_sim import MARKETPLACES, MarketplaceSim
 
 log = logging.getLogger("oms_local.channels")
 
-CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce", "biteship")
+CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce", "biteship", "payments")
 # Biteship's public tracking, for carriers the OMS polls: each look at a waybill moves it one step on.
 TRACKING_STEPS = ("picked", "dropping_off", "delivered")
 MAX_CALLS = 100_000  # the oldest are dropped beyond this
@@ -72,6 +74,7 @@ class ChannelSimulator:
         self.stock: dict[str, dict[str, dict[str, Any]]] = {}
         self.failures: dict[str, list[int]] = {}
         self.trackings: dict[str, int] = {}  # waybill -> times looked at
+        self.refunds: dict[str, dict[str, Any]] = {}  # idempotency key -> the refund made
         self.marketplaces.shown = self.stock  # the marketplaces' stock calls show here too
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -137,6 +140,7 @@ class ChannelSimulator:
             self.stock.clear()
             self.trackings.clear()
             self.failures.clear()
+            self.refunds.clear()
         self.marketplaces.clear()
 
     def fail_next(self, channel: str, status: int, times: int = 1) -> None:
@@ -180,9 +184,11 @@ class ChannelSimulator:
             served = self.marketplaces.serve(channel, method, "/" + rest, query, raw, headers)
             secret = ("sign", "access_token", "app_secret", "refresh_token")  # the log keeps no credentials
             record["query"] = {k: v for k, v in query.items() if k not in secret}
+        if channel == "payments":
+            served = self._refund(method, rest, body, request.headers.get("idempotency-key"))
         status, payload = served if served is not None else self._serve(channel, method, rest, body)
         record["answered"] = status
-        if rest.startswith("orders/"):
+        if rest.startswith("orders/") or channel == "payments":
             record["idempotency_key"] = request.headers.get("idempotency-key")
         self._record(record)
         self._answer(request, status, payload)
@@ -197,6 +203,32 @@ class ChannelSimulator:
             self._take_stock(channel, body)
             return 200, {"accepted": len(body.get("updates") or [])}
         return 404, {"error": f"the simulated {channel} API has no {method} /{rest}"}
+
+    def _refund(self, method: str, rest: str, body: Any, key: str | None) -> tuple[int, Any]:
+        """The payment provider's refund API (Xendit's shape): one refund per idempotency key, settled at once."""
+        if method != "POST" or rest != "refunds" or not isinstance(body, dict):
+            return 404, {"error_code": "NOT_FOUND", "message": f"no {method} /{rest}"}
+        if not key:
+            return 400, {"error_code": "API_VALIDATION_ERROR", "message": "Idempotency-key is required"}
+        try:
+            amount = float(body.get("amount") or 0)
+        except (TypeError, ValueError):
+            amount = 0
+        if amount <= 0:
+            return 400, {"error_code": "API_VALIDATION_ERROR", "message": "amount must be positive"}
+        with self.lock:
+            refund = self.refunds.get(key)
+            if refund is None:
+                refund = {
+                    "id": f"rfd-{len(self.refunds) + 1:06d}",
+                    "reference_id": body.get("reference_id"),
+                    "amount": body.get("amount"),
+                    "currency": body.get("currency"),
+                    "status": "SUCCEEDED",
+                    "metadata": body.get("metadata"),
+                }
+                self.refunds[key] = refund
+        return 200, dict(refund)
 
     def _track(self, rest: str) -> dict[str, Any]:
         """GET v1/trackings/<waybill>/couriers/<courier>: the waybill's history, one step further each time."""

@@ -146,6 +146,7 @@ NODES = [
         "tz": "Asia/Makassar",
         "lat": Decimal("-5.1566"),
         "lng": Decimal("119.3938"),
+        "restocks_returns": False,  # takes returns in, sends the resellable ones on to a DC
     },
 ]
 
@@ -163,6 +164,9 @@ SKUS = [
     ("TAS-ROTAN-S", "Tas Rotan Bali Kecil", "craft", 400, "275000"),
     ("SDL-KULIT-42", "Sandal Kulit 42", "fashion", 600, "320000"),
 ]
+
+# Vendor returns: defective units of these SKUs go back to their maker.
+SUPPLIERS = {"TAS-ROTAN-S": "SUP-ROTAN-BALI", "SDL-KULIT-42": "SUP-KULIT-GARUT"}
 
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
@@ -217,6 +221,9 @@ NODE_SETTINGS = {
         "handling_cost": "2500",
         "handling_cost_per_unit": "300",
         "lead_time_hours": 24,
+        # Shipped-back returns go to the nearest DC, which inspects and restocks them.
+        "accepts_returns": True,
+        "return_center": True,
     },
     "store": {
         "may_ship": True,
@@ -229,6 +236,7 @@ NODE_SETTINGS = {
         "handling_cost_per_unit": "800",
         "lead_time_hours": 4,
         "daily_capacity": {"ship": 40, "pickup": 60, "same_day": 20},
+        "accepts_returns": True,  # buyers drop returns off at any store
     },
 }
 SAME_DAY_STORES = {"ST-JKT-GI", "ST-DPS-BC"}  # riders collect here
@@ -272,6 +280,8 @@ def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
             "list_price": Decimal(price),
             "currency": "IDR",
         }
+        if sku in SUPPLIERS:
+            item["supplier"] = SUPPLIERS[sku]
         dynamodb.put_item(TableName=catalog_table, Item=to_item(item))
     return {"demo data": f"{len(NODES)} nodes, {len(SKUS)} SKUs"}
 

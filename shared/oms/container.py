@@ -23,6 +23,8 @@ from oms.adapters.inbox import DynamoInbox
 from oms.adapters.lane_stats import DynamoLaneStats
 from oms.adapters.orders import DynamoOrders
 from oms.adapters.queues import SqsQueue
+from oms.adapters.refund_gateway import HttpRefundGateway
+from oms.adapters.returns_store import DynamoReturns
 from oms.adapters.secrets import SsmSecrets
 from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
@@ -33,6 +35,7 @@ from oms.domain.changes import OrderChanges
 from oms.domain.lane_learning import DeliveryLearning, LaneLearner
 from oms.domain.polling import CarrierPoller
 from oms.domain.promising import Promiser, PromiseService
+from oms.domain.returns import ReturnsService
 from oms.domain.sourcing import SourcingService
 from oms.domain.status import StatusService
 from oms.domain.stock import InventoryService
@@ -224,6 +227,34 @@ def stock_push() -> StockPush:
 
 
 @cache
+def returns() -> ReturnsService:
+    def capture(draft: OrderDraft) -> str:
+        return capture_service().capture(draft, datetime.now(UTC), likely_new=True).order.order_id
+
+    return ReturnsService(
+        orders(),
+        inventory(),
+        reference_data().returns_policy,
+        reference_data().nodes,
+        catalog().sku_facts,
+        capture,
+        lambda: datetime.now(UTC),
+    )
+
+
+@cache
+def returns_store() -> DynamoReturns:
+    return DynamoReturns(get_settings().returns_table)
+
+
+@cache
+def refund_gateway() -> HttpRefundGateway:
+    settings = get_settings()
+    secret = SsmSecrets(settings.secrets_path).channel_secret("payments", "secret_key")
+    return HttpRefundGateway(settings.oms_payments_api_base or "https://api.xendit.co", secret)
+
+
+@cache
 def capture_service() -> CaptureService:
     settings = get_settings()
     return CaptureService(
@@ -360,7 +391,7 @@ def reset() -> None:
     marketplaces = (channel_api, channel_fetch_queue, channel_sync, channel_reconciler, token_keeper)
     for factory in (*later, *marketplaces, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
         factory.cache_clear()
-    for factory in (*factories, webhook_receiver, event_publisher):
+    for factory in (*factories, webhook_receiver, event_publisher, returns, returns_store, refund_gateway):
         factory.cache_clear()
     tokopedia_decrypt.forget()
     get_settings.cache_clear()

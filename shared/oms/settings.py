@@ -19,6 +19,7 @@ class Settings(BaseModel):
     reservations_table: str = "oms-reservations-dev"
     stock_ledger_table: str = "oms-stock-ledger-dev"
     sourcing_table: str = "oms-sourcing-dev"
+    returns_table: str = "oms-returns-dev"
     snapshot_queue_url: str = ""
     channel_fetch_queue_url: str = ""
     stock_push_retry_queue_url: str = ""
@@ -37,6 +38,8 @@ class Settings(BaseModel):
     oms_biteship_api_base: str = ""
     polled_carriers: str = "anteraja,pos"
     poll_every_minutes: int = Field(default=60, ge=5)
+    # Refunds of own channels' online payments (Xendit-style refund API); the key in SSM payments/secret_key.
+    oms_payments_api_base: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -13,15 +13,17 @@ from pydantic import BaseModel
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import batch_get, from_item, to_item
 from oms.domain.promising_defaults import default_promising_rules
+from oms.domain.return_policy import SkuFacts, default_policy
 from oms.domain.sourcing_defaults import default_rules
 from oms.errors import StaleWrite
 from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
 from oms.models.promising import PromisingRules
+from oms.models.returns import ReturnPolicy
 from oms.models.sourcing import SourcingRules
 from oms.ports import CatalogRepository
 
-RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules)
+RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules, ReturnPolicy)
 
 
 class DynamoCatalog(CatalogRepository):
@@ -39,6 +41,15 @@ class DynamoCatalog(CatalogRepository):
         for item in batch_get(self.table, keys, projection="pk, weight_g"):
             if "weight_g" in item:
                 out[item["pk"]["S"].removeprefix("SKU#")] = int(item["weight_g"]["N"])
+        return out
+
+    def sku_facts(self, skus: set[str]) -> dict[str, SkuFacts]:
+        """Category and supplier of the SKUs the catalog knows (returns: policy rules, vendor returns)."""
+        keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
+        out = {}
+        for item in batch_get(self.table, keys, projection="pk, category, supplier"):
+            values = from_item(item)
+            out[values["pk"].removeprefix("SKU#")] = SkuFacts(values.get("category"), values.get("supplier"))
         return out
 
     def put_sku(self, sku: str, **attributes: Any) -> None:
@@ -74,6 +85,10 @@ class CachedCatalog(CatalogRepository):
                 if sku in found:
                     self._weights[sku] = (now + self.max_age, found[sku])
         return {sku: self._weights[sku][1] for sku in skus if sku in self._weights}
+
+    def sku_facts(self, skus: set[str]) -> dict[str, SkuFacts]:
+        """Not cached: returns are rare next to orders, and a category change should apply at once."""
+        return self.inner.sku_facts(skus)  # type: ignore[attr-defined]
 
     def known_skus(self, skus: set[str]) -> set[str]:
         now = time.monotonic()
@@ -124,7 +139,7 @@ class DynamoReferenceData:
         )
         return model.model_validate_json(item["rules"]["S"]) if item else None
 
-    def put_rule_set(self, kind: str, rules: SourcingRules | PromisingRules, expected_version: int | None) -> None:
+    def put_rule_set(self, kind: str, rules: BaseModel, expected_version: int | None) -> None:
         """Saves if the stored version is still expected_version (None: nothing stored yet)."""
         condition = "attribute_not_exists(pk)" if expected_version is None else "version = :v"
         args: dict[str, Any] = {}
@@ -169,7 +184,7 @@ class CachedReferenceData:
         self.max_age = max_age
         self._nodes: tuple[float, dict[str, Node]] | None = None
         self._policies: tuple[float, dict[str, ChannelStockPolicy]] | None = None
-        self._rules: dict[str, tuple[float, SourcingRules | PromisingRules]] = {}
+        self._rules: dict[str, tuple[float, BaseModel]] = {}
 
     def nodes(self) -> dict[str, Node]:
         now = time.monotonic()
@@ -203,10 +218,13 @@ class CachedReferenceData:
     def promising_rules(self) -> PromisingRules:
         return self._rule_set("promising", PromisingRules, default_promising_rules)
 
+    def returns_policy(self) -> ReturnPolicy:
+        return self._rule_set("returns", ReturnPolicy, default_policy)
+
     def stored_rules(self, kind: str, model: type[RuleSet]) -> RuleSet | None:
         return self.inner.rule_set(kind, model)
 
-    def put_rules(self, kind: str, rules: SourcingRules | PromisingRules, expected_version: int | None) -> None:
+    def put_rules(self, kind: str, rules: BaseModel, expected_version: int | None) -> None:
         self.inner.put_rule_set(kind, rules, expected_version)
         self._rules.pop(kind, None)
 

@@ -258,6 +258,14 @@ class DynamoOrders(OrderRepository):
         )
         return self.get(item["order_id"]["S"]) if item else None
 
+    def order_id_for_number(self, order_number: str) -> str | None:
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table, Key={"pk": {"S": f"NUMBER#{order_number}"}, "sk": {"S": "NUMBER"}})
+            .get("Item")
+        )
+        return item["order_id"]["S"] if item else None
+
     def claim_tracking(self, tracking_number: str, carrier: str, fulfillment_id: str) -> str:
         """Tie a tracking number to its parcel (pk TRACKING#<number>), once: the parcel that holds it."""
         key = {"pk": {"S": f"TRACKING#{tracking_number}"}, "sk": {"S": "TRACKING"}}

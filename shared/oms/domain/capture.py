@@ -195,6 +195,7 @@ def merge(
         sourcing_round=existing.sourcing_round,
         excluded_nodes=existing.excluded_nodes,
         flags=channel_flags(draft, existing.flags, now),
+        returns=existing.returns,
         changed_by=f"channel:{draft.channel.value}",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from oms.domain.geo import place
 from oms.models.events import DomainEvent, EventType, ParcelDeliveredDetail
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus, ShortageAction
+from oms.models.returns import RefundStatus, Rma, RmaStatus
 
 
 def _destination(order: Order) -> dict | None:
@@ -177,6 +178,58 @@ def _parcel_delivered(order: Order, fulfillment: Fulfillment) -> DomainEvent | N
     )
 
 
+def return_detail(order: Order, rma: Rma) -> dict:
+    """What a return event carries: the order's ids and the RMA (no names, addresses or contacts)."""
+    return {
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "channel": order.channel.value,
+        "channel_order_id": order.channel_order_id,
+        "currency": order.currency,
+        "version": order.version,
+        "changed_by": order.changed_by,
+        "rma": rma.model_dump(mode="json"),
+    }
+
+
+def _return_events(old: Order, new: Order) -> list[DomainEvent]:
+    """One event per RMA step: authorized, received, inspected, closed; the refund requested, completed, failed."""
+    events = []
+    before = {rma.rma_id: rma for rma in old.returns}
+    R, F, T = RmaStatus, RefundStatus, EventType
+    for rma in new.returns:
+        was = before.get(rma.rma_id)
+        types = []
+        if was is None:
+            types.append(T.return_authorized)
+        if rma.status is not R.authorized and (was is None or was.status is R.authorized):
+            types.append(T.return_received)
+        if rma.status in (R.inspected, R.closed) and (was is None or was.status not in (R.inspected, R.closed)):
+            types.append(T.return_inspected)
+        if rma.status is R.closed and (was is None or was.status is not R.closed):
+            types.append(T.return_closed)
+        refund, had = rma.refund, (was.refund if was else None)
+        moved = had is None or refund.status is not had.status or refund.attempt != had.attempt
+        if moved and refund.status is F.requested:
+            types.append(T.refund_requested)
+        elif moved and refund.status is F.completed:
+            types.append(T.refund_completed)
+        elif moved and refund.status is F.failed:
+            types.append(T.refund_failed)
+        detail = return_detail(new, rma)
+        events += [
+            DomainEvent(
+                event_id=f"{new.order_id}:v{new.version}:{kind.value}:{rma.rma_id}",
+                event_type=kind,
+                occurred_at=new.updated_at,
+                order_id=new.order_id,
+                detail=detail,
+            )
+            for kind in types
+        ]
+    return events
+
+
 def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     if old is None:  # a new order may come flagged already (a marketplace's cancel request, an unknown status)
         flagged = [_event(new, EventType.order_flagged)] if new.flags else []
@@ -184,6 +237,8 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
     events = [_event(new, EventType.order_updated), *_sourcing_events(old, new), *_status_events(old, new)]
+    if new.returns != old.returns:
+        events += _return_events(old, new)
     if delivery_place(new) != delivery_place(old):
         events.append(_event(new, EventType.order_address_changed))
     if {(f.code, f.fulfillment_id) for f in new.flags} - {(f.code, f.fulfillment_id) for f in old.flags}:

@@ -8,15 +8,18 @@ from typing import Protocol, TypeVar
 
 from oms.errors import Conflict
 from oms.models.promising import PromisingRules
+from oms.models.returns import ReturnPolicy
 from oms.models.sourcing import SourcingRules
 
-RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules)
+RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules, ReturnPolicy)
 
 
 class RuleStore(Protocol):
-    def stored_rules(self, kind: str, model: type) -> SourcingRules | PromisingRules | None: ...
+    def stored_rules(self, kind: str, model: type) -> SourcingRules | PromisingRules | ReturnPolicy | None: ...
 
-    def put_rules(self, kind: str, rules: SourcingRules | PromisingRules, expected_version: int | None) -> None: ...
+    def put_rules(
+        self, kind: str, rules: SourcingRules | PromisingRules | ReturnPolicy, expected_version: int | None
+    ) -> None: ...
 
 
 def save_rule_set(store: RuleStore, kind: str, body: RuleSet, now: datetime) -> RuleSet:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 from oms.domain.events import delivery_place
 from oms.domain.lifecycle import FINAL, LIVE
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus
+from oms.models.returns import RefundStatus, Rma, RmaStatus
 from oms.models.timeline import TimelineEntry
 
 S = FulfillmentStatus
@@ -48,6 +49,8 @@ def entries_for_change(old: Order | None, new: Order) -> list[TimelineEntry]:
     else:
         out += _order_changes(old, new)
         out += _parcel_changes(old, new)
+        if new.returns != old.returns:
+            out += _return_changes(old, new)
     for hold in new.holds:
         if old is None or hold.code not in {h.code for h in old.holds}:
             out.append(_Entry("hold", f"held: {hold.code.value} ({hold.message})"))
@@ -148,3 +151,64 @@ def _parcel_public(parcel: Fulfillment) -> str | None:
 
 def _lines(parcel: Fulfillment) -> str:
     return ", ".join(f"{line.sku} x{line.quantity}" for line in parcel.lines)
+
+
+def _return_changes(old: Order, new: Order) -> list[_Entry]:
+    out = []
+    before = {rma.rma_id: rma for rma in old.returns}
+    for rma in new.returns:
+        was = before.get(rma.rma_id)
+        out += _rma_changes(was, rma, new.currency)
+    return out
+
+
+def _rma_changes(was: Rma | None, rma: Rma, currency: str) -> list[_Entry]:
+    out = []
+    rid, place = rma.rma_id, rma.destination.node_id or f"supplier {rma.destination.supplier}"
+    if was is None:
+        units = ", ".join(f"{line.sku} x{line.quantity} ({line.reason.value})" for line in rma.lines)
+        if rma.forwarded_from:
+            out.append(_Entry("return", f"{rid}: {units} forwarded from {rma.forwarded_from} to {place}"))
+        else:
+            what = f"{rid} authorized: {units}, {rma.method.value} to {place} ({rma.destination.why})"
+            out.append(_Entry("return", what, f"Return {rid} accepted"))
+    if rma.received_at is not None and (was is None or was.received_at is None):
+        got, announced = rma.received_units, sum(line.quantity for line in rma.lines)
+        what = f"{rid} received at {place}: {got} of {announced} unit(s)"
+        if rma.unexpected:
+            what += f"; {sum(item.quantity for item in rma.unexpected)} unexpected item(s) set aside"
+        public = None if rma.forwarded_from else f"Return {rid} received"
+        out.append(_Entry("return", what, public))
+    for line in rma.lines:
+        had = len(next((w.inspections for w in (was.lines if was else []) if w.line_id == line.line_id), []))
+        for entry in line.inspections[had:]:
+            what = f"{rid}: {line.sku} x{entry.quantity} {entry.condition.value} -> {entry.disposition.value}"
+            if entry.forwarded_to:
+                what += f" ({entry.forwarded_to})"
+            elif entry.supplier:
+                what += f" ({entry.supplier})"
+            out.append(_Entry("return", what))
+    out += _refund_changes(was, rma, currency)
+    if rma.status is RmaStatus.closed and (was is None or was.status is not RmaStatus.closed):
+        out.append(_Entry("return", f"{rid} closed"))
+    return out
+
+
+def _refund_changes(was: Rma | None, rma: Rma, currency: str) -> list[_Entry]:
+    out = []
+    rid, refund = rma.rma_id, rma.refund
+    if rma.exchange_order_id and (was is None or was.exchange_order_id is None):
+        out.append(_Entry("return", f"{rid}: exchange order {rma.exchange_order_id} created", "Replacement on its way"))
+    had = was.refund if was else None
+    if had is not None and refund.status is had.status and refund.attempt == had.attempt:
+        return out
+    if refund.status is RefundStatus.requested:
+        parts = ", ".join(f"{part.label} {part.amount}" for part in refund.parts)
+        what = f"{rid}: refund of {currency} {refund.amount} requested ({refund.method.value}; {parts})"
+        out.append(_Entry("refund", what, "Refund requested"))
+    elif refund.status is RefundStatus.completed:
+        ref = f" ({refund.reference})" if refund.reference else ""
+        out.append(_Entry("refund", f"{rid}: refund of {currency} {refund.amount} completed{ref}", "Refund completed"))
+    elif refund.status is RefundStatus.failed:
+        out.append(_Entry("refund", f"{rid}: refund failed: {refund.failure or 'no reason given'}"))
+    return out

@@ -18,7 +18,7 @@ from oms.domain.lifecycle import ENDED
 from oms.errors import NotFound, TooManyRequests
 from oms.models.order import Order
 from oms.models.timeline import TimelineEntry
-from oms.models.tracking import TrackedEvent, TrackedParcel, Tracking
+from oms.models.tracking import TrackedEvent, TrackedParcel, TrackedReturn, Tracking
 
 WRONG_CONTACTS_PER_HOUR = 10
 
@@ -112,4 +112,15 @@ class TrackingService:
             placed_on=order.placed_at.date(),
             parcels=parcels,
             timeline=events,
+            returns=[
+                TrackedReturn(
+                    rma_id=rma.rma_id,
+                    status=rma.status,
+                    items=sum(line.quantity for line in rma.lines),
+                    refund_status=rma.refund.status,
+                    exchange=rma.exchange_order_id is not None,
+                )
+                for rma in order.returns
+                if rma.forwarded_from is None  # transfers between nodes are the retailer's business
+            ],
         )

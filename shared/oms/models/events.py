@@ -30,6 +30,26 @@ class EventType(StrEnum):
     fulfillment_shipped = "FulfillmentShipped"
     parcel_delivered = "ParcelDelivered"
     order_flagged = "OrderFlagged"
+    return_authorized = "ReturnAuthorized"
+    return_received = "ReturnReceived"
+    return_inspected = "ReturnInspected"
+    return_closed = "ReturnClosed"
+    refund_requested = "RefundRequested"
+    refund_completed = "RefundCompleted"
+    refund_failed = "RefundFailed"
+
+
+RETURN_EVENTS = frozenset(
+    {
+        EventType.return_authorized,
+        EventType.return_received,
+        EventType.return_inspected,
+        EventType.return_closed,
+        EventType.refund_requested,
+        EventType.refund_completed,
+        EventType.refund_failed,
+    }
+)
 
 
 class DomainEvent(BaseModel):

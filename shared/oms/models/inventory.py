@@ -78,6 +78,11 @@ class NodeSettings(_Model):
     )
     default_safety_stock: Units = Field(default=0, description="Safety stock for SKUs first counted at this node")
     snapshot_mode: SnapshotMode = SnapshotMode.apply
+    accepts_returns: bool = Field(default=False, description="Takes returns in (a drop-off store, a return center)")
+    return_center: bool = Field(default=False, description="Where shipped-back returns go (the nearest one)")
+    restocks_returns: bool = Field(
+        default=True, description="Resellable returns go back to its stock; else they are forwarded to a return center"
+    )
     reconcile_correct: bool = Field(default=True, description="Reconciliation corrects drift (else only reports it)")
     reconcile_max_units: Units | None = Field(
         default=None, description="Drifts larger than this are reported for a person, never corrected automatically"

@@ -424,7 +424,13 @@ class Order(OrderDraft):
         default=None, description="Who made the latest change: channel:<name>, sourcing, node:<id>, carrier:<name>, ops"
     )
     flags: list[Flag] = Field(default_factory=list, description="What the watchers found (at risk, late)")
+    # Rma is set in this module by oms.models.returns, which needs this module first.
+    returns: list[Rma] = Field(default_factory=list, description="Its RMAs (oms.domain.returns), newest last")  # noqa: F821
 
     @property
     def hold_codes(self) -> list[str]:
         return [hold.code.value for hold in self.holds]
+
+
+# Rma needs this module's base types (Model, Amount, Channel): oms.models.returns completes Order when it loads.
+from oms.models import returns as _returns  # noqa: E402,F401

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from oms.models.order import FulfillmentStatus, Model, OrderStatus
+from oms.models.returns import RefundStatus, RmaStatus
 
 
 class TrackedParcel(Model):
@@ -29,9 +30,18 @@ class TrackedEvent(Model):
     what: str
 
 
+class TrackedReturn(Model):
+    rma_id: str
+    status: RmaStatus
+    items: int = Field(description="Units on the return")
+    refund_status: RefundStatus
+    exchange: bool = Field(default=False, description="A replacement order was created instead of a refund")
+
+
 class Tracking(Model):
     order_number: str
     status: OrderStatus
     placed_on: date
     parcels: list[TrackedParcel]
     timeline: list[TrackedEvent]
+    returns: list[TrackedReturn] = Field(default_factory=list)

@@ -1,0 +1,1269 @@
+"""Returns: the policy as rules (oms.domain.return_policy) and the RMA's life (oms.domain.returns), over
+in-memory fakes. One web order of four lines, delivered from a DC near Jakarta, is returned in pieces.
+
+The order (IDR, shipping 20 000, an order discount of 100 000 on top of a line discount):
+
+    line  sku      qty  price    line discount  net       paid per unit (90 % of net)
+    1     SHIRT    2    100 000  0              200 000   90 000
+    2     CAP      1    110 000  10 000         100 000   90 000
+    3     BLENDER  1    500 000  0              500 000   450 000  (supplier ACME)
+    4     COFFEE   4    50 000   0              200 000   45 000   (food)
+
+    goods 900 000 + shipping 20 000 = grand total 920 000
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from oms.domain.return_policy import (
+    Delivered,
+    SkuFacts,
+    check_line,
+    default_policy,
+    delivered_lines,
+    refund_amount,
+    returned_lines,
+    route,
+    rule_for,
+    unit_refunds,
+)
+from oms.domain.returns import ReturnRefused, ReturnsService, ReturnStepRefused, refund_method, rma_order_number
+from oms.errors import Conflict, Forbidden, NotFound, StaleWrite
+from oms.models.inventory import Node
+from oms.models.order import Channel, Fulfillment, FulfillmentLine, FulfillmentStatus, Order, OrderDraft
+from oms.models.returns import (
+    Destination,
+    Disposition,
+    InspectedUnits,
+    Payer,
+    ReceivedLine,
+    Refund,
+    RefundMethod,
+    RefundOutcomeKind,
+    RefundReport,
+    RefundStatus,
+    RefundTiming,
+    ReturnAccepted,
+    ReturnCreate,
+    ReturnInspection,
+    ReturnLineRequest,
+    ReturnMethod,
+    ReturnPolicy,
+    ReturnReason,
+    ReturnReceipt,
+    ReturnRule,
+    Rma,
+    RmaLine,
+    RmaStatus,
+    ShipBackTo,
+    ShippingRefund,
+    UnexpectedItem,
+)
+from tests.builders import draft_values
+
+PLACED_AT = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+DELIVERED_AT = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
+NOW = DELIVERED_AT + timedelta(days=3)
+
+ORDER_ID = "ord_RETURNS1"
+NUMBER = "OMS-0000123"
+SKUS = {"1": "SHIRT", "2": "CAP", "3": "BLENDER", "4": "COFFEE"}
+ALL_DELIVERED = {"1": 2, "2": 1, "3": 1, "4": 4}
+PAID_PER_UNIT = {"1": Decimal(90000), "2": Decimal(90000), "3": Decimal(450000), "4": Decimal(45000)}
+
+LINES = [
+    {"line_id": "1", "sku": "SHIRT", "quantity": 2, "unit_price": "100000"},
+    {"line_id": "2", "sku": "CAP", "quantity": 1, "unit_price": "110000", "discount": "10000"},
+    {"line_id": "3", "sku": "BLENDER", "quantity": 1, "unit_price": "500000"},
+    {"line_id": "4", "sku": "COFFEE", "quantity": 4, "unit_price": "50000"},
+]
+TOTALS = {"subtotal": "1010000", "discount": "110000", "shipping": "20000", "grand_total": "920000"}
+
+JAKARTA_BUYER = {
+    "name": "Siti Rahayu",
+    "line1": "Jl. Kebon Jeruk Raya No. 27",
+    "city": "Jakarta Barat",
+    "province": "DKI Jakarta",
+    "postal_code": "11530",
+    "lat": "-6.1683",
+    "lng": "106.7588",
+}
+SURABAYA_BUYER = JAKARTA_BUYER | {"city": "Surabaya", "province": "Jawa Timur", "lat": "-7.2575", "lng": "112.7521"}
+
+FACTS = {
+    "SHIRT": SkuFacts(category="apparel"),
+    "SHIRT-L": SkuFacts(category="apparel"),
+    "CAP": SkuFacts(category="apparel"),
+    "BLENDER": SkuFacts(category="appliances", supplier="ACME"),
+    "COFFEE": SkuFacts(category="food"),
+}
+
+
+def rma_id(n: int) -> str:
+    return f"RMA-{NUMBER}-{n}"
+
+
+# ---------------------------------------------------------------- nodes
+
+
+def a_node(node_id: str, kind: str, city: str, province: str, lat: str, lng: str, **flags: Any) -> Node:
+    return Node(
+        node_id=node_id,
+        name=node_id,
+        kind=kind,
+        city=city,
+        province=province,
+        lat=Decimal(lat),
+        lng=Decimal(lng),
+        **flags,
+    )
+
+
+CENTER = {"accepts_returns": True, "return_center": True}
+TAKES_NOT_RESELLS = {"accepts_returns": True, "restocks_returns": False}  # forwards resellable returns
+NODES = {
+    node.node_id: node
+    for node in [
+        a_node("DC-JKT", "dc", "Jakarta Timur", "DKI Jakarta", "-6.2250", "106.9004", **CENTER),
+        a_node("DC-SBY", "dc", "Surabaya", "Jawa Timur", "-7.2575", "112.7521", **CENTER),
+        a_node("DC-CKG", "dc", "Bekasi", "Jawa Barat", "-6.2615", "107.1526"),  # ships; takes no returns
+        a_node("ST-BDG", "store", "Bandung", "Jawa Barat", "-6.9175", "107.6191", accepts_returns=True),
+        a_node("ST-MAL", "store", "Jakarta Pusat", "DKI Jakarta", "-6.1865", "106.8341", **TAKES_NOT_RESELLS),
+        a_node("ST-OFF", "store", "Bogor", "Jawa Barat", "-6.5950", "106.8166", accepts_returns=True, enabled=False),
+        a_node("ST-NOR", "store", "Depok", "Jawa Barat", "-6.4025", "106.7942"),  # takes no returns
+    ]
+}
+
+
+# ---------------------------------------------------------------- orders
+
+
+def a_parcel(
+    n: int,
+    lines: dict[str, int],
+    node_id: str = "DC-CKG",
+    status: FulfillmentStatus = FulfillmentStatus.delivered,
+    at: datetime = DELIVERED_AT,
+) -> Fulfillment:
+    return Fulfillment(
+        fulfillment_id=f"{ORDER_ID}-F{n}",
+        node_id=node_id,
+        delivery_method="ship",
+        service_level="regular",
+        status=status,
+        lines=[FulfillmentLine(line_id=line_id, sku=SKUS[line_id], quantity=q) for line_id, q in lines.items()],
+        reservation_id=f"RES-{n}",
+        planned_cost=Decimal(9000),
+        round=1,
+        created_at=PLACED_AT,
+        status_at=at,
+    )
+
+
+def an_order(parcels: list[Fulfillment] | None = None, **overrides: Any) -> Order:
+    values = draft_values(
+        channel="web",
+        channel_order_id="W-1001",
+        placed_at=PLACED_AT,
+        channel_updated_at=PLACED_AT,
+        shipping_address=JAKARTA_BUYER,
+        payment={"status": "paid", "cod": False, "method": "card"},
+        lines=LINES,
+        totals=TOTALS,
+    )
+    values |= {
+        "order_id": ORDER_ID,
+        "order_number": NUMBER,
+        "status": "delivered",
+        "priority": 5,
+        "created_at": PLACED_AT,
+        "updated_at": DELIVERED_AT,
+        "version": 7,
+        "content_hash": "h",
+        "fulfillments": [a_parcel(1, ALL_DELIVERED)] if parcels is None else parcels,
+    }
+    values |= overrides
+    return Order.model_validate(values)
+
+
+# ---------------------------------------------------------------- policy and requests
+
+
+def a_rule(name: str = "standard", **values: Any) -> ReturnRule:
+    values.setdefault("defective_to_supplier", True)
+    return ReturnRule(name=name, **values)
+
+
+def a_policy(*rules: ReturnRule) -> ReturnPolicy:
+    return ReturnPolicy(rules=list(rules) or [a_rule()])
+
+
+def ask(line_id: str, quantity: int = 1, reason: str = "changed_mind", exchange_sku: str | None = None):
+    return ReturnLineRequest(line_id=line_id, quantity=quantity, reason=reason, exchange_sku=exchange_sku)
+
+
+def a_request(
+    *lines: ReturnLineRequest,
+    drop_off: str | None = None,
+    resolution: str = "refund",
+    request_id: str | None = None,
+) -> ReturnCreate:
+    return ReturnCreate(
+        order_id=ORDER_ID,
+        lines=list(lines),
+        method="store_drop_off" if drop_off else "ship_back",
+        drop_off_node_id=drop_off,
+        resolution=resolution,
+        request_id=request_id,
+    )
+
+
+def a_receipt(counts: dict[str, int], **values: Any) -> ReturnReceipt:
+    return ReturnReceipt(lines=[ReceivedLine(line_id=k, quantity=v) for k, v in counts.items()], **values)
+
+
+def an_inspection(*units: tuple[str, str, int]) -> ReturnInspection:
+    return ReturnInspection(units=[InspectedUnits(line_id=i, condition=c, quantity=q) for i, c, q in units])
+
+
+# ---------------------------------------------------------------- fakes
+
+
+class MemoryOrders:
+    """The Orders port: a dict, a version check, and `conflicts` concurrent writers to lose to."""
+
+    def __init__(self, *orders: Order) -> None:
+        self.orders = {order.order_id: order for order in orders}
+        self.writes = 0
+        self.conflicts = 0
+
+    def get(self, order_id: str, consistent: bool = False) -> Order | None:
+        return self.orders.get(order_id)
+
+    def replace(self, order: Order, expected_version: int) -> None:
+        current = self.orders[order.order_id]
+        if self.conflicts:  # someone else changed the order (not its returns) just before us
+            self.conflicts -= 1
+            self.orders[order.order_id] = current.model_copy(
+                update={"version": current.version + 1, "changed_by": "carrier:jne"}
+            )
+            raise StaleWrite("changed")
+        if current.version != expected_version:
+            raise StaleWrite("changed")
+        self.orders[order.order_id] = order
+        self.writes += 1
+
+    def order_id_for_number(self, order_number: str) -> str | None:
+        return next((o.order_id for o in self.orders.values() if o.order_number == order_number), None)
+
+
+class RecordingInventory:
+    """Records each restock; a movement id seen before is a duplicate and moves nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int, str]] = []
+        self.applied: dict[str, tuple[str, str, int]] = {}
+
+    def restock(self, sku: str, node_id: str, quantity: int, movement_id: str, now: datetime) -> str:
+        self.calls.append((sku, node_id, quantity, movement_id))
+        if movement_id in self.applied:
+            return "duplicate"
+        self.applied[movement_id] = (sku, node_id, quantity)
+        return "applied"
+
+    def on_hand(self, sku: str, node_id: str) -> int:
+        return sum(q for s, n, q in self.applied.values() if (s, n) == (sku, node_id))
+
+
+class CaptureFake:
+    def __init__(self) -> None:
+        self.drafts: list[OrderDraft] = []
+
+    def __call__(self, draft: OrderDraft) -> str:
+        self.drafts.append(draft)
+        return f"ord_EXCHANGE{len(self.drafts)}"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def sku_facts(skus: set[str]) -> dict[str, SkuFacts]:
+    return {sku: FACTS[sku] for sku in skus if sku in FACTS}
+
+
+class World:
+    def __init__(
+        self,
+        order: Order | None = None,
+        policy: ReturnPolicy | None = None,
+        nodes: dict[str, Node] | None = None,
+        capture: bool = True,
+    ) -> None:
+        self.orders = MemoryOrders(order or an_order())
+        self.inventory = RecordingInventory()
+        self.captured = CaptureFake()
+        self.clock = Clock(NOW)
+        self.policy = policy or a_policy()
+        self.nodes = dict(NODES if nodes is None else nodes)
+        self.service = ReturnsService(
+            self.orders,
+            self.inventory,
+            lambda: self.policy,
+            lambda: self.nodes,
+            sku_facts,
+            self.captured if capture else None,
+            self.clock,
+        )
+
+    @property
+    def order(self) -> Order:
+        return self.orders.orders[ORDER_ID]
+
+    def rma(self, n: int) -> Rma:
+        return next(r for r in self.order.returns if r.rma_id == rma_id(n))
+
+    def create(self, *lines: ReturnLineRequest, **kw: Any) -> ReturnAccepted:
+        return self.service.create(a_request(*lines, **kw), by="cs:alice")
+
+    def receive(self, n: int, counts: dict[str, int], **kw: Any) -> Rma:
+        return self.service.receive(rma_id(n), a_receipt(counts), by="node:DC-JKT", **kw)
+
+    def inspect(self, n: int, *units: tuple[str, str, int], **kw: Any) -> Rma:
+        return self.service.inspect(rma_id(n), an_inspection(*units), by="node:DC-JKT", **kw)
+
+    def unchanged_since(self, before: Order) -> bool:
+        return self.order == before
+
+
+def refused_rules(error: pytest.ExceptionInfo[ReturnRefused]) -> list[tuple[str | None, str]]:
+    return [(d["line_id"], d["rule"]) for d in error.value.details]
+
+
+# ================================================================ 1. policy checks
+
+
+def test_a_return_after_the_window_is_refused_and_on_its_last_moment_accepted():
+    late = World()
+    late.clock.now = DELIVERED_AT + timedelta(days=14, seconds=1)
+    with pytest.raises(ReturnRefused) as refused:
+        late.create(ask("1"))
+    assert refused.value.status_code == 422
+    assert refused_rules(refused) == [("1", "return_window")]
+    assert "14 days" in refused.value.details[0]["message"]
+
+    on_time = World()
+    on_time.clock.now = DELIVERED_AT + timedelta(days=14)
+    assert on_time.create(ask("1")).outcome == "created"
+
+
+def test_the_window_runs_from_the_latest_delivery_of_the_line():
+    parcels = [
+        a_parcel(1, {"1": 1, "2": 1, "3": 1, "4": 4}),
+        a_parcel(2, {"1": 1}, at=DELIVERED_AT + timedelta(days=10)),
+    ]
+    world = World(an_order(parcels))
+    world.clock.now = DELIVERED_AT + timedelta(days=20)
+    assert world.create(ask("1", 2)).rmas[0].lines[0].quantity == 2
+    with pytest.raises(ReturnRefused) as refused:
+        world.create(ask("2"))
+    assert refused_rules(refused) == [("2", "return_window")]
+
+
+def test_no_more_than_delivered_less_what_is_already_on_returns():
+    parcels = [
+        a_parcel(1, {"1": 2, "2": 1, "3": 1, "4": 2}),
+        a_parcel(2, {"4": 2}, status=FulfillmentStatus.in_transit),
+    ]
+    world = World(an_order(parcels))
+    with pytest.raises(ReturnRefused) as refused:
+        world.create(ask("4", 3))  # two are still on the road
+    assert refused_rules(refused) == [("4", "quantity")]
+    assert "(2 may be returned)" in refused.value.details[0]["message"]
+
+    world.create(ask("1", 1))
+    with pytest.raises(ReturnRefused) as again:
+        world.create(ask("1", 2))
+    assert refused_rules(again) == [("1", "quantity")]
+    assert "1 already returned (1 may be returned)" in again.value.details[0]["message"]
+    assert world.create(ask("1", 1)).outcome == "created"
+
+
+def test_a_line_or_an_order_never_delivered_cannot_be_returned():
+    in_transit = [a_parcel(1, {"1": 2, "2": 1}), a_parcel(2, {"3": 1, "4": 4}, status=FulfillmentStatus.in_transit)]
+    with pytest.raises(ReturnRefused) as refused:
+        World(an_order(in_transit)).create(ask("3", reason="defective"))
+    assert refused_rules(refused) == [("3", "not_delivered")]
+
+    with pytest.raises(ReturnRefused) as nothing:
+        World(an_order([])).create(ask("1"))
+    assert refused_rules(nothing) == [("1", "not_delivered")]
+
+
+def test_a_picked_up_parcel_counts_as_delivered():
+    parcels = [a_parcel(1, ALL_DELIVERED, node_id="ST-BDG", status=FulfillmentStatus.picked_up)]
+    assert World(an_order(parcels)).create(ask("1")).outcome == "created"
+
+
+def test_an_unknown_line_is_refused():
+    with pytest.raises(ReturnRefused) as refused:
+        World().create(ask("9"))
+    assert refused_rules(refused) == [("9", "unknown_line")]
+
+
+def test_a_non_returnable_sku_or_rule_is_refused_naming_the_rule():
+    policy = a_policy(a_rule(non_returnable_skus=["CAP"]))
+    with pytest.raises(ReturnRefused) as sku:
+        World(policy=policy).create(ask("2"))
+    assert refused_rules(sku) == [("2", "non_returnable")]
+    assert "'standard'" in sku.value.details[0]["message"]
+
+    with pytest.raises(ReturnRefused) as food:  # default policy: food only when it is the seller's fault
+        World(policy=default_policy()).create(ask("4", reason="changed_mind"))
+    assert refused_rules(food) == [("4", "non_returnable")]
+    assert "'food'" in food.value.details[0]["message"]
+
+
+def test_a_line_no_rule_covers_is_refused():
+    policy = a_policy(a_rule("marketplaces only", channels=[Channel.shopee, Channel.lazada]))
+    with pytest.raises(ReturnRefused) as refused:
+        World(policy=policy).create(ask("1"))
+    assert refused_rules(refused) == [("1", "no_rule")]
+
+
+@pytest.mark.parametrize("store", ["ST-NOR", "ST-OFF", "ST-GONE"], ids=["no returns", "disabled", "unknown"])
+def test_a_drop_off_where_returns_are_not_taken_is_refused(store: str):
+    with pytest.raises(ReturnRefused) as refused:
+        World().create(ask("1"), drop_off=store)
+    assert refused_rules(refused) == [(None, "drop_off_store")]
+
+
+def test_every_broken_rule_is_named_and_a_refused_request_changes_nothing():
+    world = World(policy=default_policy())
+    before = world.order
+    with pytest.raises(ReturnRefused) as refused:
+        world.create(ask("1", 3), ask("4"), ask("9"), drop_off="ST-NOR", request_id="req-1")
+    assert refused_rules(refused) == [
+        (None, "drop_off_store"),
+        ("1", "quantity"),
+        ("4", "non_returnable"),
+        ("9", "unknown_line"),
+    ]
+    assert str(refused.value).startswith("drop_off_store:") and "(and 3 more)" in str(refused.value)
+    assert world.unchanged_since(before) and world.order.returns == [] and world.orders.writes == 0
+    # The same request_id, corrected, is a new request (nothing was kept of the refused one).
+    assert world.create(ask("1", 2), request_id="req-1").outcome == "created"
+
+
+def test_a_marketplace_key_may_not_return_another_channels_order():
+    world = World()
+    with pytest.raises(Forbidden):
+        world.service.create(a_request(ask("1")), by="channel:shopee", acting_for={Channel.shopee})
+    assert world.orders.writes == 0
+    with pytest.raises(NotFound):
+        world.service.create(a_request(ask("1")).model_copy(update={"order_id": "ord_NONE"}), by="cs:alice")
+
+
+# ================================================================ 2. rule_for
+
+
+@pytest.mark.parametrize(
+    ("channel", "category", "reason", "rule"),
+    [
+        (Channel.web, "food", ReturnReason.changed_mind, "food"),
+        (Channel.web, "food", ReturnReason.defective, "food, seller's fault"),
+        (Channel.shopee, "food", ReturnReason.damaged_in_transit, "food, seller's fault"),
+        (Channel.shopee, "food", ReturnReason.wrong_size, "food"),
+        (Channel.shopee, "apparel", ReturnReason.changed_mind, "marketplaces"),
+        (Channel.tokopedia, None, ReturnReason.defective, "marketplaces"),
+        (Channel.web, "apparel", ReturnReason.changed_mind, "default"),
+        (Channel.shopify, None, ReturnReason.other, "default"),
+    ],
+)
+def test_the_default_policy_picks_the_first_rule_by_channel_category_and_reason(channel, category, reason, rule):
+    assert rule_for(default_policy(), channel, category, reason).name == rule
+
+
+def test_the_default_policy_terms():
+    rules = {rule.name: rule for rule in default_policy().rules}
+    assert rules["food, seller's fault"].window_days == 3 and not rules["food"].returnable
+    assert rules["marketplaces"].return_shipping_paid_by is Payer.seller and rules["marketplaces"].window_days == 15
+    assert rules["default"].window_days == 14 and rules["default"].return_shipping_fee == 15000
+
+
+def test_rule_for_takes_the_first_match_in_order_and_none_when_nothing_matches():
+    policy = a_policy(
+        a_rule("wrong size, web", channels=[Channel.web], reasons=[ReturnReason.wrong_size]),
+        a_rule("apparel", categories=["apparel"]),
+        a_rule("apparel again", categories=["apparel"]),
+    )
+    assert rule_for(policy, Channel.web, "apparel", ReturnReason.wrong_size).name == "wrong size, web"
+    assert rule_for(policy, Channel.pos, "apparel", ReturnReason.wrong_size).name == "apparel"
+    assert rule_for(policy, Channel.web, "apparel", ReturnReason.other).name == "apparel"
+    assert rule_for(policy, Channel.web, None, ReturnReason.other) is None  # an unknown category is no category
+
+
+def test_check_line_names_the_first_rule_broken_in_order():
+    rule = a_rule(returnable=False)
+    got = Delivered(2, DELIVERED_AT, "DC-CKG")
+    late = DELIVERED_AT + timedelta(days=99)
+    assert check_line(rule, "1", "SHIRT", 1, None, 0, late).rule == "not_delivered"
+    assert check_line(rule, "1", "SHIRT", 3, got, 0, late).rule == "quantity"
+    assert check_line(None, "1", "SHIRT", 1, got, 0, late).rule == "no_rule"
+    assert check_line(rule, "1", "SHIRT", 1, got, 0, late).rule == "non_returnable"
+    assert check_line(a_rule(), "1", "SHIRT", 1, got, 0, late).rule == "return_window"
+    assert check_line(a_rule(), "1", "SHIRT", 2, got, 0, NOW) is None
+
+
+# ================================================================ 3. routing and split
+
+
+def test_a_store_drop_off_goes_to_that_store():
+    rma = World().create(ask("1"), drop_off="ST-BDG").rmas[0]
+    assert rma.destination == Destination(node_id="ST-BDG", why="drop-off store")
+    assert rma.method is ReturnMethod.store_drop_off
+
+
+@pytest.mark.parametrize(("buyer", "center"), [(JAKARTA_BUYER, "DC-JKT"), (SURABAYA_BUYER, "DC-SBY")])
+def test_a_ship_back_goes_to_the_return_center_nearest_the_buyer(buyer, center):
+    rma = World(an_order(shipping_address=buyer)).create(ask("1")).rmas[0]
+    assert rma.destination == Destination(node_id=center, why="nearest return center")
+
+
+def test_a_pickup_order_goes_to_the_return_center_nearest_its_store():
+    order = an_order([a_parcel(1, ALL_DELIVERED, node_id="ST-SBY")], shipping_address=None)
+    nodes = NODES | {"ST-SBY": a_node("ST-SBY", "store", "Surabaya", "Jawa Timur", "-7.2700", "112.7400")}
+    rule = a_rule()
+    got = delivered_lines(order)["1"]
+    where = route(order, ReturnReason.wrong_size, rule, ReturnMethod.ship_back, None, got, FACTS["SHIRT"], nodes)
+    assert where.node_id == "DC-SBY"
+
+
+def test_original_node_goes_back_to_the_shipper_when_it_takes_returns_else_to_the_nearest_center():
+    policy = a_policy(a_rule(ship_back_to=ShipBackTo.original_node))
+    from_store = World(an_order([a_parcel(1, ALL_DELIVERED, node_id="ST-BDG")]), policy=policy)
+    assert from_store.create(ask("1")).rmas[0].destination == Destination(node_id="ST-BDG", why="original node")
+
+    from_dc = World(an_order([a_parcel(1, ALL_DELIVERED, node_id="DC-CKG")]), policy=policy)  # takes no returns
+    assert from_dc.create(ask("1")).rmas[0].destination.node_id == "DC-JKT"
+
+
+def test_a_defective_unit_with_a_supplier_goes_to_the_supplier_only_when_the_rule_says_so():
+    world = World()
+    rma = world.create(ask("3", reason="defective")).rmas[0]
+    assert rma.destination == Destination(supplier="ACME", why="supplier (vendor return)")
+    assert rma.destination.key == "supplier:ACME"
+    # No supplier for the SKU, another reason, or a rule that keeps vendor returns in house: a return center.
+    assert world.create(ask("1", reason="defective")).rmas[0].destination.node_id == "DC-JKT"
+    keep = World(policy=a_policy(a_rule(defective_to_supplier=False)))
+    assert keep.create(ask("3", reason="defective")).rmas[0].destination.node_id == "DC-JKT"
+    assert World().create(ask("3", reason="wrong_item")).rmas[0].destination.node_id == "DC-JKT"
+
+
+def test_lines_going_to_different_places_make_one_rma_each_numbered_on_the_order():
+    world = World()
+    accepted = world.create(ask("1", 2), ask("3", reason="defective"), ask("2"))
+    assert accepted.outcome == "created" and accepted.order_id == ORDER_ID
+    assert [(r.rma_id, r.destination.key, [line.line_id for line in r.lines]) for r in accepted.rmas] == [
+        (rma_id(1), "node:DC-JKT", ["1", "2"]),
+        (rma_id(2), "supplier:ACME", ["3"]),
+    ]
+    assert [r.rma_id for r in world.order.returns] == [rma_id(1), rma_id(2)]
+    assert world.order.version == 8 and world.order.changed_by == "cs:alice" and world.orders.writes == 1
+    assert world.create(ask("4")).rmas[0].rma_id == rma_id(3)
+
+
+def test_the_rma_carries_its_terms():
+    rma = World(policy=a_policy(a_rule(refund_timing=RefundTiming.on_receipt))).create(ask("1", 2)).rmas[0]
+    assert rma.status is RmaStatus.authorized and rma.by == "cs:alice" and rma.created_at == NOW
+    assert rma.return_shipping_paid_by is Payer.buyer
+    assert rma.refund == Refund(method=RefundMethod.gateway, currency="IDR", timing=RefundTiming.on_receipt)
+    assert rma.lines[0].model_dump(include={"sku", "quantity", "unit_refund", "rule", "received"}) == {
+        "sku": "SHIRT",
+        "quantity": 2,
+        "unit_refund": Decimal(90000),
+        "rule": "standard",
+        "received": None,
+    }
+
+
+def test_the_seller_pays_return_shipping_when_any_line_is_its_fault():
+    rma = World().create(ask("1"), ask("2", reason="not_as_described")).rmas[0]
+    assert rma.return_shipping_paid_by is Payer.seller
+
+
+def test_no_node_to_take_a_return_is_a_refusal():
+    nodes = {k: v for k, v in NODES.items() if not v.return_center}
+    with pytest.raises(ReturnRefused) as refused:
+        World(nodes=nodes).create(ask("1"))
+    assert refused_rules(refused) == [("1", "no_return_node")]
+
+
+# ================================================================ 4. request_id
+
+
+def test_the_same_request_id_again_returns_the_same_rmas_without_a_write():
+    world = World()
+    first = world.create(ask("1"), ask("3", reason="defective"), request_id="cs-77")
+    version = world.order.version
+    again = world.create(ask("1"), ask("3", reason="defective"), request_id="cs-77")
+    assert again.outcome == "duplicate" and again.rmas == first.rmas
+    assert world.order.version == version and world.orders.writes == 1 and len(world.order.returns) == 2
+
+
+def test_a_create_that_keeps_losing_the_race_gives_up_retryably():
+    world = World()
+    world.orders.conflicts = 5
+    with pytest.raises(Conflict) as conflict:
+        world.create(ask("1"))
+    assert conflict.value.details == {"retryable": True} and world.order.returns == []
+
+    world.orders.conflicts = 1  # one lost race: read again, decide again, write
+    assert world.create(ask("1")).rmas[0].rma_id == rma_id(1) and world.orders.writes == 1
+
+
+# ================================================================ 5. unit_refunds
+
+
+def test_unit_refunds_prorate_line_and_order_discounts_and_leave_shipping_out():
+    assert unit_refunds(an_order()) == PAID_PER_UNIT
+
+
+def test_unit_refunds_round_down_to_the_currencys_unit():
+    lines = [{"line_id": "1", "sku": "SHIRT", "quantity": 3, "unit_price": "33334"}]
+    totals = {"subtotal": "100002", "discount": "2", "shipping": "9000", "grand_total": "109000"}
+    assert unit_refunds(an_order(lines=lines, totals=totals)) == {"1": Decimal(33333)}  # 100 000 / 3
+
+    usd = an_order(lines=lines, totals=totals | {"grand_total": "9100.01", "shipping": "0"}, currency="USD")
+    assert unit_refunds(usd) == {"1": Decimal("3033.33")}
+
+
+def test_unit_refunds_never_add_up_to_more_than_was_paid_for_the_goods():
+    rng = random.Random(20261112)
+    for _ in range(300):
+        lines = []
+        for n in range(1, rng.randint(1, 5) + 1):
+            quantity, price = rng.randint(1, 7), rng.randint(1, 400) * 1000 + rng.randint(0, 999)
+            discount = rng.randint(0, quantity * price // 3)
+            lines.append(
+                {"line_id": str(n), "sku": "SHIRT", "quantity": quantity, "unit_price": price, "discount": discount}
+            )
+        net = sum(line["quantity"] * line["unit_price"] - line["discount"] for line in lines)
+        shipping, order_discount = rng.randint(0, 50) * 1000, rng.randint(0, net // 4)
+        grand = net - order_discount + shipping
+        totals = {"subtotal": net, "discount": order_discount, "shipping": shipping, "grand_total": grand}
+        order = an_order(lines=lines, totals=totals)
+        units = unit_refunds(order)
+        paid = sum(units[line.line_id] * line.quantity for line in order.lines)
+        assert paid <= grand - shipping
+        assert grand - shipping - paid < sum(line.quantity for line in order.lines)  # less than 1 per unit lost
+        assert all(value == value.to_integral_value() for value in units.values())
+
+
+# ================================================================ 6. refund_amount
+
+
+def rma_line(line_id: str, quantity: int, reason: str = "changed_mind", rule: str = "standard") -> RmaLine:
+    return RmaLine(
+        line_id=line_id,
+        sku=SKUS[line_id],
+        quantity=quantity,
+        reason=reason,
+        unit_refund=PAID_PER_UNIT[line_id],
+        rule=rule,
+    )
+
+
+def an_rma(*lines: RmaLine, n: int = 1, method: str = "ship_back", payer: str = "buyer", **values: Any) -> Rma:
+    return Rma(
+        rma_id=rma_id(n),
+        method=method,
+        resolution="refund",
+        destination=Destination(node_id="DC-JKT", why="nearest return center"),
+        lines=list(lines),
+        return_shipping_paid_by=payer,
+        refund=Refund(method="gateway", timing="on_inspection"),
+        created_at=NOW,
+        updated_at=NOW,
+        by="cs:alice",
+        **values,
+    )
+
+
+def parts_of(parts) -> dict[str, Decimal]:
+    return {part.label: part.amount for part in parts}
+
+
+def amount_for(rma: Rma, rule: ReturnRule, order: Order | None = None, elsewhere=Decimal(0), shipping=False):
+    order = order or an_order(returns=[rma])
+    units = {line.line_id: line.quantity for line in rma.lines}
+    return refund_amount(order, rma, {rule.name: rule}, units, elsewhere, shipping)
+
+
+def test_the_restocking_fee_is_taken_only_on_lines_that_are_not_the_sellers_fault():
+    rule = a_rule(restocking_fee_pct=Decimal("12.5"))
+    rma = an_rma(rma_line("1", 2), rma_line("3", 1, "defective"), payer="seller")
+    amount, parts = amount_for(rma, rule)
+    assert parts_of(parts) == {"goods": Decimal(630000), "restocking fee": Decimal(-22500)}
+    assert amount == Decimal(607500)
+
+
+def test_the_return_shipping_fee_is_taken_once_when_the_buyer_pays_and_ships_back():
+    rule = a_rule(return_shipping_fee=Decimal(15000))
+    amount, parts = amount_for(an_rma(rma_line("1", 2), rma_line("2", 1)), rule)
+    assert parts_of(parts) == {"goods": Decimal(270000), "return shipping": Decimal(-15000)}
+    assert amount == Decimal(255000)
+
+
+@pytest.mark.parametrize(
+    ("method", "payer", "reason"),
+    [("store_drop_off", "buyer", "changed_mind"), ("ship_back", "seller", "not_as_described")],
+    ids=["dropped off at a store", "the seller's fault"],
+)
+def test_no_return_shipping_fee_for_a_drop_off_or_the_sellers_fault(method, payer, reason):
+    rule = a_rule(return_shipping_fee=Decimal(15000))
+    amount, parts = amount_for(an_rma(rma_line("1", 2, reason), method=method, payer=payer), rule)
+    assert parts_of(parts) == {"goods": Decimal(180000)} and amount == Decimal(180000)
+
+
+def test_the_fee_follows_from_the_service_as_well():
+    world = World(policy=a_policy(a_rule(return_shipping_fee=Decimal(15000), restocking_fee_pct=Decimal(10))))
+    world.create(ask("1", 2))
+    world.receive(1, {"1": 2})
+    refund = world.inspect(1, ("1", "resellable", 2)).refund
+    assert refund.amount == Decimal(147000)  # 180 000 - 18 000 - 15 000
+    assert parts_of(refund.parts) == {"goods": 180000, "restocking fee": -18000, "return shipping": -15000}
+
+
+def every_line(reason: str) -> list[RmaLine]:
+    return [rma_line(line_id, quantity, reason) for line_id, quantity in ALL_DELIVERED.items()]
+
+
+@pytest.mark.parametrize(
+    ("refund_shipping", "reason", "refunded"),
+    [
+        (ShippingRefund.seller_fault, "not_as_described", True),
+        (ShippingRefund.seller_fault, "changed_mind", False),
+        (ShippingRefund.always, "changed_mind", True),
+        (ShippingRefund.never, "wrong_item", False),
+    ],
+)
+def test_original_shipping_is_refunded_per_the_rule_with_the_last_unit(refund_shipping, reason, refunded):
+    rule = a_rule(refund_original_shipping=refund_shipping)
+    amount, parts = amount_for(an_rma(*every_line(reason), payer="seller"), rule)
+    assert ("original shipping" in parts_of(parts)) is refunded
+    assert amount == Decimal(900000) + (Decimal(20000) if refunded else 0)
+
+
+def test_original_shipping_waits_for_the_return_that_brings_back_the_last_delivered_unit():
+    rule = a_rule(refund_original_shipping=ShippingRefund.always)
+    partial = an_rma(rma_line("1", 2), rma_line("2", 1), rma_line("3", 1), rma_line("4", 3))
+    assert "original shipping" not in parts_of(amount_for(partial, rule)[1])
+
+    earlier = an_rma(rma_line("1", 2), rma_line("2", 1), rma_line("3", 1), rma_line("4", 3), n=1)
+    last = an_rma(rma_line("4", 1), n=2)
+    amount, parts = amount_for(last, rule, order=an_order(returns=[earlier, last]))
+    assert parts_of(parts) == {"goods": Decimal(45000), "original shipping": Decimal(20000)}
+    assert amount == Decimal(65000)
+    # ... once: not when another refund already carried it.
+    amount, parts = amount_for(last, rule, order=an_order(returns=[earlier, last]), shipping=True)
+    assert parts_of(parts) == {"goods": Decimal(45000)} and amount == Decimal(45000)
+
+
+def test_a_refund_is_never_negative_nor_more_than_other_refunds_left():
+    rule = a_rule(return_shipping_fee=Decimal(100000))
+    amount, parts = amount_for(an_rma(rma_line("1", 1)), rule)
+    assert amount == 0
+    assert parts_of(parts) == {
+        "goods": Decimal(90000),
+        "return shipping": Decimal(-100000),
+        "not below zero": Decimal(10000),
+    }  # the parts add up to the amount
+
+    all_back = an_rma(*every_line("wrong_item"), payer="seller")
+    amount, _ = amount_for(all_back, a_rule(), elsewhere=Decimal(905000))
+    assert amount == Decimal(15000)  # 920 000 paid, 905 000 refunded elsewhere
+    amount, _ = amount_for(all_back, a_rule(), elsewhere=Decimal(950000))
+    assert amount == 0
+
+
+# ================================================================ 7. receive
+
+
+def test_an_unknown_rma_is_not_found():
+    world = World()
+    world.create(ask("1"))
+    for unknown in [rma_id(2), "RMA-OMS-9999999-1", "RMA-nonsense", "ord_RETURNS1"]:
+        with pytest.raises(NotFound):
+            world.service.receive(unknown, a_receipt({"1": 1}), by="node:DC-JKT")
+    assert rma_order_number(rma_id(12)) == NUMBER and rma_order_number("RMA-x") is None
+
+
+def test_a_receipt_is_recorded_once():
+    world = World()
+    world.create(ask("1", 2))
+    world.receive(1, {"1": 2})
+    before = world.order
+    with pytest.raises(Conflict) as twice:
+        world.receive(1, {"1": 2})
+    assert twice.value.status_code == 409 and twice.value.details == {"rule": "received_once"}
+    assert world.unchanged_since(before)
+
+
+@pytest.mark.parametrize(
+    ("counts", "rule"), [({"2": 1}, "not_on_rma"), ({"1": 3}, "more_than_announced")], ids=["other line", "too many"]
+)
+def test_a_receipt_that_does_not_fit_the_rma_is_refused(counts, rule):
+    world = World()
+    world.create(ask("1", 2))
+    before = world.order
+    with pytest.raises(ReturnStepRefused) as refused:
+        world.receive(1, counts)
+    assert refused.value.status_code == 422 and refused.value.details == {"rule": rule}
+    assert world.unchanged_since(before)
+
+
+def test_fewer_than_announced_is_accepted_and_recorded_and_the_rest_may_come_back_later():
+    world = World()
+    world.create(ask("1", 2), ask("2"))
+    world.clock.tick(days=2)
+    box = [UnexpectedItem(description="a charger cable", quantity=1)]
+    rma = world.service.receive(rma_id(1), a_receipt({"1": 1}, unexpected=box, note="box crushed"), by="node:DC-JKT")
+    assert [(line.line_id, line.received) for line in rma.lines] == [("1", 1), ("2", 0)]
+    assert rma.status is RmaStatus.received and rma.received_units == 1
+    assert (rma.received_at, rma.received_by, rma.receipt_note) == (world.clock.now, "node:DC-JKT", "box crushed")
+    assert rma.unexpected == box and world.rma(1) == rma
+    assert returned_lines(world.order.returns) == {"1": 1, "2": 0}
+    assert world.create(ask("1"), ask("2")).outcome == "created"  # what never arrived may be returned again
+
+
+# ================================================================ 8. inspect and dispose
+
+
+def received_at_jkt(*lines: ReturnLineRequest, world: World | None = None) -> World:
+    world = world or World()
+    world.create(*lines)
+    world.receive(1, {line.line_id: line.quantity for line in lines})
+    return world
+
+
+def test_inspecting_before_the_receipt_is_a_conflict():
+    world = World()
+    world.create(ask("1"))
+    with pytest.raises(Conflict) as early:
+        world.inspect(1, ("1", "resellable", 1))
+    assert early.value.details == {"rule": "not_received"} and world.inventory.calls == []
+
+
+def test_inspecting_more_than_received_is_refused_across_inspections():
+    world = World()
+    world.create(ask("1", 2), ask("2"))
+    world.receive(1, {"1": 1, "2": 1})
+    with pytest.raises(ReturnStepRefused) as refused:
+        world.inspect(1, ("1", "resellable", 1), ("1", "damaged", 1))
+    assert refused.value.details == {"rule": "not_received"}
+    with pytest.raises(ReturnStepRefused) as other:
+        world.inspect(1, ("4", "resellable", 1))
+    assert other.value.details == {"rule": "not_on_rma"}
+
+    world.inspect(1, ("1", "resellable", 1))
+    assert world.rma(1).status is RmaStatus.received  # line 2 still waits
+    with pytest.raises(ReturnStepRefused):
+        world.inspect(1, ("1", "damaged", 1))
+    assert len(world.inventory.calls) == 1
+
+
+def test_resellable_units_at_a_restocking_node_go_back_to_its_stock_once():
+    world = received_at_jkt(ask("1", 2))
+    rma = world.inspect(1, ("1", "resellable", 2))
+    movement = f"{rma_id(1)}-1-0"
+    assert world.inventory.calls == [("SHIRT", "DC-JKT", 2, movement)]
+    (entry,) = rma.lines[0].inspections
+    assert (entry.condition, entry.disposition, entry.quantity, entry.movement_id) == (
+        "resellable",
+        Disposition.restocked,
+        2,
+        movement,
+    )
+    assert entry.by == "node:DC-JKT" and rma.status is RmaStatus.inspected
+
+
+def test_a_retry_after_a_lost_write_restocks_nothing_twice():
+    world = received_at_jkt(ask("1", 2))
+    world.orders.conflicts = 1
+    rma = world.inspect(1, ("1", "resellable", 2))
+    movement = f"{rma_id(1)}-1-0"
+    assert world.inventory.calls == [("SHIRT", "DC-JKT", 2, movement)] * 2  # asked again, with the same id
+    assert world.inventory.on_hand("SHIRT", "DC-JKT") == 2
+    assert rma.lines[0].inspections[0].movement_id == movement and world.order.changed_by == "node:DC-JKT"
+
+
+def test_two_inspections_of_one_line_restock_under_different_movements():
+    world = received_at_jkt(ask("1", 2))
+    world.inspect(1, ("1", "resellable", 1))
+    world.inspect(1, ("1", "resellable", 1))
+    assert [call[3] for call in world.inventory.calls] == [f"{rma_id(1)}-1-0", f"{rma_id(1)}-1-1"]
+    assert world.inventory.on_hand("SHIRT", "DC-JKT") == 2
+
+
+def test_damaged_and_refurbish_units_never_reach_stock():
+    world = received_at_jkt(ask("1", 2), ask("2"))
+    rma = world.inspect(1, ("1", "damaged", 1), ("1", "refurbish", 1), ("2", "damaged", 1))
+    assert world.inventory.calls == []
+    assert [(i.condition, i.disposition) for i in rma.lines[0].inspections] == [
+        ("damaged", Disposition.quarantined),
+        ("refurbish", Disposition.refurbish),
+    ]
+    assert all(i.movement_id is None for line in rma.lines for i in line.inspections)
+
+
+def test_defective_units_become_a_vendor_claim_when_the_sku_has_a_supplier():
+    world = World()
+    world.create(ask("3", reason="defective"), ask("1", reason="defective"), drop_off="ST-BDG")
+    world.receive(1, {"3": 1, "1": 1})
+    rma = world.inspect(1, ("3", "defective", 1), ("1", "defective", 1))
+    blender, shirt = (line.inspections[0] for line in rma.lines)
+    assert (blender.disposition, blender.supplier) == (Disposition.vendor_claim, "ACME")
+    assert (shirt.disposition, shirt.supplier) == (Disposition.quarantined, None)
+    assert world.inventory.calls == []
+
+
+def test_a_return_to_the_supplier_is_a_vendor_claim_on_arrival_and_refunded_then():
+    world = World()
+    world.create(ask("3", reason="defective"))
+    rma = world.service.receive(rma_id(1), a_receipt({"3": 1}), by="ops:bob")
+    (entry,) = rma.lines[0].inspections
+    assert (entry.condition, entry.disposition, entry.supplier) == ("defective", Disposition.vendor_claim, "ACME")
+    assert rma.status is RmaStatus.inspected
+    assert (rma.refund.status, rma.refund.amount) == (RefundStatus.requested, Decimal(450000))
+    assert world.inventory.calls == []
+
+
+def forwarded_world() -> World:
+    world = World()
+    world.create(ask("1", 2), drop_off="ST-MAL")
+    world.service.receive(rma_id(1), a_receipt({"1": 2}), by="node:ST-MAL", nodes_acted_for={"ST-MAL"})
+    world.service.inspect(
+        rma_id(1), an_inspection(("1", "resellable", 2)), by="node:ST-MAL", nodes_acted_for={"ST-MAL"}
+    )
+    return world
+
+
+def test_resellable_units_at_a_store_that_does_not_sell_returns_are_forwarded_to_a_return_center():
+    world = forwarded_world()
+    store, leg = world.rma(1), world.rma(2)
+    assert world.inventory.calls == []
+    (entry,) = store.lines[0].inspections
+    assert (entry.disposition, entry.forwarded_to, entry.movement_id) == (Disposition.forwarded, rma_id(2), None)
+    assert leg.forwarded_from == rma_id(1) and leg.status is RmaStatus.authorized
+    assert leg.destination.node_id == "DC-JKT" and leg.method is ReturnMethod.ship_back
+    assert leg.return_shipping_paid_by is Payer.seller and leg.request_id is None
+    assert (leg.refund.status, leg.refund.amount) == (RefundStatus.not_due, 0)
+    assert [(line.line_id, line.quantity, line.received, line.inspections) for line in leg.lines] == [
+        ("1", 2, None, [])
+    ]
+    # The buyer's refund is the store RMA's, for the units the buyer brought.
+    assert (store.status, store.refund.status, store.refund.amount) == (
+        RmaStatus.inspected,
+        RefundStatus.requested,
+        Decimal(180000),
+    )
+
+
+def test_the_forward_leg_is_received_and_restocked_at_the_center():
+    world = forwarded_world()
+    center = {"nodes_acted_for": {"DC-JKT"}}
+    with pytest.raises(Forbidden):
+        world.service.receive(rma_id(2), a_receipt({"1": 2}), by="node:ST-MAL", nodes_acted_for={"ST-MAL"})
+    world.receive(2, {"1": 2}, **center)
+    leg = world.inspect(2, ("1", "resellable", 2), **center)
+    assert world.inventory.calls == [("SHIRT", "DC-JKT", 2, f"{rma_id(2)}-1-0")]
+    assert leg.status is RmaStatus.closed and leg.refund.status is RefundStatus.not_due
+    assert world.rma(1).refund.status is RefundStatus.requested  # untouched by the transfer
+
+
+def test_transfer_legs_are_not_the_buyers_returns():
+    world = forwarded_world()
+    assert returned_lines(world.order.returns) == {"1": 2}
+    with pytest.raises(ReturnRefused) as refused:
+        world.create(ask("1"))
+    assert "2 delivered, 2 already returned" in refused.value.details[0]["message"]
+    assert world.create(ask("2")).rmas[0].rma_id == rma_id(3)
+
+
+def test_forwarding_without_any_return_center_is_a_conflict_and_restocks_nothing():
+    world = World()
+    world.create(ask("1", 2), drop_off="ST-MAL")
+    world.receive(1, {"1": 2})
+    world.nodes = {k: v for k, v in NODES.items() if not v.return_center}
+    before = world.order
+    with pytest.raises(Conflict) as conflict:
+        world.inspect(1, ("1", "resellable", 2))
+    assert conflict.value.details == {"rule": "no_return_center"} and world.unchanged_since(before)
+
+
+def test_two_resellable_entries_of_one_line_forward_one_line_with_both_units():
+    world = World()
+    world.create(ask("1", 2), drop_off="ST-MAL")
+    world.receive(1, {"1": 2})
+    units = [
+        InspectedUnits(line_id="1", condition="resellable", quantity=1, note="sealed"),
+        InspectedUnits(line_id="1", condition="resellable", quantity=1, note="tags on, box opened"),
+    ]
+    world.service.inspect(rma_id(1), ReturnInspection(units=units), by="node:ST-MAL")
+    world.receive(2, {"1": 2})  # today: more_than_announced (the leg has line 1 twice, 1 unit each)
+    assert world.inspect(2, ("1", "resellable", 2)).status is RmaStatus.closed
+    assert world.inventory.on_hand("SHIRT", "DC-JKT") == 2
+
+
+# ================================================================ 9. refund timing and settlement
+
+
+def test_on_inspection_the_refund_is_requested_once_every_received_unit_is_inspected():
+    world = received_at_jkt(ask("1", 2), ask("2"))
+    assert world.rma(1).refund.status is RefundStatus.pending
+    world.inspect(1, ("1", "resellable", 2))
+    assert world.rma(1).refund.status is RefundStatus.pending and world.rma(1).status is RmaStatus.received
+    world.clock.tick(hours=1)
+    rma = world.inspect(1, ("2", "refurbish", 1))
+    refund = rma.refund
+    assert rma.status is RmaStatus.inspected
+    assert (refund.status, refund.amount, refund.attempt, refund.requested_at) == (
+        RefundStatus.requested,
+        Decimal(270000),
+        1,
+        world.clock.now,
+    )
+    assert parts_of(refund.parts) == {"goods": Decimal(270000)} and refund.method is RefundMethod.gateway
+
+
+def test_on_receipt_the_refund_is_requested_at_the_receipt_for_what_arrived():
+    world = World(policy=a_policy(a_rule(refund_timing=RefundTiming.on_receipt)))
+    world.create(ask("1", 2))
+    rma = world.receive(1, {"1": 1})
+    assert (rma.status, rma.refund.status, rma.refund.amount, rma.refund.attempt) == (
+        RmaStatus.received,
+        RefundStatus.requested,
+        Decimal(90000),
+        1,
+    )
+    assert world.inspect(1, ("1", "damaged", 1)).refund.amount == Decimal(90000)  # already asked: unchanged
+
+
+def test_on_request_the_refund_is_requested_when_the_return_is_accepted():
+    world = World(policy=a_policy(a_rule(refund_timing=RefundTiming.on_request)))
+    rma = world.create(ask("1", 2), ask("2")).rmas[0]
+    assert (rma.status, rma.refund.status, rma.refund.amount, rma.refund.attempt) == (
+        RmaStatus.authorized,
+        RefundStatus.requested,
+        Decimal(270000),
+        1,
+    )
+    assert world.rma(1) == rma
+
+
+@pytest.mark.parametrize(
+    ("reason", "refund_damaged", "amount"),
+    [
+        ("changed_mind", False, 90000),  # the buyer's damage is not refunded
+        ("changed_mind", True, 180000),
+        ("damaged_in_transit", False, 180000),  # the seller's (carrier's) fault: refunded
+    ],
+)
+def test_damaged_units_are_refunded_only_on_the_sellers_fault_or_when_the_rule_says_so(reason, refund_damaged, amount):
+    world = received_at_jkt(
+        ask("1", 2, reason), world=World(policy=a_policy(a_rule(refund_damaged_by_buyer=refund_damaged)))
+    )
+    rma = world.inspect(1, ("1", "damaged", 1), ("1", "resellable", 1))
+    assert rma.refund.amount == Decimal(amount)
+
+
+def test_nothing_arriving_closes_the_rma_with_nothing_owed():
+    world = World()
+    world.create(ask("1", 2))
+    rma = world.receive(1, {"1": 0})
+    assert (rma.status, rma.refund.status, rma.refund.amount) == (RmaStatus.closed, RefundStatus.not_due, 0)
+
+
+def refund_requested() -> World:
+    world = received_at_jkt(ask("1", 2))
+    world.inspect(1, ("1", "resellable", 2))
+    return world
+
+
+def test_a_completed_refund_closes_the_inspected_rma():
+    world = refund_requested()
+    world.clock.tick(minutes=5)
+    rma = world.service.report_refund(rma_id(1), RefundReport(outcome="completed", reference="re_123"), by="worker")
+    assert rma.status is RmaStatus.closed
+    assert (rma.refund.status, rma.refund.reference, rma.refund.settled_at) == (
+        RefundStatus.completed,
+        "re_123",
+        world.clock.now,
+    )
+    writes = world.orders.writes
+    assert world.service.report_refund(rma_id(1), RefundReport(outcome="completed"), by="worker") == rma  # a repeat
+    assert world.orders.writes == writes
+
+
+def test_a_failed_refund_is_retried_as_another_attempt():
+    world = refund_requested()
+    failed = world.service.report_refund(
+        rma_id(1), RefundReport(outcome=RefundOutcomeKind.failed, reason="card expired"), by="worker", attempt=1
+    )
+    assert (failed.refund.status, failed.refund.failure, failed.status) == (
+        RefundStatus.failed,
+        "card expired",
+        RmaStatus.inspected,
+    )
+    world.clock.tick(hours=2)
+    retried = world.service.retry_refund(rma_id(1), by="ops:bob")
+    assert (retried.refund.status, retried.refund.attempt, retried.refund.failure, retried.refund.requested_at) == (
+        RefundStatus.requested,
+        2,
+        None,
+        world.clock.now,
+    )
+    assert retried.refund.amount == Decimal(180000)
+
+
+def test_a_report_for_an_older_attempt_changes_nothing():
+    world = refund_requested()
+    world.service.report_refund(rma_id(1), RefundReport(outcome="failed", reason="declined"), by="worker", attempt=1)
+    world.service.retry_refund(rma_id(1), by="ops:bob")
+    before, writes = world.order, world.orders.writes
+    late = world.service.report_refund(rma_id(1), RefundReport(outcome="completed"), by="worker", attempt=1)
+    assert late.refund.status is RefundStatus.requested and late.refund.attempt == 2
+    assert world.unchanged_since(before) and world.orders.writes == writes
+    done = world.service.report_refund(rma_id(1), RefundReport(outcome="completed"), by="worker", attempt=2)
+    assert done.status is RmaStatus.closed
+
+
+def test_a_failed_refund_settled_by_hand_is_completed():
+    world = refund_requested()
+    world.service.report_refund(rma_id(1), RefundReport(outcome="failed", reason="declined"), by="worker")
+    rma = world.service.report_refund(rma_id(1), RefundReport(outcome="completed", reference="cash"), by="ops:bob")
+    assert (rma.refund.status, rma.refund.failure, rma.status) == (RefundStatus.completed, None, RmaStatus.closed)
+
+
+def test_a_refund_settled_before_the_goods_are_back_closes_the_rma_once_inspected():
+    world = World(policy=a_policy(a_rule(refund_timing=RefundTiming.on_request)))
+    world.create(ask("1", 2))
+    paid = world.service.report_refund(rma_id(1), RefundReport(outcome="completed"), by="worker", attempt=1)
+    assert (paid.status, paid.refund.status) == (RmaStatus.authorized, RefundStatus.completed)
+    world.receive(1, {"1": 2})
+    assert world.inspect(1, ("1", "resellable", 2)).status is RmaStatus.closed
+
+
+def test_units_refunded_on_request_are_not_refunded_again_when_they_never_arrived():
+    world = World(policy=a_policy(a_rule(refund_timing=RefundTiming.on_request)))
+    assert world.create(ask("1", 2)).rmas[0].refund.amount == Decimal(180000)
+    world.receive(1, {"1": 0})  # the buyer kept them; the refund was already asked for
+    with pytest.raises(ReturnRefused) as refused:  # today: a second RMA, refund requested for 180 000 again
+        world.create(ask("1", 2))
+    assert refused_rules(refused) == [("1", "quantity")]
+
+
+def test_a_refund_not_yet_requested_cannot_be_settled_or_retried():
+    world = received_at_jkt(ask("1", 2))
+    with pytest.raises(Conflict) as settle:
+        world.service.report_refund(rma_id(1), RefundReport(outcome="completed"), by="worker")
+    assert settle.value.details == {"rule": "refund_not_requested"}
+    with pytest.raises(Conflict) as retry:
+        world.service.retry_refund(rma_id(1), by="ops:bob")
+    assert retry.value.details == {"rule": "refund_not_failed"}
+
+
+def test_a_retried_refund_is_not_settled():
+    world = refund_requested()
+    world.service.report_refund(rma_id(1), RefundReport(outcome="failed", reason="declined"), by="worker")
+    assert world.service.retry_refund(rma_id(1), by="ops:bob").refund.settled_at is None
+
+
+@pytest.mark.parametrize(
+    ("channel", "cod", "method"),
+    [
+        ("web", False, RefundMethod.gateway),
+        ("web", True, RefundMethod.manual),
+        ("pos", False, RefundMethod.manual),
+        ("shopify", False, RefundMethod.manual),
+        ("shopee", False, RefundMethod.channel),
+    ],
+)
+def test_who_refunds_follows_the_channel_and_payment(channel, cod, method):
+    order = an_order(channel=channel, payment={"status": "paid", "cod": cod, "method": "x"})
+    assert refund_method(order) is method
+
+
+# ================================================================ 10. exchange
+
+
+def test_an_exchange_captures_a_replacement_order_at_the_refund_moment():
+    world = World()
+    world.create(ask("1", 2, "wrong_size", exchange_sku="SHIRT-L"), ask("2", 1, "wrong_size"), resolution="exchange")
+    world.receive(1, {"1": 2, "2": 1})
+    assert world.captured.drafts == []
+    rma = world.inspect(1, ("1", "resellable", 2), ("2", "damaged", 1))  # the damaged cap is not replaced
+
+    (draft,) = world.captured.drafts
+    assert (draft.channel, draft.channel_order_id, draft.currency, draft.tags) == (
+        Channel.web,
+        rma_id(1),
+        "IDR",
+        ["exchange"],
+    )
+    assert [(line.line_id, line.sku, line.quantity, line.unit_price) for line in draft.lines] == [
+        ("1", "SHIRT-L", 2, Decimal(90000))
+    ]
+    assert (draft.payment.status, draft.payment.method) == ("paid", "exchange")
+    assert draft.totals.grand_total == Decimal(180000) and draft.shipping_address == world.order.shipping_address
+    assert rma.exchange_order_id == "ord_EXCHANGE1"
+    assert (rma.refund.status, rma.refund.amount, rma.status) == (RefundStatus.not_due, 0, RmaStatus.closed)
+
+
+def test_an_exchange_on_request_is_captured_with_the_return_and_marketplace_exchanges_go_through_the_callcenter():
+    order = an_order(channel="shopee", payment={"status": "paid", "method": "shopeepay"})
+    world = World(order, policy=a_policy(a_rule(refund_timing=RefundTiming.on_request)))
+    rma = world.create(ask("1", 1, "wrong_size"), resolution="exchange").rmas[0]
+    (draft,) = world.captured.drafts
+    assert draft.channel is Channel.callcenter and [(line.sku, line.quantity) for line in draft.lines] == [("SHIRT", 1)]
+    assert rma.exchange_order_id == "ord_EXCHANGE1" and rma.refund.status is RefundStatus.not_due
+
+
+def test_an_exchange_for_a_sku_not_in_the_catalog_is_refused():
+    world = World()
+    with pytest.raises(ReturnRefused) as refused:
+        world.create(ask("1", 1, "wrong_size", exchange_sku="SHIRT-XXL"), resolution="exchange")
+    assert refused_rules(refused) == [(None, "unknown_sku")] and world.order.returns == []
+
+
+# ================================================================ 11. node keys
+
+
+def test_a_node_key_reports_only_for_its_own_nodes():
+    world = World()
+    world.create(ask("1", 2))  # to DC-JKT
+    before = world.order
+    with pytest.raises(Forbidden):
+        world.receive(1, {"1": 2}, nodes_acted_for={"ST-BDG"})
+    assert world.unchanged_since(before)
+    world.receive(1, {"1": 2}, nodes_acted_for={"DC-JKT", "ST-BDG"})
+    with pytest.raises(Forbidden):
+        world.inspect(1, ("1", "resellable", 2), nodes_acted_for={"ST-BDG"})
+    assert world.inventory.calls == []
+    world.create(ask("3", reason="defective"))  # to the supplier: no node key reports for it
+    with pytest.raises(Forbidden):
+        world.receive(2, {"3": 1}, nodes_acted_for={"DC-JKT"})
