@@ -14,7 +14,7 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local"), str(ROOT)]
 
 def main() -> None:
     """`python -m bench [name ...]`: the named benchmarks only, their figures merged into the file."""
-    from bench import ack, channels, cold_start, ingest, promising, sourcing, status, stock
+    from bench import ack, channels, cold_start, ingest, promising, returns, sourcing, status, stock
 
     suites = {
         "cold_start": cold_start,
@@ -25,6 +25,7 @@ def main() -> None:
         "promising": promising,
         "status": status,
         "channels": channels,
+        "returns": returns,
     }
     chosen = sys.argv[1:] or list(suites)
     unknown = set(chosen) - set(suites)

@@ -7,6 +7,8 @@
   the answer recorded on the RMA (RefundCompleted or RefundFailed follow from the orders stream); a
   provider still settling it, or failing, is asked again by SQS (5 receives, then ReturnsDLQ:
   make replay-dlq QUEUE=returns).
+* OrderFlagged with `return_requested` (a marketplace buyer's return request) becomes an RMA for every
+  delivered unit not yet returned; a refusal by the policy stays flagged for a person.
 * Deliveries and pickups (FulfillmentStatusChanged) count delivered units per SKU, the denominator of
   the return rate, once per parcel.
 """
@@ -23,6 +25,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
+from oms.domain.returns import ReturnRefused
 from oms.models.events import RETURN_EVENTS
 from oms.models.order import Channel
 from oms.models.returns import RefundMethod, RefundOutcomeKind, RefundReport, RefundStatus, Rma, RmaSummary
@@ -43,6 +46,8 @@ def handle(record: SQSRecord) -> None:
         _return_event(kind, detail)
     elif kind == "FulfillmentStatusChanged":
         _delivered(detail)
+    elif kind == "OrderFlagged":
+        _channel_request(detail)
     else:
         logger.info("event not for returns", extra={"detail_type": kind})
 
@@ -104,6 +109,23 @@ def _refund(detail: dict, rma: Rma) -> None:
     service.report_refund(rma.rma_id, report, "payments", attempt=rma.refund.attempt)
     metrics.add_metric(name=f"Refunds_{outcome.value}", unit=MetricUnit.Count, value=1)
     logger.info("refund answered", extra={"outcome": outcome.value})
+
+
+def _channel_request(detail: dict) -> None:
+    """A marketplace buyer asked for a return: it becomes an RMA (a policy refusal stays flagged for a person)."""
+    if "return_requested" not in {flag.get("code") for flag in detail.get("flags") or []}:
+        return
+    logger.append_keys(order_id=detail["order_id"])
+    try:
+        accepted = container.returns().from_channel(detail["order_id"])
+    except ReturnRefused as exc:
+        metrics.add_metric(name="ChannelReturnsRefused", unit=MetricUnit.Count, value=1)
+        logger.warning("channel return request refused by the policy", extra={"rules": [
+            r.rule for r in exc.refusals]})  # fmt: skip
+        return
+    if accepted is not None and accepted.outcome == "created":
+        metrics.add_metric(name="ChannelReturnsAuthorized", unit=MetricUnit.Count, value=len(accepted.rmas))
+        logger.info("channel return request authorized", extra={"rma_ids": [rma.rma_id for rma in accepted.rmas]})
 
 
 def _delivered(detail: dict) -> None:

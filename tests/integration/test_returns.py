@@ -13,7 +13,7 @@ import pytest
 from oms import container
 from oms.adapters.refund_gateway import GatewayAnswer, HttpRefundGateway
 from oms.domain.events import events_for_change
-from oms.models.order import Order
+from oms.models.order import ChannelState, Order
 from oms_local.channel_sim import ChannelSimulator
 from tests.builders import a_draft
 from tests.integration.conftest import Stack, client
@@ -263,3 +263,31 @@ def _no_network(monkeypatch) -> None:
 
 
 _ = client
+
+
+def test_a_marketplace_buyers_return_request_becomes_an_rma_once(stack) -> None:
+    _stock(SKU, {"DC-CKG": 10})
+    lines = [{"line_id": "1", "sku": SKU, "quantity": 1, "unit_price": "149000"}]
+    totals = {"subtotal": "149000", "grand_total": "149000"}
+    now = datetime.now(UTC)
+    draft = a_draft(channel="shopee", channel_order_id="2611260001", shipping_address=JAKARTA, lines=lines,
+                    totals=totals, channel_state="ready", channel_status="READY_TO_SHIP",
+                    channel_updated_at=now - timedelta(days=3))  # fmt: skip
+    order_id = container.capture_service().capture(draft, now).order.order_id
+    container.sourcing().source(order_id)
+    parcel = _order(order_id).fulfillments[0].fulfillment_id
+    assert _report(parcel, {"type": "shipped", "carrier": "jne", "tracking_number": "JNESHP0001"}, WMS)[0] == 200
+    readers: dict[str, StreamReader] = {}
+    _pump_orders(stack, readers)
+    shipped = _order(order_id)
+    asked = draft.model_copy(update={"channel_state": ChannelState.return_requested, "channel_status": "TO_RETURN",
+                                     "channel_updated_at": now - timedelta(hours=1)})  # fmt: skip
+    container.capture_service().capture(asked, now)
+    flagged = _order(order_id)
+    assert [flag.code.value for flag in flagged.flags] == ["return_requested"]
+    events = [e for e in events_for_change(shipped, flagged) if e.event_type.value == "OrderFlagged"]
+    assert _worker(events) == {"batchItemFailures": []}
+    assert _worker(events) == {"batchItemFailures": []}  # a repeat makes no second RMA
+    (rma,) = _order(order_id).returns
+    assert (rma.by, rma.method.value, rma.refund.method.value) == ("channel:shopee", "ship_back", "channel")
+    assert rma.lines[0].quantity == 1 and rma.lines[0].note == "asked in shopee (status TO_RETURN)"

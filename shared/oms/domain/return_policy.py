@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from oms.domain.geo import distance_km, place
 from oms.models.inventory import Node
-from oms.models.order import Channel, FulfillmentStatus, Order
+from oms.models.order import STATE_RANK, Channel, ChannelState, FulfillmentStatus, Order
 from oms.models.returns import (
     SELLER_FAULT,
     Destination,
@@ -33,6 +33,10 @@ from oms.models.returns import (
 )
 
 DELIVERED = frozenset({FulfillmentStatus.delivered, FulfillmentStatus.picked_up})
+ON_THE_WAY = frozenset(
+    {FulfillmentStatus.shipped, FulfillmentStatus.in_transit, FulfillmentStatus.out_for_delivery,
+     FulfillmentStatus.failed_attempt}
+)  # fmt: skip
 ZERO_DECIMAL_CURRENCIES = frozenset({"IDR", "JPY", "KRW", "VND"})
 
 
@@ -66,10 +70,16 @@ def quantum(currency: str) -> Decimal:
 def delivered_lines(order: Order) -> dict[str, Delivered]:
     """Per line: the units delivered or picked up, when the last of them arrived, and from which node."""
     out: dict[str, Delivered] = {}
+    # A marketplace that says the order arrived (or is being returned) is believed for parcels on their way:
+    # its own tracking confirmed them, and its buyer's return request must not wait for our carrier's news.
+    said = order.channel_state is not None and STATE_RANK[order.channel_state] >= STATE_RANK[ChannelState.delivered]
+    arrived = DELIVERED | (ON_THE_WAY if said and order.channel_state is not ChannelState.cancelled else frozenset())
     for parcel in order.fulfillments:
-        if parcel.status not in DELIVERED:
+        if parcel.status not in arrived:
             continue
         at = parcel.status_at or parcel.created_at
+        if parcel.status in ON_THE_WAY:
+            at = max(at, order.channel_updated_at)
         for line in parcel.lines:
             was = out.get(line.line_id)
             if was is None:

@@ -36,6 +36,7 @@ from oms.models.inventory import Node
 from oms.models.order import (
     OWN_CHANNELS,
     Channel,
+    FlagCode,
     Order,
     OrderDraft,
     OrderLine,
@@ -60,8 +61,10 @@ from oms.models.returns import (
     ReturnAccepted,
     ReturnCreate,
     ReturnInspection,
+    ReturnLineRequest,
     ReturnMethod,
     ReturnPolicy,
+    ReturnReason,
     ReturnReceipt,
     ReturnRule,
     Rma,
@@ -251,6 +254,34 @@ class ReturnsService:
                 )
             )
         return rmas
+
+    def from_channel(self, order_id: str) -> ReturnAccepted | None:
+        """A marketplace buyer's return request (the order flagged `return_requested`) as an RMA: every
+        delivered unit not yet on a return, shipped back, settled by the marketplace. None when nothing is
+        left to return or the order is not a marketplace's; a refusal by the policy is left to a person."""
+        order = self.orders.get(order_id, consistent=True)
+        if order is None or order.channel not in MARKETPLACES:
+            return None
+        flag = next((f for f in order.flags if f.code is FlagCode.return_requested), None)
+        if flag is None:
+            return None
+        already = returned_lines(order.returns)
+        lines = [
+            ReturnLineRequest(line_id=line_id, quantity=got.quantity - already.get(line_id, 0),
+                              reason=ReturnReason.other, note=f"asked in {order.channel.value} "
+                              f"(status {order.channel_status or 'not given'})")
+            for line_id, got in sorted(delivered_lines(order).items())
+            if got.quantity > already.get(line_id, 0)
+        ]  # fmt: skip
+        if not lines:
+            return None
+        request = ReturnCreate(
+            order_id=order_id,
+            lines=lines,
+            method=ReturnMethod.ship_back,
+            request_id=f"{order.channel.value}-return-{flag.since.isoformat()}",
+        )
+        return self.create(request, f"channel:{order.channel.value}")
 
     # ------------------------------------------------------------ read
 
