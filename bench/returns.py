@@ -29,7 +29,7 @@ def _order(n: int) -> tuple[str, str, dict, str]:
         "customer": {"email": f"buyer{n}@example.co.id"},
         "shipping_address": {"name": "Buyer", "phone": "+628111", "line1": "Jl. Sudirman 1", "city": "Jakarta Selatan",
                              "province": "DKI Jakarta", "postal_code": "12190"},
-        "payment": {"status": "paid"},
+        "payment": {"status": "paid", "method": "qris", "reference": f"pr-rt-{n}"},
         "lines": [{"line_id": "1", "sku": SKU, "quantity": 1, "unit_price": "149000"}],
         "totals": {"subtotal": "149000", "grand_total": "149000"},
     }  # fmt: skip

@@ -22,6 +22,7 @@ from oms.models.order import Channel, Model
 from oms.models.returns import (
     RefundReport,
     ReturnAccepted,
+    ReturnCancel,
     ReturnCreate,
     ReturnInspection,
     ReturnPolicy,
@@ -43,6 +44,7 @@ ROLES_BY_ROUTE = {
     "GET /returns/{rma_id}": frozenset({Role.ops, Role.cs, Role.node}),
     "POST /returns/{rma_id}/receive": frozenset({Role.node, Role.ops, Role.cs}),
     "POST /returns/{rma_id}/inspect": frozenset({Role.node, Role.ops}),
+    "POST /returns/{rma_id}/cancel": frozenset({Role.ops, Role.cs}),
     "POST /returns/{rma_id}/refund": frozenset({Role.ops, Role.cs}),
     "POST /returns/{rma_id}/refund/retry": frozenset({Role.ops}),
     "GET /returns/policy": STAFF,
@@ -214,10 +216,22 @@ def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection
 
 
 @app.post(
+    "/returns/<rma_id>/cancel",
+    summary="Withdraw a return that has not arrived (the buyer kept it, or it was asked by mistake)",
+    description="Only before a receipt and before any refund or exchange made on request (409 otherwise: receive "
+    "what arrives, 0 units if nothing). Its units may be returned again.",
+    security=SECURED,
+)
+def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCancel) -> Rma:
+    key: ApiKey = app.context["api_key"]
+    return container.returns().cancel(rma_id, body.reason, _by(key))
+
+
+@app.post(
     "/returns/<rma_id>/refund",
     summary="Report a refund settled outside the OMS (cash, bank transfer, the marketplace, the web store)",
     description="completed or failed, for a refund that is requested (a failed one may still be completed by "
-    "hand). The payment provider's own answers are recorded by the returns worker.",
+    "hand). Refunds paid through the payment provider are recorded from its answers only (409 here).",
     security=SECURED,
 )
 def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundReport) -> Rma:

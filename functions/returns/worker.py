@@ -1,12 +1,15 @@
 """Returns worker: events from ReturnsQueue.
 
-* Return and refund events keep the RMA's row for the lists (written only over an older order
-  version, so repeats and late arrivals change nothing) and count returned units per SKU and reason
-  (ReturnAuthorized, once per RMA).
-* RefundRequested for a refund through the payment provider: asked with the key <rma>-<attempt>,
-  the answer recorded on the RMA (RefundCompleted or RefundFailed follow from the orders stream); a
-  provider still settling it, or failing, is asked again by SQS (5 receives, then ReturnsDLQ:
-  make replay-dlq QUEUE=returns).
+* Every return and refund event keeps the RMA's row for the lists (written only over an older order
+  version, so repeats and late arrivals change nothing).
+* ReturnUnitsInspected: the restocks the inspection recorded are applied (each movement once; the API
+  applied them already unless it was cut short). ExchangeRequested: the replacement order is captured
+  (its id is fixed by the RMA).
+* ReturnReceived: returned units per SKU and reason counted for the return rates, once per RMA.
+* RefundRequested for a refund through the payment provider: asked with the key <rma>-<attempt>, the
+  answer recorded on the RMA (RefundCompleted or RefundFailed follow from the orders stream). A refund
+  the provider is still settling is asked again later (1 min growing to 3 h; the same key never pays
+  twice); failures are retried by SQS and then parked in ReturnsDLQ (make replay-dlq QUEUE=returns).
 * OrderFlagged with `return_requested` (a marketplace buyer's return request) becomes an RMA for every
   delivered unit not yet returned; a refusal by the policy stays flagged for a person.
 * Deliveries and pickups (FulfillmentStatusChanged) count delivered units per SKU, the denominator of
@@ -25,15 +28,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.returns import ReturnRefused
+from oms.adapters.refund_gateway import RefundPending
+from oms.domain.returns import PAYMENTS, ReturnRefused
 from oms.models.events import RETURN_EVENTS
 from oms.models.order import Channel
 from oms.models.returns import RefundMethod, RefundOutcomeKind, RefundReport, RefundStatus, Rma, RmaSummary
 from oms.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 WIB = ZoneInfo("Asia/Jakarta")  # return rates are counted per day as the retailer's team sees it
 DELIVERED = ("delivered", "picked_up")
+PENDING_BACKOFF_S = (60, 300, 900, 1800, 3600, 10_800)  # a provider still settling: asked again after these
 
 
 @tracer.capture_method
@@ -43,7 +48,7 @@ def handle(record: SQSRecord) -> None:
     domain = event.get("detail") or {}
     detail = domain.get("detail") or {}
     if kind in RETURN_EVENTS:
-        _return_event(kind, detail)
+        _return_event(kind, detail, record)
     elif kind == "FulfillmentStatusChanged":
         _delivered(detail)
     elif kind == "OrderFlagged":
@@ -52,11 +57,38 @@ def handle(record: SQSRecord) -> None:
         logger.info("event not for returns", extra={"detail_type": kind})
 
 
-def _return_event(kind: str, detail: dict) -> None:
+def _return_event(kind: str, detail: dict, record: SQSRecord) -> None:
     rma = Rma.model_validate(detail["rma"])
     logger.append_keys(order_id=detail["order_id"], rma_id=rma.rma_id)
     store = container.returns_store()
-    summary = RmaSummary(
+    store.put_summary(_summary(detail, rma), int(detail["version"]))
+    service = container.returns()
+    if kind == "ReturnUnitsInspected":
+        restocked = service.restock_inspected(rma)
+        if restocked:
+            metrics.add_metric(name="ReturnUnitsRestockedByWorker", unit=MetricUnit.Count, value=restocked)
+    elif kind == "ExchangeRequested":
+        order, current = service.get(rma.rma_id, consistent=True)
+        exchange_id = service.create_exchange(order, current)
+        logger.info("exchange order captured", extra={"exchange_order_id": exchange_id})
+    elif kind == "ReturnReceived" and rma.forwarded_from is None:
+        counts: dict[str, dict[str, int]] = {}
+        for line in rma.lines:
+            if not line.received:
+                continue
+            adds = counts.setdefault(line.sku, {})
+            adds["returned"] = adds.get("returned", 0) + line.received
+            adds[f"r_{line.reason.value}"] = adds.get(f"r_{line.reason.value}", 0) + line.received
+        when = (rma.received_at or rma.updated_at).astimezone(WIB).date()
+        if counts and store.count(f"RETURNED#{rma.rma_id}", when, counts):
+            units = sum(adds["returned"] for adds in counts.values())
+            metrics.add_metric(name="ReturnUnitsCounted", unit=MetricUnit.Count, value=units)
+    elif kind == "RefundRequested" and rma.refund.method is RefundMethod.gateway:
+        _refund(detail, rma, record)
+
+
+def _summary(detail: dict, rma: Rma) -> RmaSummary:
+    return RmaSummary(
         rma_id=rma.rma_id,
         order_id=detail["order_id"],
         order_number=detail["order_number"],
@@ -72,41 +104,36 @@ def _return_event(kind: str, detail: dict) -> None:
         created_at=rma.created_at,
         updated_at=rma.updated_at,
     )
-    store.put_summary(summary, int(detail["version"]))
-    if kind == "ReturnAuthorized" and rma.forwarded_from is None:
-        counts: dict[str, dict[str, int]] = {}
-        for line in rma.lines:
-            adds = counts.setdefault(line.sku, {})
-            adds["returned"] = adds.get("returned", 0) + line.quantity
-            adds[f"r_{line.reason.value}"] = adds.get(f"r_{line.reason.value}", 0) + line.quantity
-        if store.count(f"RETURNED#{rma.rma_id}", rma.created_at.astimezone(WIB).date(), counts):
-            metrics.add_metric(
-                name="ReturnUnitsCounted",
-                unit=MetricUnit.Count,
-                value=sum(adds["returned"] for adds in counts.values()),
-            )
-    if kind == "RefundRequested" and rma.refund.method is RefundMethod.gateway:
-        _refund(detail, rma)
 
 
-def _refund(detail: dict, rma: Rma) -> None:
+def _refund(detail: dict, rma: Rma, record: SQSRecord) -> None:
     service = container.returns()
-    _order, current = service.get(rma.rma_id, consistent=True)
+    order, current = service.get(rma.rma_id, consistent=True)
     if current.refund.status is not RefundStatus.requested or current.refund.attempt != rma.refund.attempt:
         logger.info("refund no longer requested", extra={"status": current.refund.status.value})
-        return  # settled meanwhile (a repeat of this event, or ops settled it by hand)
-    answer = container.refund_gateway().refund(
-        rma_id=rma.rma_id,
-        attempt=rma.refund.attempt,
-        amount=rma.refund.amount,
-        currency=rma.refund.currency,
-        order_id=detail["order_id"],
-        order_number=detail["order_number"],
-        channel_order_id=detail["channel_order_id"],
-    )
+        return  # settled meanwhile (a repeat of this event, or a later attempt took over)
+    try:
+        answer = container.refund_gateway().refund(
+            rma_id=rma.rma_id,
+            attempt=rma.refund.attempt,
+            amount=current.refund.amount,
+            currency=current.refund.currency,
+            payment_reference=order.payment.reference or "",
+            order_id=order.order_id,
+            order_number=order.order_number,
+            channel_order_id=order.channel_order_id,
+        )
+    except RefundPending:
+        receives = int((record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        delay = PENDING_BACKOFF_S[min(receives, len(PENDING_BACKOFF_S)) - 1]
+        try:
+            container.returns_queue().retry_later(record.receipt_handle, delay)
+        except Exception:  # the queue's own visibility timeout is the fallback
+            logger.exception("could not delay the refund check")
+        raise
     outcome = RefundOutcomeKind.completed if answer.completed else RefundOutcomeKind.failed
     report = RefundReport(outcome=outcome, reference=answer.reference, reason=answer.failure)
-    service.report_refund(rma.rma_id, report, "payments", attempt=rma.refund.attempt)
+    service.report_refund(rma.rma_id, report, PAYMENTS, attempt=rma.refund.attempt)
     metrics.add_metric(name=f"Refunds_{outcome.value}", unit=MetricUnit.Count, value=1)
     logger.info("refund answered", extra={"outcome": outcome.value})
 
@@ -120,8 +147,7 @@ def _channel_request(detail: dict) -> None:
         accepted = container.returns().from_channel(detail["order_id"])
     except ReturnRefused as exc:
         metrics.add_metric(name="ChannelReturnsRefused", unit=MetricUnit.Count, value=1)
-        logger.warning("channel return request refused by the policy", extra={"rules": [
-            r.rule for r in exc.refusals]})  # fmt: skip
+        logger.warning("channel return request refused by the policy", extra={"rules": [r.rule for r in exc.refusals]})
         return
     if accepted is not None and accepted.outcome == "created":
         metrics.add_metric(name="ChannelReturnsAuthorized", unit=MetricUnit.Count, value=len(accepted.rmas))
@@ -138,11 +164,8 @@ def _delivered(detail: dict) -> None:
         adds = counts.setdefault(line["sku"], {"delivered": 0})
         adds["delivered"] += int(line["quantity"])
     if counts and container.returns_store().count(f"DELIVERED#{parcel['fulfillment_id']}", day, counts):
-        metrics.add_metric(
-            name="DeliveredUnitsCounted",
-            unit=MetricUnit.Count,
-            value=sum(adds["delivered"] for adds in counts.values()),
-        )
+        units = sum(adds["delivered"] for adds in counts.values())
+        metrics.add_metric(name="DeliveredUnitsCounted", unit=MetricUnit.Count, value=units)
 
 
 @logger.inject_lambda_context(clear_state=True)

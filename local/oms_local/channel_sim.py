@@ -11,7 +11,8 @@ history one step further each time (picked, dropping_off, delivered). It takes
 what the OMS tells a channel after its own changes:
 ``POST /<channel>/orders/<channel order id>/shipped|cancelled``. Under ``/payments`` it is the
 payment provider's refund API (``POST /payments/refunds``, Xendit's shape: one refund per
-Idempotency-key, answered SUCCEEDED).
+Idempotency-key against ``payment_request_id``; SUCCEEDED, or FAILED for payments named ``pr-fail...``,
+PENDING for ``pr-pending...`` until the next look).
 
 The marketplaces' order APIs (Shopee, Lazada, TikTok Shop, Tokopedia) are served in each channel's
 documented format, with each channel's request signing checked: see marketplace_sim.py, which also
@@ -216,15 +217,25 @@ class ChannelSimulator:
             amount = 0
         if amount <= 0:
             return 400, {"error_code": "API_VALIDATION_ERROR", "message": "amount must be positive"}
+        payment = str(body.get("payment_request_id") or "")
+        if not payment:
+            return 400, {"error_code": "API_VALIDATION_ERROR", "message": "payment_request_id is required"}
         with self.lock:
             refund = self.refunds.get(key)
+            if refund is not None and refund["status"] == "PENDING":
+                refund["status"] = "SUCCEEDED"  # settled by the next look
             if refund is None:
+                # Payments named pr-fail... are refused, pr-pending... settle on the second look.
+                status = "FAILED" if payment.startswith("pr-fail") else "PENDING" if payment.startswith(
+                    "pr-pending") else "SUCCEEDED"  # fmt: skip
                 refund = {
                     "id": f"rfd-{len(self.refunds) + 1:06d}",
+                    "payment_request_id": payment,
                     "reference_id": body.get("reference_id"),
                     "amount": body.get("amount"),
                     "currency": body.get("currency"),
-                    "status": "SUCCEEDED",
+                    "status": status,
+                    "failure_code": "REFUND_NOT_SUPPORTED" if status == "FAILED" else None,
                     "metadata": body.get("metadata"),
                 }
                 self.refunds[key] = refund

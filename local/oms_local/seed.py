@@ -53,6 +53,8 @@ DEFAULTS = {
     "OMS_BITESHIP_HEADER": "x-biteship-secret",
     "OMS_BITESHIP_SECRET": "biteship_local_dev_secret",
     "OMS_CARRIER_SECRET": "whsec_Y2Fycmllcl9sb2NhbF9kZXZfc2VjcmV0XzMyYnl0ZXM=",
+    # The payment provider's secret API key, for refunds (the simulator takes any).
+    "OMS_PAYMENTS_SECRET_KEY": "xnd_development_local_key",
 }
 
 # SSM parameter (under the channels path) for each setting.
@@ -83,6 +85,7 @@ SECRET_PARAMETERS = {
     "OMS_BITESHIP_HEADER": "biteship/header_name",
     "OMS_BITESHIP_SECRET": "biteship/header_secret",
     "OMS_CARRIER_SECRET": "carriers/secret",
+    "OMS_PAYMENTS_SECRET_KEY": "payments/secret_key",
 }
 
 # A demo fashion-and-food retailer: two DCs and four stores across three time zones.

@@ -250,8 +250,16 @@ def returns_store() -> DynamoReturns:
 @cache
 def refund_gateway() -> HttpRefundGateway:
     settings = get_settings()
-    secret = SsmSecrets(settings.secrets_path).channel_secret("payments", "secret_key")
-    return HttpRefundGateway(settings.oms_payments_api_base or "https://api.xendit.co", secret)
+    secrets = SsmSecrets(settings.secrets_path)
+    return HttpRefundGateway(
+        settings.oms_payments_api_base or "https://api.xendit.co",
+        lambda: secrets.channel_secret("payments", "secret_key"),
+    )
+
+
+@cache
+def returns_queue() -> SqsQueue:
+    return SqsQueue(get_settings().returns_queue_url)
 
 
 @cache
@@ -391,7 +399,15 @@ def reset() -> None:
     marketplaces = (channel_api, channel_fetch_queue, channel_sync, channel_reconciler, token_keeper)
     for factory in (*later, *marketplaces, carrier_webhooks, order_changes, watcher, carrier_poller, channel_client):
         factory.cache_clear()
-    for factory in (*factories, webhook_receiver, event_publisher, returns, returns_store, refund_gateway):
+    for factory in (
+        *factories,
+        webhook_receiver,
+        event_publisher,
+        returns,
+        returns_store,
+        refund_gateway,
+        returns_queue,
+    ):
         factory.cache_clear()
     tokopedia_decrypt.forget()
     get_settings.cache_clear()

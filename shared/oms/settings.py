@@ -23,6 +23,7 @@ class Settings(BaseModel):
     snapshot_queue_url: str = ""
     channel_fetch_queue_url: str = ""
     stock_push_retry_queue_url: str = ""
+    returns_queue_url: str = ""
     event_bus_name: str = "oms-dev"
     secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")
     max_body_bytes: int = Field(default=512 * 1024, gt=0)

@@ -39,7 +39,7 @@ def delivered(stack: LocalRuntime, number: str, *, days_ago: int = 0) -> dict[st
     body = {
         "channel": "web", "channel_order_id": number, "placed_at": "2026-11-01T09:00:00+07:00",
         "customer": {"name": "Siti Rahayu", "email": "siti@example.co.id"}, "shipping_address": JAKARTA,
-        "payment": {"status": "paid", "method": "qris"},
+        "payment": {"status": "paid", "method": "qris", "reference": f"pr-{number}"},
         "lines": [{"line_id": "1", "sku": SKU, "quantity": 2, "unit_price": "450000", "discount": "50000"}],
         "totals": {"subtotal": "900000", "discount": "50000", "shipping": "20000", "grand_total": "870000"},
     }  # fmt: skip

@@ -50,6 +50,7 @@ def _delivered(stack: Stack, readers: dict, channel_order_id: str, *, channel: s
     draft = a_draft(
         channel=channel,
         channel_order_id=channel_order_id,
+        payment={"status": "paid", "method": "qris", "reference": f"pr-{channel_order_id}"},
         shipping_address=JAKARTA,
         lines=[{"line_id": "1", "sku": SKU, "quantity": quantity, "unit_price": "149000"}],
         totals={
@@ -211,8 +212,12 @@ def test_return_rates_count_deliveries_and_returns_once(stack) -> None:
     first = container.orders().get(order.order_id)
     body = {"order_id": order.order_id, "method": "ship_back", "request_id": "r-1",
             "lines": [{"line_id": "1", "quantity": 1, "reason": "wrong_size"}]}  # fmt: skip
-    assert _api("POST", "/returns", "/returns", body)[0] == 201
+    status, accepted = _api("POST", "/returns", "/returns", body)
+    assert status == 201
     assert _api("POST", "/returns", "/returns", body)[0] == 200  # the same request_id: the same RMA
+    rma_id = accepted["rmas"][0]["rma_id"]
+    received = {"lines": [{"line_id": "1", "quantity": 1}]}
+    assert _api("POST", f"/returns/{rma_id}/receive", "/returns/{rma_id}/receive", received, WMS)[0] == 200
     after = _order(order.order_id)
     assert len(after.returns) == 1
     delivered_event = [e for e in events_for_change(
@@ -241,9 +246,10 @@ def test_the_policy_is_data_with_versions(stack) -> None:
 def test_the_refund_gateway_speaks_the_providers_refund_api() -> None:
     sim = ChannelSimulator().start()
     try:
-        gateway = HttpRefundGateway(sim.base_url("payments"), "xnd_test_key")
+        gateway = HttpRefundGateway(sim.base_url("payments"), lambda: "xnd_test_key")
         call = {"rma_id": "RMA-OMS-0000001-1", "attempt": 1, "amount": Decimal(139000), "currency": "IDR",
-                "order_id": "ord_x", "order_number": "OMS-0000001", "channel_order_id": "W-1"}  # fmt: skip
+                "payment_reference": "pr-W-1", "order_id": "ord_x", "order_number": "OMS-0000001",
+                "channel_order_id": "W-1"}  # fmt: skip
         first = gateway.refund(**call)
         assert first.completed and first.reference
         assert gateway.refund(**call).reference == first.reference  # the same key: the same refund
@@ -291,3 +297,109 @@ def test_a_marketplace_buyers_return_request_becomes_an_rma_once(stack) -> None:
     (rma,) = _order(order_id).returns
     assert (rma.by, rma.method.value, rma.refund.method.value) == ("channel:shopee", "ship_back", "channel")
     assert rma.lines[0].quantity == 1 and rma.lines[0].note == "asked in shopee (status TO_RETURN)"
+
+
+def _ask(order: Order, **changes: object) -> dict:
+    body = {"order_id": order.order_id, "method": "store_drop_off", "drop_off_node_id": "ST-JKT-GI",
+            "lines": [{"line_id": "1", "quantity": 1, "reason": "wrong_size"}]}  # fmt: skip
+    return body | changes
+
+
+def _receive_and_inspect(rma_id: str, condition: str = "resellable") -> dict:
+    received = {"lines": [{"line_id": "1", "quantity": 1}]}
+    assert _api("POST", f"/returns/{rma_id}/receive", "/returns/{rma_id}/receive", received, WMS)[0] == 200
+    units = {"units": [{"line_id": "1", "condition": condition, "quantity": 1}]}
+    status, rma = _api("POST", f"/returns/{rma_id}/inspect", "/returns/{rma_id}/inspect", units, WMS)
+    assert status == 200, rma
+    return rma
+
+
+def test_an_exchange_is_a_new_order_through_capture_once(stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "RET-5")
+    lines = [{"line_id": "1", "quantity": 1, "reason": "wrong_size", "exchange_sku": "BTK-PRG-M"}]
+    refused = _api("POST", "/returns", "/returns", _ask(order, resolution="exchange", lines=lines))
+    assert refused[0] == 422 and refused[1]["details"][0]["rule"] == "exchange_price"  # Rp 450,000, not 149,000
+    lines[0]["exchange_sku"] = SKU  # the same shirt again (another one of the size)
+    status, accepted = _api("POST", "/returns", "/returns", _ask(order, resolution="exchange", lines=lines))
+    assert status == 201, accepted
+    rma = _receive_and_inspect(accepted["rmas"][0]["rma_id"])
+    assert rma["refund"]["status"] == "not_due" and rma["status"] == "closed"
+    replacement = _order(rma["exchange_order_id"])
+    assert (replacement.channel.value, replacement.channel_order_id) == ("web", rma["rma_id"])
+    assert [(line.sku, line.quantity, line.unit_price) for line in replacement.lines] == [(SKU, 1, Decimal(139000))]
+    assert replacement.payment.method == "exchange" and replacement.payment.reference is None
+    before = _order(order.order_id)
+    events = [e for e in events_for_change(order, before) if e.event_type.value == "ExchangeRequested"]
+    assert len(events) == 1 and _worker(events) == {"batchItemFailures": []}  # the worker's repeat: the same order
+    assert _order(rma["exchange_order_id"]).version == replacement.version
+
+
+def test_a_return_not_yet_arrived_can_be_cancelled_and_asked_again(stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "RET-6", quantity=1)
+    rma_id = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
+    assert _api("POST", "/returns", "/returns", _ask(order))[1]["details"][0]["rule"] == "quantity"
+    status, cancelled = _api("POST", f"/returns/{rma_id}/cancel", "/returns/{rma_id}/cancel", {"reason": "kept it"})
+    assert status == 200 and cancelled["status"] == "cancelled"
+    receive = _api("POST", f"/returns/{rma_id}/receive", "/returns/{rma_id}/receive",
+                   {"lines": [{"line_id": "1", "quantity": 1}]}, WMS)  # fmt: skip
+    assert receive[0] == 409 and receive[1]["details"]["rule"] == "cancelled"
+    assert _api("POST", "/returns", "/returns", _ask(order))[0] == 201  # its unit may be returned again
+
+
+def test_a_declined_refund_is_retried_as_a_new_attempt_and_never_settled_by_hand(stack, monkeypatch) -> None:
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "RET-7")
+    rma_id = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
+    _receive_and_inspect(rma_id)
+    by_hand = _api("POST", f"/returns/{rma_id}/refund", "/returns/{rma_id}/refund", {"outcome": "completed"}, OPS)
+    assert by_hand[0] == 409 and by_hand[1]["details"]["rule"] == "provider_refund"
+
+    declined = FakeGateway(GatewayAnswer(False, "rfd-9", "REFUND_NOT_SUPPORTED"))
+    monkeypatch.setattr(container, "refund_gateway", functools.cache(lambda: declined))
+    requested = _order(order.order_id)
+    assert _worker([e for e in events_for_change(order, requested) if e.event_type.value == "RefundRequested"]) == {
+        "batchItemFailures": []
+    }
+    failed = _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["refund"]
+    assert (failed["status"], failed["failure"]) == ("failed", "REFUND_NOT_SUPPORTED")
+
+    assert _api("POST", f"/returns/{rma_id}/refund/retry", "/returns/{rma_id}/refund/retry", None, CS)[0] == 403
+    status, retried = _api("POST", f"/returns/{rma_id}/refund/retry", "/returns/{rma_id}/refund/retry", None, OPS)
+    assert status == 200 and (retried["refund"]["status"], retried["refund"]["attempt"]) == ("requested", 2)
+    paid = FakeGateway(GatewayAnswer(True, "rfd-10"))
+    monkeypatch.setattr(container, "refund_gateway", functools.cache(lambda: paid))
+    again = _order(order.order_id)
+    assert _worker([e for e in events_for_change(requested, again) if e.event_type.value == "RefundRequested"]) == {
+        "batchItemFailures": []
+    }
+    assert paid.calls[0]["attempt"] == 2 and paid.calls[0]["payment_reference"] == "pr-RET-7"
+    assert _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["status"] == "closed"
+
+
+def test_a_refund_the_provider_is_still_settling_is_asked_again_later(stack, monkeypatch) -> None:
+    from oms.adapters.refund_gateway import RefundPending
+
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "RET-8")
+    rma_id = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
+    _receive_and_inspect(rma_id)
+
+    class Pending:
+        def refund(self, **call: object) -> GatewayAnswer:
+            raise RefundPending("PENDING")
+
+    class Queue:
+        delays: list[int] = []
+
+        def retry_later(self, receipt_handle: str, seconds: int) -> None:
+            self.delays.append(seconds)
+
+    queue = Queue()
+    monkeypatch.setattr(container, "refund_gateway", functools.cache(Pending))
+    monkeypatch.setattr(container, "returns_queue", functools.cache(lambda: queue))
+    events = [e for e in events_for_change(order, _order(order.order_id)) if e.event_type.value == "RefundRequested"]
+    answer = _worker(events)
+    assert len(answer["batchItemFailures"]) == 1 and queue.delays == [60]
+    assert _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["refund"]["status"] == "requested"

@@ -44,12 +44,15 @@ class DynamoCatalog(CatalogRepository):
         return out
 
     def sku_facts(self, skus: set[str]) -> dict[str, SkuFacts]:
-        """Category and supplier of the SKUs the catalog knows (returns: policy rules, vendor returns)."""
+        """Category, supplier and list price of the SKUs the catalog knows (returns: policy rules, vendor
+        returns, exchanges at the same price)."""
         keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
         out = {}
-        for item in batch_get(self.table, keys, projection="pk, category, supplier"):
+        for item in batch_get(self.table, keys, projection="pk, category, supplier, list_price"):
             values = from_item(item)
-            out[values["pk"].removeprefix("SKU#")] = SkuFacts(values.get("category"), values.get("supplier"))
+            price = values.get("list_price")
+            facts = SkuFacts(values.get("category"), values.get("supplier"), Decimal(price) if price else None)
+            out[values["pk"].removeprefix("SKU#")] = facts
         return out
 
     def put_sku(self, sku: str, **attributes: Any) -> None:

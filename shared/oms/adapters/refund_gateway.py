@@ -1,5 +1,6 @@
 """Refunds through the payment provider (own channels paid online), in the shape of Xendit's refund
-API: POST <base>/refunds with an Idempotency-key, answered SUCCEEDED, FAILED or PENDING.
+API: POST <base>/refunds against the payment (`payment_request_id`, the order's `payment.reference`)
+with an Idempotency-key, answered SUCCEEDED, FAILED or PENDING.
 
 The key is <rma_id>-<attempt>, so a retried call (a lost answer, a redelivered message) asks about
 the same refund instead of paying twice; a retry ops ask for after a failure is a new attempt.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,21 +36,23 @@ class GatewayAnswer:
 
 
 class HttpRefundGateway:
-    def __init__(self, base_url: str, secret_key: str | None) -> None:
+    def __init__(self, base_url: str, secret_key: Callable[[], str | None]) -> None:
         self.base_url = base_url.rstrip("/")
-        self.secret_key = secret_key
+        self.secret_key = secret_key  # read per call (cached by the parameters utility): a rotated key is taken up
         self.http = urllib3.PoolManager(timeout=_TIMEOUT, retries=_RETRY)
 
     def refund(
-        self, *, rma_id: str, attempt: int, amount: Decimal, currency: str, order_id: str, order_number: str,
-        channel_order_id: str,
+        self, *, rma_id: str, attempt: int, amount: Decimal, currency: str, payment_reference: str, order_id: str,
+        order_number: str, channel_order_id: str,
     ) -> GatewayAnswer:  # fmt: skip
         key = f"{rma_id}-{attempt}"
-        headers = {"content-type": "application/json", "idempotency-key": key}
-        if self.secret_key:
-            token = base64.b64encode(f"{self.secret_key}:".encode()).decode()
-            headers["authorization"] = f"Basic {token}"
+        secret = self.secret_key()
+        if not secret:
+            raise DependencyError("payments/secret_key is not set: refunds wait until it is")
+        token = base64.b64encode(f"{secret}:".encode()).decode()
+        headers = {"content-type": "application/json", "idempotency-key": key, "authorization": f"Basic {token}"}
         body = {
+            "payment_request_id": payment_reference,
             "reference_id": key,
             "amount": int(amount) if amount == amount.to_integral_value() else str(amount),
             "currency": currency,
@@ -68,7 +72,8 @@ class HttpRefundGateway:
             answer = json.loads(response.data or b"{}")
         except ValueError:
             answer = {}
-        if response.status >= 500 or response.status == 429:
+        if response.status >= 500 or response.status in (401, 403, 404, 429):
+            # An outage, throttling, or our configuration (key, URL): retried, then parked and alarmed.
             raise DependencyError(f"payments API answered {response.status}")
         if response.status >= 400:  # refused for good (an invalid amount, a payment that cannot be refunded)
             code = answer.get("error_code") or f"HTTP {response.status}"

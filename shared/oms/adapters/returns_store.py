@@ -10,6 +10,7 @@ Rows and counts expire after 400 days (`purge_at`): a year of return rates, comp
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +24,7 @@ from oms.adapters.orders import _decode_cursor, _encode_cursor
 from oms.errors import BadRequest
 from oms.models.returns import ReturnRateRow, ReturnStats, RmaPage, RmaSummary
 
+_log = logging.getLogger("oms")  # Powertools' logger (service "oms") when the handler set it up
 KEEP_DAYS = 400
 MAX_DAYS = 92
 
@@ -45,7 +47,7 @@ class DynamoReturns:
             "sk": "RMA",
             "rma_status": summary.status.value,
             "node_key": summary.node_id or f"supplier:{summary.supplier}",
-            "day": created.date().isoformat(),
+            "created_day": created.date().isoformat(),
             "created": created.isoformat(timespec="milliseconds"),
             "channel": summary.channel.value,
             "reasons": sorted({reason.value for reason in summary.reasons}),
@@ -89,8 +91,9 @@ class DynamoReturns:
         else:
             if (end - start).days > MAX_DAYS:
                 raise BadRequest(f"a range over {MAX_DAYS} days needs a status or node filter")
-            index, key_name = "by_day", "day"
-            partitions = [d.isoformat() for d in _days(start.date(), end.date())][::-1]
+            index, key_name = "by_day", "created_day"
+            days = _days(start.astimezone(UTC).date(), end.astimezone(UTC).date())  # rows carry UTC days
+            partitions = [d.isoformat() for d in days][::-1]
         filters, values, names = [], {}, {}
         if status is not None and index != "by_status":
             filters.append("rma_status = :s")
@@ -160,6 +163,8 @@ class DynamoReturns:
                 }
             }
         ]
+        if len(counts) > 98:  # one transaction: the marker and 98 SKUs (a parcel or RMA of more is rare)
+            _log.warning("return rate counts cut to 98 SKUs", extra={"marker": marker, "skus": len(counts)})
         for sku, adds in sorted(counts.items())[:98]:
             names = {f"#a{n}": name for n, name in enumerate(adds)}
             values = {f":a{n}": {"N": str(value)} for n, value in enumerate(adds.values())}

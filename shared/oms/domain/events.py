@@ -188,8 +188,17 @@ def return_detail(order: Order, rma: Rma) -> dict:
         "currency": order.currency,
         "version": order.version,
         "changed_by": order.changed_by,
-        "rma": rma.model_dump(mode="json"),
+        # Free text (the buyer's words, staff notes, what was in the box) stays on the order: it may hold PII.
+        "rma": rma.model_dump(mode="json", exclude=_FREE_TEXT),
     }
+
+
+_FREE_TEXT = {
+    "receipt_note": True,
+    "cancel_reason": True,
+    "unexpected": True,
+    "lines": {"__all__": {"note": True, "inspections": {"__all__": {"note"}}}},
+}
 
 
 def _return_events(old: Order, new: Order) -> list[DomainEvent]:
@@ -202,8 +211,15 @@ def _return_events(old: Order, new: Order) -> list[DomainEvent]:
         types = []
         if was is None:
             types.append(T.return_authorized)
-        if rma.status is not R.authorized and (was is None or was.status is R.authorized):
+        if rma.received_at is not None and (was is None or was.received_at is None):
             types.append(T.return_received)
+        inspected = sum(len(line.inspections) for line in rma.lines)
+        if inspected > (sum(len(line.inspections) for line in was.lines) if was else 0):
+            types.append(T.return_units_inspected)
+        if rma.exchange_order_id and (was is None or was.exchange_order_id is None):
+            types.append(T.exchange_requested)
+        if rma.status is R.cancelled and (was is None or was.status is not R.cancelled):
+            types.append(T.return_cancelled)
         if rma.status in (R.inspected, R.closed) and (was is None or was.status not in (R.inspected, R.closed)):
             types.append(T.return_inspected)
         if rma.status is R.closed and (was is None or was.status is not R.closed):

@@ -21,6 +21,7 @@ from oms.models.returns import (
     Destination,
     Payer,
     RefundPart,
+    RefundStatus,
     RefundTiming,
     ReturnMethod,
     ReturnPolicy,
@@ -28,6 +29,7 @@ from oms.models.returns import (
     ReturnRule,
     Rma,
     RmaLine,
+    RmaStatus,
     ShipBackTo,
     ShippingRefund,
 )
@@ -44,6 +46,7 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"IDR", "JPY", "KRW", "VND"})
 class SkuFacts:
     category: str | None = None
     supplier: str | None = None
+    list_price: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,9 @@ def delivered_lines(order: Order) -> dict[str, Delivered]:
     for parcel in order.fulfillments:
         if parcel.status not in arrived:
             continue
+        # A parcel on its way counts from its hand-over: earlier than its delivery, never later (the window
+        # must not move with every update the channel sends).
         at = parcel.status_at or parcel.created_at
-        if parcel.status in ON_THE_WAY:
-            at = max(at, order.channel_updated_at)
         for line in parcel.lines:
             was = out.get(line.line_id)
             if was is None:
@@ -95,13 +98,26 @@ def returned_lines(returns: Iterable[Rma]) -> dict[str, int]:
     Transfer legs (units a store forwards to a return center) are not the buyer's returns."""
     out: dict[str, int] = {}
     for rma in returns:
-        if rma.forwarded_from is not None:
+        if rma.forwarded_from is not None or rma.status is RmaStatus.cancelled:
             continue
         for line in rma.lines:
             # Units refunded (or exchanged) on request stay returned even if fewer arrive: they were paid back.
             on_request = rma.refund.timing is RefundTiming.on_request
             counted = line.quantity if line.received is None or on_request else line.received
             out[line.line_id] = out.get(line.line_id, 0) + counted
+    return out
+
+
+def came_back(rma: Rma) -> dict[str, int]:
+    """Units of each line an RMA brought back: what arrived, or what was announced if it was paid back on request.
+    Nothing for a cancelled RMA or a transfer leg."""
+    if rma.forwarded_from is not None or rma.status is RmaStatus.cancelled:
+        return {}
+    paid_ahead = rma.refund.timing is RefundTiming.on_request and rma.refund.status is not RefundStatus.pending
+    out: dict[str, int] = {}
+    for line in rma.lines:
+        count = line.quantity if paid_ahead else (line.received or 0)
+        out[line.line_id] = out.get(line.line_id, 0) + count
     return out
 
 
@@ -225,20 +241,21 @@ def return_shipping_payer(rule: ReturnRule, reasons: Iterable[ReturnReason]) -> 
 def refund_amount(
     order: Order,
     rma: Rma,
-    rules: Mapping[str, ReturnRule],
     units: Mapping[str, int],
     refunded_elsewhere: Decimal,
     shipping_refunded_elsewhere: bool,
 ) -> tuple[Decimal, list[RefundPart]]:
-    """The refund for `units` of each RMA line, with its parts (fees negative), never below 0 nor above
+    """The refund for `units` of each RMA line under the terms the RMA was accepted with, with its parts
+    (fees negative; a limit is a part of its own, so they add up to the amount), never below 0 nor above
     what is left of the order's grand total once other refunds are taken off.
 
     * goods: the units times what the buyer paid per unit;
     * restocking fee: the rule's percentage of the goods on lines that are not the seller's fault;
-    * return shipping: the rule's fee, once, when the buyer pays and ships back;
+    * return shipping: the RMA's fee (the buyer's, shipping back), once;
     * original shipping: per the rule, with the return that brings back the order's last delivered unit.
     """
     step = quantum(order.currency)
+    terms = rma.terms
     goods = Decimal(0)
     restocking = Decimal(0)
     for line in rma.lines:
@@ -247,46 +264,42 @@ def refund_amount(
             continue
         value = line.unit_refund * count
         goods += value
-        rule = rules.get(line.rule)
-        if rule is not None and line.reason not in SELLER_FAULT and rule.restocking_fee_pct > 0:
-            restocking += (value * rule.restocking_fee_pct / 100).quantize(step, rounding=ROUND_HALF_UP)
+        if line.reason not in SELLER_FAULT and terms.restocking_fee_pct > 0:
+            restocking += (value * terms.restocking_fee_pct / 100).quantize(step, rounding=ROUND_HALF_UP)
     parts = [RefundPart(label="goods", amount=goods)]
     if restocking:
         parts.append(RefundPart(label="restocking fee", amount=-restocking))
-    first_rule = rules.get(rma.lines[0].rule) if rma.lines else None
-    if (
-        goods > 0
-        and first_rule is not None
-        and rma.method is ReturnMethod.ship_back
-        and rma.return_shipping_paid_by is Payer.buyer
-        and first_rule.return_shipping_fee > 0
-    ):
-        parts.append(RefundPart(label="return shipping", amount=-first_rule.return_shipping_fee))
+    if goods > 0 and rma.return_shipping_fee > 0:
+        parts.append(RefundPart(label="return shipping", amount=-rma.return_shipping_fee))
     shipping = goods > 0 and not shipping_refunded_elsewhere and order.totals.shipping > 0
-    if shipping and _refunds_shipping(order, rma, rules, units):
+    if shipping and _refunds_shipping(order, rma, units):
         parts.append(RefundPart(label="original shipping", amount=order.totals.shipping))
     total = sum((part.amount for part in parts), Decimal(0))
     left = max(Decimal(0), order.totals.grand_total - refunded_elsewhere)
     amount = min(max(Decimal(0), total), left)
-    if amount != total:  # the parts add up to the amount: the limit is a part of its own
+    if amount != total:
         label = "not below zero" if total < 0 else "limited to what is left of the order's total"
         parts.append(RefundPart(label=label, amount=amount - total))
     return amount, parts
 
 
-def _refunds_shipping(order: Order, rma: Rma, rules: Mapping[str, ReturnRule], units: Mapping[str, int]) -> bool:
-    wanted = set()
-    for line in rma.lines:
-        rule = rules.get(line.rule)
-        if rule is not None and units.get(line.line_id, 0) > 0:
-            wanted.add(rule.refund_original_shipping)
+def _refunds_shipping(order: Order, rma: Rma, units: Mapping[str, int]) -> bool:
+    wanted = rma.terms.refund_original_shipping
     seller_fault = any(line.reason in SELLER_FAULT and units.get(line.line_id, 0) > 0 for line in rma.lines)
-    if ShippingRefund.always not in wanted and not (ShippingRefund.seller_fault in wanted and seller_fault):
+    if wanted is ShippingRefund.never or (wanted is ShippingRefund.seller_fault and not seller_fault):
         return False
-    # Only with the return that brings back everything delivered (this RMA counted at `units`).
-    others = returned_lines(other for other in order.returns if other.rma_id != rma.rma_id)
+    # Only with the return that brings back everything delivered: what came back (or was paid back on request).
     delivered = delivered_lines(order)
-    back = {line_id: others.get(line_id, 0) + units.get(line_id, 0) for line_id in delivered}
+    back = dict.fromkeys(delivered, 0)
+    for other in order.returns:
+        if other.rma_id == rma.rma_id:
+            continue
+        for line_id, count in came_back(other).items():
+            if line_id in back:
+                back[line_id] += count
+    for line in rma.lines:  # this one: what arrived, or the units refunded now (on request)
+        if line.line_id in back:
+            back[line.line_id] += line.received if line.received is not None else units.get(line.line_id, 0)
     return bool(delivered) and all(back[line_id] >= got.quantity for line_id, got in delivered.items())
 
 

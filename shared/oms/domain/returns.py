@@ -4,17 +4,24 @@ The RMAs live on their order (`Order.returns`). Every step reads the order consi
 writes it back conditional on its version (a concurrent change makes it read and decide again), so a
 return can never take more than was delivered, and the orders stream turns each step into timeline
 entries and events (ReturnAuthorized ... RefundRequested ... ReturnClosed) without a second write to
-lose. Stock moves before the order is written, keyed by the RMA, line and inspection, so a retry
-after a crash restocks nothing twice.
+lose.
+
+What a step sets off outside the order is recorded on the order first, with a fixed key, and done
+after the write: a resellable unit's restock (movement <rma>-<line>-<n>) and an exchange's
+replacement order (channel order id = the RMA id). The API does both at once; the returns worker does
+them again from the events (ReturnUnitsInspected, ExchangeRequested), so a crash in between loses
+nothing and a repeat changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from oms.domain.capture import order_id_for
 from oms.domain.channel_sync import MARKETPLACES
 from oms.domain.return_policy import (
     Refusal,
@@ -49,6 +56,7 @@ from oms.models.returns import (
     Condition,
     Destination,
     Disposition,
+    ExchangeLine,
     Inspection,
     Payer,
     Refund,
@@ -72,9 +80,11 @@ from oms.models.returns import (
     RmaStatus,
 )
 
+_log = logging.getLogger("oms")  # Powertools' logger (service "oms") when the handler set it up
 ATTEMPTS = 5
 # Channels whose buyers pay online through the retailer's payment provider.
 GATEWAY_CHANNELS = frozenset({Channel.web, Channel.social, Channel.callcenter})
+PAYMENTS = "payments"  # who the provider's answers are recorded as
 
 
 class ReturnRefused(OmsError):
@@ -123,9 +133,13 @@ def rma_order_number(rma_id: str) -> str | None:
 def refund_method(order: Order) -> RefundMethod:
     if order.channel in MARKETPLACES:
         return RefundMethod.channel  # the marketplace refunds its buyer
-    if order.payment.cod or order.channel not in GATEWAY_CHANNELS:
-        return RefundMethod.manual  # cash, the POS, the web store's own admin
+    if order.payment.cod or order.channel not in GATEWAY_CHANNELS or not order.payment.reference:
+        return RefundMethod.manual  # cash, the POS, the web store's own admin, a payment we cannot point at
     return RefundMethod.gateway
+
+
+def exchange_channel(order: Order) -> Channel:
+    return order.channel if order.channel in OWN_CHANNELS else Channel.callcenter
 
 
 class ReturnsService:
@@ -150,7 +164,7 @@ class ReturnsService:
     # ------------------------------------------------------------ authorize
 
     def create(self, request: ReturnCreate, by: str, acting_for: set[Channel] | None = None) -> ReturnAccepted:
-        """Check every line against the policy, route each, and record one RMA per destination."""
+        """Check every line against the policy, route each, and record one RMA per place and rule."""
         for _ in range(ATTEMPTS):
             order = self.orders.get(request.order_id, consistent=True)
             if order is None:
@@ -171,12 +185,13 @@ class ReturnsService:
                     "changed_by": by,
                 }
             )
-            updated = self._settle_due(updated, [rma.rma_id for rma in rmas], RefundTiming.on_request, now)
+            created = [rma.rma_id for rma in rmas]
+            updated = self._settle_due(updated, created, RefundTiming.on_request, now)
             try:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
                 continue
-            created = {rma.rma_id for rma in rmas}
+            self._after_write(order, updated, created)
             return ReturnAccepted(
                 outcome="created", order_id=order.order_id, rmas=[r for r in updated.returns if r.rma_id in created]
             )
@@ -199,11 +214,6 @@ class ReturnsService:
                 refusals.append(
                     Refusal(None, "drop_off_store", f"{request.drop_off_node_id} is not a node that accepts returns")
                 )
-        if request.resolution is Resolution.exchange:
-            unknown = sorted(
-                sku for sku in {line.exchange_sku for line in request.lines if line.exchange_sku} if sku not in facts
-            )
-            refusals += [Refusal(None, "unknown_sku", f"exchange SKU {sku} is not in the catalog") for sku in unknown]
         units = unit_refunds(order)
         routed: list[tuple[RmaLine, Destination, ReturnRule]] = []
         for wanted in request.lines:
@@ -215,6 +225,8 @@ class ReturnsService:
             rule = rule_for(policy, order.channel, sku_facts.category, wanted.reason)
             got = delivered.get(line.line_id)
             refusal = check_line(rule, line.line_id, line.sku, wanted.quantity, got, already.get(line.line_id, 0), now)
+            if refusal is None and request.resolution is Resolution.exchange:
+                refusal = _exchange_refusal(line.line_id, line.sku, wanted.exchange_sku or line.sku, facts)
             if refusal is not None:
                 refusals.append(refusal)
                 continue
@@ -230,22 +242,44 @@ class ReturnsService:
             routed.append((rma_line, destination, rule))
         if refusals:
             raise ReturnRefused(refusals)
-        by_place: dict[str, list[tuple[RmaLine, Destination, ReturnRule]]] = {}
+        return self._rmas(order, request, routed, by, now)
+
+    @staticmethod
+    def _rmas(
+        order: Order,
+        request: ReturnCreate,
+        routed: list[tuple[RmaLine, Destination, ReturnRule]],
+        by: str,
+        now: datetime,
+    ) -> list[Rma]:
+        # One RMA per place and rule: each RMA follows one rule's terms (timing, fees) from start to end.
+        groups: dict[tuple[str, str], list[tuple[RmaLine, Destination, ReturnRule]]] = {}
         for entry in routed:
-            by_place.setdefault(entry[1].key, []).append(entry)
+            groups.setdefault((entry[1].key, entry[2].name), []).append(entry)
         method = refund_method(order)
-        rmas = []
-        for n, group in enumerate(by_place.values(), start=len(order.returns) + 1):
-            first_rule = group[0][2]
+        rmas: list[Rma] = []
+        fee_charged: set[str] = set()  # one parcel back to a place pays its return shipping once
+        for n, group in enumerate(groups.values(), start=len(order.returns) + 1):
+            destination, rule = group[0][1], group[0][2]
+            payer = return_shipping_payer(rule, (entry[0].reason for entry in group))
+            fee = Decimal(0)
+            if payer is Payer.buyer and request.method is ReturnMethod.ship_back and destination.key not in fee_charged:
+                # The buyer's lines to this place (not the seller's fault) under the dearest of their rules.
+                fees = [e[2].return_shipping_fee for e in routed
+                        if e[1].key == destination.key and e[0].reason not in SELLER_FAULT]  # fmt: skip
+                fee = max(fees, default=fee)
+                fee_charged.add(destination.key)
             rmas.append(
                 Rma(
                     rma_id=f"RMA-{order.order_number}-{n}",
                     method=request.method,
                     resolution=request.resolution,
-                    destination=group[0][1],
+                    destination=destination,
                     lines=[entry[0] for entry in group],
-                    return_shipping_paid_by=return_shipping_payer(first_rule, (e[0].reason for e in group)),
-                    refund=Refund(method=method, currency=order.currency, timing=first_rule.refund_timing),
+                    return_shipping_paid_by=payer,
+                    return_shipping_fee=fee,
+                    terms=rule,
+                    refund=Refund(method=method, currency=order.currency, timing=rule.refund_timing),
                     created_at=now,
                     updated_at=now,
                     by=by,
@@ -266,13 +300,14 @@ class ReturnsService:
         if flag is None:
             return None
         already = returned_lines(order.returns)
+        note = f"asked in {order.channel.value} (status {order.channel_status or 'not given'})"
         lines = [
-            ReturnLineRequest(line_id=line_id, quantity=got.quantity - already.get(line_id, 0),
-                              reason=ReturnReason.other, note=f"asked in {order.channel.value} "
-                              f"(status {order.channel_status or 'not given'})")
+            ReturnLineRequest(
+                line_id=line_id, quantity=got.quantity - already.get(line_id, 0), reason=ReturnReason.other, note=note
+            )
             for line_id, got in sorted(delivered_lines(order).items())
             if got.quantity > already.get(line_id, 0)
-        ]  # fmt: skip
+        ]
         if not lines:
             return None
         request = ReturnCreate(
@@ -301,6 +336,8 @@ class ReturnsService:
 
         def apply(order: Order, rma: Rma, now: datetime) -> Rma:
             self._at_node(rma, nodes_acted_for)
+            if rma.status is RmaStatus.cancelled:
+                raise Conflict(f"RMA {rma_id} was cancelled", details={"rule": "cancelled"})
             if rma.status is not RmaStatus.authorized:
                 raise Conflict(
                     f"RMA {rma_id} was received at {rma.received_at} by {rma.received_by}; a receipt is recorded "
@@ -361,7 +398,12 @@ class ReturnsService:
         def apply(order: Order, rma: Rma, now: datetime) -> Rma:
             forwards.clear()
             self._at_node(rma, nodes_acted_for)
-            if rma.status is RmaStatus.authorized:
+            done = inspection.inspection_id is not None and any(
+                entry.inspection_id == inspection.inspection_id for line in rma.lines for entry in line.inspections
+            )
+            if done:
+                return rma  # this inspection was recorded before: a retry
+            if rma.status in (RmaStatus.authorized, RmaStatus.cancelled):
                 raise Conflict(
                     f"RMA {rma_id} has not been received; receive it first", details={"rule": "not_received"}
                 )
@@ -373,14 +415,12 @@ class ReturnsService:
             by_line = {line.line_id: line for line in rma.lines}
             asked: dict[str, int] = {}
             for units in inspection.units:
-                line = by_line.get(units.line_id)
-                if line is None:
+                if units.line_id not in by_line:
                     raise ReturnStepRefused("not_on_rma", f"line {units.line_id} is not on {rma_id}")
                 asked[units.line_id] = asked.get(units.line_id, 0) + units.quantity
             for line_id, count in asked.items():
                 line = by_line[line_id]
-                left = (line.received or 0) - line.inspected
-                if count > left:
+                if count > (line.received or 0) - line.inspected:
                     raise ReturnStepRefused(
                         "not_received",
                         f"line {line_id}: {line.received or 0} received, {line.inspected} inspected before, "
@@ -389,12 +429,15 @@ class ReturnsService:
             node = self.nodes().get(rma.destination.node_id or "")
             facts = self.sku_facts({line.sku for line in rma.lines})
             lines = dict(by_line)
+            position = {line.line_id: n for n, line in enumerate(rma.lines, start=1)}
             resellable_elsewhere: list[tuple[RmaLine, int]] = []
             for units in inspection.units:
                 line = lines[units.line_id]
-                disposition, movement, supplier = self._dispose(
-                    rma, line, units.condition, units.quantity, node, facts, now
-                )
+                disposition, supplier = self._disposition(rma, line, units.condition, node, facts)
+                movement = None
+                if disposition is Disposition.restocked:
+                    # Fixed here, under the version check: each entry has its own, whoever writes first.
+                    movement = f"{rma.rma_id}-{position[line.line_id]}-{len(line.inspections)}"
                 if disposition is Disposition.forwarded:
                     resellable_elsewhere.append((line, units.quantity))
                 lines[units.line_id] = _inspected(
@@ -407,51 +450,41 @@ class ReturnsService:
                     note=units.note,
                     movement_id=movement,
                     supplier=supplier,
+                    inspection_id=inspection.inspection_id,
                 )
             if resellable_elsewhere:
                 forward = self._forward(order, rma, resellable_elsewhere, by, now)
                 forwards.append(forward)
-                lines = {
-                    line_id: line.model_copy(
-                        update={
-                            "inspections": [
-                                i.model_copy(update={"forwarded_to": forward.rma_id})
-                                if i.disposition is Disposition.forwarded and i.forwarded_to is None
-                                else i
-                                for i in line.inspections
-                            ]
-                        }
-                    )
-                    for line_id, line in lines.items()
-                }
+                lines = {line_id: _forwarded_to(line, forward.rma_id) for line_id, line in lines.items()}
             return rma.model_copy(update={"lines": [lines[line.line_id] for line in rma.lines], "updated_at": now})
 
         return self._step(rma_id, apply, by, RefundTiming.on_inspection, extra=lambda: forwards)
 
-    def _dispose(
-        self,
-        rma: Rma,
-        line: RmaLine,
-        condition: Condition,
-        quantity: int,
-        node: Node | None,
-        facts: dict[str, SkuFacts],
-        now: datetime,
-    ) -> tuple[Disposition, str | None, str | None]:
+    @staticmethod
+    def _disposition(
+        rma: Rma, line: RmaLine, condition: Condition, node: Node | None, facts: dict[str, SkuFacts]
+    ) -> tuple[Disposition, str | None]:
         if rma.destination.supplier:
-            return Disposition.vendor_claim, None, rma.destination.supplier
+            return Disposition.vendor_claim, rma.destination.supplier
         if condition is Condition.resellable:
-            if node is not None and node.restocks_returns:
-                movement = f"{rma.rma_id}-{line.line_id}-{len(line.inspections)}"
-                self.inventory.restock(line.sku, node.node_id, quantity, movement, now)
-                return Disposition.restocked, movement, None
-            return Disposition.forwarded, None, None
+            if node is None:
+                raise Conflict(
+                    f"{rma.destination.node_id} is no longer a node: resellable units cannot be placed",
+                    details={"rule": "no_node"},
+                )
+            if not node.restocks_returns:
+                return Disposition.forwarded, None
+            if line.sku not in facts:
+                raise ReturnStepRefused(
+                    "unknown_sku", f"{line.sku} is not in the catalog: it cannot be restocked (inspect it as refurbish)"
+                )
+            return Disposition.restocked, None
         if condition is Condition.refurbish:
-            return Disposition.refurbish, None, None
+            return Disposition.refurbish, None
         if condition is Condition.defective:
             supplier = facts.get(line.sku, SkuFacts()).supplier
-            return (Disposition.vendor_claim, None, supplier) if supplier else (Disposition.quarantined, None, None)
-        return Disposition.quarantined, None, None
+            return (Disposition.vendor_claim, supplier) if supplier else (Disposition.quarantined, None)
+        return Disposition.quarantined, None
 
     def _forward(self, order: Order, rma: Rma, units: list[tuple[RmaLine, int]], by: str, now: datetime) -> Rma:
         """A transfer leg: resellable units from a node that does not sell returns to a return center."""
@@ -481,6 +514,7 @@ class ReturnsService:
             destination=Destination(node_id=center.node_id, why=f"forwarded from {rma.destination.node_id}"),
             lines=lines,
             return_shipping_paid_by=Payer.seller,
+            terms=rma.terms,
             refund=Refund(
                 method=rma.refund.method,
                 status=RefundStatus.not_due,
@@ -493,21 +527,66 @@ class ReturnsService:
             forwarded_from=rma.rma_id,
         )
 
+    # ------------------------------------------------------------ cancel
+
+    def cancel(self, rma_id: str, reason: str, by: str) -> Rma:
+        """Withdraw an RMA before anything arrived or was paid back: its units may be returned again."""
+
+        def apply(order: Order, rma: Rma, now: datetime) -> Rma:
+            if rma.status is RmaStatus.cancelled:
+                return rma
+            if rma.status is not RmaStatus.authorized:
+                raise Conflict(
+                    f"RMA {rma_id} is {rma.status.value}: only a return not yet received is cancelled",
+                    details={"rule": "received"},
+                )
+            if rma.refund.status in (RefundStatus.requested, RefundStatus.completed) or rma.exchange_order_id:
+                raise Conflict(
+                    f"RMA {rma_id} was already refunded or exchanged on request: receive what arrives (0 units "
+                    "if nothing) instead",
+                    details={"rule": "settled_on_request"},
+                )
+            refund = rma.refund.model_copy(update={"status": RefundStatus.not_due, "settled_at": now})
+            return rma.model_copy(
+                update={
+                    "status": RmaStatus.cancelled,
+                    "cancelled_at": now,
+                    "cancel_reason": reason,
+                    "refund": refund,
+                    "updated_at": now,
+                }
+            )
+
+        return self._step(rma_id, apply, by, None)
+
     # ------------------------------------------------------------ refunds
 
     def report_refund(self, rma_id: str, report: RefundReport, by: str, attempt: int | None = None) -> Rma:
-        """The refund's outcome: from the payment provider (through the worker), the marketplace, or a person."""
+        """The refund's outcome: from the payment provider (through the worker, with its attempt), or from a
+        person for refunds settled outside the OMS (the marketplace, cash, the web store's admin)."""
 
         def apply(order: Order, rma: Rma, now: datetime) -> Rma:
             refund = rma.refund
-            if attempt is not None and attempt != refund.attempt:
-                return rma  # an answer to an older request
+            from_provider = attempt is not None
+            if refund.method is RefundMethod.gateway and not from_provider:
+                raise Conflict(
+                    f"the refund of {rma_id} is paid by the payment provider; its answer is recorded by itself "
+                    "(a failed one is retried with POST /returns/{rma_id}/refund/retry)",
+                    details={"rule": "provider_refund"},
+                )
             wanted = RefundStatus.completed if report.outcome is RefundOutcomeKind.completed else RefundStatus.failed
-            if refund.status is wanted:
+            if refund.status is wanted and (attempt is None or attempt == refund.attempt):
                 return rma  # a repeat
-            if refund.status is not RefundStatus.requested and not (
+            if from_provider and attempt != refund.attempt:
+                if wanted is not RefundStatus.completed or refund.status is RefundStatus.completed:
+                    return rma  # an older attempt's failure (or a late answer once paid): nothing to record
+
+                _log.warning("an older refund attempt was paid", extra={"rma_id": rma_id, "attempt": attempt})
+            elif refund.status is not RefundStatus.requested and not (
                 refund.status is RefundStatus.failed and wanted is RefundStatus.completed
             ):
+                if from_provider:
+                    return rma  # settled meanwhile: the provider's late answer changes nothing
                 raise Conflict(
                     f"the refund of {rma_id} is {refund.status.value}: nothing to settle",
                     details={"rule": "refund_not_requested"},
@@ -542,6 +621,73 @@ class ReturnsService:
 
         return self._step(rma_id, apply, by, None)
 
+    # ------------------------------------------------------------ what follows a write
+
+    def restock_inspected(self, rma: Rma, only: set[str] | None = None) -> int:
+        """Apply the restocks an RMA recorded (each movement once, whoever asks; `only` these movements): the
+        units restocked now."""
+        applied = 0
+        for line in rma.lines:
+            for entry in line.inspections:
+                if entry.disposition is not Disposition.restocked or entry.movement_id is None:
+                    continue
+                if only is not None and entry.movement_id not in only:
+                    continue
+                assert rma.destination.node_id is not None
+                outcome = self.inventory.restock(
+                    line.sku, rma.destination.node_id, entry.quantity, entry.movement_id, self.clock()
+                )
+                applied += entry.quantity if outcome == "applied" else 0
+        return applied
+
+    def create_exchange(self, order: Order, rma: Rma) -> str | None:
+        """The replacement order, through normal capture (and so sourcing); its id is fixed by the RMA."""
+        if self.capture is None or not rma.exchange_lines or rma.exchange_order_id is None:
+            return None
+        lines = [
+            OrderLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, unit_price=x.unit_price)
+            for x in rma.exchange_lines
+        ]
+        total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+        draft = OrderDraft(
+            channel=exchange_channel(order),
+            channel_order_id=rma.rma_id,
+            channel_updated_at=rma.updated_at,
+            placed_at=rma.updated_at,
+            currency=order.currency,
+            customer=order.customer,
+            shipping_address=order.shipping_address,
+            delivery_method=order.delivery_method,
+            service_level=order.service_level,
+            pickup_node_id=order.pickup_node_id,
+            payment=Payment(status=PaymentStatus.paid, method="exchange"),
+            lines=lines,
+            totals=Totals(subtotal=total, grand_total=total),
+            notes=f"exchange for {rma.rma_id} (order {order.order_number})",
+            tags=["exchange"],
+        )
+        return self.capture(draft)
+
+    def _after_write(self, before: Order, after: Order, rma_ids: list[str]) -> None:
+        """Restocks and replacement orders the write recorded, done now (the worker does them again from the
+        events if this is cut short)."""
+        was = {rma.rma_id: rma for rma in before.returns}
+        for rma in after.returns:
+            if rma.rma_id not in rma_ids:
+                continue
+            old = was.get(rma.rma_id)
+            new = _movements(rma) - _movements(old)
+            if new:
+                try:
+                    self.restock_inspected(rma, only=new)
+                except Exception:  # recorded on the order: the worker finishes it from ReturnUnitsInspected
+                    _log.warning("restock left to the returns worker", extra={"rma_id": rma.rma_id}, exc_info=True)
+            if rma.exchange_order_id and (old is None or old.exchange_order_id is None):
+                try:
+                    self.create_exchange(after, rma)
+                except Exception:  # recorded on the order: the worker finishes it from ExchangeRequested
+                    _log.warning("exchange left to the returns worker", extra={"rma_id": rma.rma_id}, exc_info=True)
+
     # ------------------------------------------------------------ the write
 
     def _step(
@@ -569,6 +715,7 @@ class ReturnsService:
                 self.orders.replace(updated, expected_version=order.version)
             except StaleWrite:
                 continue
+            self._after_write(order, updated, [rma_id])
             return next(r for r in updated.returns if r.rma_id == rma_id)
         raise Conflict(f"RMA {rma_id} kept changing; try again", details={"retryable": True})
 
@@ -576,15 +723,25 @@ class ReturnsService:
         """Refunds (or exchanges) whose moment has come: requested with their amount."""
         returns = list(order.returns)
         for index, rma in enumerate(returns):
-            if rma.rma_id not in rma_ids or rma.refund.status is not RefundStatus.pending:
+            if rma.rma_id not in rma_ids or rma.refund.status is not RefundStatus.pending or not _due(rma, moment):
                 continue
-            if not _due(rma, moment):
-                continue
-            units = _refundable_units(rma, moment, self._rules())
+            units = _refundable_units(rma, moment)
             if rma.resolution is Resolution.exchange:
-                exchange_id = self._exchange(order, rma, units, now) if any(units.values()) else None
+                exchange = [
+                    ExchangeLine(
+                        line_id=line.line_id,
+                        sku=line.exchange_sku or line.sku,
+                        quantity=units[line.line_id],
+                        unit_price=line.unit_refund,
+                    )
+                    for line in rma.lines
+                    if units.get(line.line_id, 0) > 0
+                ]
+                order_id = order_id_for(exchange_channel(order).value, rma.rma_id) if exchange else None
                 refund = rma.refund.model_copy(update={"status": RefundStatus.not_due, "settled_at": now})
-                returns[index] = rma.model_copy(update={"refund": refund, "exchange_order_id": exchange_id})
+                returns[index] = rma.model_copy(
+                    update={"refund": refund, "exchange_order_id": order_id, "exchange_lines": exchange}
+                )
                 continue
             others = [r for r in returns if r.rma_id != rma.rma_id]
             refunded = sum((r.refund.amount for r in others if r.refund.status in _COUNTED), Decimal(0))
@@ -592,7 +749,7 @@ class ReturnsService:
                 p.label == "original shipping" for r in others if r.refund.status in _COUNTED for p in r.refund.parts
             )
             snapshot = order.model_copy(update={"returns": returns})
-            amount, parts = refund_amount(snapshot, rma, self._rules(), units, refunded, shipping)
+            amount, parts = refund_amount(snapshot, rma, units, refunded, shipping)
             status = RefundStatus.requested if amount > 0 else RefundStatus.not_due
             refund = rma.refund.model_copy(
                 update={
@@ -607,44 +764,6 @@ class ReturnsService:
             returns[index] = rma.model_copy(update={"refund": refund})
         return order.model_copy(update={"returns": returns})
 
-    def _rules(self) -> dict[str, ReturnRule]:
-        return {rule.name: rule for rule in self.policy().rules}
-
-    def _exchange(self, order: Order, rma: Rma, units: dict[str, int], now: datetime) -> str | None:
-        """The replacement order, through normal capture (and so sourcing); its id is fixed by the RMA."""
-        if self.capture is None:
-            return None
-        lines = [
-            OrderLine(
-                line_id=line.line_id,
-                sku=line.exchange_sku or line.sku,
-                quantity=units[line.line_id],
-                unit_price=line.unit_refund,
-            )
-            for line in rma.lines
-            if units.get(line.line_id, 0) > 0
-        ]
-        total = sum((line.unit_price * line.quantity for line in lines), Decimal(0))
-        channel = order.channel if order.channel in OWN_CHANNELS else Channel.callcenter
-        draft = OrderDraft(
-            channel=channel,
-            channel_order_id=rma.rma_id,
-            channel_updated_at=now,
-            placed_at=now,
-            currency=order.currency,
-            customer=order.customer,
-            shipping_address=order.shipping_address,
-            delivery_method=order.delivery_method,
-            service_level=order.service_level,
-            pickup_node_id=order.pickup_node_id,
-            payment=Payment(status=PaymentStatus.paid, method="exchange"),
-            lines=lines,
-            totals=Totals(subtotal=total, grand_total=total),
-            notes=f"exchange for {rma.rma_id} (order {order.order_number})",
-            tags=["exchange"],
-        )
-        return self.capture(draft)
-
     @staticmethod
     def _at_node(rma: Rma, nodes_acted_for: set[str] | None) -> None:
         if nodes_acted_for is None:
@@ -653,7 +772,23 @@ class ReturnsService:
             raise Forbidden(f"{rma.rma_id} goes to {rma.destination.key}: this key reports for other nodes")
 
 
-_COUNTED = frozenset({RefundStatus.requested, RefundStatus.completed})
+# Refunds that take from what is left of the order: a failed one too (it is retried or settled by hand).
+_COUNTED = frozenset({RefundStatus.requested, RefundStatus.completed, RefundStatus.failed})
+
+
+def _exchange_refusal(line_id: str, sku: str, exchange_sku: str, facts: dict[str, SkuFacts]) -> Refusal | None:
+    """An exchange is for another size or colour at the same price; anything else is a return and a new order."""
+    if exchange_sku not in facts:
+        return Refusal(line_id, "unknown_sku", f"exchange SKU {exchange_sku} is not in the catalog")
+    was, new = facts.get(sku, SkuFacts()).list_price, facts[exchange_sku].list_price
+    if exchange_sku != sku and (was is None or new is None or was != new):
+        return Refusal(
+            line_id,
+            "exchange_price",
+            f"{exchange_sku} ({new if new is not None else 'no price'}) is not priced as {sku} "
+            f"({was if was is not None else 'no price'}): return it and order the other",
+        )
+    return None
 
 
 def _due(rma: Rma, moment: RefundTiming) -> bool:
@@ -667,19 +802,20 @@ def _due(rma: Rma, moment: RefundTiming) -> bool:
 
 
 def _all_inspected(rma: Rma) -> bool:
-    return rma.status is not RmaStatus.authorized and all(line.inspected >= (line.received or 0) for line in rma.lines)
+    if rma.status in (RmaStatus.authorized, RmaStatus.cancelled):
+        return False
+    return all(line.inspected >= (line.received or 0) for line in rma.lines)
 
 
-def _refundable_units(rma: Rma, moment: RefundTiming, rules: dict[str, ReturnRule]) -> dict[str, int]:
+def _refundable_units(rma: Rma, moment: RefundTiming) -> dict[str, int]:
     if moment is RefundTiming.on_request:
         return {line.line_id: line.quantity for line in rma.lines}
     if moment is RefundTiming.on_receipt and rma.refund.timing is RefundTiming.on_receipt:
         return {line.line_id: line.received or 0 for line in rma.lines}
     out = {}
     for line in rma.lines:
-        rule = rules.get(line.rule)
         count = line.received or 0
-        if line.reason not in SELLER_FAULT and not (rule and rule.refund_damaged_by_buyer):
+        if line.reason not in SELLER_FAULT and not rma.terms.refund_damaged_by_buyer:
             count -= sum(i.quantity for i in line.inspections if i.condition is Condition.damaged)
         out[line.line_id] = max(0, count)
     return out
@@ -695,10 +831,12 @@ def _inspected(
     note: str | None = None,
     movement_id: str | None = None,
     supplier: str | None = None,
+    inspection_id: str | None = None,
 ) -> RmaLine:
     if quantity <= 0:
         return line
     entry = Inspection(
+        inspection_id=inspection_id,
         condition=condition,
         quantity=quantity,
         disposition=disposition,
@@ -709,6 +847,22 @@ def _inspected(
         supplier=supplier,
     )
     return line.model_copy(update={"inspections": [*line.inspections, entry]})
+
+
+def _forwarded_to(line: RmaLine, rma_id: str) -> RmaLine:
+    entries = [
+        entry.model_copy(update={"forwarded_to": rma_id})
+        if entry.disposition is Disposition.forwarded and entry.forwarded_to is None
+        else entry
+        for entry in line.inspections
+    ]
+    return line.model_copy(update={"inspections": entries})
+
+
+def _movements(rma: Rma | None) -> set[str]:
+    if rma is None:
+        return set()
+    return {e.movement_id for line in rma.lines for e in line.inspections if e.movement_id}
 
 
 def _close_finished(order: Order) -> Order:

@@ -191,6 +191,8 @@ def _rma_changes(was: Rma | None, rma: Rma, currency: str) -> list[_Entry]:
     out += _refund_changes(was, rma, currency)
     if rma.status is RmaStatus.closed and (was is None or was.status is not RmaStatus.closed):
         out.append(_Entry("return", f"{rid} closed"))
+    if rma.status is RmaStatus.cancelled and (was is None or was.status is not RmaStatus.cancelled):
+        out.append(_Entry("return", f"{rid} cancelled: {rma.cancel_reason or 'no reason given'}", "Return cancelled"))
     return out
 
 
@@ -198,7 +200,9 @@ def _refund_changes(was: Rma | None, rma: Rma, currency: str) -> list[_Entry]:
     out = []
     rid, refund = rma.rma_id, rma.refund
     if rma.exchange_order_id and (was is None or was.exchange_order_id is None):
-        out.append(_Entry("return", f"{rid}: exchange order {rma.exchange_order_id} created", "Replacement on its way"))
+        units = ", ".join(f"{x.sku} x{x.quantity}" for x in rma.exchange_lines)
+        what = f"{rid}: exchange order {rma.exchange_order_id} ({units})"
+        out.append(_Entry("return", what, "A replacement is being prepared"))
     had = was.refund if was else None
     if had is not None and refund.status is had.status and refund.attempt == had.attempt:
         return out

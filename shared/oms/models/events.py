@@ -32,7 +32,10 @@ class EventType(StrEnum):
     order_flagged = "OrderFlagged"
     return_authorized = "ReturnAuthorized"
     return_received = "ReturnReceived"
+    return_units_inspected = "ReturnUnitsInspected"
     return_inspected = "ReturnInspected"
+    return_cancelled = "ReturnCancelled"
+    exchange_requested = "ExchangeRequested"
     return_closed = "ReturnClosed"
     refund_requested = "RefundRequested"
     refund_completed = "RefundCompleted"
@@ -43,7 +46,10 @@ RETURN_EVENTS = frozenset(
     {
         EventType.return_authorized,
         EventType.return_received,
+        EventType.return_units_inspected,
         EventType.return_inspected,
+        EventType.return_cancelled,
+        EventType.exchange_requested,
         EventType.return_closed,
         EventType.refund_requested,
         EventType.refund_completed,

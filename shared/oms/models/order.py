@@ -164,6 +164,9 @@ class Payment(Model):
     status: PaymentStatus
     cod: bool = Field(default=False, description="Cash on delivery: collected by the carrier")
     method: str | None = Field(default=None, max_length=100)
+    reference: str | None = Field(
+        default=None, max_length=100, description="The payment provider's id of the payment (refunds go against it)"
+    )
 
 
 class OrderLine(Model):

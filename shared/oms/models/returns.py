@@ -210,6 +210,9 @@ class InspectedUnits(Model):
 
 class ReturnInspection(Model):
     units: list[InspectedUnits] = Field(min_length=1, max_length=200)
+    inspection_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Your id for this inspection: a retry changes nothing"
+    )
 
 
 class RefundOutcomeKind(StrEnum):
@@ -233,6 +236,7 @@ class RmaStatus(StrEnum):
     received = "received"  # arrived; waiting for inspection
     inspected = "inspected"  # every received unit has its disposition; the refund may be open
     closed = "closed"  # inspected (or nothing arrived) and the refund settled
+    cancelled = "cancelled"  # withdrawn before anything arrived or was refunded: its units count no more
 
 
 OPEN_RMA = frozenset({RmaStatus.authorized, RmaStatus.received, RmaStatus.inspected})
@@ -272,13 +276,16 @@ class Refund(Model):
 
 
 class Inspection(Model):
+    inspection_id: str | None = Field(default=None, description="The caller's id for the inspection it came with")
     condition: Condition
     quantity: int
     disposition: Disposition
     at: datetime
     by: str
     note: str | None = None
-    movement_id: str | None = Field(default=None, description="The stock movement that restocked them")
+    movement_id: str | None = Field(
+        default=None, description="The stock movement that restocks them (fixed when recorded; applied after)"
+    )
     forwarded_to: str | None = Field(default=None, description="The RMA that takes them to a return center")
     supplier: str | None = None
 
@@ -310,6 +317,13 @@ class Destination(Model):
         return f"node:{self.node_id}" if self.node_id else f"supplier:{self.supplier}"
 
 
+class ExchangeLine(Model):
+    line_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
 class Rma(Model):
     rma_id: str = Field(description="RMA-<order number>-<n>")
     status: RmaStatus = RmaStatus.authorized
@@ -318,6 +332,10 @@ class Rma(Model):
     destination: Destination
     lines: list[RmaLine]
     return_shipping_paid_by: Payer
+    return_shipping_fee: Amount = Field(
+        default=Decimal(0), description="Taken from this RMA's refund (once per request and place)"
+    )
+    terms: ReturnRule = Field(description="The policy rule as it stood when the return was accepted")
     refund: Refund
     created_at: datetime
     updated_at: datetime
@@ -329,7 +347,10 @@ class Rma(Model):
     received_by: str | None = None
     receipt_note: str | None = None
     unexpected: list[UnexpectedItem] = Field(default_factory=list)
-    exchange_order_id: str | None = None
+    exchange_order_id: str | None = Field(default=None, description="The replacement order (captured once due)")
+    exchange_lines: list[ExchangeLine] = Field(default_factory=list)
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
 
     @property
     def received_units(self) -> int:
@@ -364,6 +385,10 @@ class RmaSummary(Model):
 class RmaPage(Model):
     items: list[RmaSummary]
     next_cursor: str | None = None
+
+
+class ReturnCancel(Model):
+    reason: str = Field(min_length=1, max_length=300)
 
 
 class ReturnRateRow(Model):
