@@ -23,8 +23,6 @@ from oms.adapters.inbox import DynamoInbox
 from oms.adapters.lane_stats import DynamoLaneStats
 from oms.adapters.orders import DynamoOrders
 from oms.adapters.queues import SqsQueue
-from oms.adapters.refund_gateway import HttpRefundGateway
-from oms.adapters.returns_store import DynamoReturns
 from oms.adapters.secrets import SsmSecrets
 from oms.adapters.stock import DynamoStock
 from oms.adapters.stock_push import DynamoPushStates
@@ -35,7 +33,6 @@ from oms.domain.changes import OrderChanges
 from oms.domain.lane_learning import DeliveryLearning, LaneLearner
 from oms.domain.polling import CarrierPoller
 from oms.domain.promising import Promiser, PromiseService
-from oms.domain.returns import ReturnsService
 from oms.domain.sourcing import SourcingService
 from oms.domain.status import StatusService
 from oms.domain.stock import InventoryService
@@ -51,8 +48,11 @@ from oms.settings import get_settings
 if TYPE_CHECKING:
     from oms.adapters.fetch_queue import SqsFetchQueue
     from oms.adapters.marketplace_api import MarketplaceApi
+    from oms.adapters.refund_gateway import HttpRefundGateway
+    from oms.adapters.returns_store import DynamoReturns
     from oms.domain.channel_sync import ChannelReconciler, ChannelSync
     from oms.domain.channel_tokens import TokenKeeper
+    from oms.domain.returns import ReturnsService
 
 
 @cache
@@ -228,6 +228,8 @@ def stock_push() -> StockPush:
 
 @cache
 def returns() -> ReturnsService:
+    from oms.domain.returns import ReturnsService  # here: only the returns functions need it
+
     def capture(draft: OrderDraft) -> str:
         return capture_service().capture(draft, datetime.now(UTC), likely_new=True).order.order_id
 
@@ -244,11 +246,15 @@ def returns() -> ReturnsService:
 
 @cache
 def returns_store() -> DynamoReturns:
+    from oms.adapters.returns_store import DynamoReturns
+
     return DynamoReturns(get_settings().returns_table)
 
 
 @cache
 def refund_gateway() -> HttpRefundGateway:
+    from oms.adapters.refund_gateway import HttpRefundGateway
+
     settings = get_settings()
     secrets = SsmSecrets(settings.secrets_path)
     return HttpRefundGateway(
