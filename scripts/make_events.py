@@ -272,6 +272,26 @@ def main() -> None:
             path_params={"order_id": "ord_placeholder"},
         ),
     )
+    cs = {"x-api-key": DEFAULTS["OMS_API_KEY"] + "_cs"}
+    ask = {
+        "order_id": "ord_placeholder",
+        "method": "store_drop_off",
+        "drop_off_node_id": "ST-JKT-GI",
+        "request_id": "cs-ticket-4412",
+        "lines": [{"line_id": "1", "quantity": 1, "reason": "wrong_size"}],
+    }
+    write(
+        "http/post_returns.json", http_event("POST", "/returns", "/returns", body=json.dumps(ask).encode(), headers=cs)
+    )
+    wms = {"x-api-key": DEFAULTS["OMS_API_KEY"] + "_wms"}
+    inspection = {"inspection_id": "insp-1", "units": [{"line_id": "1", "condition": "resellable", "quantity": 1}]}
+    write(
+        "http/post_returns_inspect.json",
+        http_event(
+            "POST", "/returns/RMA-OMS-0000001-1/inspect", "/returns/{rma_id}/inspect",
+            body=json.dumps(inspection).encode(), headers=wms, path_params={"rma_id": "RMA-OMS-0000001-1"},
+        ),
+    )  # fmt: skip
     write("http/get_openapi.json", http_event("GET", "/openapi.json", "/openapi.json"))
     write("streams/inbox_inserts.json", inbox_stream())
 

@@ -19,7 +19,7 @@ from tests.builders import a_draft
 from tests.integration.conftest import Stack, client
 from tests.integration.test_sourcing import JAKARTA, _stock
 from tests.integration.test_status import _pump_orders, _report, _signed
-from tests.support import FakeContext, StreamReader, http_event, load_handler
+from tests.support import FakeContext, StreamReader, http_event, load_handler, sample
 
 CS = "oms_local_ops_key_cs"
 OPS = "oms_local_ops_key"
@@ -403,3 +403,11 @@ def test_a_refund_the_provider_is_still_settling_is_asked_again_later(stack, mon
     answer = _worker(events)
     assert len(answer["batchItemFailures"]) == 1 and queue.delays == [60]
     assert _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["refund"]["status"] == "requested"
+
+
+def test_the_sample_events_are_answered(stack) -> None:
+    app = load_handler("functions/returns/app.py")
+    answer = app.lambda_handler(sample("http/post_returns.json"), FakeContext())
+    assert answer["statusCode"] == 404 and "ord_placeholder" in json.loads(answer["body"])["message"]
+    answer = app.lambda_handler(sample("http/post_returns_inspect.json"), FakeContext())
+    assert answer["statusCode"] == 404 and "RMA-OMS-0000001-1" in json.loads(answer["body"])["message"]
