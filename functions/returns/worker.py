@@ -12,6 +12,8 @@
   twice); failures are retried by SQS and then parked in ReturnsDLQ (make replay-dlq QUEUE=returns).
 * OrderFlagged with `return_requested` (a marketplace buyer's return request) becomes an RMA for every
   delivered unit not yet returned; a refusal by the policy stays flagged for a person.
+* OrderUpdated of a marketplace order the channel says is returned: the marketplace refunded its buyer, so
+  the RMAs' requested refunds are completed (refunds falling due later are completed when they do).
 * Deliveries and pickups (FulfillmentStatusChanged) count delivered units per SKU, the denominator of
   the return rate, once per parcel.
 """
@@ -53,6 +55,10 @@ def handle(record: SQSRecord) -> None:
         _delivered(detail)
     elif kind == "OrderFlagged":
         _channel_request(detail)
+    elif kind == "OrderUpdated" and detail.get("channel_state") == "returned":
+        settled = container.returns().channel_refunded(detail["order_id"])
+        if settled:
+            logger.info("refunds settled by the marketplace", extra={"rma_ids": settled})
     else:
         logger.info("event not for returns", extra={"detail_type": kind})
 

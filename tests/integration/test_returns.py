@@ -298,6 +298,20 @@ def test_a_marketplace_buyers_return_request_becomes_an_rma_once(stack) -> None:
     assert (rma.by, rma.method.value, rma.refund.method.value) == ("channel:shopee", "ship_back", "channel")
     assert rma.lines[0].quantity == 1 and rma.lines[0].note == "asked in shopee (status TO_RETURN)"
 
+    # It comes back, and the marketplace (which refunds its own buyers) then says the order is returned.
+    _receive_and_inspect(rma.rma_id)
+    assert _order(order_id).returns[0].refund.status.value == "requested"  # the marketplace's to pay
+    before = _order(order_id)
+    returned = asked.model_copy(update={"channel_state": ChannelState.returned, "channel_status": "COMPLETED",
+                                        "channel_updated_at": now})  # fmt: skip
+    container.capture_service().capture(returned, now)
+    updates = [e for e in events_for_change(before, _order(order_id)) if e.event_type.value == "OrderUpdated"]
+    assert updates[0].detail["channel_state"] == "returned"
+    assert _worker(updates) == {"batchItemFailures": []}
+    settled = _order(order_id).returns[0]
+    assert (settled.status.value, settled.refund.status.value, settled.refund.reference) == (
+        "closed", "completed", "shopee: returned")  # fmt: skip
+
 
 def _ask(order: Order, **changes: object) -> dict:
     body = {"order_id": order.order_id, "method": "store_drop_off", "drop_off_node_id": "ST-JKT-GI",

@@ -63,6 +63,7 @@ def order_detail(order: Order) -> dict:
         "fulfillments": [_fulfillment(f) for f in order.fulfillments],
         "unfilled": [u.model_dump(mode="json") for u in order.unfilled],
         "flags": [f.model_dump(mode="json") for f in order.flags],
+        "channel_state": order.channel_state.value if order.channel_state else None,
         "changed_by": order.changed_by,
         "version": order.version,
     }

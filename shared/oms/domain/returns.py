@@ -43,6 +43,7 @@ from oms.models.inventory import Node
 from oms.models.order import (
     OWN_CHANNELS,
     Channel,
+    ChannelState,
     FlagCode,
     Order,
     OrderDraft,
@@ -621,6 +622,19 @@ class ReturnsService:
 
         return self._step(rma_id, apply, by, None)
 
+    def channel_refunded(self, order_id: str) -> list[str]:
+        """The marketplace says the order is returned (it refunded its buyer): its requested refunds are settled."""
+        order = self.orders.get(order_id, consistent=True)
+        if order is None or order.channel_state is not ChannelState.returned:
+            return []
+        settled = []
+        for rma in order.returns:
+            if rma.refund.method is RefundMethod.channel and rma.refund.status is RefundStatus.requested:
+                report = RefundReport(outcome=RefundOutcomeKind.completed, reference=f"{order.channel.value}: returned")
+                self.report_refund(rma.rma_id, report, f"channel:{order.channel.value}")
+                settled.append(rma.rma_id)
+        return settled
+
     # ------------------------------------------------------------ what follows a write
 
     def restock_inspected(self, rma: Rma, only: set[str] | None = None) -> int:
@@ -742,6 +756,16 @@ class ReturnsService:
                 returns[index] = rma.model_copy(
                     update={"refund": refund, "exchange_order_id": order_id, "exchange_lines": exchange}
                 )
+                continue
+            if rma.refund.method is RefundMethod.channel and order.channel_state is ChannelState.returned:
+                # The marketplace already refunded its buyer (it says returned): nothing for the OMS to pay.
+                settled = {
+                    "status": RefundStatus.completed,
+                    "requested_at": now,
+                    "settled_at": now,
+                    "reference": f"{order.channel.value}: returned",
+                }
+                returns[index] = rma.model_copy(update={"refund": rma.refund.model_copy(update=settled)})
                 continue
             others = [r for r in returns if r.rma_id != rma.rma_id]
             refunded = sum((r.refund.amount for r in others if r.refund.status in _COUNTED), Decimal(0))
