@@ -117,7 +117,7 @@ def put_policy(body: ReturnPolicy) -> ReturnPolicy:
 @app.get(
     "/returns/stats",
     summary="Return rates per SKU and reason: units returned over units delivered in the range",
-    description="Counted from the events (deliveries and pickups; returns when authorized), per day in WIB.",
+    description="Counted from the events (deliveries and pickups; returned units when they arrive), per day in WIB.",
     security=SECURED,
 )
 def get_stats(

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from oms import container
-from oms.adapters.refund_gateway import GatewayAnswer, HttpRefundGateway
+from oms.adapters.refund_gateway import GatewayAnswer, HttpRefundGateway, RefundPending
 from oms.domain.events import events_for_change
 from oms.models.order import ChannelState, Order
 from oms_local.channel_sim import ChannelSimulator
@@ -257,6 +257,14 @@ def test_the_refund_gateway_speaks_the_providers_refund_api() -> None:
         sim.fail_next("payments", 400)
         refused = gateway.refund(**{**call, "attempt": 3})
         assert not refused.completed and refused.failure
+        sim.fail_next("payments", 409)  # the key still being processed: asked again later, never a new key
+        with pytest.raises(RefundPending):
+            gateway.refund(**{**call, "attempt": 4})
+        declined = gateway.refund(**{**call, "attempt": 5, "payment_reference": "pr-fail-1"})
+        assert (declined.completed, declined.failure) == (False, "REFUND_NOT_SUPPORTED")
+        with pytest.raises(RefundPending):
+            gateway.refund(**{**call, "attempt": 6, "payment_reference": "pr-pending-1"})
+        assert gateway.refund(**{**call, "attempt": 6, "payment_reference": "pr-pending-1"}).completed
         sent = sim.calls_for("payments")[0]
         assert sent["idempotency_key"] == "RMA-OMS-0000001-1-1" and sent["body"]["amount"] == 139000
     finally:
@@ -425,3 +433,25 @@ def test_the_sample_events_are_answered(stack) -> None:
     assert answer["statusCode"] == 404 and "ord_placeholder" in json.loads(answer["body"])["message"]
     answer = app.lambda_handler(sample("http/post_returns_inspect.json"), FakeContext())
     assert answer["statusCode"] == 404 and "RMA-OMS-0000001-1" in json.loads(answer["body"])["message"]
+
+
+def test_a_repeated_exchange_request_leaves_the_replacement_order_alone(stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "SCR-1")
+    status, policy = _api("GET", "/returns/policy", "/returns/policy")
+    for rule in policy["rules"]:
+        rule["refund_timing"] = "on_request"
+    assert _api("PUT", "/returns/policy", "/returns/policy", policy, OPS)[0] == 200
+    status, accepted = _api("POST", "/returns", "/returns", _ask(order, resolution="exchange"))
+    assert status == 201, accepted
+    rma = accepted["rmas"][0]
+    replacement = _order(rma["exchange_order_id"])
+    assert replacement is not None
+    after_create = _order(order.order_id)
+    events = [e for e in events_for_change(order, after_create) if e.event_type.value == "ExchangeRequested"]
+    # the goods arrive before the worker reads ExchangeRequested (or the message is replayed from the DLQ)
+    received = {"lines": [{"line_id": "1", "quantity": 1}]}
+    assert _api("POST", f"/returns/{rma['rma_id']}/receive", "/returns/{rma_id}/receive", received, WMS)[0] == 200
+    assert _worker(events) == {"batchItemFailures": []}
+    again = _order(rma["exchange_order_id"])
+    assert (again.version, again.placed_at) == (replacement.version, replacement.placed_at)

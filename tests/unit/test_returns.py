@@ -121,7 +121,7 @@ def rma_id(n: int) -> str:
 
 def movement(n: int, position: int, before: int) -> str:
     """The restock of an inspection entry: RMA, the line's position on it, inspections the line had before."""
-    return f"{rma_id(n)}-{position}-{before}"
+    return f"RET-{rma_id(n)}-{position}-{before}"
 
 
 # ---------------------------------------------------------------- nodes
@@ -728,6 +728,7 @@ def test_lines_to_one_place_under_different_rules_make_one_rma_per_rule_with_its
 def test_the_return_shipping_fee_is_charged_on_the_first_rma_the_buyer_pays_shipping_for():
     world = World(policy=SPLIT_BY_RULE)
     sellers, buyers = world.create(ask("1", 2, "wrong_item"), ask("3")).rmas
+    # One parcel goes back, and a line in it is the seller's fault: the seller pays its shipping, whatever rules.
     assert (sellers.terms.name, sellers.return_shipping_paid_by, sellers.return_shipping_fee) == (
         "apparel",
         Payer.seller,
@@ -735,9 +736,13 @@ def test_the_return_shipping_fee_is_charged_on_the_first_rma_the_buyer_pays_ship
     )
     assert (buyers.terms.name, buyers.return_shipping_paid_by, buyers.return_shipping_fee) == (
         "standard",
-        Payer.buyer,
-        Decimal(15000),
+        Payer.seller,
+        0,
     )
+    # Without it, the buyer pays the dearest fee once, on the first RMA of the place.
+    first, second = World(policy=SPLIT_BY_RULE).create(ask("1", 2), ask("3")).rmas
+    assert (first.return_shipping_paid_by, first.return_shipping_fee) == (Payer.buyer, Decimal(15000))
+    assert (second.return_shipping_paid_by, second.return_shipping_fee) == (Payer.buyer, 0)
 
 
 def test_each_place_the_buyer_ships_to_charges_its_own_fee_and_each_request_its_own():
@@ -1848,3 +1853,111 @@ def test_a_node_key_reports_only_for_its_own_nodes():
     world.create(ask("3", reason="defective"))  # to the supplier: no node key reports for it
     with pytest.raises(Forbidden):
         world.receive(2, {"3": 1}, nodes_acted_for={"DC-JKT"})
+
+
+# ================================================================ 17. found in review
+
+
+def test_a_restock_refused_for_good_does_not_hold_up_the_others():
+    w = World()
+    w.create(ask("1"), ask("2"))
+    w.receive(1, {"1": 1, "2": 1})
+    real = w.inventory.restock
+
+    def restock(sku, node_id, quantity, movement_id, now):
+        if sku == "SHIRT":
+            raise NotFound("no node")  # permanent: node removed / SKU removed / id reused
+        return real(sku, node_id, quantity, movement_id, now)
+
+    w.inventory.restock = restock
+    w.inspect(1, ("1", "resellable", 1), ("2", "resellable", 1))
+    assert w.service.restock_inspected(w.rma(1)) == 0  # SHIRT refused for good (logged for a person) ...
+    assert w.inventory.on_hand("CAP", "DC-JKT") == 1  # ... and CAP was restocked all the same
+
+
+def test_a_transfer_leg_cannot_be_cancelled():
+    w = World()
+    w.create(ask("1"), drop_off="ST-MAL")
+    w.receive(1, {"1": 1})
+    w.inspect(1, ("1", "resellable", 1))
+    leg = w.rma(2)
+    assert leg.forwarded_from == rma_id(1)
+    with pytest.raises(Conflict):
+        w.service.cancel(rma_id(2), "oops", by="cs:alice")
+
+
+def test_exchanged_units_do_not_count_as_back_for_the_original_shipping():
+    w = World(policy=a_policy(a_rule(refund_original_shipping="always")))
+    w.create(ask("1", 2, reason="wrong_size"), resolution="exchange")
+    w.receive(1, {"1": 2})
+    w.inspect(1, ("1", "resellable", 2))
+    assert w.rma(1).exchange_order_id
+    w.create(ask("2"), ask("3"), ask("4", 4))
+    w.receive(2, {"2": 1, "3": 1, "4": 4})
+    w.inspect(2, ("2", "resellable", 1), ("3", "resellable", 1), ("4", "resellable", 4))
+    labels = {p.label: p.amount for p in w.rma(2).refund.parts}
+    # the buyer keeps two replacement shirts shipped on that order: no original shipping back
+    assert "original shipping" not in labels, labels
+
+
+def _fee(policy):
+    w = World(policy=policy)
+    accepted = w.create(ask("1", reason="defective"), ask("3", reason="changed_mind"))
+    return sorted((r.destination.key, r.return_shipping_fee) for r in accepted.rmas)
+
+
+def test_one_parcels_return_shipping_does_not_depend_on_how_rules_split_it():
+    one_rule = _fee(a_policy(a_rule("all", return_shipping_fee=Decimal(15000), defective_to_supplier=False)))
+    two_rules = _fee(
+        a_policy(
+            a_rule("apparel", categories=["apparel"], return_shipping_fee=Decimal(15000), defective_to_supplier=False),
+            a_rule("other", return_shipping_fee=Decimal(15000), defective_to_supplier=False),
+        )
+    )
+    assert sum(f for _, f in one_rule) == sum(f for _, f in two_rules), (one_rule, two_rules)
+
+
+def test_a_declined_provider_refund_may_be_reported_paid_another_way():
+    w = World()
+    w.create(ask("1"))
+    w.receive(1, {"1": 1})
+    w.inspect(1, ("1", "resellable", 1))
+    w.report(1, failed("card closed"), attempt=1, by="payments")
+    assert w.rma(1).refund.status is RefundStatus.failed
+    w.report(1, completed("bank transfer 123"))  # ops paid by bank transfer: 409 today, RMA never closes
+    assert w.rma(1).status is RmaStatus.closed
+
+
+def test_a_return_fee_is_only_taken_in_its_own_currency():
+    order = an_order(
+        currency="USD",
+        totals={"subtotal": "101", "discount": "11", "shipping": "2", "grand_total": "92"},
+        lines=[
+            {"line_id": "1", "sku": "SHIRT", "quantity": 2, "unit_price": "10"},
+            {"line_id": "2", "sku": "CAP", "quantity": 1, "unit_price": "11", "discount": "1"},
+            {"line_id": "3", "sku": "BLENDER", "quantity": 1, "unit_price": "50"},
+            {"line_id": "4", "sku": "COFFEE", "quantity": 4, "unit_price": "5"},
+        ],
+    )
+    w = World(order=order, policy=a_policy(a_rule(return_shipping_fee=Decimal(15000))))
+    w.create(ask("3"))
+    w.receive(1, {"3": 1})
+    w.inspect(1, ("3", "resellable", 1))
+    assert w.rma(1).refund.amount > 0, w.rma(1).refund.parts  # USD 45 less "15000" -> 0
+
+
+def test_a_marketplace_request_leaves_the_lines_the_policy_refuses():
+    from datetime import timedelta
+
+    from oms.domain.return_policy import default_policy
+    from oms.models.order import Flag
+    from tests.unit.test_returns import NOW, a_marketplace_order
+
+    order = a_marketplace_order()
+    flag = Flag.model_validate(
+        {"code": "return_requested", "since": NOW - timedelta(hours=1), "message": "buyer asked"}
+    )
+    order = order.model_copy(update={"flags": [flag]})
+    w = World(order=order, policy=default_policy())
+    accepted = w.service.from_channel(order.order_id)  # ReturnRefused today: COFFEE (food) is not returnable
+    assert accepted is not None and accepted.rmas

@@ -75,12 +75,15 @@ class HttpRefundGateway:
         if response.status >= 500 or response.status in (401, 403, 404, 429):
             # An outage, throttling, or our configuration (key, URL): retried, then parked and alarmed.
             raise DependencyError(f"payments API answered {response.status}")
+        if response.status == 409:  # the key is still being processed (or was, with this body): ask again later
+            raise RefundPending(f"refund {key}: the provider is still processing it")
         if response.status >= 400:  # refused for good (an invalid amount, a payment that cannot be refunded)
             code = answer.get("error_code") or f"HTTP {response.status}"
             return GatewayAnswer(False, None, f"{code}: {answer.get('message') or 'refused'}"[:300])
         status = str(answer.get("status") or "").upper()
         if status == "SUCCEEDED":
             return GatewayAnswer(True, answer.get("id"))
-        if status == "FAILED":
-            return GatewayAnswer(False, answer.get("id"), str(answer.get("failure_code") or "FAILED")[:300])
-        raise RefundPending(f"refund {key} is {status or 'not settled'} at the provider")
+        if status in ("PENDING", "REQUESTED", "ACCEPTED", ""):
+            raise RefundPending(f"refund {key} is {status or 'not settled'} at the provider")
+        # FAILED, CANCELLED or anything else that is not money on its way: declined, with what the provider said.
+        return GatewayAnswer(False, answer.get("id"), str(answer.get("failure_code") or status)[:300])

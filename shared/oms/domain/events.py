@@ -196,6 +196,7 @@ def return_detail(order: Order, rma: Rma) -> dict:
 
 _FREE_TEXT = {
     "receipt_note": True,
+    "refund": {"failure"},
     "cancel_reason": True,
     "unexpected": True,
     "lines": {"__all__": {"note": True, "inspections": {"__all__": {"note"}}}},

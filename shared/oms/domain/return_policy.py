@@ -23,6 +23,7 @@ from oms.models.returns import (
     RefundPart,
     RefundStatus,
     RefundTiming,
+    Resolution,
     ReturnMethod,
     ReturnPolicy,
     ReturnReason,
@@ -292,8 +293,8 @@ def _refunds_shipping(order: Order, rma: Rma, units: Mapping[str, int]) -> bool:
     delivered = delivered_lines(order)
     back = dict.fromkeys(delivered, 0)
     for other in order.returns:
-        if other.rma_id == rma.rma_id:
-            continue
+        if other.rma_id == rma.rma_id or other.resolution is Resolution.exchange:
+            continue  # exchanged units were replaced: the buyer still has the order's goods
         for line_id, count in came_back(other).items():
             if line_id in back:
                 back[line_id] += count

@@ -257,19 +257,29 @@ class ReturnsService:
         groups: dict[tuple[str, str], list[tuple[RmaLine, Destination, ReturnRule]]] = {}
         for entry in routed:
             groups.setdefault((entry[1].key, entry[2].name), []).append(entry)
+        # Return shipping is one parcel per place: the seller pays it if any line going there is the seller's
+        # fault; else the buyer pays the dearest fee of the rules that make the buyer pay (in the order's
+        # currency), taken once, from the first RMA of that place.
+        payers: dict[str, Payer] = {}
+        fees: dict[str, Decimal] = {}
+        for key in {entry[1].key for entry in routed}:
+            there = [entry for entry in routed if entry[1].key == key]
+            payer = Payer.seller
+            if not any(entry[0].reason in SELLER_FAULT for entry in there):
+                payer = max((return_shipping_payer(entry[2], [entry[0].reason]) for entry in there),
+                            key=lambda p: p is Payer.buyer)  # fmt: skip
+            payers[key] = payer
+            charged = [
+                e[2].return_shipping_fee
+                for e in there
+                if e[2].return_shipping_paid_by is Payer.buyer and e[2].currency == order.currency
+            ]
+            if payer is Payer.buyer and request.method is ReturnMethod.ship_back:
+                fees[key] = max(charged, default=Decimal(0))
         method = refund_method(order)
         rmas: list[Rma] = []
-        fee_charged: set[str] = set()  # one parcel back to a place pays its return shipping once
         for n, group in enumerate(groups.values(), start=len(order.returns) + 1):
             destination, rule = group[0][1], group[0][2]
-            payer = return_shipping_payer(rule, (entry[0].reason for entry in group))
-            fee = Decimal(0)
-            if payer is Payer.buyer and request.method is ReturnMethod.ship_back and destination.key not in fee_charged:
-                # The buyer's lines to this place (not the seller's fault) under the dearest of their rules.
-                fees = [e[2].return_shipping_fee for e in routed
-                        if e[1].key == destination.key and e[0].reason not in SELLER_FAULT]  # fmt: skip
-                fee = max(fees, default=fee)
-                fee_charged.add(destination.key)
             rmas.append(
                 Rma(
                     rma_id=f"RMA-{order.order_number}-{n}",
@@ -277,8 +287,8 @@ class ReturnsService:
                     resolution=request.resolution,
                     destination=destination,
                     lines=[entry[0] for entry in group],
-                    return_shipping_paid_by=payer,
-                    return_shipping_fee=fee,
+                    return_shipping_paid_by=payers[destination.key],
+                    return_shipping_fee=fees.pop(destination.key, Decimal(0)),
                     terms=rule,
                     refund=Refund(method=method, currency=order.currency, timing=rule.refund_timing),
                     created_at=now,
@@ -309,15 +319,25 @@ class ReturnsService:
             for line_id, got in sorted(delivered_lines(order).items())
             if got.quantity > already.get(line_id, 0)
         ]
-        if not lines:
-            return None
-        request = ReturnCreate(
-            order_id=order_id,
-            lines=lines,
-            method=ReturnMethod.ship_back,
-            request_id=f"{order.channel.value}-return-{flag.since.isoformat()}",
-        )
-        return self.create(request, f"channel:{order.channel.value}")
+        by = f"channel:{order.channel.value}"
+        request_id = f"{order.channel.value}-return-{flag.since.isoformat()}"
+        lines = lines[:100]  # a request's limit; an order with more lines is rare and finished by a person
+        while lines:
+            request = ReturnCreate(order_id=order_id, lines=lines, method=ReturnMethod.ship_back, request_id=request_id)
+            try:
+                return self.create(request, by)
+            except ReturnRefused as exc:
+                # Lines the policy refuses (food, say) stay for a person; the others come back.
+                refused = {r.line_id for r in exc.refusals if r.line_id is not None}
+                kept = [line for line in lines if line.line_id not in refused]
+                if len(kept) == len(lines):
+                    raise
+                _log.warning(
+                    "a marketplace return's lines refused by the policy",
+                    extra={"order_id": order_id, "rules": sorted({r.rule for r in exc.refusals})},
+                )
+                lines = kept
+        return None
 
     # ------------------------------------------------------------ read
 
@@ -438,7 +458,7 @@ class ReturnsService:
                 movement = None
                 if disposition is Disposition.restocked:
                     # Fixed here, under the version check: each entry has its own, whoever writes first.
-                    movement = f"{rma.rma_id}-{position[line.line_id]}-{len(line.inspections)}"
+                    movement = f"RET-{rma.rma_id}-{position[line.line_id]}-{len(line.inspections)}"
                 if disposition is Disposition.forwarded:
                     resellable_elsewhere.append((line, units.quantity))
                 lines[units.line_id] = _inspected(
@@ -536,6 +556,9 @@ class ReturnsService:
         def apply(order: Order, rma: Rma, now: datetime) -> Rma:
             if rma.status is RmaStatus.cancelled:
                 return rma
+            if rma.forwarded_from is not None:
+                raise Conflict(f"RMA {rma_id} carries {rma.forwarded_from}'s resellable units between nodes: "
+                               "receive it", details={"rule": "transfer"})  # fmt: skip
             if rma.status is not RmaStatus.authorized:
                 raise Conflict(
                     f"RMA {rma_id} is {rma.status.value}: only a return not yet received is cancelled",
@@ -569,10 +592,12 @@ class ReturnsService:
         def apply(order: Order, rma: Rma, now: datetime) -> Rma:
             refund = rma.refund
             from_provider = attempt is not None
-            if refund.method is RefundMethod.gateway and not from_provider:
+            declined_settled = refund.status is RefundStatus.failed and report.outcome is RefundOutcomeKind.completed
+            if refund.method is RefundMethod.gateway and not from_provider and not declined_settled:
                 raise Conflict(
                     f"the refund of {rma_id} is paid by the payment provider; its answer is recorded by itself "
-                    "(a failed one is retried with POST /returns/{rma_id}/refund/retry)",
+                    "(a declined one is retried with POST /returns/{rma_id}/refund/retry, or paid another way and "
+                    "reported completed here)",
                     details={"rule": "provider_refund"},
                 )
             wanted = RefundStatus.completed if report.outcome is RefundOutcomeKind.completed else RefundStatus.failed
@@ -598,6 +623,8 @@ class ReturnsService:
                 "reference": report.reference or refund.reference,
                 "failure": report.reason if wanted is RefundStatus.failed else None,
             }
+            if not from_provider and refund.method is RefundMethod.gateway:
+                update["method"] = RefundMethod.manual  # declined by the provider, then paid another way
             return rma.model_copy(update={"refund": refund.model_copy(update=update), "updated_at": now})
 
         return self._step(rma_id, apply, by, None)
@@ -639,8 +666,11 @@ class ReturnsService:
 
     def restock_inspected(self, rma: Rma, only: set[str] | None = None) -> int:
         """Apply the restocks an RMA recorded (each movement once, whoever asks; `only` these movements): the
-        units restocked now."""
+        units restocked now. Each movement on its own: one the inventory refuses for good (the node or the SKU
+        gone, its id taken) is logged for a person and the others go on; a passing failure (throttling, an
+        outage) is raised after the rest were tried, so the event is retried."""
         applied = 0
+        passing: Exception | None = None
         for line in rma.lines:
             for entry in line.inspections:
                 if entry.disposition is not Disposition.restocked or entry.movement_id is None:
@@ -648,16 +678,29 @@ class ReturnsService:
                 if only is not None and entry.movement_id not in only:
                     continue
                 assert rma.destination.node_id is not None
-                outcome = self.inventory.restock(
-                    line.sku, rma.destination.node_id, entry.quantity, entry.movement_id, self.clock()
-                )
+                try:
+                    outcome = self.inventory.restock(
+                        line.sku, rma.destination.node_id, entry.quantity, entry.movement_id, self.clock()
+                    )
+                except OmsError as exc:
+                    if exc.status_code >= 500:
+                        passing = exc
+                        continue
+                    _log.error("restock refused: a person must place these units", extra={
+                        "rma_id": rma.rma_id, "movement_id": entry.movement_id, "error": exc.code})  # fmt: skip
+                    continue
                 applied += entry.quantity if outcome == "applied" else 0
+        if passing is not None:
+            raise passing
         return applied
 
     def create_exchange(self, order: Order, rma: Rma) -> str | None:
         """The replacement order, through normal capture (and so sourcing); its id is fixed by the RMA."""
         if self.capture is None or not rma.exchange_lines or rma.exchange_order_id is None:
             return None
+        if self.orders.get(rma.exchange_order_id) is not None:
+            return rma.exchange_order_id  # captured before: a repeat must not make it look like a channel update
+        due = rma.refund.settled_at or rma.updated_at  # when the exchange came due: fixed, whoever captures
         lines = [
             OrderLine(line_id=x.line_id, sku=x.sku, quantity=x.quantity, unit_price=x.unit_price)
             for x in rma.exchange_lines
@@ -666,8 +709,8 @@ class ReturnsService:
         draft = OrderDraft(
             channel=exchange_channel(order),
             channel_order_id=rma.rma_id,
-            channel_updated_at=rma.updated_at,
-            placed_at=rma.updated_at,
+            channel_updated_at=due,
+            placed_at=due,
             currency=order.currency,
             customer=order.customer,
             shipping_address=order.shipping_address,

@@ -110,6 +110,9 @@ class ReturnRule(Model):
     return_shipping_fee: Amount = Field(
         default=Decimal(0), description="Taken from the refund when the buyer pays and ships back"
     )
+    currency: str = Field(
+        default="IDR", min_length=3, max_length=3, description="Of the fee: orders in another currency pay none"
+    )
     restocking_fee_pct: Decimal = Field(
         default=Decimal(0), ge=0, le=100, max_digits=5, decimal_places=2, description="Not on the seller's fault"
     )
