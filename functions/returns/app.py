@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.apikeys import channels_acted_for, nodes_acted_for
+from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for
 from oms.domain.rule_sets import save_rule_set
 from oms.errors import BadRequest, Forbidden
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
@@ -59,13 +59,6 @@ class RmaView(Model):
     rma: Rma
 
 
-def _by(key: ApiKey) -> str:
-    for role in (Role.ops, Role.cs, Role.node, Role.channel):
-        if role in key.roles:
-            return f"{role.value}:{key.name}"
-    return f"key:{key.key_id}"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -85,7 +78,7 @@ def _now() -> datetime:
 )
 def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     key: ApiKey = app.context["api_key"]
-    accepted = container.returns().create(body, _by(key), channels_acted_for(key))
+    accepted = container.returns().create(body, actor(key), channels_acted_for(key))
     logger.append_keys(order_id=accepted.order_id)
     if accepted.outcome == "created":
         metrics.add_metric(name="ReturnsAuthorized", unit=MetricUnit.Count, value=len(accepted.rmas))
@@ -192,7 +185,7 @@ def get_return(rma_id: Annotated[str, Path(max_length=120)]) -> RmaView:
 )
 def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -> Rma:
     key: ApiKey = app.context["api_key"]
-    rma = container.returns().receive(rma_id, body, _by(key), nodes_acted_for(key))
+    rma = container.returns().receive(rma_id, body, actor(key), nodes_acted_for(key))
     metrics.add_metric(name="ReturnsReceived", unit=MetricUnit.Count, value=1)
     return rma
 
@@ -209,7 +202,7 @@ def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -
 )
 def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection) -> Rma:
     key: ApiKey = app.context["api_key"]
-    rma = container.returns().inspect(rma_id, body, _by(key), nodes_acted_for(key))
+    rma = container.returns().inspect(rma_id, body, actor(key), nodes_acted_for(key))
     for units in body.units:
         metrics.add_metric(name=f"ReturnUnits_{units.condition.value}", unit=MetricUnit.Count, value=units.quantity)
     return rma
@@ -224,7 +217,7 @@ def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection
 )
 def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCancel) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().cancel(rma_id, body.reason, _by(key))
+    return container.returns().cancel(rma_id, body.reason, actor(key))
 
 
 @app.post(
@@ -236,7 +229,7 @@ def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCanc
 )
 def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundReport) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().report_refund(rma_id, body, _by(key))
+    return container.returns().report_refund(rma_id, body, actor(key))
 
 
 @app.post(
@@ -246,7 +239,7 @@ def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundRepo
 )
 def retry_refund(rma_id: Annotated[str, Path(max_length=120)]) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().retry_refund(rma_id, _by(key))
+    return container.returns().retry_refund(rma_id, actor(key))
 
 
 add_openapi_route(app, "/returns/openapi.json")

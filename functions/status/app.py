@@ -12,9 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.apikeys import channels_acted_for, nodes_acted_for
+from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for
 from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
-from oms.models.apikey import ApiKey, Role
+from oms.models.apikey import Role
 from oms.models.order import Address, Model, Order
 from oms.models.status import CancelRequest, FulfillmentOutcome, NodeEvent
 from oms.models.tracking import Tracking
@@ -37,14 +37,6 @@ class CarrierAck(Model):
     fulfillment: FulfillmentOutcome | None = None
 
 
-def _by(key: ApiKey) -> str:
-    """Who, for the timeline: the key's role and name."""
-    for role in (Role.ops, Role.cs, Role.node, Role.channel):
-        if role in key.roles:
-            return f"{role.value}:{key.name}"
-    return f"key:{key.key_id}"
-
-
 @app.post(
     "/fulfillments/<fulfillment_id>/events",
     summary="A node reports on its parcel: accepted, picked, packed, shipped, ready_for_pickup, picked_up, "
@@ -60,7 +52,7 @@ def fulfillment_event(
     body: Annotated[NodeEvent, Body(discriminator="type")],
 ) -> FulfillmentOutcome:
     key = app.context["api_key"]
-    outcome = container.status().node_event(fulfillment_id, body, nodes_acted_for(key), _by(key))
+    outcome = container.status().node_event(fulfillment_id, body, nodes_acted_for(key), actor(key))
     metrics.add_metric(name=f"NodeEvent_{body.type}", unit=MetricUnit.Count, value=1)
     logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type,
                                             "outcome": outcome.outcome})  # fmt: skip
@@ -77,7 +69,7 @@ def fulfillment_event(
 )
 def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -> Order:
     key = app.context["api_key"]
-    order = container.order_changes().cancel(order_id, body.line_ids, body.reason, _by(key), channels_acted_for(key))
+    order = container.order_changes().cancel(order_id, body.line_ids, body.reason, actor(key), channels_acted_for(key))
     metrics.add_metric(name="OrdersCancelledByApi", unit=MetricUnit.Count, value=1)
     return order
 
@@ -92,7 +84,7 @@ def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -
 )
 def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address) -> Order:
     key = app.context["api_key"]
-    return container.order_changes().change_address(order_id, body, _by(key), channels_acted_for(key))
+    return container.order_changes().change_address(order_id, body, actor(key), channels_acted_for(key))
 
 
 @app.post(

@@ -68,3 +68,11 @@ def channels_acted_for(key: ApiKey) -> set[Channel] | None:
     if Role.ops in key.roles or Role.cs in key.roles or key.channels is None:
         return None
     return set(key.channels)
+
+
+def actor(key: ApiKey) -> str:
+    """Who, for the timeline and the records: the key's first role of ops, cs, node, channel and its name."""
+    for role in (Role.ops, Role.cs, Role.node, Role.channel):
+        if role in key.roles:
+            return f"{role.value}:{key.name}"
+    return f"key:{key.key_id}"
