@@ -14,6 +14,8 @@
   delivered unit not yet returned; a refusal by the policy stays flagged for a person.
 * OrderUpdated of a marketplace order the channel says is returned: the marketplace refunded its buyer, so
   the RMAs' requested refunds are completed (refunds falling due later are completed when they do).
+* A daily schedule (`{"job": "expire"}`) cancels RMAs whose goods have not arrived within the policy's
+  `expire_after_days` (one refunded or exchanged on request is kept for a person).
 * Deliveries and pickups (FulfillmentStatusChanged) count delivered units per SKU, the denominator of
   the return rate, once per parcel.
 """
@@ -21,7 +23,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,7 +36,15 @@ from oms.adapters.refund_gateway import RefundPending
 from oms.domain.returns import PAYMENTS, ReturnRefused
 from oms.models.events import RETURN_EVENTS
 from oms.models.order import Channel
-from oms.models.returns import RefundMethod, RefundOutcomeKind, RefundReport, RefundStatus, Rma, RmaSummary
+from oms.models.returns import (
+    RefundMethod,
+    RefundOutcomeKind,
+    RefundReport,
+    RefundStatus,
+    Rma,
+    RmaStatus,
+    RmaSummary,
+)
 from oms.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -174,8 +184,38 @@ def _delivered(detail: dict) -> None:
         metrics.add_metric(name="DeliveredUnitsCounted", unit=MetricUnit.Count, value=units)
 
 
+def expire(now: datetime) -> dict[str, int]:
+    """The daily job: RMAs still waiting for their goods past the policy's days are cancelled (their units may
+    be returned again); one refunded or exchanged on request is kept for a person."""
+    service = container.returns()
+    days = container.reference_data().returns_policy().expire_after_days
+    cutoff = now - timedelta(days=days)
+    store, cursor, cancelled, kept = container.returns_store(), None, 0, 0
+    while True:
+        page = store.list(
+            status=RmaStatus.authorized.value,
+            node_id=None,
+            reason=None,
+            channel=None,
+            start=now - timedelta(days=400),
+            end=cutoff,
+            limit=100,
+            cursor=cursor,
+        )
+        done, left = service.expire([row.rma_id for row in page.items], now)
+        cancelled, kept = cancelled + len(done), kept + len(left)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    metrics.add_metric(name="ReturnsExpired", unit=MetricUnit.Count, value=cancelled)
+    logger.info("returns expired", extra={"cancelled": cancelled, "kept": kept})
+    return {"cancelled": cancelled, "kept": kept}
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if event.get("job") == "expire":
+        return expire(datetime.now(UTC))
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -455,3 +455,20 @@ def test_a_repeated_exchange_request_leaves_the_replacement_order_alone(stack) -
     assert _worker(events) == {"batchItemFailures": []}
     again = _order(rma["exchange_order_id"])
     assert (again.version, again.placed_at) == (replacement.version, replacement.placed_at)
+
+
+def test_returns_whose_goods_never_come_are_cancelled_by_the_daily_job(stack) -> None:
+    readers: dict[str, StreamReader] = {}
+    order = _delivered(stack, readers, "RET-9")
+    old_rma = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
+    young_rma = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
+    assert _worker(events_for_change(order, _order(order.order_id))) == {"batchItemFailures": []}  # the list rows
+    worker = load_handler("functions/returns/worker.py")
+    assert worker.expire(datetime.now(UTC)) == {"cancelled": 0, "kept": 0}  # nothing is 30 days old yet
+    # 31 days on, both are old enough; the young one arrives first and is kept.
+    received = {"lines": [{"line_id": "1", "quantity": 1}]}
+    assert _api("POST", f"/returns/{young_rma}/receive", "/returns/{rma_id}/receive", received, WMS)[0] == 200
+    assert worker.expire(datetime.now(UTC) + timedelta(days=31)) == {"cancelled": 1, "kept": 1}
+    rmas = {rma.rma_id: rma for rma in _order(order.order_id).returns}
+    assert (rmas[old_rma].status.value, rmas[old_rma].cancel_reason) == ("cancelled", "nothing arrived within 30 days")
+    assert rmas[young_rma].status.value == "received"

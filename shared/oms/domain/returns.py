@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -582,6 +582,23 @@ class ReturnsService:
             )
 
         return self._step(rma_id, apply, by, None)
+
+    def expire(self, rma_ids: list[str], now: datetime) -> tuple[list[str], list[str]]:
+        """Cancel the listed RMAs (authorized longer than the policy allows): (cancelled, kept). One refunded or
+        exchanged on request, or that moved meanwhile, is kept for a person."""
+        days = self.policy().expire_after_days
+        cancelled, kept = [], []
+        for rma_id in rma_ids:
+            try:
+                _, rma = self.get(rma_id, consistent=True)
+                if rma.status is not RmaStatus.authorized or now - rma.created_at < timedelta(days=days):
+                    kept.append(rma_id)
+                    continue
+                self.cancel(rma_id, f"nothing arrived within {days} days", "returns:expiry")
+                cancelled.append(rma_id)
+            except (Conflict, NotFound):
+                kept.append(rma_id)
+        return cancelled, kept
 
     # ------------------------------------------------------------ refunds
 

@@ -132,6 +132,9 @@ class ReturnRule(Model):
 class ReturnPolicy(Model):
     version: int = Field(default=1, ge=1, description="Send the version you read; saving makes the next one")
     updated_at: datetime | None = None
+    expire_after_days: int = Field(
+        default=30, ge=1, le=365, description="An RMA whose goods have not arrived by then is cancelled (daily job)"
+    )
     rules: list[ReturnRule] = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
