@@ -195,7 +195,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _message(self, status: int, message: str, request_id: str) -> None:
         self._send(
-            status, [("content-type", "application/json")], json.dumps({"message": message}).encode(), request_id
+            status,
+            [("content-type", "application/json")],
+            json.dumps({"message": message}, separators=(",", ":")).encode(),  # as API Gateway writes it
+            request_id,
         )
 
     def _read_body(self) -> bytes | None:
@@ -273,6 +276,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, out_headers, out_body, request_id)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, PROPFIND, ...) is routed like the rest, as API Gateway
+        # does: an ANY or $default route takes it, else JSON 404 {"message":"Not Found"}
+        # (http.server would answer an HTML 501 page).
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
 
 class GatewayServer(ThreadingHTTPServer):

@@ -131,9 +131,11 @@ def serve(host: str, port: int, ready_fd: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request access log
     _patch_moto()
     _exit_with_parent()
+    from oms_local import durable
     from oms_local.meter import RequestMeter
 
-    app = RequestMeter(DomainDispatcherApplication(create_backend_app))
+    # The journal is inside the meter: the meter's lock is never held when a snapshot forks.
+    app = RequestMeter(durable.install(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, port, app, threaded=False)
     os.write(ready_fd, f"{server.server_port}\n".encode())
     os.close(ready_fd)
@@ -229,6 +231,13 @@ class MotoServer:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL (a crash: nothing is flushed or saved)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
 

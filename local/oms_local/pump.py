@@ -33,6 +33,9 @@ IDLE_SLEEP_MIN_S = 0.02
 IDLE_SLEEP_MAX_S = 0.25
 RETRY_BACKOFF_MIN_S = 0.1  # locally short; AWS backs off for much longer
 RETRY_BACKOFF_MAX_S = 2.0
+# How long drain() waits for a stack to settle before calling it stuck: generous, because a
+# busy 2-core machine running a count of thousands of SKUs takes minutes, and a settled stack returns at once.
+DRAIN_DEADLINE_S = 300.0
 ASYNC_MAX_ATTEMPTS = 3  # asynchronous invokes (EventBridge rules): 1 try + 2 retries, then dropped
 
 
@@ -275,6 +278,9 @@ class DynamoStreamSource(Source):
         client: ClientFactory,
         on_failure: Callable[[str, dict[str, Any]], None],
         start_at_latest: bool = False,
+        table_name: str | None = None,
+        resume_after: int | None = None,
+        checkpoint: Callable[[str, str, int | str], int] | None = None,
     ) -> None:
         super().__init__(f"{spec.function_id}.{spec.event_name}", spec.function_id, workers, client)
         self.spec = spec
@@ -283,15 +289,27 @@ class DynamoStreamSource(Source):
         self.on_failure = on_failure
         self.start_at_latest = start_at_latest
         self.iterators: dict[str, str] = {}  # shard id -> next iterator
+        # Durable position (oms_local.durable): the last record finished, told to moto after each batch.
+        self.table_name = table_name
+        self.resume_after = resume_after
+        self.checkpoint = checkpoint if table_name else None
 
     def prepare(self) -> None:
         streams = self.client("dynamodbstreams")
         shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         position = "LATEST" if self.start_at_latest else self.spec.starting_position
         for shard in shards:
+            kwargs: dict[str, Any] = {"ShardIteratorType": position}
+            if self.resume_after is not None:  # after the last batch finished before the stop or crash
+                kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": str(self.resume_after)}
             self.iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=position
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], **kwargs
             )["ShardIterator"]
+        if self.checkpoint is not None:
+            assert self.table_name is not None
+            self.checkpoint(
+                self.source_name, self.table_name, self.resume_after if self.resume_after is not None else position
+            )
 
     def poll(self) -> tuple[bool, bool]:
         streams = self.client("dynamodbstreams")
@@ -314,7 +332,16 @@ class DynamoStreamSource(Source):
             if records:
                 did_work = True
                 self._deliver([self._record(r) for r in records], shard_id)
+                if self.checkpoint is not None and not self.stopping.is_set():
+                    self._checkpoint(records[-1]["dynamodb"]["SequenceNumber"])
         return did_work, not did_work
+
+    def _checkpoint(self, sequence_number: str) -> None:
+        assert self.checkpoint is not None and self.table_name is not None
+        try:
+            self.checkpoint(self.source_name, self.table_name, int(sequence_number))
+        except Exception:  # the batch is done either way; after a crash it would be delivered again
+            log.exception("%s: could not record the stream position", self.source_name)
 
     def _record(self, r: dict[str, Any]) -> dict[str, Any]:
         return lambda_stream_record(r, self.stream_arn)
@@ -440,7 +467,10 @@ class Pump:
         client: ClientFactory,
         start_at_latest: bool = False,
         schedule_scale: float = 1.0,
+        checkpoints: dict[str, int] | None = None,
+        checkpoint: Callable[[str, str, int | str], int] | None = None,
     ) -> None:
+        checkpoints = checkpoints or {}
         self.template = template
         self.resources = resources
         self.workers = workers
@@ -459,9 +489,19 @@ class Pump:
                     arn = stream.stream_arn
                     if stream.table_logical_id in resources.streams:
                         arn = resources.streams[stream.table_logical_id]  # the real label from moto
+                    name = f"{stream.function_id}.{stream.event_name}"
                     self.sources.append(
                         DynamoStreamSource(
-                            stream, arn, spec.arn, workers, client, self._send_on_failure, start_at_latest
+                            stream,
+                            arn,
+                            spec.arn,
+                            workers,
+                            client,
+                            self._send_on_failure,
+                            start_at_latest,
+                            table_name=resources.tables.get(stream.table_logical_id or ""),
+                            resume_after=checkpoints.get(name),
+                            checkpoint=checkpoint,
                         )
                     )
             for sched in spec.schedules:
@@ -526,8 +566,9 @@ class Pump:
     def _work_total(self) -> int:
         return sum(p.stats.invocations for p in self.workers.pools.values())
 
-    def drain(self, timeout: float = 30.0) -> None:
-        """Block until queues are empty, streams caught up and nothing runs; TimeoutError if not."""
+    def drain(self, timeout: float = DRAIN_DEADLINE_S) -> None:
+        """Block until queues are empty, streams caught up and nothing runs; TimeoutError if not.
+        The deadline only bounds a stuck stack: drain returns as soon as all is done."""
         deadline = time.monotonic() + timeout
         while True:
             work_mark = self._work_total()

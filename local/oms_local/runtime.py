@@ -6,7 +6,6 @@ import importlib
 import logging
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from botocore.config import Config
 from .channel_sim import ChannelSimulator
 from .gateway import GatewayServer
 from .moto_server import MotoServer
-from .pump import Pump
+from .pump import DRAIN_DEADLINE_S, Pump
 from .resources import CreatedResources, create_all
 from .state import StateStore
 from .template import REGION, Template
@@ -26,10 +25,6 @@ log = logging.getLogger("oms_local")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-
-# Above this many stored items a periodic snapshot (a scan of every table through moto) would
-# starve the functions for minutes; the state is then saved on exit only.
-PERIODIC_SNAPSHOT_MAX_ITEMS = 50_000
 
 _BOTO_CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
@@ -68,6 +63,7 @@ class LocalRuntime:
         schedule_scale: float = 1.0,
         snapshot_interval_s: float = 60.0,
         host: str = "127.0.0.1",
+        journal_fsync: bool = True,
         channel_simulator: bool = True,
         channel_port: int = 0,
     ) -> None:
@@ -87,19 +83,20 @@ class LocalRuntime:
         self.channels: ChannelSimulator | None = None
         if channel_simulator:
             self.channels = ChannelSimulator(host, channel_port, log_path=self.data_dir / "logs" / "channels.jsonl")
-        self.state = StateStore(self.data_dir)
+        # moto journals every change before answering and snapshots from a forked child (durable.py).
+        self.state = StateStore(self.data_dir, fsync=journal_fsync)
         self.template: Template
         self.resources: CreatedResources
         self.workers: WorkerManager
         self.pump: Pump
         self.gateway: GatewayServer
         self.restored: dict[str, int] = {}
+        self.state_opened: dict[str, Any] = {}
         self.state_was_new = True
         self.seed_output: dict[str, Any] = {}
         self._clients = threading.local()
         self._stop_snapshots = threading.Event()
         self._snapshot_thread: threading.Thread | None = None
-        self._snapshots_paused = False
         self._started = False
 
     # ------------------------------------------------------------ lifecycle
@@ -125,13 +122,16 @@ class LocalRuntime:
     def _start_rest(self) -> None:
         self.template = Template(self.template_path, self.parameter_overrides, queue_url_base=self.moto_url)
         self.resources = create_all(self.template, self.client)
-        self.state_was_new = not self.state.exists
-        if not self.state_was_new:
-            self.restored = self.state.load(self.client, self.resources.tables, self.resources.queues)
+        # The last snapshot and the journal after it, replayed into moto; journalled from here on.
+        opened = self.state.open(self.moto_url, self.resources.tables, self.resources.queues)
+        self.state_was_new = not opened["existed"]
+        self.restored = dict(opened["restored"])
+        self.state_opened = opened
         self.workers = WorkerManager(self.template.functions(), self.moto_url, self.data_dir / "logs", self.pool_sizes)
         # Every start: seed.py configures secrets and keys (not persisted), and adds demo data to new state.
         self.seed_output = self._run_seed()
-        # Restored items are already in moto's fresh streams: start past them, not at TRIM_HORIZON.
+        # Restored items make no stream records; each stream consumer resumes after the last batch it
+        # finished before the stop (or crash): records it had not finished are delivered again.
         self.pump = Pump(
             self.template,
             self.resources,
@@ -139,6 +139,8 @@ class LocalRuntime:
             self.client,
             start_at_latest=not self.state_was_new,
             schedule_scale=self.schedule_scale,
+            checkpoints=opened.get("checkpoints") or {},
+            checkpoint=self.state.checkpoint,
         )
         self.pump.start()
         self.gateway = GatewayServer(self.host, self.port, self.template.http_routes(), self.workers.invoke)
@@ -181,6 +183,21 @@ class LocalRuntime:
         if self.channels is not None:
             self.channels.stop()
 
+    def kill(self) -> None:
+        """A hard crash, for tests: SIGKILL moto and every worker, no drain, no snapshot."""
+        if not self._started:
+            return
+        self._started = False
+        self._stop_snapshots.set()
+        self.moto.kill()
+        for pool in self.workers.pools.values():
+            for worker in pool._all:
+                worker.kill()
+        self.gateway.stop()
+        self.pump.stop()
+        if self.channels is not None:
+            self.channels.stop()
+
     def __enter__(self) -> LocalRuntime:
         return self.start()
 
@@ -190,50 +207,22 @@ class LocalRuntime:
     # ------------------------------------------------------------ state
 
     def save_state(self) -> bool:
-        return self.state.dump(self.client, self.resources.tables, self.resources.queues)
-
-    def _terminal_queues(self) -> list[str]:
-        """Queues no source consumes and that redrive nowhere (DLQs): safe to peek while running."""
-        consumed = {s.queue_logical_id for f in self.template.functions().values() for s in f.sqs_sources}
-        return [
-            lid
-            for lid in self.resources.queues
-            if lid not in consumed and "RedrivePolicy" not in (self.template.resources[lid].get("Properties") or {})
-        ]
-
-    def _item_count(self) -> int:
-        ddb = self.client("dynamodb")
-        return sum(
-            int(ddb.describe_table(TableName=name)["Table"].get("ItemCount", 0))
-            for name in self.resources.tables.values()
-        )
+        """A snapshot now, waited for (the journal already holds every change: this only shortens it)."""
+        result = self.state.snapshot(wait=True)
+        return bool(result.get("ok"))
 
     def _snapshot_loop(self) -> None:
-        # A snapshot scans every table through moto, which serves one request at a time: with
-        # hundreds of thousands of items a scan takes minutes and starves the functions. Space
-        # the snapshots so that they take at most a twentieth of the time.
-        wait = self.snapshot_interval_s
-        while not self._stop_snapshots.wait(wait):
-            started = time.monotonic()
-            items = self._item_count()
-            if items > PERIODIC_SNAPSHOT_MAX_ITEMS:
-                if not self._snapshots_paused:
-                    log.warning(
-                        "%d items stored: periodic state snapshots paused (state is saved on exit, "
-                        "which takes a while at this size)",
-                        items,
-                    )
-                self._snapshots_paused = True
-                continue
-            self._snapshots_paused = False
+        # Every change is journalled before moto answers; a snapshot only bounds the journal (and
+        # the replay at the next start). moto forks and a child writes it: the functions go on.
+        while not self._stop_snapshots.wait(self.snapshot_interval_s):
             try:
-                if self.state.dump(
-                    self.client, self.resources.tables, self.resources.queues, queue_ids=self._terminal_queues()
-                ):
-                    log.info("state snapshot written to %s", self.state.dir)
+                result = self.state.snapshot(wait=False)
+                last = self.state.status().get("last_snapshot") or {}
+                if last and not last.get("ok"):
+                    log.error("the last state snapshot failed: %s", last)
+                log.debug("snapshot %s; last %s", result, last)
             except Exception:
                 log.exception("periodic snapshot failed")
-            wait = max(self.snapshot_interval_s, 20 * (time.monotonic() - started))
 
     # ------------------------------------------------------------ accessors
 
@@ -278,7 +267,7 @@ class LocalRuntime:
             raise FunctionError(function_logical_id, result.error or {})
         return result.payload
 
-    def drain(self, timeout: float = 30.0) -> None:
+    def drain(self, timeout: float = DRAIN_DEADLINE_S) -> None:
         self.pump.drain(timeout)
 
     @property

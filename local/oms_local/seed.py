@@ -55,6 +55,8 @@ DEFAULTS = {
     "OMS_CARRIER_SECRET": "whsec_Y2Fycmllcl9sb2NhbF9kZXZfc2VjcmV0XzMyYnl0ZXM=",
     # The payment provider's secret API key, for refunds (the simulator takes any).
     "OMS_PAYMENTS_SECRET_KEY": "xnd_development_local_key",
+    # The key buyer tracking's counters hash client addresses with (HMAC): no address is stored.
+    "OMS_TRACKING_HASH_KEY": "tracking_local_hash_key",
 }
 
 # SSM parameter (under the channels path) for each setting.
@@ -86,6 +88,7 @@ SECRET_PARAMETERS = {
     "OMS_BITESHIP_SECRET": "biteship/header_secret",
     "OMS_CARRIER_SECRET": "carriers/secret",
     "OMS_PAYMENTS_SECRET_KEY": "payments/secret_key",
+    "OMS_TRACKING_HASH_KEY": "tracking/hash_key",
 }
 
 # A demo fashion-and-food retailer: two DCs and four stores across three time zones.

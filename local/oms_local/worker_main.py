@@ -74,7 +74,17 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     }
 
 
+def shift_clock() -> None:
+    """A run at another instant (oms_local.clock) moves this worker's clock by the stack's offset."""
+    offset = os.environ.get("OMS_CLOCK_OFFSET_S")
+    if offset:
+        import time_machine  # a development dependency, like the rest of the local stack
+
+        time_machine.travel(time.time() + float(offset), tick=True).start()
+
+
 def main() -> None:
+    shift_clock()
     req_fd, resp_fd = int(sys.argv[1]), int(sys.argv[2])
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     info = read_frame(req_fd)

@@ -80,6 +80,25 @@ def test_routing_404_500_413_and_inference(rt: LocalRuntime) -> None:
     assert requests.get(f"{rt.url}/items/1", timeout=30).status_code == 201
 
 
+def test_unknown_methods_are_routed_like_api_gateway(rt: LocalRuntime) -> None:
+    """TRACE, QUERY and other methods: JSON 404 when no route takes them (not http.server's HTML 501)."""
+    for method in ("TRACE", "QUERY", "PROPFIND", "BREW"):
+        for path in ("/nope", "/echo/bob", "/plain"):  # no such path; a path with other methods
+            resp = requests.request(method, f"{rt.url}{path}", timeout=30)
+            assert resp.status_code == 404, (method, path, resp.status_code, resp.text)
+            assert resp.content == b'{"message":"Not Found"}'  # API Gateway's bytes
+            assert resp.headers["content-type"] == "application/json" and "apigw-requestid" in resp.headers
+    # An ANY route takes every method, the unusual ones too.
+    resp = requests.request("QUERY", f"{rt.url}/files/a.txt", data=b"q", timeout=30)
+    assert resp.status_code == 201, resp.text
+    event = resp.json()["event"]
+    assert event["requestContext"]["http"]["method"] == "QUERY" and event["routeKey"] == "ANY /files/{proxy+}"
+    # The connection stays usable after a 404 (keep-alive).
+    with requests.Session() as session:
+        assert session.request("TRACE", f"{rt.url}/plain", timeout=30).status_code == 404
+        assert session.get(f"{rt.url}/plain", timeout=30).status_code == 200
+
+
 def test_invoke_timeout_error_and_cold_start(rt: LocalRuntime) -> None:
     import pytest
 

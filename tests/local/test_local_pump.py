@@ -40,7 +40,7 @@ def test_sqs_partial_batch_failure_and_dlq(rt: LocalRuntime) -> None:
         )
     # Failing messages come back after VisibilityTimeout=1 and reach the DLQ after maxReceiveCount=2.
     wait_for(lambda: _queue_count(rt, "WorkDLQ") == 2, timeout=20)
-    rt.drain(timeout=20)
+    rt.drain()
     hits = _hits(rt)
     assert {k: v for k, v in hits.items() if k in ("sqs#0", "sqs#2", "sqs#4")} == {
         "sqs#0": 1,
@@ -67,7 +67,7 @@ def test_stream_images_and_on_failure_destination(rt: LocalRuntime) -> None:
         UpdateExpression="SET v = :v",
         ExpressionAttributeValues={":v": {"N": "2"}},
     )
-    rt.drain(timeout=20)
+    rt.drain()
     results = {i["pk"]["S"]: json.loads(i["data"]["S"])["record"] for i in scan(rt, "ResultsTable")}
     insert, modify = results["stream#a#INSERT"], results["stream#a#MODIFY"]
     assert insert["eventSource"] == "aws:dynamodb"
@@ -81,7 +81,7 @@ def test_stream_images_and_on_failure_destination(rt: LocalRuntime) -> None:
     # A poison record: 1 try + MaximumRetryAttempts=1, then the on-failure message; later records flow on.
     ddb.put_item(TableName=table, Item={"pk": {"S": "bad"}, "poison": {"BOOL": True}})
     ddb.put_item(TableName=table, Item={"pk": {"S": "after"}})
-    rt.drain(timeout=20)
+    rt.drain()
     (failure,) = _queue_bodies(rt, "StreamDLQ")
     assert failure["version"] == "1.0"
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
@@ -110,7 +110,7 @@ def test_eventbridge_rule_delivers_the_event(rt: LocalRuntime) -> None:
         {"Source": "other", "DetailType": "Ignored", "Detail": "{}", "EventBusName": bus},
     ]
     assert rt.client("events").put_events(Entries=entries)["FailedEntryCount"] == 0
-    rt.drain(timeout=20)
+    rt.drain()
     events = [json.loads(i["data"]["S"])["event"] for i in scan(rt, "ResultsTable")]
     assert len(events) == 1
     assert events[0]["source"] == "fixture" and events[0]["detail"] == {"n": 1}
@@ -129,11 +129,11 @@ def test_state_survives_restart(make_runtime: Any) -> None:
         MessageBody='{"parked": true}',
         MessageAttributes={"a": {"DataType": "Binary", "BinaryValue": b"\x00"}},
     )
-    rt.drain(timeout=20)
+    rt.drain()
     assert rt.counters()["functions"]["StreamFunction"]["invocations"] == 1
     data_dir = rt.data_dir
     rt.stop()
-    assert (data_dir / "state" / "tables.json").exists()
+    assert (data_dir / "state" / "snapshot.json").exists()
 
     rt2 = make_runtime(data_dir=data_dir)
     assert rt2.restored["ItemsTable"] == 1 and rt2.restored["WorkDLQ"] == 1
@@ -143,10 +143,10 @@ def test_state_survives_restart(make_runtime: Any) -> None:
     msgs = rt2.client("sqs").receive_message(QueueUrl=rt2.queue_url("WorkDLQ"), MessageAttributeNames=["All"])
     (msg,) = msgs["Messages"]
     assert msg["Body"] == '{"parked": true}' and msg["MessageAttributes"]["a"]["BinaryValue"] == b"\x00"
-    rt2.drain(timeout=20)
+    rt2.drain()
     # Loaded items went into moto's new stream, but the pump started past them: not re-processed.
     assert rt2.counters()["functions"]["StreamFunction"]["invocations"] == 0
     # New writes after the restart are still delivered.
     rt2.client("dynamodb").put_item(TableName=rt2.table_name("ItemsTable"), Item={"pk": {"S": "new"}})
-    rt2.drain(timeout=20)
+    rt2.drain()
     assert rt2.counters()["functions"]["StreamFunction"]["invocations"] == 1

@@ -43,4 +43,4 @@ def test_real_template_resources_are_created(tmp_path: Path) -> None:
         )
         sources = {s.source_name: s for s in rt.pump.sources}
         assert sources["NormalizerFunction.InboxStream"].stream_arn == rt.resources.streams["InboxTable"]
-        rt.drain(timeout=10)
+        rt.drain()
