@@ -21,6 +21,18 @@ class BadRequest(OmsError):
     code = "bad_request"
 
 
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+
+
+class InvalidEncoding(BadRequest):
+    code = "invalid_encoding"
+
+
+class TooDeep(BadRequest):
+    code = "too_deeply_nested"
+
+
 class Unauthorized(OmsError):
     status_code = 401
     code = "unauthorized"
@@ -49,6 +61,10 @@ class PayloadTooLarge(OmsError):
 class TooManyRequests(OmsError):
     status_code = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, details: object | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after  # seconds, sent as the Retry-After header
 
 
 class UnsupportedMediaType(OmsError):

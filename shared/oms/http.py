@@ -1,20 +1,26 @@
 """What every HTTP function shares: the resolver, errors as answers, the
-raw body, and API-key checks by route."""
+raw body, API-key checks by route, and the edge every request passes first
+(size, key, content type, UTF-8, nesting depth) so no input becomes a 5xx."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from pydantic import ValidationError
 
+from oms import bodies
 from oms.domain.apikeys import authenticate, authorize
-from oms.errors import OmsError, PayloadTooLarge
+from oms.errors import BadRequest, OmsError, PayloadTooLarge, UnsupportedMediaType
 from oms.models.apikey import ApiKey, Role
 from oms.observability import logger
 from oms.ports import ApiKeyRepository
@@ -22,12 +28,28 @@ from oms.ports import ApiKeyRepository
 API_KEY_SCHEME = "apiKey"
 SECURED = [{API_KEY_SCHEME: []}]
 
+# Routes whose body is checked against a signature over its exact bytes: passed on untouched
+# (their domain checks UTF-8 and depth after the signature). Every other route takes JSON only.
+SIGNED_ROUTES = frozenset({"POST /webhooks/{channel}", "POST /webhooks/carriers/{carrier}"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+# On every answer: they carry orders, addresses and contacts (never cached), and are JSON, never sniffed.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"error": code, "message": message}
     if details is not None:
         body["details"] = details
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
 
 
 def error_event(exc: OmsError) -> dict[str, Any]:
@@ -50,7 +72,8 @@ def validation_failed(errors: Sequence[Mapping[str, Any]]) -> Response:
 
 
 def new_resolver(title: str) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # GuardedApp hands over bodies as checked UTF-8 text; this is their one parse (400 when malformed or too deep).
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=bodies.loads)
     app.configure_openapi(
         title=title,
         version="1.0.0",
@@ -62,7 +85,9 @@ def new_resolver(title: str) -> APIGatewayHttpResolver:
     def _oms_error(exc: OmsError) -> Response:
         if exc.status_code >= 500:
             logger.warning("request failed on a dependency", extra={"error": exc.code})
-        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(ValidationError)
     def _invalid_model(exc: ValidationError) -> Response:
@@ -73,6 +98,11 @@ def new_resolver(title: str) -> APIGatewayHttpResolver:
     def _invalid(exc: RequestValidationError) -> Response:
         return validation_failed(exc.errors())
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response:
+        # GuardedApp answers these first; this keeps the answer's shape for a resolver called directly.
+        return error_response(415, UnsupportedMediaType.code, "send the body as application/json")
+
     return app
 
 
@@ -80,8 +110,12 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
     """The body exactly as sent: signatures are computed over these bytes."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body.encode("utf-8")
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise BadRequest("body is marked base64 but is not valid base64") from None
+    # surrogatepass: a str body holding a lone surrogate still has bytes (which fail the UTF-8 check)
+    return body.encode("utf-8", "surrogatepass")
 
 
 class RouteGuard:
@@ -95,7 +129,7 @@ class RouteGuard:
 
     def check(self, event: Mapping[str, Any]) -> ApiKey | None:
         body = event.get("body") or ""
-        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8"))
+        size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
         if size > self.max_body:
             raise PayloadTooLarge(f"body is {size} bytes; the limit is {self.max_body}")
         allowed = self.roles_by_route.get(event.get("routeKey", ""))
@@ -107,15 +141,38 @@ class RouteGuard:
         return key
 
 
-def add_openapi_route(app: APIGatewayHttpResolver, path: str) -> None:
-    """Serve the resolver's own OpenAPI document at path (public, not in the schema)."""
+def _header(event: Mapping[str, Any], name: str) -> str | None:
+    return next((value for key, value in (event.get("headers") or {}).items() if key.lower() == name), None)
 
-    def openapi():  # unannotated on purpose: a Response annotation would enter the schema it serves
-        return Response(
-            status_code=200, content_type=content_types.APPLICATION_JSON, body=app.get_openapi_json_schema()
-        )
 
-    app.get(path, summary="This API's OpenAPI document", include_in_schema=False)(openapi)
+def _is_json(content_type: str) -> bool:
+    media_type, *params = (part.strip().lower() for part in content_type.split(";"))
+    charsets = [value.strip('"') for name, _, value in (p.partition("=") for p in params) if name.strip() == "charset"]
+    return media_type == "application/json" and all(charset in ("utf-8", "utf8") for charset in charsets)
+
+
+def json_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event a JSON route is resolved with: a body typed application/json (or untyped) and UTF-8,
+    handed on as text. Powertools would raise on a multipart type without a boundary and on bytes
+    that are not UTF-8 (500s); here they are 415 and 400. Depth and syntax are checked in the one parse."""
+    body = raw_body(event)
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "").upper()
+    if not body and method not in BODY_METHODS:
+        return event
+    content_type = _header(event, "content-type")
+    if content_type is not None and not _is_json(content_type):
+        route = event.get("routeKey") or "this route"
+        raise UnsupportedMediaType(f"{route} takes application/json (UTF-8); the body is {content_type[:100]}")
+    headers = {key: value for key, value in (event.get("headers") or {}).items() if key.lower() != "content-type"}
+    headers["content-type"] = "application/json"  # the one spelling Powertools recognises
+    return {**event, "headers": headers, "body": bodies.text(body), "isBase64Encoded": False}
+
+
+def with_security_headers(answer: dict[str, Any]) -> dict[str, Any]:
+    headers = answer.get("headers") or {}
+    present = {name.lower() for name in headers}
+    answer["headers"] = {**headers, **{k: v for k, v in SECURITY_HEADERS.items() if k.lower() not in present}}
+    return answer
 
 
 class GuardedApp:
@@ -135,7 +192,9 @@ class GuardedApp:
             self._guard = RouteGuard(self.roles_by_route, container.api_keys(), get_settings().max_body_bytes)
         try:
             key = self._guard.check(event)
+            if event.get("routeKey") not in SIGNED_ROUTES:
+                event = json_event(event)
         except OmsError as exc:
-            return error_event(exc)
+            return with_security_headers(error_event(exc))
         self.app.append_context(api_key=key)
-        return self.app.resolve(event, context)
+        return with_security_headers(self.app.resolve(event, context))

@@ -220,7 +220,7 @@ def test_direct_capture_with_roles(stack: Stack, api: ModuleType) -> None:
     [
         (lambda e: e["headers"].pop("x-api-key"), 401, "missing x-api-key"),
         (lambda e: e["headers"].update({"x-api-key": "nope"}), 401, "unknown"),
-        (lambda e: e.update({"body": "{not json"}), 422, "json"),
+        (lambda e: e.update({"body": "{not json"}), 400, "json"),
         (lambda e: e.update({"body": json.dumps({"channel": "pos"})}), 422, "channel_order_id"),
         (lambda e: e.update({"body": e["body"].replace('"quantity": 1', '"quantity": "one"')}), 422, "quantity"),
         (lambda e: e.update({"body": e["body"].replace('"pos"', '"shopee"')}), 422, "webhook"),

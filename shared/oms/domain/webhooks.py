@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from oms import bodies
 from oms.domain.signatures import SCHEMES
 from oms.errors import BadRequest, DependencyError, InvalidSignature, NotFound, PayloadTooLarge
 from oms.models.inbox import InboxEntry
@@ -88,8 +89,8 @@ def _sha256(body: bytes) -> str:
 
 def _json(body: bytes) -> dict:
     try:
-        doc = json.loads(body)
-    except ValueError:
+        doc = json.loads(bodies.check(body))  # checked first: json recurses (RecursionError) on deep nesting
+    except (ValueError, BadRequest):
         return {}
     return doc if isinstance(doc, dict) else {}
 
@@ -210,6 +211,8 @@ class WebhookReceiver:
             raise DependencyError(f"{channel.value} is not configured: {', '.join(missing)}")
         if not scheme.verify(secret, request.body, presented, context):  # type: ignore[arg-type]
             raise InvalidSignature(f"{scheme.header} does not match the body")
+        # Signed, yet not UTF-8 or nested too deep: the normalizer could not read it; 400, not stored.
+        bodies.check(request.body)
         if _is_handshake(channel, request.body):
             return WebhookReceipt(Acknowledgement.ping)
         _check_age(channel, request.headers, now, self.max_age)

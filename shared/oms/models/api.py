@@ -14,6 +14,7 @@ from oms.models.order import (
     Customer,
     DeliveryMethod,
     Hold,
+    Moment,
     OrderLine,
     OrderStatus,
     Payment,
@@ -29,8 +30,8 @@ class OrderCreate(_Model):
     channel: Channel = Field(description="web, pos, callcenter or social")
     channel_order_id: str = Field(min_length=1, max_length=100, description="The sender's own id: the idempotency key")
     channel_order_number: str | None = Field(default=None, max_length=100, description="e.g. the till receipt number")
-    placed_at: datetime
-    channel_updated_at: datetime | None = Field(default=None, description="Defaults to placed_at")
+    placed_at: Moment = Field(description="ISO 8601 with a time zone offset")
+    channel_updated_at: Moment | None = Field(default=None, description="Defaults to placed_at")
     currency: str = Field(default="IDR", min_length=3, max_length=3)
     customer: Customer = Field(default_factory=Customer)
     shipping_address: Address | None = None
@@ -48,9 +49,6 @@ class OrderCreate(_Model):
         if self.channel not in OWN_CHANNELS:
             allowed = ", ".join(sorted(c.value for c in OWN_CHANNELS))
             raise ValueError(f"channel '{self.channel.value}' posts through its webhook; POST /orders takes {allowed}")
-        for when in (self.placed_at, self.channel_updated_at):
-            if when is not None and when.tzinfo is None:
-                raise ValueError("times must carry a time zone offset")
         return self
 
     def computed_totals(self) -> Totals:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from oms.models.order import Channel
+from oms.models.order import Channel, InRange, Moment, NotBool
 from oms.models.order import Model as _Model
 from oms.models.promising import NodeCalendar
 
@@ -25,12 +25,6 @@ NodeId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Z0-9][A
 WorkKind = Literal["ship", "pickup", "same_day"]  # what daily capacity is counted for
 
 MAX_BUCKETS = 32  # a rebalance writes every bucket in one transaction (limit 100 items)
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone offset")
-    return value
 
 
 # ---------------------------------------------------------------- nodes
@@ -55,18 +49,22 @@ class NodeSettings(_Model):
     city: str | None = Field(default=None, max_length=100)
     province: str | None = Field(default=None, max_length=100)
     postal_code: str | None = Field(default=None, max_length=10)
-    lat: Decimal | None = Field(default=None, ge=-90, le=90, max_digits=10, decimal_places=6)
-    lng: Decimal | None = Field(default=None, ge=-180, le=180, max_digits=10, decimal_places=6)
+    lat: Annotated[Decimal, InRange] | None = Field(default=None, ge=-90, le=90, max_digits=10, decimal_places=6)
+    lng: Annotated[Decimal, InRange] | None = Field(default=None, ge=-180, le=180, max_digits=10, decimal_places=6)
     enabled: bool = True
     may_ship: bool = True
     may_pickup: bool = False
     may_same_day: bool = Field(default=False, description="Riders collect here for same-day and instant delivery")
-    handling_cost: Decimal = Field(
+    handling_cost: Annotated[Decimal, InRange] = Field(
         default=Decimal(0), ge=0, max_digits=12, decimal_places=0, description="Cost of one parcel's pick and pack"
     )
-    handling_cost_per_unit: Decimal = Field(default=Decimal(0), ge=0, max_digits=12, decimal_places=0)
-    lead_time_hours: int = Field(default=24, ge=0, le=720, description="From allocation to hand-over to the carrier")
-    daily_capacity: dict[WorkKind, Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+    handling_cost_per_unit: Annotated[Decimal, InRange] = Field(
+        default=Decimal(0), ge=0, max_digits=12, decimal_places=0
+    )
+    lead_time_hours: Annotated[int, NotBool] = Field(
+        default=24, ge=0, le=720, description="From allocation to hand-over to the carrier"
+    )
+    daily_capacity: dict[WorkKind, Annotated[int, NotBool, Field(ge=0, le=1_000_000)]] | None = Field(
         default=None,
         description="Orders a day per kind of work (ship, pickup, same_day); a kind not named is unlimited",
     )
@@ -144,7 +142,9 @@ class StockPolicy(_Model):
 
 class ChannelStockPolicy(StockPolicy):
     channel: Channel
+    version: int = Field(default=1, ge=1, strict=True, description="Send the version you read; a save makes the next")
     updated_at: datetime | None = None
+    updated_by: str | None = Field(default=None, description="Who saved this version (the API key's actor)")
 
 
 # ---------------------------------------------------------------- stock
@@ -318,13 +318,11 @@ class AdjustmentCreate(_Model):
     node_id: NodeId
     to_node_id: NodeId | None = Field(default=None, description="For transfers: the receiving node")
     reason: str | None = Field(default=None, max_length=200)
-    occurred_at: datetime | None = None
+    occurred_at: Moment | None = None
     lines: list[AdjustmentLine] = Field(min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _consistent(self) -> AdjustmentCreate:
-        if self.occurred_at is not None:
-            _aware(self.occurred_at)
         if (self.kind is MovementKind.transfer) != (self.to_node_id is not None):
             raise ValueError("to_node_id is required for transfers and only for them")
         if self.to_node_id is not None and self.to_node_id == self.node_id:
@@ -359,7 +357,7 @@ class SnapshotPart(_Model):
 
     snapshot_id: str = Field(min_length=1, max_length=100, description="The sender's id for the whole count")
     node_id: NodeId
-    as_of: datetime = Field(description="When the count was taken (ISO 8601 with offset)")
+    as_of: Moment = Field(description="When the count was taken (ISO 8601 with offset)")
     scope: SnapshotScope = SnapshotScope.partial
     part: int = Field(default=1, strict=True, ge=1, le=1_000)
     parts: int = Field(default=1, strict=True, ge=1, le=1_000)
@@ -367,7 +365,6 @@ class SnapshotPart(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> SnapshotPart:
-        _aware(self.as_of)
         if self.part > self.parts:
             raise ValueError(f"part {self.part} of {self.parts}")
         if len({row.sku for row in self.rows}) != len(self.rows):

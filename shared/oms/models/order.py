@@ -6,12 +6,13 @@ has cents); it is never a float. JSON carries it as a string.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 
 class Channel(StrEnum):
@@ -116,7 +117,54 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
-Amount = Annotated[Decimal, AfterValidator(_non_negative), Field(max_digits=18, decimal_places=4)]
+def _in_range(value: object) -> object:
+    # A huge exponent overflows pydantic's digit count (decimal.Overflow: a 500) and a tiny one slips past
+    # decimal_places; no store keeps either (DynamoDB numbers run from 1E-130 to 1E+125).
+    if isinstance(value, str | float | Decimal):
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except ArithmeticError:  # not a number at all: pydantic says so
+            return value
+        if number.is_finite() and number and abs(number.adjusted()) > 100:
+            raise ValueError("is out of range")
+    return value
+
+
+InRange = BeforeValidator(_in_range)  # Annotated[Decimal, InRange]: what a caller sends as a decimal
+Amount = Annotated[Decimal, InRange, AfterValidator(_non_negative), Field(max_digits=18, decimal_places=4)]
+
+# Strict types for what callers send. pydantic's lax mode reads true as 1, and a number (or a string
+# of digits) as seconds since 1970; an API number is never a boolean and an API time is ISO 8601 text.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value.strip())):
+        return value
+    raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-07T09:30:00+07:00")
+
+
+def _with_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone offset")
+    try:
+        in_utc = value.astimezone(UTC)  # year 1 at +07:00 has no UTC: an OverflowError anywhere later
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not 1970 <= in_utc.year < 9999:  # a range a day either side of it still has a UTC date
+        raise ValueError("is out of range (1970 to 9998)")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)  # Annotated[int, NotBool]: a number field that refuses true and false
+IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]  # ISO 8601 text (or a datetime), never a number
+Moment = Annotated[IsoTime, AfterValidator(_with_offset)]  # likewise, with a time zone offset
 
 
 class Model(BaseModel):
@@ -137,8 +185,8 @@ class Address(Model):
     province: str | None = Field(default=None, max_length=100)
     postal_code: str | None = Field(default=None, max_length=20)
     country: str = Field(default="ID", min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
-    lat: Decimal | None = Field(default=None, ge=-90, le=90)
-    lng: Decimal | None = Field(default=None, ge=-180, le=180)
+    lat: Annotated[Decimal, InRange] | None = Field(default=None, ge=-90, le=90)
+    lng: Annotated[Decimal, InRange] | None = Field(default=None, ge=-180, le=180)
 
     @field_validator("country")
     @classmethod
@@ -173,7 +221,7 @@ class OrderLine(Model):
     line_id: str = Field(min_length=1, max_length=100, description="The channel's line id, or the line's position")
     sku: str = Field(default="", max_length=100, description="Empty when the channel sent none (held)")
     name: str | None = Field(default=None, max_length=500)
-    quantity: int = Field(gt=0, le=100_000)
+    quantity: Annotated[int, NotBool] = Field(gt=0, le=100_000)
     unit_price: Amount
     discount: Amount = Field(default=Decimal(0), description="Total discount on the line")
     tax: Amount = Field(default=Decimal(0), description="Total tax on the line")
@@ -261,7 +309,7 @@ class Shipment(Model):
     carrier: str = Field(min_length=2, max_length=40, description="Lower case: jne, jnt, sicepat, anteraja ...")
     service: str | None = Field(default=None, max_length=40, description="The carrier's product: REG, YES ...")
     tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    weight_grams: int | None = Field(default=None, ge=1, le=1_000_000)
+    weight_grams: Annotated[int, NotBool] | None = Field(default=None, ge=1, le=1_000_000)
     origin_region: str | None = Field(default=None, description="The node's island group, for lane learning")
 
 

@@ -7,14 +7,30 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from oms.domain.geo import REGIONS
-from oms.models.order import Channel, Model, PromiseDates, ServiceLevel
+from oms.models.order import Channel, Model, Moment, NotBool, PromiseDates, ServiceLevel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ShippedLevel = Literal["next_day", "regular", "economy"]
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("is a local time of day (the node's or the buyer's): send HH:MM without an offset")
+    return value
+
+
+# A wall-clock time without an offset. OpenAPI's `format: time` (RFC 3339 full-time) requires an offset,
+# so the schema says what is parsed: "HH:MM" (answers carry "HH:MM:SS").
+ClockTime = Annotated[
+    time,
+    AfterValidator(_local),
+    WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN, "examples": ["15:00"]}),
+]
 
 
 def within_a_year(value: datetime) -> datetime:
@@ -28,8 +44,8 @@ def within_a_year(value: datetime) -> datetime:
 
 
 class OpeningHours(Model):
-    open: time
-    close: time
+    open: ClockTime
+    close: ClockTime
 
     @model_validator(mode="after")
     def _ordered(self) -> OpeningHours:
@@ -46,7 +62,7 @@ class NodeCalendar(Model):
     observes_public_holidays: bool = Field(
         default=True, description="Closed on Indonesian public holidays and cuti bersama (mall stores often are not)"
     )
-    cutoffs: dict[ServiceLevel, time] = Field(
+    cutoffs: dict[ServiceLevel, ClockTime] = Field(
         default_factory=dict, description="Order cut-off per service level; the rules' defaults where not named"
     )
     pickup_ready_minutes: int = Field(default=120, ge=0, le=1440, description="Picking a pickup order, in open hours")
@@ -86,7 +102,7 @@ class LocalPromise(Model):
     node's calendar)."""
 
     deliver_within_hours: int | None = Field(default=None, ge=1, le=24, description="Instant: from hand-over")
-    deliver_by: time | None = Field(default=None, description="Same day: delivered by this time (buyer's time)")
+    deliver_by: ClockTime | None = Field(default=None, description="Same day: delivered by this time (buyer's time)")
 
 
 class ExtraHoliday(Model):
@@ -143,9 +159,10 @@ class LearningRules(Model):
 
 
 class PromisingRules(Model):
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, strict=True, description="Send the version you read; a save makes the next")
     updated_at: datetime | None = None
-    default_cutoffs: dict[ServiceLevel, time] = Field(
+    updated_by: str | None = Field(default=None, description="Who saved this version (the API key's actor)")
+    default_cutoffs: dict[ServiceLevel, ClockTime] = Field(
         default_factory=lambda: {
             ServiceLevel.next_day: time(12, 0),
             ServiceLevel.regular: time(15, 0),
@@ -184,8 +201,8 @@ class PromiseDestination(Model):
     postal_code: str | None = Field(default=None, max_length=10, pattern=r"^[0-9]{5}$")
     city: str | None = Field(default=None, max_length=100)
     province: str | None = Field(default=None, max_length=100)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
+    lat: Annotated[float, NotBool] | None = Field(default=None, ge=-90, le=90)
+    lng: Annotated[float, NotBool] | None = Field(default=None, ge=-180, le=180)
 
 
 class PromiseLine(Model):
@@ -197,7 +214,7 @@ class PromiseRequest(Model):
     channel: Channel = Channel.web
     destination: PromiseDestination
     lines: list[PromiseLine] = Field(min_length=1, max_length=50)
-    as_of: datetime | None = Field(default=None, description="Quote as if at this moment (default: now)")
+    as_of: Moment | None = Field(default=None, description="Quote as if at this moment (default: now)")
     levels: list[ServiceLevel] | None = Field(default=None, description="Only these service levels")
 
     @field_validator("as_of")

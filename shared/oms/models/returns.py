@@ -130,8 +130,9 @@ class ReturnRule(Model):
 
 
 class ReturnPolicy(Model):
-    version: int = Field(default=1, ge=1, description="Send the version you read; saving makes the next one")
+    version: int = Field(default=1, ge=1, strict=True, description="Send the version you read; a save makes the next")
     updated_at: datetime | None = None
+    updated_by: str | None = Field(default=None, description="Who saved this version (the API key's actor)")
     expire_after_days: int = Field(
         default=30, ge=1, le=365, description="An RMA whose goods have not arrived by then is cancelled (daily job)"
     )

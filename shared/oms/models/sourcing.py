@@ -15,9 +15,9 @@ from pydantic import Field, model_validator
 
 from oms.domain.geo import REGIONS
 from oms.models.inventory import NodeId, PositiveUnits, Sku
-from oms.models.order import Channel, DeliveryMethod, Model, ServiceLevel, ShortageAction
+from oms.models.order import Channel, DeliveryMethod, InRange, Model, ServiceLevel, ShortageAction
 
-Cost = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=0)]
+Cost = Annotated[Decimal, InRange, Field(ge=0, max_digits=14, decimal_places=0)]
 
 
 class ChannelSourcing(Model):
@@ -62,8 +62,9 @@ SHIPPED_LEVELS = (ServiceLevel.next_day, ServiceLevel.regular, ServiceLevel.econ
 
 
 class SourcingRules(Model):
-    version: int = Field(default=1, ge=1, description="Raised on every save")
+    version: int = Field(default=1, ge=1, strict=True, description="Raised on every save")
     updated_at: datetime | None = None
+    updated_by: str | None = Field(default=None, description="Who saved this version (the API key's actor)")
     currency: str = Field(default="IDR", min_length=3, max_length=3)
     per_shipment_cost: Cost = Field(
         default=Decimal(15000),

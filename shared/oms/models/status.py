@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from oms.models.inventory import Sku, Units
-from oms.models.order import FulfillmentStatus, Model, Shipment
+from oms.models.order import FulfillmentStatus, Model, Moment, NotBool, Shipment
 from oms.models.promising import within_a_year
 
 
 class _Reported(Model):
-    occurred_at: datetime | None = Field(
+    occurred_at: Moment | None = Field(
         default=None, description="When it happened at the node (with a time zone offset); default: when received"
     )
 
     @field_validator("occurred_at")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
+    def _recent(cls, value: Moment | None) -> Moment | None:
         return within_a_year(value) if value is not None else None
 
 
@@ -35,7 +34,7 @@ class Picked(_Reported):
 
 class Packed(_Reported):
     type: Literal["packed"]
-    weight_grams: int | None = Field(default=None, ge=1, le=1_000_000)
+    weight_grams: Annotated[int, NotBool] | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class Shipped(_Reported):
@@ -45,7 +44,7 @@ class Shipped(_Reported):
     carrier: str = Field(min_length=2, max_length=40, description="jne, jnt, sicepat, anteraja, ...")
     service: str | None = Field(default=None, max_length=40, description="REG, YES, EZ, BEST, ...")
     tracking_number: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    weight_grams: int | None = Field(default=None, ge=1, le=1_000_000)
+    weight_grams: Annotated[int, NotBool] | None = Field(default=None, ge=1, le=1_000_000)
 
     @field_validator("carrier")
     @classmethod
@@ -78,11 +77,11 @@ class Delayed(Model):
 
     type: Literal["delayed"]
     reason: str = Field(min_length=1, max_length=500)
-    ready_at: datetime = Field(description="When the parcel will be ready to hand over (with a time zone offset)")
+    ready_at: Moment = Field(description="When the parcel will be ready to hand over (with a time zone offset)")
 
     @field_validator("ready_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
+    def _recent(cls, value: Moment) -> Moment:
         return within_a_year(value)
 
 
