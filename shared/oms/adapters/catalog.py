@@ -20,10 +20,23 @@ from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
 from oms.models.promising import PromisingRules
 from oms.models.returns import ReturnPolicy
+from oms.models.rule_sets import RuleVersion
 from oms.models.sourcing import SourcingRules
 from oms.ports import CatalogRepository
 
-RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules, ReturnPolicy)
+RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules, ReturnPolicy, ChannelStockPolicy)
+STOCK_POLICY = "stock-policy#"  # kind of a channel's stock policy: stock-policy#<channel>
+
+
+def _current_key(kind: str) -> tuple[str, str]:
+    """The item holding a kind's rule set in force, and its attribute with the JSON."""
+    if kind.startswith(STOCK_POLICY):
+        return f"CHANNEL#{kind.removeprefix(STOCK_POLICY)}", "policy"
+    return f"{kind.upper()}#rules", "rules"
+
+
+def _history_key(kind: str, version: int) -> str:
+    return f"RULES#{kind}#v{version}"
 
 
 class DynamoCatalog(CatalogRepository):
@@ -134,35 +147,116 @@ class DynamoReferenceData:
         client("dynamodb").put_item(TableName=self.table, Item=to_item({"pk": f"NODE#{node.node_id}", **values}))
 
     def rule_set(self, kind: str, model: type[RuleSet]) -> RuleSet | None:
-        """A stored rule set (pk <KIND>#rules), or None until ops save one."""
+        """A stored rule set (pk <KIND>#rules; a channel's stock policy: CHANNEL#<channel>), or None until
+        ops save one."""
+        pk, attribute = _current_key(kind)
+        item = client("dynamodb").get_item(TableName=self.table, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+        return model.model_validate_json(item[attribute]["S"]) if item else None
+
+    def put_rule_set(
+        self,
+        kind: str,
+        rules: BaseModel,
+        expected_version: int | None,
+        *,
+        previous: BaseModel | None = None,
+        restored_from: int | None = None,
+    ) -> None:
+        """Saves if the stored version is still expected_version (None: nothing stored yet), in one
+        transaction with its history item (pk RULES#<kind>#v<version>) and the one of `previous`, the set
+        it replaces (so the built-in set, or one saved before history was kept, can be restored too)."""
+        pk, attribute = _current_key(kind)
+        version: int = rules.version  # type: ignore[attr-defined]
+        if expected_version is None:
+            condition, values = "attribute_not_exists(pk)", None
+        elif expected_version == 1:  # stock policies written before they had versions carry none
+            condition, values = "attribute_not_exists(version) OR version = :v", {":v": {"N": "1"}}
+        else:
+            condition, values = "version = :v", {":v": {"N": str(expected_version)}}
+        current: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": to_item({"pk": pk, "version": version, attribute: rules.model_dump_json()}),
+            "ConditionExpression": condition,
+        }
+        if values:
+            current["ExpressionAttributeValues"] = values
+        items = [
+            {"Put": current},
+            {"Put": {"TableName": self.table, "Item": _history_item(kind, rules, restored_from)}},
+        ]
+        if previous is not None and not self._kept(kind, previous.version):  # type: ignore[attr-defined]
+            items.append({"Put": {"TableName": self.table, "Item": _history_item(kind, previous, None)}})
+        try:
+            client("dynamodb").transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if (
+                error_code(exc) == "TransactionCanceledException"
+                and reasons[:1]
+                and (reasons[0].get("Code") == "ConditionalCheckFailed")
+            ):
+                raise StaleWrite(f"the {kind} rules changed meanwhile; read them again") from exc
+            raise
+
+    def _kept(self, kind: str, version: int) -> bool:
+        key = {"pk": {"S": _history_key(kind, version)}}
+        found = client("dynamodb").get_item(
+            TableName=self.table, Key=key, ProjectionExpression="pk", ConsistentRead=True
+        )
+        return "Item" in found
+
+    def rule_version(self, kind: str, version: int, model: type[RuleSet]) -> RuleSet | None:
+        """A kept version of a rule set, or None."""
         item = (
             client("dynamodb")
-            .get_item(TableName=self.table, Key={"pk": {"S": f"{kind.upper()}#rules"}}, ConsistentRead=True)
+            .get_item(TableName=self.table, Key={"pk": {"S": _history_key(kind, version)}}, ConsistentRead=True)
             .get("Item")
         )
         return model.model_validate_json(item["rules"]["S"]) if item else None
 
-    def put_rule_set(self, kind: str, rules: BaseModel, expected_version: int | None) -> None:
-        """Saves if the stored version is still expected_version (None: nothing stored yet)."""
-        condition = "attribute_not_exists(pk)" if expected_version is None else "version = :v"
-        args: dict[str, Any] = {}
-        if expected_version is not None:
-            args["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
-        item = {"pk": f"{kind.upper()}#rules", "version": rules.version, "rules": rules.model_dump_json()}
-        try:
-            client("dynamodb").put_item(TableName=self.table, Item=to_item(item), ConditionExpression=condition, **args)
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise StaleWrite(f"the {kind} rules changed meanwhile; read them again") from exc
-            raise
+    def rule_versions(self, kind: str, versions: list[int]) -> list[RuleVersion]:
+        """Who saved which of these versions and when (those kept; the content is not read)."""
+        keys = [{"pk": {"S": _history_key(kind, version)}} for version in versions]
+        found = batch_get(
+            self.table, keys, consistent=True, projection="pk, saved_version, saved_at, saved_by, restored_from"
+        )
+        out = []
+        for item in found:
+            values = from_item(item)
+            restored = values.get("restored_from")
+            out.append(
+                RuleVersion(
+                    version=int(values["saved_version"]),
+                    updated_at=values.get("saved_at"),
+                    updated_by=values.get("saved_by"),
+                    restored_from=int(restored) if restored is not None else None,
+                )
+            )
+        return out
 
     def policies(self) -> dict[str, ChannelStockPolicy]:
         policies = (ChannelStockPolicy.model_validate_json(values["policy"]) for values in self._scan("CHANNEL#"))
         return {policy.channel.value: policy for policy in policies}
 
     def put_policy(self, policy: ChannelStockPolicy) -> None:
-        item = {"pk": f"CHANNEL#{policy.channel.value}", "policy": policy.model_dump_json()}
+        """Unconditionally, without history (seeding, tests); the API saves through put_rule_set."""
+        item = {"pk": f"CHANNEL#{policy.channel.value}", "version": policy.version, "policy": policy.model_dump_json()}
         client("dynamodb").put_item(TableName=self.table, Item=to_item(item))
+
+
+def _history_item(kind: str, rules: BaseModel, restored_from: int | None) -> dict[str, Any]:
+    updated_at = getattr(rules, "updated_at", None)
+    return to_item(
+        {
+            "pk": _history_key(kind, rules.version),  # type: ignore[attr-defined]
+            "kind": kind,
+            "saved_version": rules.version,  # type: ignore[attr-defined]
+            "saved_at": updated_at.isoformat() if updated_at else None,
+            "saved_by": getattr(rules, "updated_by", None),
+            "restored_from": restored_from,
+            "rules": rules.model_dump_json(),
+        }
+    )
 
 
 def _known_fields(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
@@ -227,9 +321,25 @@ class CachedReferenceData:
     def stored_rules(self, kind: str, model: type[RuleSet]) -> RuleSet | None:
         return self.inner.rule_set(kind, model)
 
-    def put_rules(self, kind: str, rules: BaseModel, expected_version: int | None) -> None:
-        self.inner.put_rule_set(kind, rules, expected_version)
+    def put_rules(
+        self,
+        kind: str,
+        rules: BaseModel,
+        expected_version: int | None,
+        *,
+        previous: BaseModel | None = None,
+        restored_from: int | None = None,
+    ) -> None:
+        self.inner.put_rule_set(kind, rules, expected_version, previous=previous, restored_from=restored_from)
         self._rules.pop(kind, None)
+        if kind.startswith(STOCK_POLICY):
+            self._policies = None
+
+    def rule_version(self, kind: str, version: int, model: type[RuleSet]) -> RuleSet | None:
+        return self.inner.rule_version(kind, version, model)
+
+    def rule_versions(self, kind: str, versions: list[int]) -> list[RuleVersion]:
+        return self.inner.rule_versions(kind, versions)
 
     def put_node(self, node: Node) -> None:
         self.inner.put_node(node)
