@@ -272,10 +272,11 @@ def stock_job(args: argparse.Namespace) -> None:
 
 def backfill_lookups(args: argparse.Namespace) -> None:
     """Write the lookup items (order number; node work lists) of orders stored before the publisher
-    wrote them: the migration that comes with the tracking API and GET /orders?node=."""
+    wrote them, and count them in the daily counts GET /orders/stats reads: the migration that comes with
+    the tracking API, GET /orders?node= and the counts. Safe to run again, and while the stream runs."""
     os.environ.update(stage_env(args.stage, "EventPublisherFunction"))
     from oms import container
-    from oms.adapters.orders import lookup_items
+    from oms.adapters.orders import count_item, lookup_items
 
     orders = container.orders()
     writes: list = []
@@ -283,13 +284,14 @@ def backfill_lookups(args: argparse.Namespace) -> None:
     for order in orders.scan_orders():
         puts, _ = lookup_items(None, order)
         writes += [("put", item) for item in puts]
+        writes.append(("count", count_item(None, order)))  # an order counted already is left as it is
         count += 1
         if len(writes) >= 500:
             orders.put_lookups(writes)
             writes = []
     if writes:
         orders.put_lookups(writes)
-    print(f"{count} order(s): lookup items written")
+    print(f"{count} order(s): lookup items written, counted for GET /orders/stats")
 
 
 def status_job(args: argparse.Namespace) -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.adapters.orders import lookup_items, order_from_values
+from oms.adapters.orders import count_item, lookup_items, order_from_values
 from oms.domain.events import events_for_change
 from oms.domain.timeline import entries_for_change
 from oms.errors import DependencyError
@@ -30,7 +30,7 @@ from oms.observability import logger, metrics, tracer
 
 @dataclass
 class Change:
-    """What one stored order change means: its timeline entries, lookup item writes and events."""
+    """What one stored order change means: its timeline entries, lookup item and count writes, and events."""
 
     sequence: str
     entries: list[TimelineEntry]
@@ -49,6 +49,9 @@ def changes_by_record(event: DynamoDBStreamEvent) -> list[Change]:
         new = order_from_values(stream.new_image)
         puts, tombstones = lookup_items(old, new)
         writes = [("put", item) for item in [*puts, *tombstones]]
+        counted = count_item(old, new)  # the daily counts GET /orders/stats reads
+        if counted is not None:
+            writes.append(("count", counted))
         change = Change(str(stream.sequence_number), entries_for_change(old, new), writes, events_for_change(old, new))
         if change.entries or change.lookups or change.events:
             out.append(change)
@@ -68,7 +71,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         if writes:
             container.orders().put_lookups(writes)
     except DependencyError:
-        logger.warning("timeline or lookups not written; retrying the batch", extra={"entries": len(entries)})
+        logger.warning("timeline, lookups or counts not written; retrying the batch", extra={"entries": len(entries)})
         return {"batchItemFailures": [{"itemIdentifier": changes[0].sequence}]}
     pending = [(change.sequence, change.events) for change in changes if change.events]
     failed_ids = set(container.event_publisher().publish([e for _, events in pending for e in events]))

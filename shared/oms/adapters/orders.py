@@ -13,8 +13,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from oms.adapters.aws import client, error_code
+from oms.adapters.counters import DailyOrderCounts
 from oms.adapters.dynamo import as_bytes, from_item, to_item
 from oms.domain.lifecycle import AT_NODE
+from oms.domain.order_stats import CountKey, StatsRange, count_key, counts_change
 from oms.errors import BadRequest, DependencyError, StaleWrite
 from oms.models.order import AT_RISK, FlagCode, FulfillmentStatus, Order
 from oms.models.timeline import TimelineEntry
@@ -115,6 +117,22 @@ def _work_nodes(order: Order) -> set[str]:
     return {
         f.node_id for f in order.fulfillments if f.status in AT_NODE or f.status is FulfillmentStatus.ready_for_pickup
     }
+
+
+def count_item(old: Order | None, new: Order) -> dict[str, Any] | None:
+    """The count write a change means (publisher -> put_lookups as ("count", item)): the order counted as
+    it is now, from what its old image was counted as; None when the counts do not move."""
+    if not counts_change(old, new):
+        return None
+    was = count_key(old).text() if old else None
+    return to_item(
+        {"pk": f"ORDER#{new.order_id}", "sk": "COUNTED", "version": new.version, "counted": count_key(new).text(),
+         "was": was}
+    )  # fmt: skip
+
+
+def _was(item: dict[str, Any]) -> CountKey | None:
+    return CountKey.parse(item["was"]["S"]) if "was" in item else None
 
 
 def _filters(query: OrderQuery, bounds: dict[str, Any]) -> dict[str, Any]:
@@ -318,9 +336,10 @@ class DynamoOrders(OrderRepository):
 
     def put_lookups(self, changes: list[tuple[str, dict[str, Any]]]) -> None:
         """Lookup items (puts and tombstones) in stream order; per key the last one is written, and only
-        over an older version (a repeat or a late replay changes nothing)."""
+        over an older version (a repeat or a late replay changes nothing). Then the counts ("count": see
+        count_item), per order from the first change's old state to the last change's new one."""
         last: dict[tuple[str, str], dict[str, Any]] = {}
-        for _, item in changes:
+        for _, item in (change for change in changes if change[0] != "count"):
             last[(item["pk"]["S"], item["sk"]["S"])] = item
         for item in last.values():
             try:
@@ -333,6 +352,18 @@ class DynamoOrders(OrderRepository):
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise DependencyError(f"lookup write failed: {error_code(exc)}") from exc
+        counts: dict[str, tuple[CountKey | None, dict[str, Any]]] = {}
+        for _, item in (change for change in changes if change[0] == "count"):
+            was = counts[item["pk"]["S"]][0] if item["pk"]["S"] in counts else _was(item)
+            counts[item["pk"]["S"]] = (was, item)
+        daily = DailyOrderCounts(self.table)
+        for was, item in counts.values():
+            order_id = item["pk"]["S"].removeprefix("ORDER#")
+            daily.count(order_id, int(item["version"]["N"]), CountKey.parse(item["counted"]["S"]), was)
+
+    def stats(self, window: StatsRange) -> list[tuple[tuple[str, str], int]]:
+        """((status, channel), count) per day of the window, from the daily counts (a BatchGetItem)."""
+        return DailyOrderCounts(self.table).read(window.days)
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
@@ -344,26 +375,6 @@ class DynamoOrders(OrderRepository):
                     break
             else:
                 raise DependencyError("a batch write kept being throttled")
-
-    def stats(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
-        """(status, channel) of every order created in the range (by_created_day, a day per query)."""
-        out: list[tuple[str, str]] = []
-        paginator = client("dynamodb").get_paginator("query")
-        for day in _partitions(OrderQuery(), start, end)[0]:
-            pages = paginator.paginate(
-                TableName=self.table,
-                IndexName="by_created_day",
-                KeyConditionExpression="created_pk = :p AND created_sk BETWEEN :a AND :b",
-                ExpressionAttributeValues={
-                    ":p": {"S": day},
-                    ":a": {"S": sort_time(start)},
-                    ":b": {"S": sort_time(end) + "~"},
-                },
-                ProjectionExpression="#st, channel",
-                ExpressionAttributeNames={"#st": "status"},
-            )
-            out += [(item["status"]["S"], item["channel"]["S"]) for page in pages for item in page["Items"]]
-        return out
 
     def timeline(self, order_id: str) -> list[TimelineEntry]:
         paginator = client("dynamodb").get_paginator("query")
