@@ -63,6 +63,20 @@ def nodes_acted_for(key: ApiKey) -> set[str] | None:
     return set(key.nodes)
 
 
+def require_nodes(key: ApiKey, *node_ids: str, what: str = "act for") -> None:
+    """403 naming the first of node_ids a node key limited to its nodes may not act for;
+    ops, cs and unlimited keys pass."""
+    allowed = nodes_acted_for(key)
+    if allowed is None:
+        return
+    for node_id in node_ids:
+        if node_id not in allowed:
+            raise Forbidden(
+                f"this key may not {what} node {node_id}: it acts for {', '.join(sorted(allowed))} only",
+                details={"node_id": node_id, "key_nodes": sorted(allowed)},
+            )
+
+
 def channels_acted_for(key: ApiKey) -> set[Channel] | None:
     """The channels a key may change orders of; None = any (ops, cs, or a channel key not limited)."""
     if Role.ops in key.roles or Role.cs in key.roles or key.channels is None:
