@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job demo backfill-lookups stock-push-all sourcing-replay clean
+.PHONY: help install run reset openapi test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job demo backfill-lookups stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -54,6 +54,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check shared functions
 	$(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/python scripts/openapi.py --check
+
+# The one OpenAPI document (shared/oms/openapi.json), generated from every HTTP function's routes.
+openapi: install
+	$(BIN)/python scripts/openapi.py
 
 # The functions run on python3.13; with pyenv, its 3.13 is selected for the build.
 PY313 := $(shell pyenv versions --bare 2>/dev/null | grep -m1 '^3\.13')
