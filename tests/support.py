@@ -6,14 +6,34 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+
+# How long a test waits for the local stack to reach a state before failing: a bound for a stuck
+# stack on a busy 2-core machine, never a pause (the wait ends as soon as the condition holds).
+CONDITION_DEADLINE_S = 180.0
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], timeout: float = CONDITION_DEADLINE_S, interval: float = 0.05) -> T:
+    """Poll until probe() is truthy; no fixed sleeps in tests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        time.sleep(interval)
 
 
 def load_handler(relative_path: str) -> ModuleType:

@@ -7,8 +7,7 @@ oms.http, in one place.
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -18,16 +17,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
+from oms.api_docs import add_api_docs
 from oms.domain.apikeys import authorize
 from oms.domain.capture import CaptureResult, Outcome, order_id_for
+from oms.domain.order_stats import stats_range, summarize
 from oms.domain.webhooks import EMPTY_ANSWER, Acknowledgement, WebhookRequest
 from oms.errors import BadRequest, NotFound
-from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
+from oms.http import SECURED, GuardedApp, new_resolver, raw_body
 from oms.models.api import CaptureResponse, OrderCreate, OrderList, OrderStats, WebhookAck
 from oms.models.apikey import ApiKey, Role
-from oms.models.order import Order, OrderDraft, OrderStatus
+from oms.models.order import Moment, Order, OrderDraft, OrderStatus
 from oms.models.timeline import OrderView
 from oms.observability import logger, metrics, tracer
+from oms.openapi_errors import SIGNED, answers
 from oms.ports import OrderQuery
 
 app = new_resolver("Fulfillment OMS: ingestion")
@@ -55,13 +57,17 @@ def _now() -> datetime:
         "get an empty 200 body, as they ask; Shopee's verification push is answered without being stored. "
         "The marketplaces' thin pushes are completed from the channel's order API after the answer."
     ),
-    responses={
-        200: {
-            "description": "stored (or a duplicate, or a ping); empty for Shopee and TikTok Shop",
-            "content": {"application/json": {"model": WebhookAck}},
+    responses=answers(
+        404,
+        auth=SIGNED,
+        ok={
+            200: {
+                "description": "stored (or a duplicate, or a ping); empty for Shopee and TikTok Shop",
+                "content": {"application/json": {"model": WebhookAck}},
+            }
         },
-        401: {"description": "bad signature"},
-    },
+        e404="not a channel we take webhooks from",
+    ),
 )
 def receive_webhook(channel: str) -> Response[WebhookAck | None]:
     event = app.current_event
@@ -99,7 +105,7 @@ def _capture_response(result: CaptureResult) -> CaptureResponse:
         "Held orders are stored with the reasons."
     ),
     security=SECURED,
-    responses={201: {"description": "created"}, 200: {"description": "already captured (or updated)"}},
+    responses=answers(409, ok={201: {"description": "created"}, 200: {"description": "already captured (or updated)"}}),
 )
 def create_order(body: OrderCreate) -> Response[CaptureResponse]:
     key: ApiKey = app.context["api_key"]
@@ -117,13 +123,18 @@ def create_order(body: OrderCreate) -> Response[CaptureResponse]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=_capture_response(result))
 
 
-@app.get("/orders", summary="List orders, newest first", security=SECURED)
+@app.get(
+    "/orders",
+    summary="List orders, newest first",
+    security=SECURED,
+    responses=answers(),
+)
 def list_orders(
     channel: Annotated[str | None, Query(description="Sales channel")] = None,
     channel_order_id: Annotated[str | None, Query(description="With channel: the one order it names")] = None,
     status: Annotated[OrderStatus | None, Query()] = None,
-    created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
-    created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
+    created_from: Annotated[Moment | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
+    created_to: Annotated[Moment | None, Query(description="ISO 8601 with offset; default now")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     node: Annotated[str | None, Query(max_length=64, description="Orders with work at this node")] = None,
@@ -138,9 +149,6 @@ def list_orders(
         order = container.orders().get(order_id_for(channel, channel_order_id))
         matches = order is not None and (status is None or order.status == status)
         return OrderList(items=[_summary(order)] if matches else [])
-    for name, moment in (("created_from", created_from), ("created_to", created_to)):
-        if moment is not None and moment.tzinfo is None:
-            raise BadRequest(f"{name} must carry a time zone offset")
     if sum([node is not None, at_risk, late]) > 1:
         raise BadRequest("node, at_risk and late are separate lists: ask for one")
     page = container.orders().list(
@@ -176,41 +184,33 @@ def _summary(order: Order) -> dict[str, Any]:
 @app.get(
     "/orders/stats",
     summary="Orders created in a range, counted per status, per channel, and per both",
-    description="Default: the last 30 days; at most 92. Counts what each order's status is now.",
+    description=(
+        "Whole WIB (Asia/Jakarta) days: from the day of created_from to the day of created_to, both included "
+        "(the answer's created_from and created_to are the first and last instants counted). Default: the "
+        "last 30 days; created_from and created_to at most 92 days apart. Counts what each order's status is "
+        "now, from daily counts the orders stream keeps (a change shows within seconds)."
+    ),
     security=SECURED,
+    responses=answers(),
 )
 def order_stats(
-    created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
-    created_to: Annotated[datetime | None, Query(description="ISO 8601 with offset; default now")] = None,
+    created_from: Annotated[Moment | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
+    created_to: Annotated[Moment | None, Query(description="ISO 8601 with offset; default now")] = None,
 ) -> OrderStats:
-    if any(moment is not None and moment.tzinfo is None for moment in (created_from, created_to)):
-        raise BadRequest("created_from and created_to must carry a time zone offset")
     try:
-        end = (created_to or _now()).astimezone(UTC)
-        start = (created_from or end - timedelta(days=30)).astimezone(UTC)
+        window = stats_range(created_from, created_to, _now())
     except OverflowError:
         raise BadRequest("created_from or created_to is out of range") from None
-    if start > end or end - start > timedelta(days=92):
-        raise BadRequest("created_from must be before created_to, at most 92 days apart")
-    rows = container.orders().stats(start, end)
-    return OrderStats.model_validate(
-        {
-            "created_from": start,
-            "created_to": end,
-            "total": len(rows),
-            "by_status": dict(Counter(status for status, _ in rows)),
-            "by_channel": dict(Counter(channel for _, channel in rows)),
-            "by_status_and_channel": [
-                {"status": s, "channel": c, "orders": n} for (s, c), n in sorted(Counter(rows).items())
-            ],
-        }
-    )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    return OrderStats.model_validate(summarize(window, container.orders().stats(window)))
 
 
 @app.get(
     "/orders/<order_id>",
     summary="One order: lines, customer, address, holds, parcels with their promises and tracking, its timeline",
     security=SECURED,
+    responses=answers(404),
 )
 def get_order(order_id: str) -> OrderView:
     orders = container.orders()
@@ -220,7 +220,7 @@ def get_order(order_id: str) -> OrderView:
     return OrderView(**order.model_dump(), timeline=orders.timeline(order_id))
 
 
-add_openapi_route(app, "/openapi.json")
+add_api_docs(app)  # the whole API's document, and its reference page at /docs
 serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 

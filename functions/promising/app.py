@@ -13,13 +13,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
+from oms.domain.apikeys import actor, authorize
+from oms.domain.clock import wib_day
 from oms.domain.lane_learning import performance
-from oms.domain.rule_sets import save_rule_set
-from oms.errors import BadRequest
-from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
+from oms.domain.promising_defaults import default_promising_rules
+from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set
+from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import Role
 from oms.models.promising import PromisePerformance, PromiseRequest, PromiseResponse, PromisingRules
+from oms.models.rule_sets import PromisingRulesDocument, Rollback, RuleHistory
 from oms.observability import logger, metrics, tracer
+from oms.openapi_errors import answers
 
 app = new_resolver("Fulfillment OMS: promising")
 
@@ -27,6 +31,8 @@ ROLES_BY_ROUTE = {
     "POST /promises": frozenset({Role.channel, Role.ops, Role.cs}),
     "GET /promising/rules": frozenset({Role.ops, Role.cs}),
     "PUT /promising/rules": frozenset({Role.ops}),
+    "GET /promising/rules/history": frozenset({Role.ops, Role.cs}),
+    "POST /promising/rules/rollback": frozenset({Role.ops}),
     "GET /promising/performance": frozenset({Role.ops, Role.cs}),
 }
 
@@ -38,30 +44,69 @@ ROLES_BY_ROUTE = {
     "(dates in the buyer's time), the deliver-by moment (same day, instant) or the pickup-ready time. A level "
     "that cannot be offered says why. `as_of` quotes as if at that moment. Nothing is reserved.",
     security=SECURED,
+    responses=answers(),
 )
 def quote(body: PromiseRequest) -> PromiseResponse:
+    authorize(app.context["api_key"], ROLES_BY_ROUTE["POST /promises"], channel=body.channel)  # a channel key: its own
     answer = container.promises().quote(body)
     metrics.add_metric(name="PromiseQuotes", unit=MetricUnit.Count, value=1)
     return answer
 
 
-@app.get("/promising/rules", summary="Lanes, cut-offs, default hours and extra holidays in force", security=SECURED)
+@app.get(
+    "/promising/rules",
+    summary="Lanes, cut-offs, default hours and extra holidays in force",
+    security=SECURED,
+    responses=answers(),
+)
 def get_rules() -> PromisingRules:
-    return container.reference_data().promising_rules()
+    return in_force(container.reference_data(), "promising", PromisingRules, default_promising_rules)
 
 
 @app.put(
     "/promising/rules",
     summary="Replace the promising rules",
-    description="Send the rules with the `version` you read; the saved rules get the next version (409 if "
-    "someone saved meanwhile). Used within 30 s everywhere.",
+    description="Send the whole rule set (every field GET answers) with the `version` you read; the saved rules "
+    "get the next version (409 if someone saved meanwhile). A missing part, or no lanes, is 422 naming it. Used "
+    "within 30 s everywhere; every saved version is kept (GET /promising/rules/history).",
     security=SECURED,
+    responses=answers(409),
 )
-def put_rules(body: PromisingRules) -> PromisingRules:
-    if not body.lanes:
-        raise BadRequest("lanes is empty: nothing could be shipped with a promise")
-    saved = save_rule_set(container.reference_data(), "promising", body, datetime.now(UTC))
-    logger.info("promising rules saved", extra={"version": saved.version})
+def put_rules(body: PromisingRulesDocument) -> PromisingRules:
+    return _save_rules(body, restored_from=None)
+
+
+@app.get(
+    "/promising/rules/history",
+    summary="The saved versions of the promising rules: who saved each and when",
+    security=SECURED,
+    responses=answers(),
+)
+def rules_history() -> RuleHistory:
+    return history(container.reference_data(), "promising", PromisingRules)
+
+
+@app.post(
+    "/promising/rules/rollback",
+    summary="Put a kept version of the promising rules back in force, as a new version",
+    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
+    "(409 if someone saved meanwhile). 404 if that version is not kept.",
+    security=SECURED,
+    responses=answers(404, 409),
+)
+def rollback_rules(body: Rollback) -> PromisingRules:
+    kept = kept_version(container.reference_data(), "promising", body.to_version, PromisingRules)
+    document = PromisingRulesDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
+    return _save_rules(document, restored_from=body.to_version)
+
+
+def _save_rules(document: PromisingRulesDocument, restored_from: int | None) -> PromisingRules:
+    who = actor(app.context["api_key"])
+    rules: PromisingRules = document.rule_set()
+    saved = save_rule_set(
+        container.reference_data(), "promising", rules, datetime.now(UTC), who, default_promising_rules, restored_from
+    )
+    logger.info("promising rules saved", extra={"version": saved.version, "restored_from": restored_from})
     return saved
 
 
@@ -71,15 +116,15 @@ def put_rules(body: PromisingRules) -> PromisingRules:
     description="Counts come from `ParcelDelivered` events (the first promise is what counts). A lane promises "
     "its own recent parcels' percentiles once it has enough of them (the rules' `learning`).",
     security=SECURED,
+    responses=answers(),
 )
 def get_performance(
     days: Annotated[int, Query(ge=1, le=120, description="Days back, today included")] = 14,
 ) -> PromisePerformance:
     rules = container.reference_data().promising_rules()
-    return performance(container.lane_stats(), rules, datetime.now(UTC).date(), days)
+    return performance(container.lane_stats(), rules, wib_day(datetime.now(UTC)), days)
 
 
-add_openapi_route(app, "/promising/openapi.json")
 serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 

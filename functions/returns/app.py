@@ -13,12 +13,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for
-from oms.domain.rule_sets import save_rule_set
+from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for, require_nodes
+from oms.domain.clock import wib_day
+from oms.domain.return_policy import default_policy
+from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set
 from oms.errors import BadRequest, Forbidden
-from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
+from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import ApiKey, Role
-from oms.models.order import Channel, Model
+from oms.models.order import Channel, Model, Moment
 from oms.models.returns import (
     RefundReport,
     ReturnAccepted,
@@ -33,7 +35,9 @@ from oms.models.returns import (
     RmaPage,
     RmaStatus,
 )
+from oms.models.rule_sets import ReturnPolicyDocument, Rollback, RuleHistory
 from oms.observability import logger, metrics, tracer
+from oms.openapi_errors import answers
 
 app = new_resolver("Fulfillment OMS: returns")
 
@@ -49,6 +53,8 @@ ROLES_BY_ROUTE = {
     "POST /returns/{rma_id}/refund/retry": frozenset({Role.ops}),
     "GET /returns/policy": STAFF,
     "PUT /returns/policy": frozenset({Role.ops}),
+    "GET /returns/policy/history": STAFF,
+    "POST /returns/policy/rollback": frozenset({Role.ops}),
     "GET /returns/stats": STAFF,
 }
 
@@ -74,7 +80,12 @@ def _now() -> datetime:
     "policy and requested on acceptance, receipt or inspection, as the rule says. `request_id` makes a retry "
     "answer the same RMAs (200).",
     security=SECURED,
-    responses={201: {"description": "authorized"}, 200: {"description": "the same request_id again"}},
+    responses=answers(
+        404,
+        409,
+        ok={201: {"description": "authorized"}, 200: {"description": "the same request_id again"}},
+        e422="invalid, or refused by the return policy (return_refused: details name the rule broken per line)",
+    ),
 )
 def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     key: ApiKey = app.context["api_key"]
@@ -87,23 +98,59 @@ def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
-@app.get("/returns/policy", summary="The return policy in force (the built-in one until ops save theirs)",
-         security=SECURED)  # fmt: skip
+@app.get(
+    "/returns/policy",
+    summary="The return policy in force (the built-in one until ops save theirs)",
+    security=SECURED,
+    responses=answers(),
+)
 def get_policy() -> ReturnPolicy:
-    return container.reference_data().returns_policy()
+    return in_force(container.reference_data(), "returns", ReturnPolicy, default_policy)
 
 
 @app.put(
     "/returns/policy",
     summary="Replace the return policy",
     description="Rules are tried in order; the first whose channels, categories and reasons match a line applies "
-    "(a line no rule matches cannot be returned). Send the `version` you read (409 if someone saved meanwhile). "
-    "Used within 30 s everywhere.",
+    "(a line no rule matches cannot be returned). Send the whole policy (every field GET answers; a missing part "
+    "is 422 naming it) with the `version` you read (409 if someone saved meanwhile). Used within 30 s everywhere; "
+    "every saved version is kept (GET /returns/policy/history).",
     security=SECURED,
+    responses=answers(409),
 )
-def put_policy(body: ReturnPolicy) -> ReturnPolicy:
-    saved = save_rule_set(container.reference_data(), "returns", body, _now())
-    logger.info("return policy saved", extra={"version": saved.version})
+def put_policy(body: ReturnPolicyDocument) -> ReturnPolicy:
+    return _save_policy(body, restored_from=None)
+
+
+@app.get(
+    "/returns/policy/history",
+    summary="The saved versions of the return policy: who saved each and when",
+    security=SECURED,
+    responses=answers(),
+)
+def policy_history() -> RuleHistory:
+    return history(container.reference_data(), "returns", ReturnPolicy)
+
+
+@app.post(
+    "/returns/policy/rollback",
+    summary="Put a kept version of the return policy back in force, as a new version",
+    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
+    "(409 if someone saved meanwhile). 404 if that version is not kept.",
+    security=SECURED,
+    responses=answers(404, 409),
+)
+def rollback_policy(body: Rollback) -> ReturnPolicy:
+    kept = kept_version(container.reference_data(), "returns", body.to_version, ReturnPolicy)
+    document = ReturnPolicyDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
+    return _save_policy(document, restored_from=body.to_version)
+
+
+def _save_policy(document: ReturnPolicyDocument, restored_from: int | None) -> ReturnPolicy:
+    who = actor(app.context["api_key"])
+    policy: ReturnPolicy = document.rule_set()
+    saved = save_rule_set(container.reference_data(), "returns", policy, _now(), who, default_policy, restored_from)
+    logger.info("return policy saved", extra={"version": saved.version, "restored_from": restored_from})
     return saved
 
 
@@ -112,14 +159,18 @@ def put_policy(body: ReturnPolicy) -> ReturnPolicy:
     summary="Return rates per SKU and reason: units returned over units delivered in the range",
     description="Counted from the events (deliveries and pickups; returned units when they arrive), per day in WIB.",
     security=SECURED,
+    responses=answers(),
 )
 def get_stats(
     from_: Annotated[date | None, Query(alias="from", description="First day; default 30 days ago")] = None,
-    to: Annotated[date | None, Query(description="Last day; default today")] = None,
+    to: Annotated[date | None, Query(description="Last day; default today (WIB)")] = None,
 ) -> ReturnStats:
-    today = _now().date()
+    today = wib_day(_now())  # the retailer's day: at 00:30 WIB, today is not UTC's date
     end = to or today
-    start = from_ or end - timedelta(days=29)
+    try:
+        start = from_ or end - timedelta(days=29)
+    except OverflowError:  # to=0001-01-01
+        raise BadRequest("to is out of range") from None
     return container.returns_store().stats(start, end)
 
 
@@ -127,31 +178,35 @@ def get_stats(
     "/returns",
     summary="List returns, newest first, by status, node, reason or channel",
     description="Kept from the return events (a second or so behind the RMA itself). Without a node or status "
-    "the range is at most 92 days. Node keys see their own nodes' returns only.",
+    "the range is at most 92 days. A node key limited to its nodes lists those only: without node_id a key of "
+    "one node gets its node's returns, a key of several nodes must send node_id (400); another node is 403.",
     security=SECURED,
+    responses=answers(),
 )
 def list_returns(
     status: Annotated[RmaStatus | None, Query()] = None,
-    node_id: Annotated[str | None, Query(max_length=64)] = None,
+    node_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     reason: Annotated[ReturnReason | None, Query()] = None,
     channel: Annotated[Channel | None, Query()] = None,
-    created_from: Annotated[datetime | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
-    created_to: Annotated[datetime | None, Query()] = None,
+    created_from: Annotated[Moment | None, Query(description="ISO 8601 with offset; default 30 days ago")] = None,
+    created_to: Annotated[Moment | None, Query(description="ISO 8601 with offset; default now")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> RmaPage:
     key: ApiKey = app.context["api_key"]
     allowed = nodes_acted_for(key)
-    if allowed is not None:
-        if node_id is None and len(allowed) == 1:
-            node_id = next(iter(allowed))
-        if node_id not in allowed:
-            raise Forbidden("this key lists returns of its own nodes only: send node_id")
+    if allowed is not None and node_id is None:
+        if len(allowed) != 1:
+            raise BadRequest(f"this key lists returns of its own nodes only: send node_id (one of "
+                             f"{', '.join(sorted(allowed))})")  # fmt: skip
+        node_id = next(iter(allowed))
+    if node_id is not None:
+        require_nodes(key, node_id, what="list returns of")
     end = created_to or _now()
-    start = created_from or end - timedelta(days=30)
-    for moment in (start, end):
-        if moment.tzinfo is None:
-            raise BadRequest("created_from and created_to need a time zone offset")
+    try:
+        start = created_from or end - timedelta(days=30)
+    except OverflowError:  # created_to=0001-01-01T00:00:00Z
+        raise BadRequest("created_to is out of range") from None
     return container.returns_store().list(
         status=status.value if status else None,
         node_id=node_id,
@@ -164,14 +219,21 @@ def list_returns(
     )
 
 
-@app.get("/returns/<rma_id>", summary="One RMA: lines, what arrived, each unit's disposition, the refund",
-         security=SECURED)  # fmt: skip
+@app.get(
+    "/returns/<rma_id>",
+    summary="One RMA: lines, what arrived, each unit's disposition, the refund",
+    security=SECURED,
+    responses=answers(404),
+)
 def get_return(rma_id: Annotated[str, Path(max_length=120)]) -> RmaView:
     key: ApiKey = app.context["api_key"]
     order, rma = container.returns().get(rma_id, consistent=True)
     allowed = nodes_acted_for(key)
     if allowed is not None and rma.destination.node_id not in allowed:
-        raise Forbidden(f"{rma_id} goes to another node")
+        raise Forbidden(
+            f"{rma_id} goes to {rma.destination.key}: this key acts for {', '.join(sorted(allowed))} only",
+            details={"node_id": rma.destination.node_id, "key_nodes": sorted(allowed)},
+        )
     return RmaView(order_id=order.order_id, order_number=order.order_number, rma=rma)
 
 
@@ -182,6 +244,7 @@ def get_return(rma_id: Annotated[str, Path(max_length=120)]) -> RmaView:
     "or a line not on the RMA is 422. Items in the box that are not on the RMA go in `unexpected`: recorded, "
     "never stocked. A refund timed on receipt is requested now, for what arrived.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -> Rma:
     key: ApiKey = app.context["api_key"]
@@ -199,6 +262,7 @@ def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -
     "supplier. Several calls may inspect an RMA bit by bit; more than received is 422, before receipt 409. "
     "When every received unit is inspected a refund timed on inspection is requested.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection) -> Rma:
     key: ApiKey = app.context["api_key"]
@@ -214,6 +278,7 @@ def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection
     description="Only before a receipt and before any refund or exchange made on request (409 otherwise: receive "
     "what arrives, 0 units if nothing). Its units may be returned again.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCancel) -> Rma:
     key: ApiKey = app.context["api_key"]
@@ -226,6 +291,7 @@ def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCanc
     description="completed or failed, for a refund that is requested (a failed one may still be completed by "
     "hand). Refunds paid through the payment provider are recorded from its answers only (409 here).",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundReport) -> Rma:
     key: ApiKey = app.context["api_key"]
@@ -236,13 +302,13 @@ def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundRepo
     "/returns/<rma_id>/refund/retry",
     summary="Request a failed refund again (a new attempt, with its own idempotency key at the provider)",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def retry_refund(rma_id: Annotated[str, Path(max_length=120)]) -> Rma:
     key: ApiKey = app.context["api_key"]
     return container.returns().retry_refund(rma_id, actor(key))
 
 
-add_openapi_route(app, "/returns/openapi.json")
 serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -33,6 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
 from oms.adapters.refund_gateway import RefundPending
+from oms.domain.clock import wib_day
 from oms.domain.returns import PAYMENTS, ReturnRefused
 from oms.models.events import RETURN_EVENTS
 from oms.models.order import Channel
@@ -48,7 +48,6 @@ from oms.models.returns import (
 from oms.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-WIB = ZoneInfo("Asia/Jakarta")  # return rates are counted per day as the retailer's team sees it
 DELIVERED = ("delivered", "picked_up")
 PENDING_BACKOFF_S = (60, 300, 900, 1800, 3600, 10_800)  # a provider still settling: asked again after these
 
@@ -95,7 +94,7 @@ def _return_event(kind: str, detail: dict, record: SQSRecord) -> None:
             adds = counts.setdefault(line.sku, {})
             adds["returned"] = adds.get("returned", 0) + line.received
             adds[f"r_{line.reason.value}"] = adds.get(f"r_{line.reason.value}", 0) + line.received
-        when = (rma.received_at or rma.updated_at).astimezone(WIB).date()
+        when = wib_day(rma.received_at or rma.updated_at)  # rates per day as the retailer's team sees it
         if counts and store.count(f"RETURNED#{rma.rma_id}", when, counts):
             units = sum(adds["returned"] for adds in counts.values())
             metrics.add_metric(name="ReturnUnitsCounted", unit=MetricUnit.Count, value=units)
@@ -174,7 +173,7 @@ def _delivered(detail: dict) -> None:
     parcel = detail.get("fulfillment") or {}
     if parcel.get("status") not in DELIVERED or not parcel.get("status_at"):
         return
-    day = datetime.fromisoformat(parcel["status_at"]).astimezone(WIB).date()
+    day = wib_day(datetime.fromisoformat(parcel["status_at"]))
     counts: dict[str, dict[str, int]] = {}
     for line in parcel.get("lines") or []:
         adds = counts.setdefault(line["sku"], {"delivered": 0})

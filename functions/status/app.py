@@ -13,12 +13,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
 from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for
-from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver, raw_body
+from oms.errors import TooManyRequests
+from oms.http import SECURED, GuardedApp, new_resolver, raw_body
 from oms.models.apikey import Role
 from oms.models.order import Address, Model, Order
 from oms.models.status import CancelRequest, FulfillmentOutcome, NodeEvent
 from oms.models.tracking import Tracking
 from oms.observability import logger, metrics, tracer
+from oms.openapi_errors import PUBLIC, SIGNED, answers
 
 app = new_resolver("Fulfillment OMS: status")
 
@@ -46,6 +48,7 @@ class CarrierAck(Model):
     "reservation; a tracking number already on another parcel is 409. `rejected` releases the reservation and "
     "sources the lines again; `delayed` promises again from `ready_at`.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def fulfillment_event(
     fulfillment_id: Annotated[str, Path(max_length=100)],
@@ -66,6 +69,7 @@ def fulfillment_event(
     "those lines are sourced again. A parcel already shipped is 409 (a return takes it back). Marketplace "
     "orders are cancelled in the marketplace (409 here). A repeat changes nothing.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -> Order:
     key = app.context["api_key"]
@@ -81,6 +85,7 @@ def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -
     "the open parcels again (PromiseChanged) and sources again a parcel no lane reaches from its node. "
     "Marketplace orders change in the marketplace (409 here).",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address) -> Order:
     key = app.context["api_key"]
@@ -95,7 +100,7 @@ def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address)
     "Webhooks way (webhook-id, webhook-timestamp within 5 minutes, webhook-signature v1). The parcel is found by "
     "its tracking number (404 if no parcel has it; 409 if it was shipped with another carrier or the move is "
     "not allowed); applied before the answer, so a 200 means it is kept.",
-    responses={200: {"description": "applied, ignored or a probe"}, 401: {"description": "bad signature"}},
+    responses=answers(404, 409, auth=SIGNED, description="applied, ignored or a probe"),
 )
 def carrier_webhook(carrier: Annotated[str, Path(max_length=40)]) -> CarrierAck:
     event = app.current_event
@@ -111,17 +116,26 @@ def carrier_webhook(carrier: Annotated[str, Path(max_length=40)]) -> CarrierAck:
     "/track/<order_number>",
     summary="Order tracking for the buyer: status, parcels, tracking numbers, promised and estimated dates",
     description="Send the email or phone on the order in the `x-buyer-contact` header (not in the URL: URLs "
-    "are logged). An unknown number and a wrong contact get the same 404; after 10 wrong contacts in an hour "
-    "the number answers 429. Nothing personal is returned.",
+    "are logged). An unknown number and a wrong contact get the same 404. Wrong answers are throttled per client "
+    "address and number: after 10 on a number (forgotten 24 h after the last), each further one makes the address "
+    "wait on that number 1 min, doubling up to 1 h (429 with Retry-After); an address with 100 wrong answers across "
+    "numbers waits on all of them. On a number that took 10 wrong answers from anyone, an address's first wrong "
+    "answer on it starts its wait at once; a number never refuses a client that did not answer wrong on it. "
+    "Nothing personal is returned.",
+    responses=answers(404, 429, auth=PUBLIC, e429="this address answered wrong too often: wait Retry-After seconds"),
 )
 def track(
     order_number: Annotated[str, Path(max_length=40)],
     x_buyer_contact: Annotated[str | None, Header(max_length=320, description="The buyer's email or phone")] = None,
 ) -> Tracking:
-    return container.tracking().track(order_number, x_buyer_contact, datetime.now(UTC))
+    source_ip = (app.current_event.raw_event.get("requestContext") or {}).get("http", {}).get("sourceIp")
+    try:
+        return container.tracking().track(order_number, x_buyer_contact, datetime.now(UTC), source_ip)
+    except TooManyRequests:
+        metrics.add_metric(name="TrackingThrottled", unit=MetricUnit.Count, value=1)
+        raise
 
 
-add_openapi_route(app, "/status/openapi.json")
 serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 

@@ -8,6 +8,7 @@ in oms.http, in one place.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -17,11 +18,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
-from oms.domain.apikeys import authorize
+from oms.domain.apikeys import actor, authorize, require_nodes
+from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set, stock_policy_kind
 from oms.domain.stock import InsufficientStock
 from oms.domain.stock_jobs import set_buckets
 from oms.errors import BadRequest, NotFound
-from oms.http import SECURED, GuardedApp, add_openapi_route, new_resolver
+from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import ApiKey, Role
 from oms.models.inventory import (
     AdjustmentCreate,
@@ -39,10 +41,11 @@ from oms.models.inventory import (
     SnapshotPart,
     SnapshotStatus,
     StockLevel,
-    StockPolicy,
 )
 from oms.models.order import Channel
+from oms.models.rule_sets import Rollback, RuleHistory, StockPolicyDocument
 from oms.observability import logger, metrics, tracer
+from oms.openapi_errors import answers
 
 app = new_resolver("Fulfillment OMS: stock")
 
@@ -55,6 +58,8 @@ ROLES_BY_ROUTE = {
     "PUT /nodes/{node_id}": OPS,
     "GET /channels/{channel}/stock-policy": STAFF,
     "PUT /channels/{channel}/stock-policy": OPS,
+    "GET /channels/{channel}/stock-policy/history": STAFF,
+    "POST /channels/{channel}/stock-policy/rollback": OPS,
     "GET /availability": SELLERS,
     "POST /reservations": frozenset({Role.channel, Role.ops}),
     "GET /reservations/{reservation_id}": SELLERS,
@@ -84,7 +89,12 @@ def _json(status: int, model: Any) -> Response:
 # ---------------------------------------------------------------- nodes and policies
 
 
-@app.get("/nodes", summary="Every node (DCs and stores) with its settings", security=SECURED)
+@app.get(
+    "/nodes",
+    summary="Every node (DCs and stores) with its settings",
+    security=SECURED,
+    responses=answers(),
+)
 def list_nodes() -> NodeList:
     nodes = container.reference_data().nodes()
     return NodeList(items=[nodes[node_id] for node_id in sorted(nodes)])
@@ -95,6 +105,7 @@ def list_nodes() -> NodeList:
     summary="Create or replace a node's settings",
     description="Seen at once by this API container and within 30 s by the others.",
     security=SECURED,
+    responses=answers(),
 )
 def put_node(node_id: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")], body: NodeSettings) -> Node:
     node = Node(node_id=node_id, updated_at=_now(), **body.model_dump())
@@ -104,22 +115,67 @@ def put_node(node_id: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")
 
 
 @app.get(
-    "/channels/<channel>/stock-policy", summary="The nodes a channel sells from and its allocation", security=SECURED
+    "/channels/<channel>/stock-policy",
+    summary="The nodes a channel sells from and its allocation",
+    security=SECURED,
+    responses=answers(),
 )
 def get_policy(channel: Channel) -> ChannelStockPolicy:
-    stored = container.reference_data().policies().get(channel.value)
-    return stored or ChannelStockPolicy(channel=channel, **StockPolicy().model_dump())
+    # Read through (not the 30 s cache): the version answered is the one a PUT must send.
+    before_any_save = partial(ChannelStockPolicy, channel=channel)
+    return in_force(container.reference_data(), stock_policy_kind(channel), ChannelStockPolicy, before_any_save)
 
 
-@app.put("/channels/<channel>/stock-policy", summary="Set a channel's nodes and allocation policy", security=SECURED)
-def put_policy(channel: Channel, body: StockPolicy) -> ChannelStockPolicy:
-    nodes = container.reference_data().nodes()
-    unknown = sorted(set(body.nodes or []) - set(nodes))
+@app.put(
+    "/channels/<channel>/stock-policy",
+    summary="Set a channel's nodes and allocation policy",
+    description="Send the whole policy (every field GET answers; a missing part, or `nodes: []`, is 422 naming "
+    "it; `nodes: null` = every node) with the `version` you read (409 if someone saved meanwhile). Every saved "
+    "version is kept (GET .../stock-policy/history).",
+    security=SECURED,
+    responses=answers(404, 409),
+)
+def put_policy(channel: Channel, body: StockPolicyDocument) -> ChannelStockPolicy:
+    return _save_policy(channel, body, restored_from=None)
+
+
+@app.get(
+    "/channels/<channel>/stock-policy/history",
+    summary="The saved versions of a channel's stock policy: who saved each and when",
+    security=SECURED,
+    responses=answers(),
+)
+def policy_history(channel: Channel) -> RuleHistory:
+    return history(container.reference_data(), stock_policy_kind(channel), ChannelStockPolicy)
+
+
+@app.post(
+    "/channels/<channel>/stock-policy/rollback",
+    summary="Put a kept version of a channel's stock policy back in force, as a new version",
+    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
+    "(409 if someone saved meanwhile). 404 if that version is not kept.",
+    security=SECURED,
+    responses=answers(404, 409),
+)
+def rollback_policy(channel: Channel, body: Rollback) -> ChannelStockPolicy:
+    kept = kept_version(container.reference_data(), stock_policy_kind(channel), body.to_version, ChannelStockPolicy)
+    document = StockPolicyDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
+    return _save_policy(channel, document, restored_from=body.to_version)
+
+
+def _save_policy(channel: Channel, document: StockPolicyDocument, restored_from: int | None) -> ChannelStockPolicy:
+    if document.channel not in (None, channel):
+        raise BadRequest(f"the body is channel {document.channel.value}'s policy, the path {channel.value}'s")
+    reference = container.reference_data()
+    unknown = sorted(set(document.nodes or []) - set(reference.nodes()))
     if unknown:
         raise NotFound(f"unknown node(s): {', '.join(unknown)}")
-    policy = ChannelStockPolicy(channel=channel, updated_at=_now(), **body.model_dump())
-    container.reference_data().put_policy(policy)
-    return policy
+    in_force_before = partial(ChannelStockPolicy, channel=channel)  # until the first save
+    kind = stock_policy_kind(channel)
+    who = actor(_key())
+    saved = save_rule_set(reference, kind, document.for_channel(channel), _now(), who, in_force_before, restored_from)
+    logger.info("stock policy saved", extra={"channel": channel.value, "version": saved.version})
+    return saved
 
 
 # ---------------------------------------------------------------- availability
@@ -130,6 +186,7 @@ def put_policy(channel: Channel, body: StockPolicy) -> ChannelStockPolicy:
     summary="Available to promise per SKU for a channel, with pickup stores",
     description="ops and cs keys also get the per-node figures.",
     security=SECURED,
+    responses=answers(),
 )
 def get_availability(
     skus: Annotated[str, Query(min_length=1, description="Comma-separated SKUs (at most 50)")],
@@ -170,11 +227,12 @@ def _hold_response(reservation: Reservation) -> HoldResponse:
         "With hold_key a retry answers 200 with the same hold and never holds twice."
     ),
     security=SECURED,
-    responses={
-        201: {"description": "held"},
-        200: {"description": "the same hold_key again"},
-        409: {"description": "short"},
-    },
+    responses=answers(
+        404,
+        409,
+        ok={201: {"description": "held"}, 200: {"description": "the same hold_key again"}},
+        e409="short: details name each short SKU and what is available",
+    ),
 )
 def create_hold(body: HoldCreate) -> Response[HoldResponse]:
     authorize(_key(), ROLES_BY_ROUTE["POST /reservations"], channel=body.channel)
@@ -188,7 +246,12 @@ def create_hold(body: HoldCreate) -> Response[HoldResponse]:
     return _json(201 if outcome.created else 200, _hold_response(outcome.reservation))
 
 
-@app.get("/reservations/<reservation_id>", summary="One hold or reservation", security=SECURED)
+@app.get(
+    "/reservations/<reservation_id>",
+    summary="One hold or reservation",
+    security=SECURED,
+    responses=answers(404),
+)
 def get_hold(reservation_id: str) -> HoldResponse:
     reservation = container.inventory().get(reservation_id)
     authorize(_key(), SELLERS, channel=reservation.channel)
@@ -200,6 +263,7 @@ def get_hold(reservation_id: str) -> HoldResponse:
     summary="Release a hold (its units are available again at once)",
     description="Idempotent: releasing a released or expired hold answers 200 with it.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def delete_hold(reservation_id: str) -> HoldResponse:
     inventory = container.inventory()
@@ -219,38 +283,55 @@ def delete_hold(reservation_id: str) -> HoldResponse:
     description=(
         "Each part is validated, queued and applied asynchronously (202). Parts may arrive in any order "
         "and be resent. A count older than the node's latest is refused (409). scope=full counts SKUs of "
-        "the node that no part lists as 0 once every part is applied."
+        "the node that no part lists as 0 once every part is applied. A node key limited to its nodes "
+        "counts those only (403 naming the node otherwise)."
     ),
     security=SECURED,
-    responses={
-        202: {"description": "queued (or a duplicate part)"},
-        409: {"description": "older than the latest count"},
-    },
+    responses=answers(
+        404, 409, ok={202: {"description": "queued (or a duplicate part)"}}, e409="older than the latest count"
+    ),
 )
 def post_snapshot(body: SnapshotPart) -> Response[SnapshotAccepted]:
+    require_nodes(_key(), body.node_id, what="count stock of")
     accepted = container.snapshots().receive(body, _now())
     metrics.add_metric(name="SnapshotRowsQueued", unit=MetricUnit.Count, value=len(body.rows))
     return _json(202, accepted)
 
 
-@app.get("/inventory/snapshots/<snapshot_id>", summary="Progress of a count", security=SECURED)
+@app.get(
+    "/inventory/snapshots/<snapshot_id>",
+    summary="Progress of a count",
+    description="A node key limited to its nodes sees its nodes' counts only (403 naming the node otherwise).",
+    security=SECURED,
+    responses=answers(404),
+)
 def get_snapshot(snapshot_id: str) -> SnapshotStatus:
-    return container.snapshots().status(snapshot_id)
+    status = container.snapshots().status(snapshot_id)
+    require_nodes(_key(), status.node_id, what="read counts of")
+    return status
 
 
 @app.post(
     "/inventory/adjustments",
     summary="A receipt, adjustment, damage, transfer or restock, applied once per adjustment_id",
-    description="A repeat with the same content answers 200 'duplicate'; other content under the same id is 409.",
+    description="A repeat with the same content answers 200 'duplicate'; other content under the same id is 409. "
+    "A node key limited to its nodes adjusts those only, and a transfer only between two of them (stock arrives "
+    "at the receiving node at once): 403 naming the node otherwise. Between nodes that different keys speak for, "
+    "the sender records an adjustment (-) and the receiver a receipt (+) when the goods arrive.",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def post_adjustment(body: AdjustmentCreate) -> AdjustmentResult:
+    require_nodes(_key(), body.node_id, *([body.to_node_id] if body.to_node_id else []), what="move stock of")
     outcome = container.inventory().adjust(body, _now())
     return AdjustmentResult(adjustment_id=body.adjustment_id, outcome=outcome)
 
 
 @app.get(
-    "/inventory/stock/<sku>/<node_id>", summary="One stock position, its buckets and latest movements", security=SECURED
+    "/inventory/stock/<sku>/<node_id>",
+    summary="One stock position, its buckets and latest movements",
+    security=SECURED,
+    responses=answers(404),
 )
 def get_stock(sku: str, node_id: str) -> dict[str, Any]:
     inventory = container.inventory()
@@ -268,13 +349,19 @@ def get_stock(sku: str, node_id: str) -> dict[str, Any]:
     "/inventory/stock/<sku>/<node_id>/buckets",
     summary="Spread a flash-sale SKU's stock at a node over several items (hot SKUs)",
     security=SECURED,
+    responses=answers(404, 409),
 )
 def put_buckets(sku: str, node_id: str, body: BucketsUpdate) -> list[StockLevel]:
     levels = set_buckets(container.inventory(), sku, node_id, body.buckets, _now())
     return sorted(levels, key=lambda level: level.bucket)
 
 
-@app.get("/inventory/reports/<kind>", summary="The latest audit or reconciliation report", security=SECURED)
+@app.get(
+    "/inventory/reports/<kind>",
+    summary="The latest audit or reconciliation report",
+    security=SECURED,
+    responses=answers(404),
+)
 def get_report(kind: str) -> dict[str, Any]:
     if kind not in ("audit", "reconcile"):
         raise NotFound("reports are 'audit' and 'reconcile'")
@@ -284,7 +371,6 @@ def get_report(kind: str) -> dict[str, Any]:
     return found
 
 
-add_openapi_route(app, "/inventory/openapi.json")
 serve = GuardedApp(app, ROLES_BY_ROUTE)
 
 

@@ -30,6 +30,7 @@ from oms.adapters.sweep_cursors import DynamoSweepCursors
 from oms.domain.capture import CaptureService
 from oms.domain.carrier_webhooks import CarrierWebhooks
 from oms.domain.changes import OrderChanges
+from oms.domain.clock import wib_day
 from oms.domain.lane_learning import DeliveryLearning, LaneLearner
 from oms.domain.polling import CarrierPoller
 from oms.domain.promising import Promiser, PromiseService
@@ -123,7 +124,7 @@ class _PromiserCache:
             self._learned_at = time.monotonic()  # a failed load is not retried on every quote either
             self._learning = learning
             try:
-                self._learner = lane_stats().learner(learning, datetime.now(UTC).date())
+                self._learner = lane_stats().learner(learning, wib_day(datetime.now(UTC)))
             except Exception:  # learning sharpens promises; without it the stated lanes still hold
                 from oms.observability import logger  # here: importing it builds the metrics from the environment
 

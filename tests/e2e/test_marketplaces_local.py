@@ -6,10 +6,9 @@ push recovered by the reconciliation pull, through the local stack."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from oms_local import LocalRuntime
 from oms_local.seed import DEFAULTS
-from tests.support import ROOT
+from tests.support import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -65,15 +64,6 @@ def oms_order(stack: LocalRuntime, channel: str, channel_order_id: str) -> dict 
     return http(f"{stack.url}/orders/{page['items'][0]['order_id']}", headers=OPS)[1]
 
 
-def wait_for(probe: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s")
-        time.sleep(0.1)
-    return value
-
-
 @pytest.mark.parametrize("channel", ["shopee", "lazada", "tiktok", "tokopedia"])
 def test_a_pushed_order_is_fetched_and_captured(stack: LocalRuntime, channel: str) -> None:
     # Given a new order at the channel, pushed to the OMS signed as the channel signs
@@ -100,12 +90,12 @@ def test_a_wrong_signature_is_401_and_repeats_make_one_order(stack: LocalRuntime
     made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1], "push": False})
     bad = sim(stack, "POST", f"/_sim/push/{channel}/{made['order_id']}", {"bad_signature": True})
     assert {push["status"] for push in bad["pushed"]} == {401}
-    stack.drain(timeout=30)
+    stack.drain()
     assert oms_order(stack, channel, made["order_id"]) is None
     for _ in range(3):
         sim(stack, "POST", f"/_sim/push/{channel}/{made['order_id']}", {})
     order = wait_for(lambda: oms_order(stack, channel, made["order_id"]))
-    stack.drain(timeout=30)
+    stack.drain()
     _, page = http(f"{stack.url}/orders?channel={channel}&channel_order_id={made['order_id']}", headers=OPS)
     assert len(page["items"]) == 1
     assert order["version"] >= 1
@@ -119,7 +109,7 @@ def test_statuses_arriving_out_of_order_end_in_the_right_state(stack: LocalRunti
     changed = {"status": SHIPPED[channel], "tracking_number": "JP1234567890"}
     sim(stack, "POST", f"/_sim/orders/{channel}/{made['order_id']}", changed)
     sim(stack, "POST", f"/_sim/push/{channel}/{made['order_id']}", {"status": made["status"]})
-    stack.drain(timeout=30)
+    stack.drain()
     # Then the order ends shipped, as the channel now says
     order = wait_for(
         lambda: (
@@ -135,7 +125,7 @@ def test_statuses_arriving_out_of_order_end_in_the_right_state(stack: LocalRunti
 def test_a_missed_push_is_recovered_by_the_reconciliation_pull(stack: LocalRuntime, channel: str) -> None:
     # Given an order placed five minutes ago whose push never arrived
     made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES, "push": False, "age_s": 300})
-    stack.drain(timeout=30)
+    stack.drain()
     assert oms_order(stack, channel, made["order_id"]) is None
     # When the reconciliation pull runs for that channel
     result = stack.invoke("ChannelReconcileFunction", {"channel": channel})
@@ -146,7 +136,7 @@ def test_a_missed_push_is_recovered_by_the_reconciliation_pull(stack: LocalRunti
     order = wait_for(lambda: oms_order(stack, channel, made["order_id"]))
     assert {line["sku"] for line in order["lines"]} == {"BTK-PRG-L", "TEH-TUBRUK-100"}
     # And a second pass finds nothing new to fetch for it
-    stack.drain(timeout=30)
+    stack.drain()
     again = stack.invoke("ChannelReconcileFunction", {"channel": channel})
     assert again[channel]["requested"] == 0
 
@@ -186,8 +176,7 @@ def test_a_buyers_cancel_request_becomes_the_oms_cancel(stack: LocalRuntime, cha
     sim(stack, "POST", f"/_sim/orders/{channel}/{made['order_id']}", asked)
     # Then the OMS accepts it at the channel, the channel cancels, and the OMS order is cancelled, its stock released
     order = wait_for(
-        lambda: (found := oms_order(stack, channel, made["order_id"])) and found["status"] == "cancelled" and found,
-        timeout=60,
+        lambda: (found := oms_order(stack, channel, made["order_id"])) and found["status"] == "cancelled" and found
     )
     assert sim(stack, "GET", f"/_sim/orders/{channel}/{made['order_id']}")["status"] == "CANCELLED"
     assert order["flags"] == []

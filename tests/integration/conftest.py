@@ -17,6 +17,7 @@ from oms_local import seed
 from oms_local.moto_txn import patch_transactions
 from oms_local.resources import CreatedResources, create_all
 from oms_local.template import Template
+from tests.clock import _fixed_clock  # noqa: F401  (an autouse fixture: a fixed instant)
 from tests.support import ROOT
 
 REGION = "us-east-1"

@@ -202,7 +202,7 @@ def test_deliveries_are_counted_once_and_a_slow_lane_learns_its_days(stack) -> N
     key = ("jne", "REG", "java", "sulawesi")
     stated = next(x for x in rules.lanes if lane_key(x) == key and not x.postal_prefix)
     wita = ZoneInfo("Asia/Makassar")
-    delivered_at = datetime.now(wita).replace(hour=11, minute=0, second=0, microsecond=0)
+    delivered_at = datetime.now(wita).replace(second=0, microsecond=0) - timedelta(hours=1)  # just delivered
     ship_by = datetime.combine(delivered_at.date() - timedelta(days=12), time(15), ZoneInfo("Asia/Jakarta"))
     transit = carrier_days_between(stated, ship_by.date(), delivered_at.date(), Holidays(rules.extra_holidays),
                                    "Sulawesi Selatan")  # fmt: skip

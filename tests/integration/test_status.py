@@ -203,9 +203,10 @@ def test_the_timeline_and_buyer_tracking(stack: Stack) -> None:
     assert _track(order.order_number, "SITI@example.co.id")[0] == 200
     wrong, unknown = _track(order.order_number, "0811111111"), _track("OMS-9999999", "0812-3456-7890")
     assert wrong[0] == unknown[0] == 404 and wrong[1]["message"] == unknown[1]["message"]
-    for _ in range(9):
+    for _ in range(10):
         _track(order.order_number, "0811111111")
-    assert _track(order.order_number, "0812-3456-7890")[0] == 429  # ten wrong tries: the number rests an hour
+    assert _track(order.order_number, "0812-3456-7890")[0] == 429  # 11 wrong on it from this address: it waits
+    assert _track("OMS-9999999", "0811111111")[0] == 404  # on that number only (test_scopes)
 
 
 def _track(number: str, contact: str) -> tuple[int, dict]:
@@ -322,7 +323,8 @@ def test_a_watcher_flags_a_late_order_and_clears_what_stopped_holding(stack: Sta
     assert watcher.run()["flagged"] == 0 and _order(order_id).version == flagged.version  # nothing new: no write
 
     _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0777"})
-    watcher.watch(order_id, days_later)
+    quiet_since_shipping = max(days_later, datetime.now(UTC) + timedelta(hours=49))  # a short promise ends sooner
+    watcher.watch(order_id, quiet_since_shipping)
     # Shipped: the missed hand-over is cleared; late stays, and days without a scan since shipping show.
     assert {f.code.value for f in _order(order_id).flags} == {"late", "no_scan"}
 
@@ -544,10 +546,10 @@ def test_third_review_flags_end_lookups_never_come_back_and_stats_bounds(stack: 
     _report(fid, {"type": "shipped", "carrier": "jne", "tracking_number": "JNE0432"})
     later = datetime.now(UTC) + timedelta(hours=49)
     Watcher(container.orders(), lambda: later).run()
-    assert {f.code.value for f in _order(order_id).flags} == {"no_scan"}
+    assert "no_scan" in {f.code.value for f in _order(order_id).flags}  # and late, when its promise was shorter
     _biteship("JNE0432", "delivered")
     Watcher(container.orders(), lambda: later).run()  # a delivered order is not watched, but its flags end
-    assert _order(order_id).flags == []
+    assert {f.code.value for f in _order(order_id).flags} <= {"late"}  # a missed promise stays missed
 
     other_id, _ = _allocated("ST-20")
     allocated = _order(other_id)
