@@ -164,14 +164,15 @@ def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
     from oms.adapters.orders import order_to_item
     from oms.channels import shopify
     from oms.domain.capture import build_order, format_order_number
+    from oms_local.durable import SNAPSHOT, dumps, loads
     from oms_local.seed import SKUS
     from oms_local.state import encode_item
 
-    tables_file = data_dir / "state" / "tables.json"
-    tables = json.loads(tables_file.read_text())
+    snapshot_file = data_dir / "state" / SNAPSHOT  # written by the stack's exit, after its journal
+    snapshot = loads(snapshot_file.read_bytes())
     skus = {sku for sku, *_ in SKUS}
     now = datetime.now(UTC)
-    items = tables.setdefault("OrdersTable", [])
+    items = snapshot["tables"].setdefault(snapshot["names"]["tables"]["OrdersTable"], [])
     for n in range(count):
         order = build_order(
             shopify.normalize(factory.order(10_000_000 + n), "orders/create"),
@@ -180,7 +181,7 @@ def preload_state(data_dir: Path, factory: OrderFactory, count: int) -> None:
             now=now,
         )
         items.append(encode_item(order_to_item(order)))
-    tables_file.write_text(json.dumps(tables))
+    snapshot_file.write_text(dumps(snapshot))
 
 
 def run() -> dict[str, float]:
