@@ -33,6 +33,9 @@ def pinned_now() -> datetime:
 
 
 @pytest.fixture(autouse=True)
-def _fixed_clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(pinned_now(), tick=True) as traveller:
-        yield traveller
+def _fixed_clock() -> Iterator[None]:
+    if os.environ.get("OMS_FAKE_NOW"):  # the whole run is already there, every process on one clock
+        yield
+        return
+    with time_machine.travel(pinned_now(), tick=True):
+        yield
