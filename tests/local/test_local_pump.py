@@ -39,7 +39,7 @@ def test_sqs_partial_batch_failure_and_dlq(rt: LocalRuntime) -> None:
             MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
         )
     # Failing messages come back after VisibilityTimeout=1 and reach the DLQ after maxReceiveCount=2.
-    wait_for(lambda: _queue_count(rt, "WorkDLQ") == 2, timeout=20)
+    wait_for(lambda: _queue_count(rt, "WorkDLQ") == 2)
     rt.drain()
     hits = _hits(rt)
     assert {k: v for k, v in hits.items() if k in ("sqs#0", "sqs#2", "sqs#4")} == {
@@ -97,7 +97,7 @@ def test_stream_images_and_on_failure_destination(rt: LocalRuntime) -> None:
 
 def test_schedule_fires(make_runtime: Any) -> None:
     rt = make_runtime(schedule_scale=60.0)  # rate(1 minute) -> every second
-    wait_for(lambda: [i for i in scan(rt, "ResultsTable") if "ScheduledFunction" in i["pk"]["S"]], timeout=10)
+    wait_for(lambda: [i for i in scan(rt, "ResultsTable") if "ScheduledFunction" in i["pk"]["S"]])
     event = json.loads(scan(rt, "ResultsTable")[0]["data"]["S"])["event"]
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     assert rt.pump.fire_schedule("ScheduledFunction", "Nightly").ok  # the cron one, fired by hand
