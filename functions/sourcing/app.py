@@ -18,7 +18,7 @@ from pydantic import Field
 
 from oms import container
 from oms.domain.apikeys import actor
-from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set
+from oms.domain.rule_sets import history, in_force, kept_version, require_a_working_node, save_rule_set
 from oms.domain.sourcing_defaults import default_rules
 from oms.errors import NotFound
 from oms.http import SECURED, GuardedApp, new_resolver
@@ -129,6 +129,9 @@ def _save_rules(document: SourcingRulesDocument, restored_from: int | None) -> S
     )
     if unknown:
         raise NotFound(f"unknown node(s) in the rules: {', '.join(unknown)}")
+    lists = [("default_channel.nodes", rules.default_channel.nodes)]
+    lists += [(f"channels.{channel.value}.nodes", rule.nodes) for channel, rule in rules.channels.items()]
+    require_a_working_node(lists, reference.nodes())
     who = actor(app.context["api_key"])
     saved = save_rule_set(reference, "sourcing", rules, datetime.now(UTC), who, default_rules, restored_from)
     logger.info("sourcing rules saved", extra={"version": saved.version, "restored_from": restored_from})

@@ -19,7 +19,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms import container
 from oms.domain.apikeys import actor, authorize, require_nodes
-from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set, stock_policy_kind
+from oms.domain.rule_sets import (
+    history,
+    in_force,
+    kept_version,
+    require_a_working_node,
+    save_rule_set,
+    stock_policy_kind,
+)
 from oms.domain.stock import InsufficientStock
 from oms.domain.stock_jobs import set_buckets
 from oms.errors import BadRequest, NotFound
@@ -170,6 +177,7 @@ def _save_policy(channel: Channel, document: StockPolicyDocument, restored_from:
     unknown = sorted(set(document.nodes or []) - set(reference.nodes()))
     if unknown:
         raise NotFound(f"unknown node(s): {', '.join(unknown)}")
+    require_a_working_node([("nodes", document.nodes)], reference.nodes())
     in_force_before = partial(ChannelStockPolicy, channel=channel)  # until the first save
     kind = stock_policy_kind(channel)
     who = actor(_key())

@@ -58,6 +58,13 @@ class PayloadTooLarge(OmsError):
     code = "payload_too_large"
 
 
+class Unprocessable(OmsError):
+    """Well formed, but refused for what it would do (a rule set that would stop the OMS)."""
+
+    status_code = 422
+    code = "validation_failed"
+
+
 class TooManyRequests(OmsError):
     status_code = 429
     code = "too_many_requests"

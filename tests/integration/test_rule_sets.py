@@ -193,3 +193,22 @@ def test_rules_saved_before_history_was_kept_join_it_at_the_next_save(stack) -> 
     assert [(v["version"], v["updated_by"]) for v in versions] == [(6, WHO), (5, None)]
     status, restored = _api("POST", "/sourcing/rules/rollback", {"to_version": 5, "version": 6})
     assert (status, restored["version"], restored["per_shipment_cost"]) == (200, 7, "12000")
+
+
+def test_rules_whose_nodes_are_all_disabled_are_refused_like_empty_ones(stack) -> None:
+    """A channel routed only to disabled nodes holds every order: refused, naming the list."""
+    from oms.models.inventory import Node
+
+    reference = container.reference_data()
+    store = reference.nodes()["ST-BDG-PVJ"]
+    reference.put_node(Node(**{**store.model_dump(), "enabled": False}))
+    rules = _api("GET", "/sourcing/rules")[1]
+    rules["channels"] = {"pos": {"nodes": ["ST-BDG-PVJ"]}}
+    status, answer = _api("PUT", "/sourcing/rules", rules)
+    assert status == 422 and "channels.pos.nodes" in answer["message"], answer
+    rules["channels"] = {"pos": {"nodes": ["ST-BDG-PVJ", "DC-CKG"]}}  # one enabled node is enough
+    assert _api("PUT", "/sourcing/rules", rules)[0] == 200
+    policy = _api("GET", "/channels/web/stock-policy", channel="web")[1]
+    policy["nodes"] = ["ST-BDG-PVJ"]
+    status, answer = _api("PUT", "/channels/web/stock-policy", policy, channel="web")
+    assert status == 422 and "every node listed is disabled" in answer["message"], answer

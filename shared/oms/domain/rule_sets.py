@@ -4,14 +4,14 @@ saved version kept (who saved it, when) and any of them restorable as a new vers
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from oms.errors import Conflict, NotFound, PayloadTooLarge
-from oms.models.inventory import ChannelStockPolicy
+from oms.errors import Conflict, NotFound, PayloadTooLarge, Unprocessable
+from oms.models.inventory import ChannelStockPolicy, Node
 from oms.models.order import Channel
 from oms.models.promising import PromisingRules
 from oms.models.returns import ReturnPolicy
@@ -47,6 +47,15 @@ class RuleStore(Protocol):
     def rule_version(self, kind: str, version: int, model: type[RuleSet]) -> RuleSet | None: ...
 
     def rule_versions(self, kind: str, versions: list[int]) -> list[RuleVersion]: ...
+
+
+def require_a_working_node(lists: Iterable[tuple[str, list[str] | None]], nodes: Mapping[str, Node]) -> None:
+    """A list whose nodes are all disabled stops a channel as surely as an empty one: 422 naming it.
+    (None is every node; unknown nodes are the caller's 404.)"""
+    idle = [where for where, listed in lists if listed and not any(nodes[n].enabled for n in listed if n in nodes)]
+    if idle:
+        raise Unprocessable(f"{', '.join(idle)}: every node listed is disabled, so no order could be sourced "
+                            "from it; list an enabled node (or null for every node)")  # fmt: skip
 
 
 def save_rule_set(
