@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -23,5 +24,6 @@ def test_a_number_or_a_time_without_offset_is_refused(stack, function: str, path
         assert answer["statusCode"] == 422, (path, bad, answer["body"])
         assert "created_from" in json.loads(answer["body"])["message"]
     event = http_event("GET", path, path, None, "oms_local_ops_key")
-    event["queryStringParameters"] = {"created_from": "2026-12-01T00:00:00+07:00"}
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).astimezone(timezone(timedelta(hours=7)))
+    event["queryStringParameters"] = {"created_from": yesterday.isoformat()}
     assert app.lambda_handler(event, FakeContext())["statusCode"] == 200

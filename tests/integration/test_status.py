@@ -73,9 +73,11 @@ def _order(order_id: str) -> Order:
 
 
 def _allocated(channel_order_id: str, quantity: int = 2) -> tuple[str, str]:
+    """An order captured and sourced now (the tests' clock): watchers and pollers look back from now."""
     _stock(SKU, {"DC-CKG": 10})
-    order_id = _capture(channel_order_id, [_line("1", SKU, quantity)])
-    _service().source(order_id)
+    draft = a_draft(channel_order_id=channel_order_id, shipping_address=JAKARTA, lines=[_line("1", SKU, quantity)])
+    order_id = container.capture_service().capture(draft, datetime.now(UTC)).order.order_id
+    container.sourcing().source(order_id)
     return order_id, _order(order_id).fulfillments[0].fulfillment_id
 
 
