@@ -15,7 +15,7 @@ LOCAL_PATH := PYTHONPATH=shared:local:.
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
 	@echo "make test     every test (unit, integration under moto, local runtime, end to end)"
-	@echo "make lint     ruff and sam validate --lint"
+	@echo "make lint     ruff, the import contracts, sam validate --lint and the OpenAPI check"
 	@echo "make bench    benchmarks -> bench/results.json (ONLY=\"stock ack\" runs some, merged in)"
 	@echo "make build    sam build (arm64) and an import check of the result"
 	@echo "make deploy   sam deploy STAGE=<stage> into your AWS account"
@@ -53,6 +53,8 @@ test-e2e: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check shared functions
+	PYTHONPATH=shared:local $(BIN)/lint-imports
+	$(BIN)/python scripts/check_function_imports.py
 	$(BIN)/sam validate --lint --template template.yaml
 	$(BIN)/python scripts/openapi.py --check
 

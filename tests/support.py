@@ -1,4 +1,4 @@
-"""Shared test support: load handlers the way Lambda does, a Lambda context,
+"""Shared test support: load handlers the way Lambda does (their context fake is tests.fakes.FakeContext),
 sample events from events/, and stream records turned into Lambda events."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
+
+from tests.fakes import FakeContext  # noqa: F401 (moved to tests.fakes; many tests still import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -50,21 +51,6 @@ def load_handler(relative_path: str) -> ModuleType:
 
 def sample(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "oms-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:oms-test"
-    aws_request_id: str = "test-request"
-    log_group_name: str = "/aws/lambda/oms-test"
-    log_stream_name: str = "test"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 10_000
 
 
 class StreamReader:

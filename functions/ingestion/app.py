@@ -16,7 +16,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.api_docs import add_api_docs
 from oms.domain.apikeys import authorize
 from oms.domain.capture import CaptureResult, Outcome, order_id_for
@@ -31,6 +30,9 @@ from oms.models.timeline import OrderView
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import SIGNED, answers
 from oms.ports import OrderQuery
+from oms.wiring.capture import capture_service
+from oms.wiring.core import orders
+from oms.wiring.inbound import webhook_receiver
 
 app = new_resolver("Fulfillment OMS: ingestion")
 
@@ -73,7 +75,7 @@ def receive_webhook(channel: str) -> Response[WebhookAck | None]:
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     request = WebhookRequest(channel=channel, body=raw_body(event.raw_event), headers=headers)
-    receipt = container.webhook_receiver().receive(request, _now())
+    receipt = webhook_receiver().receive(request, _now())
     if receipt.status is Acknowledgement.accepted:
         metrics.add_metric(name="WebhooksStored", unit=MetricUnit.Count, value=1)
     elif receipt.status is Acknowledgement.duplicate:
@@ -115,7 +117,7 @@ def create_order(body: OrderCreate) -> Response[CaptureResponse]:
         channel_updated_at=body.channel_updated_at or body.placed_at,
         totals=body.computed_totals(),
     )
-    result = container.capture_service().capture(draft, _now(), likely_new=True, strict=True)
+    result = capture_service().capture(draft, _now(), likely_new=True, strict=True)
     logger.append_keys(order_id=result.order.order_id)
     if result.outcome is Outcome.created:
         metrics.add_metric(name="OrdersCaptured", unit=MetricUnit.Count, value=1)
@@ -146,12 +148,12 @@ def list_orders(
     if channel_order_id is not None:
         if channel is None:
             raise BadRequest("channel_order_id needs channel")
-        order = container.orders().get(order_id_for(channel, channel_order_id))
+        order = orders().get(order_id_for(channel, channel_order_id))
         matches = order is not None and (status is None or order.status == status)
         return OrderList(items=[_summary(order)] if matches else [])
     if sum([node is not None, at_risk, late]) > 1:
         raise BadRequest("node, at_risk and late are separate lists: ask for one")
-    page = container.orders().list(
+    page = orders().list(
         OrderQuery(
             status=status,
             channel=channel,
@@ -203,7 +205,7 @@ def order_stats(
         raise BadRequest("created_from or created_to is out of range") from None
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    return OrderStats.model_validate(summarize(window, container.orders().stats(window)))
+    return OrderStats.model_validate(summarize(window, orders().stats(window)))
 
 
 @app.get(
@@ -213,11 +215,11 @@ def order_stats(
     responses=answers(404),
 )
 def get_order(order_id: str) -> OrderView:
-    orders = container.orders()
-    order = orders.get(order_id)
+    stored = orders()
+    order = stored.get(order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
-    return OrderView(**order.model_dump(), timeline=orders.timeline(order_id))
+    return OrderView(**order.model_dump(), timeline=stored.timeline(order_id))
 
 
 add_api_docs(app)  # the whole API's document, and its reference page at /docs

@@ -20,10 +20,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.channel_sync import FetchOutcome, FetchRequest
 from oms.errors import DependencyError
 from oms.observability import logger, metrics, tracer
+from oms.wiring.channels import channel_api, channel_fetch_queue, channel_sync
 
 # A batch whose every order failed is answered like any other (each message retried on its own delay).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -42,14 +42,14 @@ def _attempt(record: SQSRecord) -> int:
 def _retry_later(record: SQSRecord) -> None:
     delay = BACKOFF_S[min(_attempt(record), len(BACKOFF_S)) - 1]
     try:
-        container.channel_fetch_queue().retry_later(record.receipt_handle, delay)
+        channel_fetch_queue().retry_later(record.receipt_handle, delay)
     except Exception:  # the queue's own visibility timeout is the fallback
         logger.exception("could not delay the retry")
 
 
 def _handle(record: SQSRecord, request: FetchRequest, outcome: FetchOutcome) -> None:
     key = request.order_key
-    sync = container.channel_sync()
+    sync = channel_sync()
     if key in outcome.lagging and _attempt(record) < UNKNOWN_ATTEMPTS:
         # The API answered with an order older than the push: what it had is stored; ask again later.
         _retry_later(record)
@@ -90,9 +90,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             requests[raw["messageId"]] = FetchRequest.from_message(raw["body"])
         except (ValueError, KeyError, TypeError):
             logger.error("not a fetch request", extra={"message_id": raw.get("messageId")})
-    client = container.channel_api()
+    client = channel_api()
     client.finish_within(context.get_remaining_time_in_millis() / 1000 - 2 if context else None)
-    outcome = container.channel_sync().fetch(list(requests.values()))
+    outcome = channel_sync().fetch(list(requests.values()))
 
     def handle(record: SQSRecord) -> None:
         request = requests.get(record.message_id)

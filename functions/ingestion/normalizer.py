@@ -18,12 +18,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.adapters.inbox import entry_from_values
+from oms.channels.registry import spec
 from oms.domain.normalization import normalize_entry
 from oms.errors import NormalizationError
-from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
+from oms.wiring.capture import capture_service
+from oms.wiring.channels import channel_sync, tokopedia_decrypt
+from oms.wiring.core import inbox
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -47,16 +49,17 @@ def handle_record(record: DynamoDBRecord) -> None:
     entry = entry_from_values(values)
     now = datetime.now(UTC)
     try:
-        # The key is looked up for Tokopedia only: a bad key must not touch the other channels' webhooks.
-        decrypt = container.tokopedia_decrypt() if entry.channel is Channel.tokopedia else None
+        # The key is looked up only for a channel that encrypts buyer data: a bad key must not touch the
+        # other channels' webhooks.
+        decrypt = tokopedia_decrypt() if spec(entry.channel).encrypted_buyer_data else None
         normalized = normalize_entry(entry, decrypt=decrypt)
     except NormalizationError as exc:
-        container.inbox().quarantine(entry.pk, exc.message, now)
+        inbox().quarantine(entry.pk, exc.message, now)
         metrics.add_metric(name="WebhooksQuarantined", unit=MetricUnit.Count, value=1)
         logger.warning("webhook quarantined", extra={"inbox_key": entry.pk, "error": exc.code})
         return
     if normalized.fetch:
-        queued = container.channel_sync().request(normalized.fetch, entry.pk)
+        queued = channel_sync().request(normalized.fetch, entry.pk)
         metrics.add_metric(name="ChannelFetchesQueued", unit=MetricUnit.Count, value=len(queued))
         logger.info(
             "orders to fetch",
@@ -66,7 +69,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     if normalized.draft is None:
         logger.info("webhook kept, not applied", extra={"inbox_key": entry.pk, "reason": normalized.ignored_reason})
         return
-    result = container.capture_service().capture(normalized.draft, now, likely_new=normalized.likely_new)
+    result = capture_service().capture(normalized.draft, now, likely_new=normalized.likely_new)
     metrics.add_metric(name=f"Orders{result.outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info(
         "order captured",

@@ -18,7 +18,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.adapters.orders import count_item, lookup_items, order_from_values
 from oms.domain.events import events_for_change
 from oms.domain.timeline import entries_for_change
@@ -26,6 +25,8 @@ from oms.errors import DependencyError
 from oms.models.events import DomainEvent
 from oms.models.timeline import TimelineEntry
 from oms.observability import logger, metrics, tracer
+from oms.ports import EventPublisher, OrderRepository
+from oms.wiring.core import event_publisher, orders
 
 
 @dataclass
@@ -61,20 +62,24 @@ def changes_by_record(event: DynamoDBStreamEvent) -> list[Change]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(
+    event: dict, context: LambdaContext, store: OrderRepository | None = None, bus: EventPublisher | None = None
+) -> dict:
+    """`store` and `bus` default to the function's own (tests hand in fakes)."""
+    store = store or orders()
     changes = changes_by_record(DynamoDBStreamEvent(event))
     entries = [entry for change in changes for entry in change.entries]
     writes = [write for change in changes for write in change.lookups]
     try:
         if entries:
-            container.orders().put_timeline(entries)
+            store.put_timeline(entries)
         if writes:
-            container.orders().put_lookups(writes)
+            store.put_lookups(writes)
     except DependencyError:
         logger.warning("timeline, lookups or counts not written; retrying the batch", extra={"entries": len(entries)})
         return {"batchItemFailures": [{"itemIdentifier": changes[0].sequence}]}
     pending = [(change.sequence, change.events) for change in changes if change.events]
-    failed_ids = set(container.event_publisher().publish([e for _, events in pending for e in events]))
+    failed_ids = set((bus or event_publisher()).publish([e for _, events in pending for e in events]))
     published = sum(len(events) for _, events in pending)
     for sequence, events in pending:
         if failed_ids.intersection(e.event_id for e in events):

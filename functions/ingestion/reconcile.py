@@ -12,18 +12,18 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.channel_sync import MARKETPLACES
 from oms.errors import DependencyError
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
+from oms.wiring.channels import channel_api, channel_reconciler, token_keeper
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    client = container.channel_api()
+    client = channel_api()
     client.finish_within(context.get_remaining_time_in_millis() / 1000 - 5 if context else None)
     if (event or {}).get("job") == "refresh_tokens":
         return _refresh_tokens(client)
@@ -33,7 +33,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     failed = []
     for channel in channels:
         try:
-            results[channel.value] = container.channel_reconciler().run(channel)
+            results[channel.value] = channel_reconciler().run(channel)
         except DependencyError as exc:  # one channel down does not stop the others; the cursor stays
             failed.append(channel.value)
             logger.warning("reconciliation failed", extra={"channel": channel.value, "error": exc.message})
@@ -48,7 +48,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
 
 
 def _refresh_tokens(client) -> dict:  # type: ignore[no-untyped-def]
-    results = container.token_keeper().run(client.channels())
+    results = token_keeper().run(client.channels())
     failed = {channel: what for channel, what in results.items() if what.startswith("failed")}
     logger.info("shop tokens", extra={"results": results})
     metrics.add_metric(name="ChannelTokenRefreshFailures", unit=MetricUnit.Count, value=len(failed))

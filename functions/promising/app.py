@@ -12,7 +12,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.apikeys import actor, authorize
 from oms.domain.clock import wib_day
 from oms.domain.lane_learning import performance
@@ -24,6 +23,8 @@ from oms.models.promising import PromisePerformance, PromiseRequest, PromiseResp
 from oms.models.rule_sets import PromisingRulesDocument, Rollback, RuleHistory
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.wiring.core import reference_data
+from oms.wiring.sourcing import lane_stats, promises
 
 app = new_resolver("Fulfillment OMS: promising")
 
@@ -48,7 +49,7 @@ ROLES_BY_ROUTE = {
 )
 def quote(body: PromiseRequest) -> PromiseResponse:
     authorize(app.context["api_key"], ROLES_BY_ROUTE["POST /promises"], channel=body.channel)  # a channel key: its own
-    answer = container.promises().quote(body)
+    answer = promises().quote(body)
     metrics.add_metric(name="PromiseQuotes", unit=MetricUnit.Count, value=1)
     return answer
 
@@ -60,7 +61,7 @@ def quote(body: PromiseRequest) -> PromiseResponse:
     responses=answers(),
 )
 def get_rules() -> PromisingRules:
-    return in_force(container.reference_data(), "promising", PromisingRules, default_promising_rules)
+    return in_force(reference_data(), "promising", PromisingRules, default_promising_rules)
 
 
 @app.put(
@@ -83,7 +84,7 @@ def put_rules(body: PromisingRulesDocument) -> PromisingRules:
     responses=answers(),
 )
 def rules_history() -> RuleHistory:
-    return history(container.reference_data(), "promising", PromisingRules)
+    return history(reference_data(), "promising", PromisingRules)
 
 
 @app.post(
@@ -95,7 +96,7 @@ def rules_history() -> RuleHistory:
     responses=answers(404, 409),
 )
 def rollback_rules(body: Rollback) -> PromisingRules:
-    kept = kept_version(container.reference_data(), "promising", body.to_version, PromisingRules)
+    kept = kept_version(reference_data(), "promising", body.to_version, PromisingRules)
     document = PromisingRulesDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
     return _save_rules(document, restored_from=body.to_version)
 
@@ -104,7 +105,7 @@ def _save_rules(document: PromisingRulesDocument, restored_from: int | None) -> 
     who = actor(app.context["api_key"])
     rules: PromisingRules = document.rule_set()
     saved = save_rule_set(
-        container.reference_data(), "promising", rules, datetime.now(UTC), who, default_promising_rules, restored_from
+        reference_data(), "promising", rules, datetime.now(UTC), who, default_promising_rules, restored_from
     )
     logger.info("promising rules saved", extra={"version": saved.version, "restored_from": restored_from})
     return saved
@@ -121,8 +122,8 @@ def _save_rules(document: PromisingRulesDocument, restored_from: int | None) -> 
 def get_performance(
     days: Annotated[int, Query(ge=1, le=120, description="Days back, today included")] = 14,
 ) -> PromisePerformance:
-    rules = container.reference_data().promising_rules()
-    return performance(container.lane_stats(), rules, wib_day(datetime.now(UTC)), days)
+    rules = reference_data().promising_rules()
+    return performance(lane_stats(), rules, wib_day(datetime.now(UTC)), days)
 
 
 serve = GuardedApp(app, ROLES_BY_ROUTE)

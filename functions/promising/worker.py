@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.models.events import ParcelDeliveredDetail
 from oms.observability import logger, metrics, tracer
+from oms.wiring.sourcing import delivery_learning
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -30,7 +30,7 @@ def handle(record: SQSRecord) -> None:
         logger.info("event not for promising", extra={"detail_type": event.get("detail-type")})
         return
     detail = ParcelDeliveredDetail.model_validate(event["detail"]["detail"])
-    counted = container.delivery_learning().delivered(detail)
+    counted = delivery_learning().delivered(detail)
     if counted is None:
         logger.info("delivery counted before", extra={"fulfillment_id": detail.fulfillment_id})
         return

@@ -12,7 +12,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for, require_nodes
 from oms.domain.clock import wib_day
 from oms.domain.return_policy import default_policy
@@ -38,6 +37,8 @@ from oms.models.returns import (
 from oms.models.rule_sets import ReturnPolicyDocument, Rollback, RuleHistory
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.wiring.core import reference_data
+from oms.wiring.returns import returns, returns_store
 
 app = new_resolver("Fulfillment OMS: returns")
 
@@ -89,7 +90,7 @@ def _now() -> datetime:
 )
 def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     key: ApiKey = app.context["api_key"]
-    accepted = container.returns().create(body, actor(key), channels_acted_for(key))
+    accepted = returns().create(body, actor(key), channels_acted_for(key))
     logger.append_keys(order_id=accepted.order_id)
     if accepted.outcome == "created":
         metrics.add_metric(name="ReturnsAuthorized", unit=MetricUnit.Count, value=len(accepted.rmas))
@@ -105,7 +106,7 @@ def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     responses=answers(),
 )
 def get_policy() -> ReturnPolicy:
-    return in_force(container.reference_data(), "returns", ReturnPolicy, default_policy)
+    return in_force(reference_data(), "returns", ReturnPolicy, default_policy)
 
 
 @app.put(
@@ -129,7 +130,7 @@ def put_policy(body: ReturnPolicyDocument) -> ReturnPolicy:
     responses=answers(),
 )
 def policy_history() -> RuleHistory:
-    return history(container.reference_data(), "returns", ReturnPolicy)
+    return history(reference_data(), "returns", ReturnPolicy)
 
 
 @app.post(
@@ -141,7 +142,7 @@ def policy_history() -> RuleHistory:
     responses=answers(404, 409),
 )
 def rollback_policy(body: Rollback) -> ReturnPolicy:
-    kept = kept_version(container.reference_data(), "returns", body.to_version, ReturnPolicy)
+    kept = kept_version(reference_data(), "returns", body.to_version, ReturnPolicy)
     document = ReturnPolicyDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
     return _save_policy(document, restored_from=body.to_version)
 
@@ -149,7 +150,7 @@ def rollback_policy(body: Rollback) -> ReturnPolicy:
 def _save_policy(document: ReturnPolicyDocument, restored_from: int | None) -> ReturnPolicy:
     who = actor(app.context["api_key"])
     policy: ReturnPolicy = document.rule_set()
-    saved = save_rule_set(container.reference_data(), "returns", policy, _now(), who, default_policy, restored_from)
+    saved = save_rule_set(reference_data(), "returns", policy, _now(), who, default_policy, restored_from)
     logger.info("return policy saved", extra={"version": saved.version, "restored_from": restored_from})
     return saved
 
@@ -171,7 +172,7 @@ def get_stats(
         start = from_ or end - timedelta(days=29)
     except OverflowError:  # to=0001-01-01
         raise BadRequest("to is out of range") from None
-    return container.returns_store().stats(start, end)
+    return returns_store().stats(start, end)
 
 
 @app.get(
@@ -207,7 +208,7 @@ def list_returns(
         start = created_from or end - timedelta(days=30)
     except OverflowError:  # created_to=0001-01-01T00:00:00Z
         raise BadRequest("created_to is out of range") from None
-    return container.returns_store().list(
+    return returns_store().list(
         status=status.value if status else None,
         node_id=node_id,
         reason=reason.value if reason else None,
@@ -227,7 +228,7 @@ def list_returns(
 )
 def get_return(rma_id: Annotated[str, Path(max_length=120)]) -> RmaView:
     key: ApiKey = app.context["api_key"]
-    order, rma = container.returns().get(rma_id, consistent=True)
+    order, rma = returns().get(rma_id, consistent=True)
     allowed = nodes_acted_for(key)
     if allowed is not None and rma.destination.node_id not in allowed:
         raise Forbidden(
@@ -248,7 +249,7 @@ def get_return(rma_id: Annotated[str, Path(max_length=120)]) -> RmaView:
 )
 def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -> Rma:
     key: ApiKey = app.context["api_key"]
-    rma = container.returns().receive(rma_id, body, actor(key), nodes_acted_for(key))
+    rma = returns().receive(rma_id, body, actor(key), nodes_acted_for(key))
     metrics.add_metric(name="ReturnsReceived", unit=MetricUnit.Count, value=1)
     return rma
 
@@ -266,7 +267,7 @@ def receive(rma_id: Annotated[str, Path(max_length=120)], body: ReturnReceipt) -
 )
 def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection) -> Rma:
     key: ApiKey = app.context["api_key"]
-    rma = container.returns().inspect(rma_id, body, actor(key), nodes_acted_for(key))
+    rma = returns().inspect(rma_id, body, actor(key), nodes_acted_for(key))
     for units in body.units:
         metrics.add_metric(name=f"ReturnUnits_{units.condition.value}", unit=MetricUnit.Count, value=units.quantity)
     return rma
@@ -282,7 +283,7 @@ def inspect(rma_id: Annotated[str, Path(max_length=120)], body: ReturnInspection
 )
 def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCancel) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().cancel(rma_id, body.reason, actor(key))
+    return returns().cancel(rma_id, body.reason, actor(key))
 
 
 @app.post(
@@ -295,7 +296,7 @@ def cancel_return(rma_id: Annotated[str, Path(max_length=120)], body: ReturnCanc
 )
 def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundReport) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().report_refund(rma_id, body, actor(key))
+    return returns().report_refund(rma_id, body, actor(key))
 
 
 @app.post(
@@ -306,7 +307,7 @@ def report_refund(rma_id: Annotated[str, Path(max_length=120)], body: RefundRepo
 )
 def retry_refund(rma_id: Annotated[str, Path(max_length=120)]) -> Rma:
     key: ApiKey = app.context["api_key"]
-    return container.returns().retry_refund(rma_id, actor(key))
+    return returns().retry_refund(rma_id, actor(key))
 
 
 serve = GuardedApp(app, ROLES_BY_ROUTE)

@@ -16,7 +16,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from oms import container
 from oms.domain.apikeys import actor
 from oms.domain.rule_sets import history, in_force, kept_version, require_a_working_node, save_rule_set
 from oms.domain.sourcing_defaults import default_rules
@@ -28,6 +27,8 @@ from oms.models.rule_sets import Rollback, RuleHistory, SourcingRulesDocument
 from oms.models.sourcing import Plan, PlanRequest, SourcingRules
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.wiring.core import orders, reference_data
+from oms.wiring.sourcing import sourcing
 
 app = new_resolver("Fulfillment OMS: sourcing")
 
@@ -69,7 +70,7 @@ class SourcingOutcome(Model):
     responses=answers(404),
 )
 def dry_run(body: PlanRequest) -> Plan:
-    return container.sourcing().dry_run(body)
+    return sourcing().dry_run(body)
 
 
 @app.get(
@@ -79,7 +80,7 @@ def dry_run(body: PlanRequest) -> Plan:
     responses=answers(),
 )
 def get_rules() -> SourcingRules:
-    return in_force(container.reference_data(), "sourcing", SourcingRules, default_rules)
+    return in_force(reference_data(), "sourcing", SourcingRules, default_rules)
 
 
 @app.put(
@@ -103,7 +104,7 @@ def put_rules(body: SourcingRulesDocument) -> SourcingRules:
     responses=answers(),
 )
 def rules_history() -> RuleHistory:
-    return history(container.reference_data(), "sourcing", SourcingRules)
+    return history(reference_data(), "sourcing", SourcingRules)
 
 
 @app.post(
@@ -115,13 +116,13 @@ def rules_history() -> RuleHistory:
     responses=answers(404, 409),
 )
 def rollback_rules(body: Rollback) -> SourcingRules:
-    kept = kept_version(container.reference_data(), "sourcing", body.to_version, SourcingRules)
+    kept = kept_version(reference_data(), "sourcing", body.to_version, SourcingRules)
     document = SourcingRulesDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
     return _save_rules(document, restored_from=body.to_version)
 
 
 def _save_rules(document: SourcingRulesDocument, restored_from: int | None) -> SourcingRules:
-    reference = container.reference_data()
+    reference = reference_data()
     rules: SourcingRules = document.rule_set()
     unknown = sorted(
         {node for channel in (rules.default_channel, *rules.channels.values()) for node in channel.nodes or []}
@@ -145,9 +146,9 @@ def _save_rules(document: SourcingRulesDocument, restored_from: int | None) -> S
     responses=answers(404),
 )
 def decisions(order_id: Annotated[str, Path(max_length=64)]) -> Decisions:
-    if container.orders().get(order_id) is None:
+    if orders().get(order_id) is None:
         raise NotFound(f"no order {order_id}")
-    return Decisions(order_id=order_id, decisions=[Decision(**d) for d in container.orders().traces(order_id)])
+    return Decisions(order_id=order_id, decisions=[Decision(**d) for d in orders().traces(order_id)])
 
 
 @app.post(
@@ -159,7 +160,7 @@ def decisions(order_id: Annotated[str, Path(max_length=64)]) -> Decisions:
     responses=answers(404, 409),
 )
 def retry(order_id: Annotated[str, Path(max_length=64)]) -> SourcingOutcome:
-    result = container.sourcing().retry(order_id)
+    result = sourcing().retry(order_id)
     return SourcingOutcome(order_id=result.order_id, outcome=result.outcome, detail=result.detail)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,16 +24,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
+from oms.domain.backorders import BackorderSweep
 from oms.domain.sourcing import SourcingResult
-from oms.models.order import OrderStatus
 from oms.observability import logger, metrics, tracer
-from oms.ports import OrderQuery
+from oms.wiring.sourcing import backorder_sweep, sourcing
 
 processor = BatchProcessor(event_type=EventType.SQS)
 SOURCE_ON = frozenset({"OrderReceived", "OrderHoldCleared", "OrderReinstated"})
-SWEEP_PAGE = 100  # orders looked at per status per run
-SWEEP_SINCE = datetime(2020, 1, 1, tzinfo=UTC)  # every backorder, however old
 SWEEP_RESERVE_MS = 8_000  # stop looking with this much of the invocation left
 
 
@@ -56,11 +52,11 @@ def handle(record: SQSRecord) -> None:
     logger.append_keys(order_id=order_id)
     started = time.perf_counter()
     if detail_type == "OrderCancelled":
-        result = container.sourcing().order_cancelled(order_id)
+        result = sourcing().order_cancelled(order_id)
     elif detail_type == "OrderAddressChanged":
-        result = container.sourcing().address_changed(order_id)
+        result = sourcing().address_changed(order_id)
     elif detail_type in SOURCE_ON:
-        result = container.sourcing().source(order_id)
+        result = sourcing().source(order_id)
     else:
         logger.info("event not for sourcing", extra={"detail_type": detail_type})
         return
@@ -68,40 +64,21 @@ def handle(record: SQSRecord) -> None:
     logger.info("sourced", extra={"outcome": result.outcome, "detail": result.detail, "event": detail_type})
 
 
-def sweep_backorders(context: LambdaContext) -> dict[str, Any]:
-    """Backordered orders whose waiting SKUs have stock somewhere get another round: up to
-    SWEEP_PAGE orders per status per run, going on from where the last run stopped."""
-    orders = container.orders()
-    service = container.sourcing()
-    cursors = container.sweep_cursors()
-    looked = sourced = 0
-    for status in (OrderStatus.backordered, OrderStatus.partially_allocated):
-        cursor = cursors.get(status.value)
-        page = orders.list(
-            OrderQuery(status=status, created_from=SWEEP_SINCE, limit=SWEEP_PAGE, oldest_first=True, cursor=cursor)
-        )
-        for summary in page.items:
-            if context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS:
-                break
-            order = orders.get(summary["order_id"])
-            looked += 1
-            if order is None or not service.backordered_with_stock(order):
-                continue
-            result = service.source(order.order_id)
-            sourced += result.outcome != "unchanged"
-            logger.info("backorder sourced", extra={"order_id": order.order_id, "outcome": result.outcome})
-        else:
-            cursors.put(status.value, page.next_cursor)  # the whole page was looked at: next run goes on
-    metrics.add_metric(name="BackordersSourced", unit=MetricUnit.Count, value=sourced)
-    return {"job": "backorders", "looked_at": looked, "sourced": sourced}
+def sweep_backorders(context: LambdaContext, sweep: BackorderSweep) -> dict[str, Any]:
+    """One run of the backorder sweep (oms.domain.backorders), keeping clear of the timeout."""
+    result = sweep.run(lambda: context.get_remaining_time_in_millis() < SWEEP_RESERVE_MS)
+    for order_id, outcome in result.sourced:
+        logger.info("backorder sourced", extra={"order_id": order_id, "outcome": outcome})
+    metrics.add_metric(name="BackordersSourced", unit=MetricUnit.Count, value=len(result.sourced))
+    return {"job": "backorders", "looked_at": result.looked_at, "sourced": len(result.sourced)}
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext, sweep: BackorderSweep | None = None) -> dict:
     if event.get("job") == "backorders":
-        result = sweep_backorders(context)
+        result = sweep_backorders(context, sweep or backorder_sweep())
         logger.info("sweep done", extra=result)
         return result
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -11,7 +11,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for
 from oms.errors import TooManyRequests
 from oms.http import SECURED, GuardedApp, new_resolver, raw_body
@@ -21,6 +20,7 @@ from oms.models.status import CancelRequest, FulfillmentOutcome, NodeEvent
 from oms.models.tracking import Tracking
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import PUBLIC, SIGNED, answers
+from oms.wiring.status import carrier_webhooks, order_changes, status, tracking
 
 app = new_resolver("Fulfillment OMS: status")
 
@@ -55,7 +55,7 @@ def fulfillment_event(
     body: Annotated[NodeEvent, Body(discriminator="type")],
 ) -> FulfillmentOutcome:
     key = app.context["api_key"]
-    outcome = container.status().node_event(fulfillment_id, body, nodes_acted_for(key), actor(key))
+    outcome = status().node_event(fulfillment_id, body, nodes_acted_for(key), actor(key))
     metrics.add_metric(name=f"NodeEvent_{body.type}", unit=MetricUnit.Count, value=1)
     logger.info("fulfillment event", extra={"fulfillment_id": fulfillment_id, "type": body.type,
                                             "outcome": outcome.outcome})  # fmt: skip
@@ -73,7 +73,7 @@ def fulfillment_event(
 )
 def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -> Order:
     key = app.context["api_key"]
-    order = container.order_changes().cancel(order_id, body.line_ids, body.reason, actor(key), channels_acted_for(key))
+    order = order_changes().cancel(order_id, body.line_ids, body.reason, actor(key), channels_acted_for(key))
     metrics.add_metric(name="OrdersCancelledByApi", unit=MetricUnit.Count, value=1)
     return order
 
@@ -89,7 +89,7 @@ def cancel(order_id: Annotated[str, Path(max_length=64)], body: CancelRequest) -
 )
 def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address) -> Order:
     key = app.context["api_key"]
-    return container.order_changes().change_address(order_id, body, actor(key), channels_acted_for(key))
+    return order_changes().change_address(order_id, body, actor(key), channels_acted_for(key))
 
 
 @app.post(
@@ -105,7 +105,7 @@ def change_address(order_id: Annotated[str, Path(max_length=64)], body: Address)
 def carrier_webhook(carrier: Annotated[str, Path(max_length=40)]) -> CarrierAck:
     event = app.current_event
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    answer = container.carrier_webhooks().receive(carrier, headers, raw_body(event.raw_event), datetime.now(UTC))
+    answer = carrier_webhooks().receive(carrier, headers, raw_body(event.raw_event), datetime.now(UTC))
     metrics.add_metric(name=f"CarrierPush_{answer.kind}", unit=MetricUnit.Count, value=1)
     logger.info("carrier push", extra={"carrier": carrier, "kind": answer.kind,
                                        "outcome": answer.outcome.outcome if answer.outcome else None})  # fmt: skip
@@ -130,7 +130,7 @@ def track(
 ) -> Tracking:
     source_ip = (app.current_event.raw_event.get("requestContext") or {}).get("http", {}).get("sourceIp")
     try:
-        return container.tracking().track(order_number, x_buyer_contact, datetime.now(UTC), source_ip)
+        return tracking().track(order_number, x_buyer_contact, datetime.now(UTC), source_ip)
     except TooManyRequests:
         metrics.add_metric(name="TrackingThrottled", unit=MetricUnit.Count, value=1)
         raise

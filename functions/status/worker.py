@@ -14,8 +14,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.observability import logger, metrics, tracer
+from oms.wiring.status import carrier_poller, watcher
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -24,10 +24,10 @@ from oms.observability import logger, metrics, tracer
 def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     time_left = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     if event.get("job") == "watch":
-        result = container.watcher().run(time_left)
+        result = watcher().run(time_left)
         metrics.add_metric(name="OrdersFlagged", unit=MetricUnit.Count, value=result["flagged"])
     elif event.get("job") == "poll":
-        result = container.carrier_poller().run(time_left)
+        result = carrier_poller().run(time_left)
         metrics.add_metric(name="CarrierPolls", unit=MetricUnit.Count, value=result["asked"])
         metrics.add_metric(name="CarrierPollsFailed", unit=MetricUnit.Count, value=result["failed"])
     else:

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.write_back import write_back_for
 from oms.observability import logger, metrics, tracer
+from oms.wiring.outbound import channel_client
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -30,7 +30,7 @@ def handle(record: SQSRecord) -> None:
     if call is None:
         logger.info("nothing to tell the channel", extra={"detail_type": event.get("detail-type")})
         return
-    container.channel_client().write_back(call)
+    channel_client().write_back(call)
     metrics.add_metric(name=f"WriteBack_{call.kind}", unit=MetricUnit.Count, value=1)
     logger.info("channel told", extra={"channel": call.channel.value, "kind": call.kind})
 
@@ -40,5 +40,5 @@ def handle(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # No channel call may outlive the invocation (a timeout would redeliver the whole batch).
-    container.channel_client().finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
+    channel_client().finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

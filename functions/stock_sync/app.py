@@ -17,7 +17,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.apikeys import actor, authorize, require_nodes
 from oms.domain.rule_sets import (
     history,
@@ -53,6 +52,8 @@ from oms.models.order import Channel
 from oms.models.rule_sets import Rollback, RuleHistory, StockPolicyDocument
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.wiring.core import catalog, reference_data
+from oms.wiring.stock import inventory, snapshots
 
 app = new_resolver("Fulfillment OMS: stock")
 
@@ -103,7 +104,7 @@ def _json(status: int, model: Any) -> Response:
     responses=answers(),
 )
 def list_nodes() -> NodeList:
-    nodes = container.reference_data().nodes()
+    nodes = reference_data().nodes()
     return NodeList(items=[nodes[node_id] for node_id in sorted(nodes)])
 
 
@@ -116,7 +117,7 @@ def list_nodes() -> NodeList:
 )
 def put_node(node_id: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")], body: NodeSettings) -> Node:
     node = Node(node_id=node_id, updated_at=_now(), **body.model_dump())
-    container.reference_data().put_node(node)
+    reference_data().put_node(node)
     logger.info("node saved", extra={"node_id": node_id})
     return node
 
@@ -130,7 +131,7 @@ def put_node(node_id: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")
 def get_policy(channel: Channel) -> ChannelStockPolicy:
     # Read through (not the 30 s cache): the version answered is the one a PUT must send.
     before_any_save = partial(ChannelStockPolicy, channel=channel)
-    return in_force(container.reference_data(), stock_policy_kind(channel), ChannelStockPolicy, before_any_save)
+    return in_force(reference_data(), stock_policy_kind(channel), ChannelStockPolicy, before_any_save)
 
 
 @app.put(
@@ -153,7 +154,7 @@ def put_policy(channel: Channel, body: StockPolicyDocument) -> ChannelStockPolic
     responses=answers(),
 )
 def policy_history(channel: Channel) -> RuleHistory:
-    return history(container.reference_data(), stock_policy_kind(channel), ChannelStockPolicy)
+    return history(reference_data(), stock_policy_kind(channel), ChannelStockPolicy)
 
 
 @app.post(
@@ -165,7 +166,7 @@ def policy_history(channel: Channel) -> RuleHistory:
     responses=answers(404, 409),
 )
 def rollback_policy(channel: Channel, body: Rollback) -> ChannelStockPolicy:
-    kept = kept_version(container.reference_data(), stock_policy_kind(channel), body.to_version, ChannelStockPolicy)
+    kept = kept_version(reference_data(), stock_policy_kind(channel), body.to_version, ChannelStockPolicy)
     document = StockPolicyDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
     return _save_policy(channel, document, restored_from=body.to_version)
 
@@ -173,7 +174,7 @@ def rollback_policy(channel: Channel, body: Rollback) -> ChannelStockPolicy:
 def _save_policy(channel: Channel, document: StockPolicyDocument, restored_from: int | None) -> ChannelStockPolicy:
     if document.channel not in (None, channel):
         raise BadRequest(f"the body is channel {document.channel.value}'s policy, the path {channel.value}'s")
-    reference = container.reference_data()
+    reference = reference_data()
     unknown = sorted(set(document.nodes or []) - set(reference.nodes()))
     if unknown:
         raise NotFound(f"unknown node(s): {', '.join(unknown)}")
@@ -207,10 +208,10 @@ def get_availability(
         raise BadRequest("skus names no SKU")
     if len(wanted) > MAX_SKUS_PER_READ:
         raise BadRequest(f"at most {MAX_SKUS_PER_READ} SKUs per request; {len(wanted)} were asked")
-    known = container.catalog().known_skus(set(wanted))
+    known = catalog().known_skus(set(wanted))
     found = [sku for sku in wanted if sku in known]
     with_nodes = bool({Role.ops, Role.cs} & set(key.roles))
-    items = container.inventory().availability(found, channel, with_nodes=with_nodes) if found else []
+    items = inventory().availability(found, channel, with_nodes=with_nodes) if found else []
     return AvailabilityResponse(items=items, unknown_skus=[sku for sku in wanted if sku not in known])
 
 
@@ -245,7 +246,7 @@ def _hold_response(reservation: Reservation) -> HoldResponse:
 def create_hold(body: HoldCreate) -> Response[HoldResponse]:
     authorize(_key(), ROLES_BY_ROUTE["POST /reservations"], channel=body.channel)
     try:
-        outcome = container.inventory().hold(body, _now())
+        outcome = inventory().hold(body, _now())
     except InsufficientStock:
         metrics.add_metric(name="HoldsRefusedShort", unit=MetricUnit.Count, value=1)
         raise
@@ -261,7 +262,7 @@ def create_hold(body: HoldCreate) -> Response[HoldResponse]:
     responses=answers(404),
 )
 def get_hold(reservation_id: str) -> HoldResponse:
-    reservation = container.inventory().get(reservation_id)
+    reservation = inventory().get(reservation_id)
     authorize(_key(), SELLERS, channel=reservation.channel)
     return _hold_response(reservation)
 
@@ -274,12 +275,12 @@ def get_hold(reservation_id: str) -> HoldResponse:
     responses=answers(404, 409),
 )
 def delete_hold(reservation_id: str) -> HoldResponse:
-    inventory = container.inventory()
-    reservation = inventory.get(reservation_id)
+    service = inventory()
+    reservation = service.get(reservation_id)
     authorize(_key(), ROLES_BY_ROUTE["DELETE /reservations/{reservation_id}"], channel=reservation.channel)
     if reservation.kind.value != "hold" and Role.ops not in _key().roles:
         raise BadRequest("order reservations are released by cancelling the order")
-    return _hold_response(inventory.release(reservation_id, _now(), reason="released by the caller"))
+    return _hold_response(service.release(reservation_id, _now(), reason="released by the caller"))
 
 
 # ---------------------------------------------------------------- feeds
@@ -301,7 +302,7 @@ def delete_hold(reservation_id: str) -> HoldResponse:
 )
 def post_snapshot(body: SnapshotPart) -> Response[SnapshotAccepted]:
     require_nodes(_key(), body.node_id, what="count stock of")
-    accepted = container.snapshots().receive(body, _now())
+    accepted = snapshots().receive(body, _now())
     metrics.add_metric(name="SnapshotRowsQueued", unit=MetricUnit.Count, value=len(body.rows))
     return _json(202, accepted)
 
@@ -314,7 +315,7 @@ def post_snapshot(body: SnapshotPart) -> Response[SnapshotAccepted]:
     responses=answers(404),
 )
 def get_snapshot(snapshot_id: str) -> SnapshotStatus:
-    status = container.snapshots().status(snapshot_id)
+    status = snapshots().status(snapshot_id)
     require_nodes(_key(), status.node_id, what="read counts of")
     return status
 
@@ -331,7 +332,7 @@ def get_snapshot(snapshot_id: str) -> SnapshotStatus:
 )
 def post_adjustment(body: AdjustmentCreate) -> AdjustmentResult:
     require_nodes(_key(), body.node_id, *([body.to_node_id] if body.to_node_id else []), what="move stock of")
-    outcome = container.inventory().adjust(body, _now())
+    outcome = inventory().adjust(body, _now())
     return AdjustmentResult(adjustment_id=body.adjustment_id, outcome=outcome)
 
 
@@ -342,14 +343,14 @@ def post_adjustment(body: AdjustmentCreate) -> AdjustmentResult:
     responses=answers(404),
 )
 def get_stock(sku: str, node_id: str) -> dict[str, Any]:
-    inventory = container.inventory()
-    inventory.node(node_id)
-    levels = inventory.store.levels([(sku, node_id)], consistent=True)
+    service = inventory()
+    service.node(node_id)
+    levels = service.store.levels([(sku, node_id)], consistent=True)
     if not levels:
         raise NotFound(f"no stock item for {sku} at {node_id}")
     return {
         "buckets": [level.model_dump(mode="json") for level in sorted(levels, key=lambda level: level.bucket)],
-        "movements": inventory.store.movements(sku, node_id),
+        "movements": service.store.movements(sku, node_id),
     }
 
 
@@ -360,7 +361,7 @@ def get_stock(sku: str, node_id: str) -> dict[str, Any]:
     responses=answers(404, 409),
 )
 def put_buckets(sku: str, node_id: str, body: BucketsUpdate) -> list[StockLevel]:
-    levels = set_buckets(container.inventory(), sku, node_id, body.buckets, _now())
+    levels = set_buckets(inventory(), sku, node_id, body.buckets, _now())
     return sorted(levels, key=lambda level: level.bucket)
 
 
@@ -373,7 +374,7 @@ def put_buckets(sku: str, node_id: str, body: BucketsUpdate) -> list[StockLevel]
 def get_report(kind: str) -> dict[str, Any]:
     if kind not in ("audit", "reconcile"):
         raise NotFound("reports are 'audit' and 'reconcile'")
-    found = container.inventory().store.latest_report(kind)
+    found = inventory().store.latest_report(kind)
     if found is None:
         raise NotFound(f"no {kind} has run yet")
     return found

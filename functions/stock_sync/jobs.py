@@ -13,10 +13,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.stock_jobs import Reconciliation, StockAudit
 from oms.errors import BadRequest
 from oms.observability import logger, metrics, tracer
+from oms.wiring.stock import inventory, order_statuses
 
 
 def _now() -> datetime:
@@ -25,15 +25,15 @@ def _now() -> datetime:
 
 def run_job(job: str) -> dict[str, Any]:
     if job == "expire_holds":
-        expired = container.inventory().expire_holds(_now())
+        expired = inventory().expire_holds(_now())
         metrics.add_metric(name="HoldsExpired", unit=MetricUnit.Count, value=expired)
         return {"job": job, "expired": expired}
     if job == "audit":
-        report = StockAudit(container.inventory(), container.order_statuses(), _now).run()
+        report = StockAudit(inventory(), order_statuses(), _now).run()
         metrics.add_metric(name="AuditFindings", unit=MetricUnit.Count, value=report["findings"])
         return {"job": job, **{k: report[k] for k in ("checked", "findings", "corrected")}}
     if job == "reconcile":
-        report = Reconciliation(container.inventory(), _now).run()
+        report = Reconciliation(inventory(), _now).run()
         metrics.add_metric(name="StockDriftFound", unit=MetricUnit.Count, value=report["findings"])
         return {"job": job, **{k: report[k] for k in ("checked", "findings", "corrected")}}
     raise BadRequest(f"unknown job {job!r}; jobs are expire_holds, audit, reconcile")

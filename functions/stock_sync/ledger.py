@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.domain.ledger import ledger_entry
 from oms.observability import logger, metrics, tracer
+from oms.wiring.stock import inventory
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -28,6 +28,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         if entry is not None:
             entries.append(entry)
     # One batch write for the whole batch: a failure retries the batch, and rewriting is harmless.
-    container.inventory().store.put_movements(entries)
+    inventory().store.put_movements(entries)
     metrics.add_metric(name="LedgerEntries", unit=MetricUnit.Count, value=len(entries))
     return {"batchItemFailures": []}

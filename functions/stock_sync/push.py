@@ -22,13 +22,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from oms import container
 from oms.adapters.queues import SqsQueue
 from oms.domain.stock_push import PushReport, changed_skus
 from oms.errors import DependencyError
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
 from oms.settings import get_settings
+from oms.wiring.stock import stock_push
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -50,7 +50,7 @@ def _account(report: PushReport) -> None:
 def _from_stream(event: dict) -> dict:
     records = DynamoDBStreamEvent(event).records
     skus = changed_skus((r.dynamodb.old_image, r.dynamodb.new_image) for r in records if r.dynamodb is not None)
-    report = container.stock_push().run(skus)
+    report = stock_push().run(skus)
     _account(report)
     queue = SqsQueue(get_settings().stock_push_retry_queue_url)
     for channel, failed in report.failed.items():
@@ -69,7 +69,7 @@ def _from_stream(event: dict) -> dict:
 @tracer.capture_method
 def retry_push(record: SQSRecord) -> None:
     retry = PushRetry.model_validate(json.loads(record.body))
-    report = container.stock_push().run(retry.skus, only=retry.channel)
+    report = stock_push().run(retry.skus, only=retry.channel)
     _account(report)
     if report.failed:
         raise DependencyError(report.errors.get(retry.channel, "channel stock API failed"))
@@ -80,7 +80,7 @@ def retry_push(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Leave time to queue what could not be sent.
-    container.stock_push().client.finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
+    stock_push().client.finish_by(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5)
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
         return process_partial_response(event=event, record_handler=retry_push, processor=processor, context=context)

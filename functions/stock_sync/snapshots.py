@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms import container
 from oms.models.inventory import SnapshotPart
 from oms.observability import logger, metrics, tracer
+from oms.wiring.stock import snapshots
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -24,7 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def apply_part(record: SQSRecord) -> None:
     part = SnapshotPart.model_validate_json(record.body)
-    stats = container.snapshots().apply(part, datetime.now(UTC))
+    stats = snapshots().apply(part, datetime.now(UTC))
     metrics.add_metric(name="SnapshotRowsApplied", unit=MetricUnit.Count, value=stats["applied"])
     logger.info("snapshot part applied", extra={"snapshot_id": part.snapshot_id, "part": part.part, **stats})
 

@@ -672,7 +672,7 @@ def _tiktok_digits(seed: str, width: int) -> str:
 def _public_half(private_pem: str | None) -> str | None:
     if not private_pem:
         return None
-    from oms.channels.tokopedia_crypto import public_key_of
+    from oms.channels.tokopedia.crypto import public_key_of
 
     return public_key_of(private_pem)
 

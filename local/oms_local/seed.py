@@ -190,7 +190,7 @@ def local_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 @cache
 def _demo_tokopedia_key() -> tuple[str, str]:
     """(private PEM, public PEM): generated once per process when OMS_TOKOPEDIA_PRIVATE_KEY is not set."""
-    from oms.channels.tokopedia_crypto import new_key_pair
+    from oms.channels.tokopedia.crypto import new_key_pair
 
     return new_key_pair()
 

@@ -232,8 +232,9 @@ def test_deliveries_are_counted_once_and_a_slow_lane_learns_its_days(stack) -> N
     assert app.lambda_handler(bad_days, FakeContext())["statusCode"] == 422
 
 
-def test_learning_loads_once_per_refresh_and_a_failed_load_keeps_promising(stack, monkeypatch) -> None:
+def test_learning_loads_once_per_refresh_and_a_failed_load_keeps_promising(stack) -> None:
     from oms.domain.lane_learning import LaneLearner
+    from oms.wiring.sourcing import PromiserCache
 
     loads = []
 
@@ -244,16 +245,9 @@ def test_learning_loads_once_per_refresh_and_a_failed_load_keeps_promising(stack
                 raise RuntimeError("throttled")
             return LaneLearner(rules)
 
-    def stats() -> Stats:
-        return Stats()
-
-    stats.cache_clear = lambda: None  # the stack's teardown resets every factory
-    monkeypatch.setattr(container, "lane_stats", stats)
-    reference = container.reference_data()
-    rules = reference.promising_rules()
+    rules = container.reference_data().promising_rules()
     fresh = iter(rules.model_copy() for _ in range(10))  # every read of the rules is a new object (30 s cache)
-    monkeypatch.setattr(reference, "promising_rules", lambda: next(fresh))
-    cache = container.promiser()
+    cache = PromiserCache(lambda: next(fresh), Stats, refresh_seconds=600)
     first = [cache() for _ in range(4)]
     assert len(loads) == 1 and first[0].learned is not None
     cache.forget_learning()  # as when the refresh time has passed

@@ -3,7 +3,6 @@ refunds, the events and timeline the orders stream makes of each step."""
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,15 +10,19 @@ from decimal import Decimal
 import pytest
 
 from oms import container
-from oms.adapters.refund_gateway import GatewayAnswer, HttpRefundGateway, RefundPending
+from oms.adapters.refund_gateway import HttpRefundGateway
 from oms.domain.events import events_for_change
+from oms.domain.return_followups import ReturnFollowUps
 from oms.models.order import ChannelState, Order
+from oms.ports.returns import GatewayAnswer, RefundPending
 from oms_local.channel_sim import ChannelSimulator
 from tests.builders import a_draft
+from tests.fakes import FakeContext
+from tests.fakes.returns import FakeRefundGateway
 from tests.integration.conftest import Stack, client
 from tests.integration.test_sourcing import JAKARTA, _stock
 from tests.integration.test_status import _pump_orders, _report, _signed
-from tests.support import FakeContext, StreamReader, http_event, load_handler, sample
+from tests.support import StreamReader, http_event, load_handler, sample
 
 CS = "oms_local_ops_key_cs"
 OPS = "oms_local_ops_key"
@@ -79,27 +82,23 @@ def _on_hand(sku: str, node_id: str) -> int:
     return container.inventory().store.levels([(sku, node_id)], consistent=True)[0].on_hand
 
 
-def _worker(events: list) -> dict:
+def _worker(events: list, gateway: object = None, queue: object = None) -> dict:
+    """The returns worker over the stack; `gateway` and `queue` stand in for the payment provider and SQS."""
     worker = load_handler("functions/returns/worker.py")
     records = [
         {"messageId": f"m{n}", "receiptHandle": f"m{n}", "eventSource": "aws:sqs", "attributes": {},
          "body": json.dumps({"detail-type": e.event_type.value, "source": "oms", "detail": e.model_dump(mode="json")})}
         for n, e in enumerate(events)
     ]  # fmt: skip
-    return worker.lambda_handler({"Records": records}, FakeContext())
+    wired = container.followups()
+    followups = ReturnFollowUps(
+        wired.returns, wired.store, (lambda: gateway) if gateway else wired.gateway, wired.expire_after_days
+    )
+    wiring = worker.Worker(followups, queue or container.returns_queue())
+    return worker.lambda_handler({"Records": records}, FakeContext(), worker=wiring)
 
 
-class FakeGateway:
-    def __init__(self, answer: GatewayAnswer) -> None:
-        self.answer = answer
-        self.calls: list[dict] = []
-
-    def refund(self, **call: object) -> GatewayAnswer:
-        self.calls.append(call)
-        return self.answer
-
-
-def test_a_store_drop_off_is_received_inspected_restocked_and_refunded(stack, monkeypatch) -> None:
+def test_a_store_drop_off_is_received_inspected_restocked_and_refunded(stack) -> None:
     readers: dict[str, StreamReader] = {}
     order = _delivered(stack, readers, "RET-1")
     before = _on_hand(SKU, "ST-JKT-GI")
@@ -129,18 +128,17 @@ def test_a_store_drop_off_is_received_inspected_restocked_and_refunded(stack, mo
     refund = inspected["refund"]
     assert (refund["status"], refund["amount"], refund["method"]) == ("requested", "139000", "gateway")
 
-    gateway = FakeGateway(GatewayAnswer(True, "rfd-1"))
-    monkeypatch.setattr(container, "refund_gateway", functools.cache(lambda: gateway))
+    gateway = FakeRefundGateway(GatewayAnswer(True, "rfd-1"))
     events = events_for_change(order, _order(order.order_id))
     kinds = [e.event_type.value for e in events]
     for kind in ("ReturnAuthorized", "ReturnReceived", "ReturnInspected", "RefundRequested"):
         assert kind in kinds
-    assert _worker(events) == {"batchItemFailures": []}
+    assert _worker(events, gateway) == {"batchItemFailures": []}
     assert gateway.calls[0]["amount"] == Decimal(139000) and gateway.calls[0]["attempt"] == 1
     closed = _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]
     assert (closed["status"], closed["refund"]["status"], closed["refund"]["reference"]) == (
         "closed", "completed", "rfd-1")  # fmt: skip
-    assert _worker(events) == {"batchItemFailures": []}  # a repeat asks the provider nothing
+    assert _worker(events, gateway) == {"batchItemFailures": []}  # a repeat asks the provider nothing
     assert len(gateway.calls) == 1
 
     _pump_orders(stack, readers)
@@ -370,7 +368,7 @@ def test_a_return_not_yet_arrived_can_be_cancelled_and_asked_again(stack) -> Non
     assert _api("POST", "/returns", "/returns", _ask(order))[0] == 201  # its unit may be returned again
 
 
-def test_a_declined_refund_is_retried_as_a_new_attempt_and_never_settled_by_hand(stack, monkeypatch) -> None:
+def test_a_declined_refund_is_retried_as_a_new_attempt_and_never_settled_by_hand(stack) -> None:
     readers: dict[str, StreamReader] = {}
     order = _delivered(stack, readers, "RET-7")
     rma_id = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
@@ -378,30 +376,26 @@ def test_a_declined_refund_is_retried_as_a_new_attempt_and_never_settled_by_hand
     by_hand = _api("POST", f"/returns/{rma_id}/refund", "/returns/{rma_id}/refund", {"outcome": "completed"}, OPS)
     assert by_hand[0] == 409 and by_hand[1]["details"]["rule"] == "provider_refund"
 
-    declined = FakeGateway(GatewayAnswer(False, "rfd-9", "REFUND_NOT_SUPPORTED"))
-    monkeypatch.setattr(container, "refund_gateway", functools.cache(lambda: declined))
+    declined = FakeRefundGateway(GatewayAnswer(False, "rfd-9", "REFUND_NOT_SUPPORTED"))
     requested = _order(order.order_id)
-    assert _worker([e for e in events_for_change(order, requested) if e.event_type.value == "RefundRequested"]) == {
-        "batchItemFailures": []
-    }
+    asked = [e for e in events_for_change(order, requested) if e.event_type.value == "RefundRequested"]
+    assert _worker(asked, declined) == {"batchItemFailures": []}
     failed = _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["refund"]
     assert (failed["status"], failed["failure"]) == ("failed", "REFUND_NOT_SUPPORTED")
 
     assert _api("POST", f"/returns/{rma_id}/refund/retry", "/returns/{rma_id}/refund/retry", None, CS)[0] == 403
     status, retried = _api("POST", f"/returns/{rma_id}/refund/retry", "/returns/{rma_id}/refund/retry", None, OPS)
     assert status == 200 and (retried["refund"]["status"], retried["refund"]["attempt"]) == ("requested", 2)
-    paid = FakeGateway(GatewayAnswer(True, "rfd-10"))
-    monkeypatch.setattr(container, "refund_gateway", functools.cache(lambda: paid))
+    paid = FakeRefundGateway(GatewayAnswer(True, "rfd-10"))
     again = _order(order.order_id)
-    assert _worker([e for e in events_for_change(requested, again) if e.event_type.value == "RefundRequested"]) == {
-        "batchItemFailures": []
-    }
+    asked = [e for e in events_for_change(requested, again) if e.event_type.value == "RefundRequested"]
+    assert _worker(asked, paid) == {"batchItemFailures": []}
     assert paid.calls[0]["attempt"] == 2 and paid.calls[0]["payment_reference"] == "pr-RET-7"
     assert _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["status"] == "closed"
 
 
-def test_a_refund_the_provider_is_still_settling_is_asked_again_later(stack, monkeypatch) -> None:
-    from oms.adapters.refund_gateway import RefundPending
+def test_a_refund_the_provider_is_still_settling_is_asked_again_later(stack) -> None:
+    from oms.ports.returns import RefundPending
 
     readers: dict[str, StreamReader] = {}
     order = _delivered(stack, readers, "RET-8")
@@ -419,10 +413,8 @@ def test_a_refund_the_provider_is_still_settling_is_asked_again_later(stack, mon
             self.delays.append(seconds)
 
     queue = Queue()
-    monkeypatch.setattr(container, "refund_gateway", functools.cache(Pending))
-    monkeypatch.setattr(container, "returns_queue", functools.cache(lambda: queue))
     events = [e for e in events_for_change(order, _order(order.order_id)) if e.event_type.value == "RefundRequested"]
-    answer = _worker(events)
+    answer = _worker(events, Pending(), queue)
     assert len(answer["batchItemFailures"]) == 1 and queue.delays == [60]
     assert _api("GET", f"/returns/{rma_id}", "/returns/{rma_id}")[1]["rma"]["refund"]["status"] == "requested"
 
@@ -463,12 +455,12 @@ def test_returns_whose_goods_never_come_are_cancelled_by_the_daily_job(stack) ->
     old_rma = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
     young_rma = _api("POST", "/returns", "/returns", _ask(order))[1]["rmas"][0]["rma_id"]
     assert _worker(events_for_change(order, _order(order.order_id))) == {"batchItemFailures": []}  # the list rows
-    worker = load_handler("functions/returns/worker.py")
-    assert worker.expire(datetime.now(UTC)) == {"cancelled": 0, "kept": 0}  # nothing is 30 days old yet
+    followups = container.followups()  # what the worker's daily job runs
+    assert followups.expire(datetime.now(UTC)) == {"cancelled": 0, "kept": 0}  # nothing is 30 days old yet
     # 31 days on, both are old enough; the young one arrives first and is kept.
     received = {"lines": [{"line_id": "1", "quantity": 1}]}
     assert _api("POST", f"/returns/{young_rma}/receive", "/returns/{rma_id}/receive", received, WMS)[0] == 200
-    assert worker.expire(datetime.now(UTC) + timedelta(days=31)) == {"cancelled": 1, "kept": 1}
+    assert followups.expire(datetime.now(UTC) + timedelta(days=31)) == {"cancelled": 1, "kept": 1}
     rmas = {rma.rma_id: rma for rma in _order(order.order_id).returns}
     assert (rmas[old_rma].status.value, rmas[old_rma].cancel_reason) == ("cancelled", "nothing arrived within 30 days")
     assert rmas[young_rma].status.value == "received"

@@ -16,9 +16,10 @@ from oms.domain.events import events_for_change
 from oms.models.order import FulfillmentStatus, Order
 from oms.ports import OrderQuery
 from tests.builders import a_draft
+from tests.fakes import FakeContext
 from tests.integration.conftest import Stack, client
 from tests.integration.test_sourcing import JAKARTA, NOW, SKU, _capture, _line, _service, _stock
-from tests.support import FakeContext, StreamReader, http_event, load_handler
+from tests.support import StreamReader, http_event, load_handler
 
 WMS = "oms_local_ops_key_wms"
 BITESHIP = {"x-biteship-secret": "biteship_local_dev_secret", "content-type": "application/json"}

@@ -92,7 +92,7 @@ def test_ports_data_dir_seed_and_api_key(tmp_path: Path) -> None:
 
 def test_channel_and_carrier_secrets(started: Any) -> None:
     """Every secret of the table reaches SSM (what the functions read) and the channel simulator (what signs)."""
-    from oms.channels.tokopedia_crypto import new_key_pair, public_key_of
+    from oms.channels.tokopedia.crypto import new_key_pair, public_key_of
 
     private_pem, _public = new_key_pair()
     env = {name: f"custom-{name.lower()}" for name in SECRET_PARAMETERS}

@@ -14,8 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from oms.channels import tokopedia, tokopedia_crypto
+from oms.channels import tokopedia
 from oms.channels.marketplace import ChannelState
+from oms.channels.tokopedia import crypto as tokopedia_crypto
 from oms.errors import NormalizationError
 from oms.models.order import Channel, PaymentStatus
 from oms_local.sim_formats import SimLine, SimOrder
@@ -328,7 +329,7 @@ def test_a_bad_private_key_is_refused(pem):
 
 
 def test_cryptography_is_imported_only_when_used():
-    code = "import sys, oms.channels.tokopedia_crypto, oms.channels.tokopedia; print('cryptography' in sys.modules)"
+    code = "import sys, oms.channels.tokopedia.crypto; print('cryptography' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

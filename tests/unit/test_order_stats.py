@@ -89,9 +89,8 @@ def test_the_answer_sums_days_and_leaves_out_what_is_not_there() -> None:
 
 
 def test_the_publisher_hands_count_writes_with_the_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
-    from oms import container
-    from tests.fakes import FakeOrders, FakePublisher
-    from tests.support import FakeContext, load_handler
+    from tests.fakes import FakeContext, FakeOrders, FakePublisher
+    from tests.support import load_handler
     from tests.unit.test_publisher import record
 
     class Recording(FakeOrders):
@@ -103,8 +102,6 @@ def test_the_publisher_hands_count_writes_with_the_lookups(monkeypatch: pytest.M
             self.writes_seen += changes
 
     stored = Recording()
-    monkeypatch.setattr(container, "event_publisher", FakePublisher)
-    monkeypatch.setattr(container, "orders", lambda: stored)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OMS")
     order = _order(datetime(2026, 12, 1, 17, 30, tzinfo=UTC))
@@ -112,7 +109,7 @@ def test_the_publisher_hands_count_writes_with_the_lookups(monkeypatch: pytest.M
     cancelled = touched.model_copy(update={"version": 3, "status": OrderStatus.cancelled})
     handler = load_handler("functions/ingestion/publisher.py").lambda_handler
     batch = {"Records": [record(1, None, order), record(2, order, touched), record(3, touched, cancelled)]}
-    assert handler(batch, FakeContext()) == {"batchItemFailures": []}
+    assert handler(batch, FakeContext(), store=stored, bus=FakePublisher()) == {"batchItemFailures": []}
     counts = [item for kind, item in stored.writes_seen if kind == "count"]
     assert [(item["version"]["N"], item["counted"]["S"].split("|")[1]) for item in counts] == [
         ("1", order.status.value),

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from oms import container
 from oms.adapters.orders import order_to_item
 from oms.domain.capture import build_order, merge
 from oms.models.order import Order
 from tests.builders import a_draft, later
-from tests.fakes import FakeOrders, FakePublisher
-from tests.support import FakeContext, load_handler
+from tests.fakes import FakeContext, FakeOrders, FakePublisher
+from tests.support import load_handler
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 KNOWN = {"TSHIRT-BLK-M", "CAP-NAVY"}
@@ -39,13 +39,17 @@ def stored() -> FakeOrders:
 
 
 @pytest.fixture
-def publisher(monkeypatch: pytest.MonkeyPatch, stored: FakeOrders) -> FakePublisher:
-    fake = FakePublisher()
-    monkeypatch.setattr(container, "event_publisher", lambda: fake)
-    monkeypatch.setattr(container, "orders", lambda: stored)
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch, stored: FakeOrders, publisher: FakePublisher) -> Callable[[dict], dict]:
+    """The publisher's handler over the fakes (handed in, as the function's own are in AWS)."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OMS")
-    return fake
+    handle = load_handler("functions/ingestion/publisher.py").lambda_handler
+    return lambda batch: handle(batch, FakeContext(), store=stored, bus=publisher)
 
 
 def orders() -> tuple[Order, Order, Order]:
@@ -58,12 +62,9 @@ def orders() -> tuple[Order, Order, Order]:
     return first, second, cancelled
 
 
-def test_each_change_is_published_once(publisher: FakePublisher) -> None:
+def test_each_change_is_published_once(publisher: FakePublisher, handler) -> None:
     first, second, cancelled = orders()
-    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
-    answer = handler(
-        {"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]}, FakeContext()
-    )
+    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]})
     assert answer == {"batchItemFailures": []}
     assert [e.event_type.value for e in publisher.published] == [
         "OrderReceived",
@@ -73,23 +74,19 @@ def test_each_change_is_published_once(publisher: FakePublisher) -> None:
     ]
 
 
-def test_a_refused_event_retries_from_its_record(publisher: FakePublisher) -> None:
+def test_a_refused_event_retries_from_its_record(publisher: FakePublisher, handler) -> None:
     first, second, cancelled = orders()
     publisher.fail = {f"{second.order_id}:v1:OrderReceived"}
-    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
-    answer = handler(
-        {"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]}, FakeContext()
-    )
+    answer = handler({"Records": [record(1, None, first), record(2, None, second), record(3, first, cancelled)]})
     # Streams retry from the first failure on: record 2 and everything after it
     assert answer == {"batchItemFailures": [{"itemIdentifier": "2"}]}
 
 
-def test_each_change_gets_its_timeline_entries_once(publisher: FakePublisher, stored: FakeOrders) -> None:
+def test_each_change_gets_its_timeline_entries_once(stored: FakeOrders, handler) -> None:
     first, _, cancelled = orders()
-    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
     batch = {"Records": [record(1, None, first), record(3, first, cancelled)]}
-    assert handler(batch, FakeContext()) == {"batchItemFailures": []}
-    assert handler(batch, FakeContext()) == {"batchItemFailures": []}  # a retried batch: the same keys
+    assert handler(batch) == {"batchItemFailures": []}
+    assert handler(batch) == {"batchItemFailures": []}  # a retried batch: the same keys
     entries = sorted(stored.timelines[first.order_id].values(), key=lambda e: e.key)
     assert [(e.version, e.kind, e.by, e.public) for e in entries] == [
         (1, "received", "channel:pos", "Order received"),
@@ -98,9 +95,10 @@ def test_each_change_gets_its_timeline_entries_once(publisher: FakePublisher, st
     ]
 
 
-def test_a_timeline_that_cannot_be_written_retries_the_batch(publisher: FakePublisher, stored: FakeOrders) -> None:
+def test_a_timeline_that_cannot_be_written_retries_the_batch(
+    publisher: FakePublisher, stored: FakeOrders, handler
+) -> None:
     first, second, _ = orders()
     stored.timeline_fails = True
-    handler = load_handler("functions/ingestion/publisher.py").lambda_handler
-    answer = handler({"Records": [record(1, None, first), record(2, None, second)]}, FakeContext())
+    answer = handler({"Records": [record(1, None, first), record(2, None, second)]})
     assert answer == {"batchItemFailures": [{"itemIdentifier": "1"}]} and publisher.published == []

@@ -18,7 +18,6 @@ The catalog also knows SHIRT-L (priced as SHIRT: an exchange may swap them) and 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,9 +38,9 @@ from oms.domain.return_policy import (
     unit_refunds,
 )
 from oms.domain.returns import ReturnRefused, ReturnsService, ReturnStepRefused, refund_method, rma_order_number
-from oms.errors import Conflict, Forbidden, NotFound, StaleWrite
+from oms.errors import Conflict, Forbidden, NotFound
 from oms.models.inventory import Node
-from oms.models.order import Channel, Fulfillment, FulfillmentLine, FulfillmentStatus, Order, OrderDraft
+from oms.models.order import Channel, Fulfillment, FulfillmentLine, FulfillmentStatus, Order
 from oms.models.returns import (
     Destination,
     Disposition,
@@ -73,6 +72,8 @@ from oms.models.returns import (
     UnexpectedItem,
 )
 from tests.builders import draft_values
+from tests.fakes import FakeClock, FakeOrders
+from tests.fakes.returns import FakeCapture, FakeRestock
 
 PLACED_AT = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 DELIVERED_AT = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
@@ -265,84 +266,6 @@ def failed(reason: str = "declined") -> RefundReport:
 # ---------------------------------------------------------------- fakes
 
 
-class MemoryOrders:
-    """The Orders port: a dict and a version check. Other writers can get in first: `conflicts` bumps the
-    version (a change that is not about returns), `meanwhile` runs a whole write of someone else's."""
-
-    def __init__(self, *orders: Order) -> None:
-        self.orders = {order.order_id: order for order in orders}
-        self.writes = 0
-        self.conflicts = 0
-        self.meanwhile: list[Callable[[], object]] = []
-
-    def get(self, order_id: str, consistent: bool = False) -> Order | None:
-        return self.orders.get(order_id)
-
-    def replace(self, order: Order, expected_version: int) -> None:
-        if self.meanwhile:
-            self.meanwhile.pop(0)()
-        current = self.orders[order.order_id]
-        if self.conflicts:
-            self.conflicts -= 1
-            self.orders[order.order_id] = current.model_copy(
-                update={"version": current.version + 1, "changed_by": "carrier:jne"}
-            )
-            raise StaleWrite("changed")
-        if current.version != expected_version:
-            raise StaleWrite("changed")
-        self.orders[order.order_id] = order
-        self.writes += 1
-
-    def order_id_for_number(self, order_number: str) -> str | None:
-        return next((o.order_id for o in self.orders.values() if o.order_number == order_number), None)
-
-
-class RecordingInventory:
-    """Records each restock; a movement id seen before is a duplicate and moves nothing. `down`: it raises."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, int, str]] = []
-        self.applied: dict[str, tuple[str, str, int]] = {}
-        self.down = False
-
-    def restock(self, sku: str, node_id: str, quantity: int, movement_id: str, now: datetime) -> str:
-        if self.down:
-            raise RuntimeError("inventory table throttled")
-        self.calls.append((sku, node_id, quantity, movement_id))
-        if movement_id in self.applied:
-            return "duplicate"
-        self.applied[movement_id] = (sku, node_id, quantity)
-        return "applied"
-
-    def on_hand(self, sku: str, node_id: str) -> int:
-        return sum(q for s, n, q in self.applied.values() if (s, n) == (sku, node_id))
-
-
-class CaptureFake:
-    """Capture: the order id follows from the channel and its order id, as in oms.domain.capture."""
-
-    def __init__(self) -> None:
-        self.drafts: list[OrderDraft] = []
-        self.down = False
-
-    def __call__(self, draft: OrderDraft) -> str:
-        if self.down:
-            raise RuntimeError("orders table throttled")
-        self.drafts.append(draft)
-        return order_id_for(draft.channel, draft.channel_order_id)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 class World:
     def __init__(
         self,
@@ -351,10 +274,10 @@ class World:
         nodes: dict[str, Node] | None = None,
         capture: bool = True,
     ) -> None:
-        self.orders = MemoryOrders(order or an_order())
-        self.inventory = RecordingInventory()
-        self.captured = CaptureFake()
-        self.clock = Clock(NOW)
+        self.orders = FakeOrders(order or an_order())
+        self.inventory = FakeRestock()
+        self.captured = FakeCapture()
+        self.clock = FakeClock(NOW)
         self.policy = policy or a_policy()
         self.nodes = dict(NODES if nodes is None else nodes)
         self.facts = dict(FACTS)
@@ -1177,7 +1100,7 @@ def test_restock_inspected_applies_every_restocked_entry_and_nothing_else():
     world = received_at_jkt(ask("1", 2), ask("2"))
     world.inspect(1, ("1", "resellable", 1), ("1", "damaged", 1))
     world.inspect(1, ("2", "resellable", 1))
-    world.inventory = RecordingInventory()
+    world.inventory = FakeRestock()
     world.service.inventory = world.inventory  # a worker with nothing applied yet
     assert world.service.restock_inspected(world.rma(1)) == 2
     assert world.inventory.applied == {

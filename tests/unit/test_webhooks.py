@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from oms.domain.signatures import SCHEMES
+from oms.channels.registry import spec
 from oms.domain.webhooks import Acknowledgement, WebhookReceiver, WebhookRequest
 from oms.errors import BadRequest, DependencyError, InvalidSignature, NotFound, PayloadTooLarge
+from oms.models.order import Channel
 from tests.fakes import FakeInbox, FakeSecrets
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -231,7 +232,7 @@ def test_woocommerce_dedupes_on_id_modified_and_status(receiver: WebhookReceiver
 
 def test_tiktok_scheme_signs_app_key_and_body() -> None:
     # TikTok Shop's public example (CHANNELS.md): app key abcdef, secret 123.
-    scheme = SCHEMES["tiktok"]
+    scheme = spec(Channel.tiktok).delivery().scheme
     body = (
         b'{"type":1,"tts_notification_id":"7327112393057371910","shop_id":"7494049642642441621",'
         b'"timestamp":1644412885,"data":{"order_id":"576462109263612678","order_status":"UNPAID",'
@@ -245,7 +246,7 @@ def test_tiktok_scheme_signs_app_key_and_body() -> None:
 
 
 def test_shopee_signs_the_callback_url_and_body() -> None:
-    scheme = SCHEMES["shopee"]
+    scheme = spec(Channel.shopee).delivery().scheme
     url = "https://oms.example.com/webhooks/shopee"
     body = b'{"code":3}'
     digest = hmac.new(b"key", url.encode() + b"|" + body, hashlib.sha256).hexdigest()

@@ -1,4 +1,6 @@
 """The channel simulator's documents, one module per marketplace, in each channel's documented format.
+Each module is named like the channel's package (oms.channels.<name>) and its API client
+(oms.adapters.marketplace_api.<name>), and shares no code with either.
 
 Each module turns a SimOrder into what that channel's API answers and what its
 webhooks push, so the OMS is tested against the vendors' shapes, not ours.

@@ -67,7 +67,7 @@ def order_notification(order: SimOrder, public_key_pem: str | None) -> dict:
     if public_key_pem:
         # What Tokopedia masks: names, phones, e-mail and the street address; the region stays clear.
         # Imported here: oms_local is also imported without the layer on the path (moto's own process).
-        from oms.channels.tokopedia_crypto import encrypt_for
+        from oms.channels.tokopedia.crypto import encrypt_for
 
         body["encryption"] = encrypt_for(
             public_key_pem,

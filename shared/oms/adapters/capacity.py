@@ -5,23 +5,13 @@ twice and a full node is never overbooked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from oms.adapters.dynamo import batch_get, from_item
+from oms.ports.stock import CapacityCounter, CapacityTake
 
 KEEP_DAYS = 14
-
-
-@dataclass(frozen=True)
-class CapacityTake:
-    """One order's worth of a node's daily capacity for one kind of work."""
-
-    node_id: str
-    kind: str  # ship, pickup, same_day
-    day: date  # the node's local date
-    limit: int
 
 
 def capacity_key(node_id: str, day: date) -> dict[str, Any]:
@@ -50,7 +40,7 @@ def _epoch(day: date) -> int:
     return (day - date(1970, 1, 1)).days * 86_400
 
 
-class DynamoCapacity:
+class DynamoCapacity(CapacityCounter):
     def __init__(self, table: str) -> None:
         self.table = table
 

@@ -5,26 +5,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import batch_get, from_item, to_item
-from oms.domain.promising_defaults import default_promising_rules
-from oms.domain.return_policy import SkuFacts, default_policy
-from oms.domain.sourcing_defaults import default_rules
 from oms.errors import StaleWrite
 from oms.models.inventory import ChannelStockPolicy, Node, StockPolicy
 from oms.models.order import Channel
-from oms.models.promising import PromisingRules
-from oms.models.returns import ReturnPolicy
-from oms.models.rule_sets import RuleVersion
-from oms.models.sourcing import SourcingRules
 from oms.ports import CatalogRepository
 
-RuleSet = TypeVar("RuleSet", SourcingRules, PromisingRules, ReturnPolicy, ChannelStockPolicy)
+if TYPE_CHECKING:
+    from oms.domain.return_policy import SkuFacts
+    from oms.models.promising import PromisingRules
+    from oms.models.returns import ReturnPolicy
+    from oms.models.rule_sets import RuleVersion
+    from oms.models.sourcing import SourcingRules
+
+# Each rule set's model (and default) is imported where it is read: a function loads only the
+# rule models it uses, and its cold start pays for no other's.
+RuleSet = TypeVar("RuleSet", bound=BaseModel)
 STOCK_POLICY = "stock-policy#"  # kind of a channel's stock policy: stock-policy#<channel>
 
 
@@ -49,6 +51,7 @@ class DynamoCatalog(CatalogRepository):
 
     def weights(self, skus: set[str]) -> dict[str, int]:
         """Grams per unit of the SKUs that have a weight."""
+
         keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
         out = {}
         for item in batch_get(self.table, keys, projection="pk, weight_g"):
@@ -59,6 +62,8 @@ class DynamoCatalog(CatalogRepository):
     def sku_facts(self, skus: set[str]) -> dict[str, SkuFacts]:
         """Category, supplier and list price of the SKUs the catalog knows (returns: policy rules, vendor
         returns, exchanges at the same price)."""
+        from oms.domain.return_policy import SkuFacts
+
         keys = [{"pk": {"S": f"SKU#{sku}"}} for sku in sorted(skus)]
         out = {}
         for item in batch_get(self.table, keys, projection="pk, category, supplier, list_price"):
@@ -216,6 +221,8 @@ class DynamoReferenceData:
 
     def rule_versions(self, kind: str, versions: list[int]) -> list[RuleVersion]:
         """Who saved which of these versions and when (those kept; the content is not read)."""
+        from oms.models.rule_sets import RuleVersion
+
         keys = [{"pk": {"S": _history_key(kind, version)}} for version in versions]
         found = batch_get(
             self.table, keys, consistent=True, projection="pk, saved_version, saved_at, saved_by, restored_from"
@@ -310,12 +317,21 @@ class CachedReferenceData:
 
     def sourcing_rules(self) -> SourcingRules:
         """The stored rule set, or the built-in default until ops save one."""
+        from oms.domain.sourcing_defaults import default_rules
+        from oms.models.sourcing import SourcingRules
+
         return self._rule_set("sourcing", SourcingRules, default_rules)
 
     def promising_rules(self) -> PromisingRules:
+        from oms.domain.promising_defaults import default_promising_rules
+        from oms.models.promising import PromisingRules
+
         return self._rule_set("promising", PromisingRules, default_promising_rules)
 
     def returns_policy(self) -> ReturnPolicy:
+        from oms.domain.return_policy import default_policy
+        from oms.models.returns import ReturnPolicy
+
         return self._rule_set("returns", ReturnPolicy, default_policy)
 
     def stored_rules(self, kind: str, model: type[RuleSet]) -> RuleSet | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import urllib3
 from urllib3.util import Retry, Timeout
 
-from oms.domain.channel_sync import MARKETPLACES
+from oms.channels.registry import MARKETPLACES
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate

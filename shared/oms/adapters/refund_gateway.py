@@ -11,31 +11,20 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 import urllib3
 from urllib3.util import Retry, Timeout
 
 from oms.errors import DependencyError
+from oms.ports.returns import GatewayAnswer, RefundGateway, RefundPending
 
 _TIMEOUT = Timeout(connect=2.0, read=8.0)
 _RETRY = Retry(total=2, backoff_factor=0.5, backoff_max=2, status_forcelist=(429, 500, 502, 503, 504),
                allowed_methods=None, respect_retry_after_header=False, raise_on_status=False)  # fmt: skip
 
 
-class RefundPending(DependencyError):
-    """The provider accepted the refund and has not settled it: asked again later (same key)."""
-
-
-@dataclass(frozen=True)
-class GatewayAnswer:
-    completed: bool
-    reference: str | None
-    failure: str | None = None
-
-
-class HttpRefundGateway:
+class HttpRefundGateway(RefundGateway):
     def __init__(self, base_url: str, secret_key: Callable[[], str | None]) -> None:
         self.base_url = base_url.rstrip("/")
         self.secret_key = secret_key  # read per call (cached by the parameters utility): a rotated key is taken up

@@ -23,6 +23,7 @@ from oms.adapters.dynamo import from_item, to_item
 from oms.adapters.orders import _decode_cursor, _encode_cursor
 from oms.errors import BadRequest
 from oms.models.returns import ReturnRateRow, ReturnStats, RmaPage, RmaSummary
+from oms.ports.returns import ReturnsStore
 
 _log = logging.getLogger("oms")  # Powertools' logger (service "oms") when the handler set it up
 KEEP_DAYS = 400
@@ -33,7 +34,7 @@ def _purge_at(day: date) -> dict[str, str]:
     return {"N": str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) + KEEP_DAYS * 86_400)}
 
 
-class DynamoReturns:
+class DynamoReturns(ReturnsStore):
     def __init__(self, table: str) -> None:
         self.table = table
 

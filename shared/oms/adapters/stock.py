@@ -8,9 +8,12 @@ absolute figure (a count, a repair) are conditional on the figure they read.
 
 Items of the inventory table: pk ``SKU#<sku>`` (bucket 0) or ``SKU#<sku>#B<n>``
 (bucket n of a hot SKU), sk ``NODE#<node>``. Reservations have their own table
-(pk reservation_id). The ledger table keeps movements (pk ``STOCK#<sku>#<node>``,
-written from the inventory stream), request keys (``REQ#...``), snapshots
-(``SNAPSHOT#...``, ``SNAPNODE#...``) and job reports (``RUN#<kind>``).
+(pk reservation_id). The ledger table keeps request keys (``REQ#...``) beside
+what oms.adapters.stock_ledger keeps there.
+
+A cancelled transaction is decoded here, item by item, into the port's
+WriteRefused (what existed, which line or movement was short, which node was
+full); the domain never sees an index or a DynamoDB error code.
 """
 
 from __future__ import annotations
@@ -19,106 +22,52 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
 from oms.adapters.aws import client, error_code
-from oms.adapters.capacity import CapacityTake, take_item
+from oms.adapters.capacity import take_item
 from oms.adapters.dynamo import batch_get, from_item, to_item
+from oms.adapters.stock_items import (
+    change_stamp,
+    count_item,
+    delta_update,
+    level_from_item,
+    num,
+    per_item,
+    rebalance_updates,
+    stock_key,
+    text,
+)
+from oms.adapters.stock_ledger import DynamoLedger
+from oms.domain.ledger import LEDGER_DAYS, iso, parse_time
 from oms.errors import DependencyError
-from oms.models.inventory import Reservation, ReservationLine, ReservationStatus, StockLevel
+from oms.models.inventory import Reservation, ReservationStatus, StockLevel
+from oms.ports.stock import CapacityTake, CountWrite, StockDelta, StockStore, WriteRefused
+
+__all__ = ["DynamoStock", "iso", "level_from_item", "parse_time", "stock_key"]  # iso: oms.adapters.stock_push
 
 HOLD_SHARDS = 8  # the active-holds index is spread over this many partition keys
 FINISHED_RESERVATION_DAYS = 30  # finished reservations stay readable this long
-LEDGER_DAYS = 400
 SCAN_PAGE = 1000  # items a scan page: each call stays well inside the client's 5 s read timeout
+TRANSACTION_ITEMS = 100  # DynamoDB's TransactWriteItems limit
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def stock_key(sku: str, node_id: str, bucket: int = 0) -> dict[str, dict[str, str]]:
-    pk = f"SKU#{sku}" if bucket == 0 else f"SKU#{sku}#B{bucket}"
-    return {"pk": {"S": pk}, "sk": {"S": f"NODE#{node_id}"}}
-
-
-def level_from_item(item: dict[str, Any]) -> StockLevel:
-    values = from_item(item)
-    return StockLevel(
-        sku=values["sku"],
-        node_id=values["node_id"],
-        bucket=int(values.get("bucket", 0)),
-        buckets=int(values.get("buckets", 1)),
-        on_hand=int(values.get("on_hand", 0)),
-        reserved=int(values.get("reserved", 0)),
-        safety_stock=int(values.get("safety_stock", 0)),
-        atp=int(values.get("atp", 0)),
-        counted_on_hand=int(values["counted_on_hand"]) if "counted_on_hand" in values else None,
-        counted_as_of=parse_time(values.get("counted_as_of")),
-        moved_since_count=int(values.get("moved_since_count", 0)),
-        last_move_at=parse_time(values.get("last_move_at")),
-        updated_at=parse_time(values.get("updated_at")),
-    )
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _change(kind: str, ref: str, at: datetime) -> dict[str, Any]:
-    return {"M": {"kind": _s(kind), "ref": _s(ref), "at": _s(iso(at))}}
-
-
-@dataclass(frozen=True)
-class StockDelta:
-    """A relative change to one stock item, with the guard that keeps the invariant."""
-
-    sku: str
-    node_id: str
-    bucket: int = 0
-    on_hand: int = 0
-    reserved: int = 0
-    guard: str | None = None  # "atp" (needs atp >= what leaves), "on_hand" (needs on_hand >= what leaves)
-    create: bool = False  # may create the item (a receipt at a new (sku, node))
-    safety_stock_if_new: int = 0
-
-
-def _per_item(lines: list[ReservationLine]) -> dict[tuple[str, str, int], tuple[int, int]]:
-    """(sku, node, bucket) -> (units, index of its first line). Two order lines of one SKU share a
-    stock item, and a transaction may touch an item only once."""
-    out: dict[tuple[str, str, int], tuple[int, int]] = {}
-    for index, line in enumerate(lines):
-        key = (line.sku, line.node_id, line.bucket)
-        units, first = out.get(key, (0, index))
-        out[key] = (units + line.quantity, first)
-    return out
-
-
-@dataclass
-class Cancelled(Exception):
-    """A transaction was cancelled; ``failed`` are the indexes of the items whose condition failed."""
+@dataclass(eq=False)
+class _Cancelled(Exception):
+    """A transaction was cancelled; ``failed`` are the indexes of the items whose condition failed
+    (none: another transaction held an item). Decoded into WriteRefused before it leaves."""
 
     failed: list[int] = field(default_factory=list)
-    parts: list[tuple] = field(default_factory=list)  # what each failed index was, when the writer says
 
 
-class DynamoStock:
+class DynamoStock(DynamoLedger, StockStore):
     def __init__(
         self, inventory_table: str, reservations_table: str, ledger_table: str, sourcing_table: str = ""
     ) -> None:
+        super().__init__(ledger_table)
         self.inventory_table = inventory_table
         self.reservations_table = reservations_table
-        self.ledger_table = ledger_table
         self.sourcing_table = sourcing_table  # daily node capacity, taken with order reservations
 
     # ------------------------------------------------------------ reads
@@ -145,7 +94,7 @@ class DynamoStock:
             TableName=self.inventory_table,
             IndexName="by_node",
             KeyConditionExpression="node_key = :n",
-            ExpressionAttributeValues={":n": _s(node_id)},
+            ExpressionAttributeValues={":n": text(node_id)},
         ):
             for item in page["Items"]:
                 yield item["sku"]["S"]
@@ -170,64 +119,12 @@ class DynamoStock:
                 reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
                 failed = [i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
                 if failed or not reasons:
-                    raise Cancelled(failed) from exc
+                    raise _Cancelled(failed) from exc
                 # TransactionConflict (another transaction on the same item): worth a retry
-                raise Cancelled([]) from exc
+                raise _Cancelled([]) from exc
             if code in ("ProvisionedThroughputExceededException", "ThrottlingException", "InternalServerError"):
                 raise DependencyError(f"DynamoDB is throttling or failing ({code})") from exc
             raise
-
-    def _delta_update(self, delta: StockDelta, kind: str, ref: str, now: datetime) -> dict[str, Any]:
-        names = {"#oh": "on_hand", "#rs": "reserved", "#atp": "atp", "#bk": "bucket"}
-        values: dict[str, Any] = {":now": _s(iso(now)), ":chg": _change(kind, ref, now), ":zero": _n(0)}
-        sets = ["updated_at = :now", "last_change = :chg"]
-        atp_delta = delta.on_hand - delta.reserved
-        if delta.on_hand:
-            values[":doh"] = _n(delta.on_hand)
-            sets.append("#oh = if_not_exists(#oh, :zero) + :doh")
-            sets.append("last_move_at = :now")
-            sets.append("moved_since_count = if_not_exists(moved_since_count, :zero) + :doh")
-        if delta.reserved:
-            values[":drs"] = _n(delta.reserved)
-            sets.append("#rs = if_not_exists(#rs, :zero) + :drs")
-        if atp_delta:
-            values[":datp"] = _n(atp_delta)
-            if delta.create:
-                values[":safe"] = _n(delta.safety_stock_if_new)
-                values[":atp0"] = _n(-delta.safety_stock_if_new)
-                sets.append("#atp = if_not_exists(#atp, :atp0) + :datp")
-                sets.append("safety_stock = if_not_exists(safety_stock, :safe)")
-            else:
-                sets.append("#atp = #atp + :datp")
-        conditions = []
-        if not delta.create:
-            conditions.append("attribute_exists(pk)")
-        else:
-            values[":sku"] = _s(delta.sku)
-            values[":node"] = _s(delta.node_id)
-            values[":bucket"] = _n(delta.bucket)
-            sets += ["sku = :sku", "node_id = :node", "#bk = if_not_exists(#bk, :bucket)"]
-            if delta.bucket == 0:
-                sets.append("node_key = :node")
-        if delta.guard == "atp":
-            values[":need"] = _n(-atp_delta)
-            conditions.append("#atp >= :need")
-        elif delta.guard == "on_hand":
-            values[":need"] = _n(-delta.on_hand)
-            conditions.append("#oh >= :need")
-        update: dict[str, Any] = {
-            "TableName": self.inventory_table,
-            "Key": stock_key(delta.sku, delta.node_id, delta.bucket),
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-        if conditions:
-            update["ConditionExpression"] = " AND ".join(conditions)
-        used = " ".join([update["UpdateExpression"], update.get("ConditionExpression", "")])
-        update["ExpressionAttributeNames"] = {k: v for k, v in names.items() if k in used}
-        update["ExpressionAttributeValues"] = {k: v for k, v in values.items() if k in used}
-        return {"Update": update}
 
     # ------------------------------------------------------------ reservations
 
@@ -265,14 +162,13 @@ class DynamoStock:
 
     def get_reservation(self, reservation_id: str) -> Reservation | None:
         response = client("dynamodb").get_item(
-            TableName=self.reservations_table, Key={"reservation_id": _s(reservation_id)}, ConsistentRead=True
+            TableName=self.reservations_table, Key={"reservation_id": text(reservation_id)}, ConsistentRead=True
         )
         item = response.get("Item")
         return self._reservation_from(item) if item else None
 
     def create_reservation(self, reservation: Reservation, now: datetime) -> None:
-        """Header and every line's stock in one transaction. Raises Cancelled: index 0 = the
-        reservation exists already; index i = line i-1 is short."""
+        """Header and every line's stock in one transaction (item 0: the reservation; item i: line i-1)."""
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -284,13 +180,17 @@ class DynamoStock:
         ]
         for line in reservation.lines:
             delta = StockDelta(line.sku, line.node_id, line.bucket, reserved=line.quantity, guard="atp")
-            items.append(self._delta_update(delta, "reserve", reservation.reservation_id, now))
-        self._transact(items)
+            items.append(delta_update(self.inventory_table, delta, "reserve", reservation.reservation_id, now))
+        try:
+            self._transact(items)
+        except _Cancelled as exc:
+            short = [reservation.lines[i - 1] for i in exc.failed if i >= 1]
+            raise WriteRefused(exists=0 in exc.failed, short_lines=short) from exc
 
     def create_reservations(self, reservations: list[Reservation], now: datetime, capacity: list[CapacityTake]) -> None:
         """Several reservations (an order's nodes), their stock and the node capacity they take,
-        in one transaction: all or nothing. Raises Cancelled with ``parts`` naming each failed
-        item: ("reservation", i) exists already, ("line", i, j) is short, ("capacity", k) is full."""
+        in one transaction: all or nothing. ``parts`` names each item: ("reservation", i),
+        ("line", i, j) (the first line of a stock item), ("capacity", k)."""
         items: list[dict[str, Any]] = []
         parts: list[tuple[Any, ...]] = []
         for i, reservation in enumerate(reservations):
@@ -304,40 +204,44 @@ class DynamoStock:
                 }
             )
             parts.append(("reservation", i))
-            for item_key, (quantity, first) in _per_item(reservation.lines).items():
+            for item_key, (quantity, first) in per_item(reservation.lines).items():
                 sku, node_id, bucket = item_key
                 delta = StockDelta(sku, node_id, bucket, reserved=quantity, guard="atp")
-                items.append(self._delta_update(delta, "reserve", reservation.reservation_id, now))
+                items.append(delta_update(self.inventory_table, delta, "reserve", reservation.reservation_id, now))
                 parts.append(("line", i, first))
         for k, take in enumerate(capacity):
             items.append(take_item(self.sourcing_table, take))
             parts.append(("capacity", k))
         try:
             self._transact(items)
-        except Cancelled as exc:
-            exc.parts = [parts[index] for index in exc.failed]
-            raise
+        except _Cancelled as exc:
+            failed = [parts[index] for index in exc.failed]
+            raise WriteRefused(
+                exists=any(part[0] == "reservation" for part in failed),
+                short_lines=[reservations[part[1]].lines[part[2]] for part in failed if part[0] == "line"],
+                full=[capacity[part[1]] for part in failed if part[0] == "capacity"],
+            ) from exc
 
     def finish_reservation(
         self, reservation: Reservation, status: ReservationStatus, now: datetime, reason: str | None = None
     ) -> None:
-        """Release every line not consumed and close the reservation. Cancelled([0]) when it is not active."""
+        """Release every line not consumed and close the reservation (item 0: its status must be active)."""
         open_lines = [line for line in reservation.lines if line.line_id not in reservation.consumed_lines]
         values: dict[str, Any] = {
-            ":active": _s(ReservationStatus.active.value),
-            ":status": _s(status.value),
-            ":now": _s(iso(now)),
-            ":purge": _n(int((now + timedelta(days=FINISHED_RESERVATION_DAYS)).timestamp())),
+            ":active": text(ReservationStatus.active.value),
+            ":status": text(status.value),
+            ":now": text(iso(now)),
+            ":purge": num(int((now + timedelta(days=FINISHED_RESERVATION_DAYS)).timestamp())),
         }
         sets = "#st = :status, finished_at = :now, purge_at = :purge"
         if reason:
-            values[":reason"] = _s(reason)
+            values[":reason"] = text(reason)
             sets += ", reason = :reason"
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.reservations_table,
-                    "Key": {"reservation_id": _s(reservation.reservation_id)},
+                    "Key": {"reservation_id": text(reservation.reservation_id)},
                     "UpdateExpression": f"SET {sets} REMOVE hold_shard",
                     "ConditionExpression": "#st = :active",
                     "ExpressionAttributeNames": {"#st": "status"},
@@ -345,34 +249,34 @@ class DynamoStock:
                 }
             }
         ]
-        for (sku, node_id, bucket), (quantity, _) in _per_item(open_lines).items():
+        for (sku, node_id, bucket), (quantity, _) in per_item(open_lines).items():
             delta = StockDelta(sku, node_id, bucket, reserved=-quantity)
-            items.append(self._delta_update(delta, status.value, reservation.reservation_id, now))
-        self._transact(items)
+            items.append(delta_update(self.inventory_table, delta, status.value, reservation.reservation_id, now))
+        self._transact_or_stale(items)
 
     def consume_lines(self, reservation: Reservation, line_ids: list[str], now: datetime) -> None:
-        """Shipped: the lines' units leave on hand and reserved together. Cancelled([0]) when a
-        line was consumed already or the reservation is not active."""
+        """Shipped: the lines' units leave on hand and reserved together (item 0: the reservation
+        is active and no line consumed already)."""
         lines = [line for line in reservation.lines if line.line_id in line_ids]
         done = set(reservation.consumed_lines) | set(line_ids)
         finished = done >= {line.line_id for line in reservation.lines}
-        values: dict[str, Any] = {":active": _s(ReservationStatus.active.value), ":ids": {"SS": sorted(line_ids)}}
+        values: dict[str, Any] = {":active": text(ReservationStatus.active.value), ":ids": {"SS": sorted(line_ids)}}
         names = {"#st": "status"}
         conditions = ["#st = :active"]
         for index, line_id in enumerate(line_ids):
-            values[f":l{index}"] = _s(line_id)
+            values[f":l{index}"] = text(line_id)
             conditions.append(f"NOT contains(consumed_lines, :l{index})")
         expression = "ADD consumed_lines :ids"
         if finished:
-            values[":consumed"] = _s(ReservationStatus.consumed.value)
-            values[":now"] = _s(iso(now))
-            values[":purge"] = _n(int((now + timedelta(days=FINISHED_RESERVATION_DAYS)).timestamp()))
+            values[":consumed"] = text(ReservationStatus.consumed.value)
+            values[":now"] = text(iso(now))
+            values[":purge"] = num(int((now + timedelta(days=FINISHED_RESERVATION_DAYS)).timestamp()))
             expression = "SET #st = :consumed, finished_at = :now, purge_at = :purge REMOVE hold_shard " + expression
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self.reservations_table,
-                    "Key": {"reservation_id": _s(reservation.reservation_id)},
+                    "Key": {"reservation_id": text(reservation.reservation_id)},
                     "UpdateExpression": expression,
                     "ConditionExpression": " AND ".join(conditions),
                     "ExpressionAttributeNames": names,
@@ -380,10 +284,10 @@ class DynamoStock:
                 }
             }
         ]
-        for (sku, node_id, bucket), (quantity, _) in _per_item(lines).items():
+        for (sku, node_id, bucket), (quantity, _) in per_item(lines).items():
             delta = StockDelta(sku, node_id, bucket, on_hand=-quantity, reserved=-quantity)
-            items.append(self._delta_update(delta, "consume", reservation.reservation_id, now))
-        self._transact(items)
+            items.append(delta_update(self.inventory_table, delta, "consume", reservation.reservation_id, now))
+        self._transact_or_stale(items)
 
     def expired_holds(self, now: datetime, limit: int = 500) -> list[str]:
         ids: list[str] = []
@@ -393,7 +297,7 @@ class DynamoStock:
                 TableName=self.reservations_table,
                 IndexName="active_holds",
                 KeyConditionExpression="hold_shard = :shard AND expires_at <= :now",
-                ExpressionAttributeValues={":shard": _s(f"HOLD#{shard}"), ":now": _s(iso(now))},
+                ExpressionAttributeValues={":shard": text(f"HOLD#{shard}"), ":now": text(iso(now))},
             ):
                 ids.extend(item["reservation_id"]["S"] for item in page["Items"])
                 if len(ids) >= limit:
@@ -406,7 +310,7 @@ class DynamoStock:
             TableName=self.reservations_table,
             FilterExpression="#st = :active",
             ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues={":active": _s(ReservationStatus.active.value)},
+            ExpressionAttributeValues={":active": text(ReservationStatus.active.value)},
             ConsistentRead=True,
             PaginationConfig={"PageSize": SCAN_PAGE},
         ):
@@ -418,7 +322,7 @@ class DynamoStock:
     def apply_movement(
         self, request_key: str, fingerprint: str, deltas: list[StockDelta], kind: str, now: datetime
     ) -> None:
-        """The deltas and the request key in one transaction. Cancelled([0]) = key seen before."""
+        """The deltas and the request key in one transaction (item 0: the key; item i: delta i-1)."""
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -437,86 +341,47 @@ class DynamoStock:
                 }
             }
         ]
-        items += [self._delta_update(delta, kind, request_key, now) for delta in deltas]
-        self._transact(items)
+        items += [delta_update(self.inventory_table, delta, kind, request_key, now) for delta in deltas]
+        try:
+            self._transact(items)
+        except _Cancelled as exc:
+            short = [deltas[i - 1] for i in exc.failed if i >= 1]
+            raise WriteRefused(exists=0 in exc.failed, short_deltas=short) from exc
 
     def request_fingerprint(self, request_key: str) -> str | None:
         response = client("dynamodb").get_item(
-            TableName=self.ledger_table, Key={"pk": _s(f"REQ#{request_key}"), "sk": _s("REQ")}, ConsistentRead=True
+            TableName=self.ledger_table, Key={"pk": text(f"REQ#{request_key}"), "sk": text("REQ")}, ConsistentRead=True
         )
         item = response.get("Item")
         return item["fingerprint"]["S"] if item else None
 
     # ------------------------------------------------------------ absolute writes (counts, repairs, buckets)
 
-    def count_update(
-        self,
-        level: StockLevel | None,
-        sku: str,
-        node_id: str,
-        *,
-        counted: int,
-        as_of: datetime,
-        moves_since: int,
-        new_on_hand: int | None,
-        ref: str,
-        now: datetime,
-        safety_if_new: int = 0,
-    ) -> dict[str, Any]:
-        """A count as a transaction item: recorded always, and on hand set when new_on_hand is given.
-        Conditional on the on hand it was computed from (or on the item not existing)."""
-        if level is None:  # a Put: the same figures, and far cheaper for the embedded AWS to apply
-            on_hand = new_on_hand if new_on_hand is not None else 0
-            item = {
-                **stock_key(sku, node_id, 0),
-                "sku": _s(sku),
-                "node_id": _s(node_id),
-                "node_key": _s(node_id),
-                "bucket": _n(0),
-                "on_hand": _n(on_hand),
-                "reserved": _n(0),
-                "safety_stock": _n(safety_if_new),
-                "atp": _n(on_hand - safety_if_new),
-                "counted_on_hand": _n(counted),
-                "counted_as_of": _s(iso(as_of)),
-                "moved_since_count": _n(moves_since),
-                "updated_at": _s(iso(now)),
-                "last_change": _change("count", ref, now),
-            }
-            return {
-                "Put": {
-                    "TableName": self.inventory_table,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(pk)",
+    def apply_counts(self, writes: list[CountWrite], ref: str, now: datetime) -> None:
+        """Each count and its other buckets' resets, in transactions of at most 100 items, in order."""
+        items: list[dict[str, Any]] = []
+        for write in writes:
+            items.append(count_item(self.inventory_table, write, ref, now))
+            items += [
+                {
+                    "Update": {
+                        "TableName": self.inventory_table,
+                        "Key": stock_key(write.sku, write.node_id, bucket),
+                        "UpdateExpression": "SET moved_since_count = :zero",
+                        "ExpressionAttributeValues": {":zero": num(0)},
+                    }
                 }
-            }
-        values: dict[str, Any] = {
-            ":counted": _n(counted),
-            ":asof": _s(iso(as_of)),
-            ":moved": _n(moves_since),
-            ":now": _s(iso(now)),
-            ":chg": _change("count", ref, now),
-            ":seen": _n(level.on_hand),
-        }
-        sets = ["counted_on_hand = :counted", "counted_as_of = :asof", "moved_since_count = :moved"]
-        sets += ["updated_at = :now", "last_change = :chg"]
-        if new_on_hand is not None and new_on_hand != level.on_hand:
-            values[":oh"] = _n(new_on_hand)
-            values[":diff"] = _n(new_on_hand - level.on_hand)
-            sets += ["#oh = :oh", "atp = atp + :diff"]
-        return {
-            "Update": {
-                "TableName": self.inventory_table,
-                "Key": stock_key(sku, node_id, level.bucket),
-                "UpdateExpression": "SET " + ", ".join(sets),
-                "ConditionExpression": "#oh = :seen",
-                "ExpressionAttributeNames": {"#oh": "on_hand"},
-                "ExpressionAttributeValues": values,
-            }
-        }
+                for bucket in write.other_buckets
+            ]
+        for offset in range(0, len(items), TRANSACTION_ITEMS):
+            self._transact_or_stale(items[offset : offset + TRANSACTION_ITEMS])
 
-    def transact(self, items: list[dict[str, Any]]) -> None:
-        self._transact(items)
+    def _transact_or_stale(self, items: list[dict[str, Any]]) -> None:
+        """A transaction whose conditions are only about what was read (nothing short, nothing new)."""
+        try:
+            self._transact(items)
+        except _Cancelled as exc:
+            raise WriteRefused(stale=bool(exc.failed)) from exc
 
     def set_figures(
         self,
@@ -533,13 +398,13 @@ class DynamoStock:
         new_reserved = level.reserved if reserved is None else reserved
         atp = new_on_hand - new_reserved - level.safety_stock
         values = {
-            ":oh": _n(new_on_hand),
-            ":rs": _n(new_reserved),
-            ":atp": _n(atp),
-            ":seen_oh": _n(level.on_hand),
-            ":seen_rs": _n(level.reserved),
-            ":now": _s(iso(now)),
-            ":chg": _change(kind, ref, now),
+            ":oh": num(new_on_hand),
+            ":rs": num(new_reserved),
+            ":atp": num(atp),
+            ":seen_oh": num(level.on_hand),
+            ":seen_rs": num(level.reserved),
+            ":now": text(iso(now)),
+            ":chg": change_stamp(kind, ref, now),
         }
         try:
             client("dynamodb").update_item(
@@ -558,136 +423,4 @@ class DynamoStock:
     def rebalance_items(self, levels: list[StockLevel], targets: dict[int, int], buckets: int, now: datetime) -> None:
         """Move free units between the buckets of one (sku, node): bucket b's on hand changes by
         targets[b], conditional on each bucket's atp as read. Creates missing buckets."""
-        by_bucket = {level.bucket: level for level in levels}
-        items: list[dict[str, Any]] = []
-        sku, node_id = levels[0].sku, levels[0].node_id
-        for bucket in sorted(set(range(buckets)) | set(by_bucket)):
-            delta = targets.get(bucket, 0)
-            level = by_bucket.get(bucket)
-            values: dict[str, Any] = {
-                ":d": _n(delta),
-                ":now": _s(iso(now)),
-                ":chg": _change("rebalance", "buckets", now),
-            }
-            sets = ["on_hand = on_hand + :d", "atp = atp + :d", "updated_at = :now", "last_change = :chg"]
-            if level is None:
-                values.update(
-                    {":oh": _n(delta), ":zero": _n(0), ":sku": _s(sku), ":node": _s(node_id), ":b": _n(bucket)}
-                )
-                sets = ["on_hand = :oh", "atp = :oh", "reserved = :zero", "safety_stock = :zero", "#bk = :b"]
-                sets += ["sku = :sku", "node_id = :node", "updated_at = :now", "last_change = :chg"]
-                condition = "attribute_not_exists(pk)"
-            else:
-                values[":seen"] = _n(level.atp)
-                condition = "atp = :seen"
-            if bucket == 0:
-                values[":n"] = _n(buckets)
-                sets.append("buckets = :n")
-            if delta == 0 and level is not None and bucket != 0:
-                continue
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self.inventory_table,
-                        "Key": stock_key(sku, node_id, bucket),
-                        "UpdateExpression": "SET " + ", ".join(sets),
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeValues": {
-                            k: v for k, v in values.items() if k in " ".join(sets) + condition
-                        },
-                        **({"ExpressionAttributeNames": {"#bk": "bucket"}} if "#bk" in " ".join(sets) else {}),
-                    }
-                }
-            )
-        self._transact(items)
-
-    # ------------------------------------------------------------ ledger
-
-    def put_movements(self, entries: list[dict[str, Any]]) -> None:
-        """Ledger entries from the inventory stream; keyed by stream sequence, so a replay overwrites."""
-        for start in range(0, len(entries), 25):
-            request = {self.ledger_table: [{"PutRequest": {"Item": to_item(e)}} for e in entries[start : start + 25]]}
-            while request:
-                response = client("dynamodb").batch_write_item(RequestItems=request)
-                request = response.get("UnprocessedItems") or {}
-
-    def on_hand_moves_since(self, sku: str, node_id: str, since: datetime) -> tuple[int, datetime | None]:
-        """Sum of on-hand movements recorded after ``since`` (counts excluded), and the newest one's time."""
-        total = 0
-        newest: datetime | None = None
-        paginator = client("dynamodb").get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self.ledger_table,
-            KeyConditionExpression="pk = :pk AND sk > :since",
-            ExpressionAttributeValues={":pk": _s(f"STOCK#{sku}#{node_id}"), ":since": _s(iso(since))},
-            ProjectionExpression="d_on_hand, kind, moved_at",
-        ):
-            for item in page["Items"]:
-                if item.get("kind", {}).get("S") in ("count", "reconcile", "audit"):
-                    continue
-                moved = int(item.get("d_on_hand", {}).get("N", "0"))
-                if moved:
-                    total += moved
-                    at = parse_time(item.get("moved_at", {}).get("S"))
-                    if at is not None and (newest is None or at > newest):
-                        newest = at
-        return total, newest
-
-    def movements(self, sku: str, node_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        response = client("dynamodb").query(
-            TableName=self.ledger_table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s(f"STOCK#{sku}#{node_id}")},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        # Figures are whole units: numbers, not the strings a Decimal would become in JSON.
-        return [
-            {name: int(value) if isinstance(value, Decimal) else value for name, value in from_item(item).items()}
-            for item in response["Items"]
-        ]
-
-    # ------------------------------------------------------------ snapshots and reports
-
-    def get_item(self, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
-        response = client("dynamodb").get_item(
-            TableName=self.ledger_table, Key={"pk": _s(pk), "sk": _s(sk)}, ConsistentRead=consistent
-        )
-        item = response.get("Item")
-        return from_item(item) if item else None
-
-    def update_item(self, pk: str, sk: str, **kwargs: Any) -> dict[str, Any] | None:
-        """A raw UpdateItem on the ledger table; None when its condition failed."""
-        try:
-            response = client("dynamodb").update_item(
-                TableName=self.ledger_table, Key={"pk": _s(pk), "sk": _s(sk)}, ReturnValues="ALL_NEW", **kwargs
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return from_item(response["Attributes"])
-
-    def put_report(self, kind: str, started_at: datetime, body: dict[str, Any]) -> None:
-        client("dynamodb").put_item(
-            TableName=self.ledger_table,
-            Item=to_item(
-                {
-                    "pk": f"RUN#{kind}",
-                    "sk": iso(started_at),
-                    "report": json.dumps(body, default=str),
-                    "expires_at": int((started_at + timedelta(days=90)).timestamp()),
-                }
-            ),
-        )
-
-    def latest_report(self, kind: str) -> dict[str, Any] | None:
-        response = client("dynamodb").query(
-            TableName=self.ledger_table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s(f"RUN#{kind}")},
-            ScanIndexForward=False,
-            Limit=1,
-        )
-        items = response["Items"]
-        return json.loads(items[0]["report"]["S"]) if items else None
+        self._transact_or_stale(rebalance_updates(self.inventory_table, levels, targets, buckets, now))

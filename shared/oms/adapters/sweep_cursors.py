@@ -4,9 +4,10 @@ there, so old backorders that never get stock cannot starve newer ones."""
 from __future__ import annotations
 
 from oms.adapters.aws import client
+from oms.ports.cursors import Cursors
 
 
-class DynamoSweepCursors:
+class DynamoSweepCursors(Cursors):
     def __init__(self, table: str) -> None:
         self.table = table
 

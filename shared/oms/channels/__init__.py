@@ -1,1 +1,5 @@
-"""Channel adapters: each turns a channel's own payload into an OrderDraft."""
+"""The sales channels, one package each (shopify, woocommerce, shopee, lazada, tiktok, tokopedia),
+found through registry.SPECS; common, marketplace, signatures and delivery are what they share.
+
+Pure: no I/O, no boto3, nothing from oms.adapters.
+"""

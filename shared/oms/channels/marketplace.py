@@ -1,13 +1,14 @@
-"""What the marketplace adapters (shopee, lazada, tiktok, tokopedia) share.
+"""What the marketplace packages (shopee, lazada, tiktok, tokopedia) share.
 
 A marketplace push is thin: it names an order and a status, and the order
-itself is fetched from the channel's API. Each adapter module offers:
+itself is fetched from the channel's API. Each marketplace package offers:
 
-* ``notices(push) -> list[ChannelNotice]``: what a stored webhook body names
-  (an empty list for a push about no order: a handshake, a shipping document);
-* ``normalize(detail) -> OrderDraft``: the channel's order document, as its API
-  client returns it, in the canonical model;
-* ``STATES``: every documented raw status mapped to one ChannelState.
+* ``notices(push) -> list[ChannelNotice]`` (normalizer.py): what a stored
+  webhook body names (an empty list for a push about no order: a handshake,
+  a shipping document);
+* ``normalize(detail) -> OrderDraft`` (normalizer.py): the channel's order
+  document, as its API client returns it, in the canonical model;
+* ``STATES`` (status.py): every documented raw status mapped to one ChannelState.
 
 Pure: no I/O, no logging; failures are NormalizationError naming the field,
 never quoting customer data.

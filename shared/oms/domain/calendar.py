@@ -8,8 +8,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holiday_tables
-
 from oms.domain.geo import REGION_BY_PROVINCE, province_key
 from oms.models.inventory import Node, NodeKind
 from oms.models.order import ServiceLevel
@@ -40,6 +38,8 @@ def buyer_zone(province: str | None) -> ZoneInfo:
 
 @lru_cache(maxsize=16)
 def _national(year: int) -> dict[date, str]:
+    import holidays as holiday_tables  # here: functions that never count working days do not load it
+
     table = holiday_tables.country_holidays("ID", years=year, categories=("public", "government"))
     return dict(table.items())
 

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from oms.channels.registry import MARKETPLACES
+from oms.domain.aggregate import update_order
 from oms.domain.geo import postal_province
 from oms.domain.lifecycle import CANCELLABLE, ENDED, LIVE, order_status
-from oms.errors import BadRequest, Conflict, Forbidden, NotFound, StaleWrite
+from oms.errors import BadRequest, Conflict, Forbidden, NotFound
 from oms.models.order import (
     Address,
     Channel,
@@ -28,17 +30,13 @@ from oms.models.order import (
     ShortageAction,
     UnfilledLine,
 )
+from oms.ports import OrderRepository
 
-ATTEMPTS = 5
+# After a cancel these leave lines to place again (parcels released whole, lines never placed).
+RESOURCED = frozenset({OrderStatus.received, OrderStatus.partially_allocated, OrderStatus.backordered})
 # Orders a marketplace owns: their changes come from it (and are written back by it).
-THROUGH_CHANNEL_ONLY = frozenset({Channel.shopee, Channel.tokopedia, Channel.lazada, Channel.tiktok})
+THROUGH_CHANNEL_ONLY = MARKETPLACES
 BEFORE_PACKING = frozenset({FulfillmentStatus.requested, FulfillmentStatus.accepted, FulfillmentStatus.picked})
-
-
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def replace(self, order: Order, expected_version: int) -> None: ...
 
 
 class Inventory(Protocol):
@@ -52,7 +50,9 @@ class Sourcing(Protocol):
 
 
 class OrderChanges:
-    def __init__(self, orders: Orders, inventory: Inventory, sourcing: Sourcing, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, orders: OrderRepository, inventory: Inventory, sourcing: Sourcing, clock: Callable[[], datetime]
+    ) -> None:
         self.orders = orders
         self.inventory = inventory
         self.sourcing = sourcing
@@ -64,8 +64,8 @@ class OrderChanges:
         self, order_id: str, line_ids: list[str] | None, reason: str, by: str, acting_for: set[Channel] | None = None
     ) -> Order:
         """Cancel the order (line_ids None) or those lines. 409 once a parcel holding them left its node."""
-        for _ in range(ATTEMPTS):
-            order = self._changeable(order_id, "cancelled", acting_for)
+
+        def cancelled(order: Order) -> Order:
             if order.status is OrderStatus.cancelled:
                 return order  # a repeat
             wanted = self._lines(order, line_ids)
@@ -83,18 +83,16 @@ class OrderChanges:
             now = self.clock()
             for parcel in touched:  # before the order: a retry finds them released (idempotent)
                 self.inventory.release(parcel.reservation_id, now, reason=f"cancelled: {reason}")
-            updated = _cancelled(order, wanted, touched, reason, by, now)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            if updated.status in (OrderStatus.received, OrderStatus.partially_allocated, OrderStatus.backordered):
-                # The lines that stay: from parcels released whole, or never placed (a round that raced this
-                # cancel gave its reservations back).
-                self.sourcing.source(order_id)
-                return self.orders.get(order_id, consistent=True) or updated
-            return updated
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+            return _cancelled(order, wanted, touched, reason, by, now)
+
+        done = update_order(self.orders, order_id, cancelled, read=self._reader("cancelled", acting_for))
+        updated = done.after
+        if done.written and updated.status in RESOURCED:
+            # The lines that stay: from parcels released whole, or never placed (a round that raced this
+            # cancel gave its reservations back).
+            self.sourcing.source(order_id)
+            return self.orders.get(order_id, consistent=True) or updated
+        return updated
 
     @staticmethod
     def _lines(order: Order, line_ids: list[str] | None) -> set[str]:
@@ -116,8 +114,8 @@ class OrderChanges:
         missing = address.missing_for_delivery()
         if missing:
             raise BadRequest(f"the address lacks {', '.join(missing)}")
-        for _ in range(ATTEMPTS):
-            order = self._changeable(order_id, "re-addressed", acting_for)
+
+        def readdressed(order: Order) -> Order:
             if order.status is OrderStatus.cancelled:
                 raise Conflict(f"order {order_id} is cancelled")
             if order.delivery_method.value in ("pickup", "curbside"):
@@ -135,13 +133,12 @@ class OrderChanges:
                 update["holds"] = holds
                 if order.status is OrderStatus.on_hold and not holds:
                     update["status"] = OrderStatus.received
-            updated = order.model_copy(update=update)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            return updated
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+            return order.model_copy(update=update)
+
+        return update_order(self.orders, order_id, readdressed, read=self._reader("re-addressed", acting_for)).after
+
+    def _reader(self, what: str, acting_for: set[Channel] | None) -> Callable[[str], Order]:
+        return lambda order_id: self._changeable(order_id, what, acting_for)
 
     def _changeable(self, order_id: str, what: str, acting_for: set[Channel] | None) -> Order:
         order = self.orders.get(order_id, consistent=True)

@@ -21,14 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from oms.channels import registry
 from oms.channels.marketplace import ChannelNotice
+from oms.channels.registry import spec
 from oms.domain.capture import CaptureResult, CaptureService, order_id_for
 from oms.errors import DependencyError, NormalizationError, StaleWrite
 from oms.models.inbox import InboxEntry
 from oms.models.order import Channel, OrderDraft
 from oms.ports import InboxRepository, OrderRepository
 
-MARKETPLACES = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia})
+MARKETPLACES = registry.MARKETPLACES  # defined by the registry; importable here too (returns, reconcile)
 FETCH_TOPIC = "fetch_request"  # an inbox entry holding a FetchRequest the OMS made itself
 
 
@@ -145,24 +147,8 @@ class SyncCursors(ABC):
 
 
 def normalizer_for(channel: Channel) -> Callable[[dict], OrderDraft]:
-    # Imported lazily: a function pays only for the channels it sees.
-    if channel is Channel.shopee:
-        from oms.channels import shopee
-
-        return shopee.normalize
-    if channel is Channel.lazada:
-        from oms.channels import lazada
-
-        return lazada.normalize
-    if channel is Channel.tiktok:
-        from oms.channels import tiktok
-
-        return tiktok.normalize
-    if channel is Channel.tokopedia:
-        from oms.channels import tokopedia
-
-        return tokopedia.normalize
-    raise NormalizationError(f"'{channel.value}' orders are not fetched from an API")
+    """The channel's normalizer for the documents its API answers (imported on first use)."""
+    return spec(channel).fetched_normalizer()
 
 
 @dataclass

@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from oms.channels.registry import REFRESHED
 from oms.errors import DependencyError
 from oms.models.order import Channel
-
-REFRESHED = (Channel.shopee, Channel.lazada, Channel.tiktok)  # Tokopedia uses client credentials
 
 
 class TokenStore(ABC):

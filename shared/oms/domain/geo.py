@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-REGIONS = ("java", "sumatra", "bali_nt", "kalimantan", "sulawesi", "papua_maluku")
+from oms.models.common import REGIONS  # noqa: F401 (defined with the models, which must not import the domain)
 
 _PROVINCES = {
     "java": ["dki jakarta", "jawa barat", "banten", "jawa tengah", "di yogyakarta", "jawa timur"],

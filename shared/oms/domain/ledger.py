@@ -6,12 +6,20 @@ hot path pays for it, and nothing that changes stock can skip it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from oms.adapters.stock import LEDGER_DAYS, parse_time
-
+LEDGER_DAYS = 400  # movements and request keys are kept this long
 _FIGURES = ("on_hand", "reserved", "safety_stock", "atp")
+
+
+def iso(moment: datetime) -> str:
+    """An instant as the ledger writes it: UTC, milliseconds, Z (sorts as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def ledger_entry(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, sequence: str) -> dict[str, Any] | None:

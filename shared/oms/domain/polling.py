@@ -13,8 +13,8 @@ from oms.domain.carrier_webhooks import BITESHIP_STATUSES, snake
 from oms.domain.lifecycle import HANDED_OVER
 from oms.domain.status import CarrierReport
 from oms.domain.watchers import order_ids
-from oms.models.order import FulfillmentStatus, Order, OrderStatus
-from oms.ports import OrderPage, OrderQuery
+from oms.models.order import FulfillmentStatus, OrderStatus
+from oms.ports import OrderRepository
 
 POLLED_STATUSES = (OrderStatus.partially_shipped, OrderStatus.shipped)
 LOOK_BACK = timedelta(days=30)
@@ -24,18 +24,12 @@ class Tracking(Protocol):
     def latest(self, courier: str, waybill: str) -> tuple[str, datetime | None, str | None] | None: ...
 
 
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def list(self, query: OrderQuery) -> OrderPage: ...
-
-
 class Reports(Protocol):
     def carrier_report(self, report: CarrierReport) -> object: ...
 
 
 class CarrierPoller:
-    def __init__(self, orders: Orders, tracking: Tracking, reports: Reports, carriers: set[str],
+    def __init__(self, orders: OrderRepository, tracking: Tracking, reports: Reports, carriers: set[str],
                  clock: Callable[[], datetime], every_minutes: int = 60) -> None:  # fmt: skip
         self.orders = orders
         self.tracking = tracking

@@ -4,7 +4,7 @@ hand-over, shaped like the carriers' published service estimates."""
 
 from __future__ import annotations
 
-from oms.domain.geo import REGIONS
+from oms.models.common import REGIONS
 from oms.models.promising import Lane, PromisingRules
 
 WEEK_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat")

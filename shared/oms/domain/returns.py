@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
+from oms.channels.registry import MARKETPLACES
+from oms.domain.aggregate import update_order
 from oms.domain.capture import order_id_for
-from oms.domain.channel_sync import MARKETPLACES
 from oms.domain.return_policy import (
     Refusal,
     SkuFacts,
@@ -38,7 +39,7 @@ from oms.domain.return_policy import (
     rule_for,
     unit_refunds,
 )
-from oms.errors import Conflict, Forbidden, NotFound, OmsError, StaleWrite
+from oms.errors import Conflict, Forbidden, NotFound, OmsError
 from oms.models.inventory import Node
 from oms.models.order import (
     OWN_CHANNELS,
@@ -80,9 +81,9 @@ from oms.models.returns import (
     RmaLine,
     RmaStatus,
 )
+from oms.ports import OrderRepository
 
 _log = logging.getLogger("oms")  # Powertools' logger (service "oms") when the handler set it up
-ATTEMPTS = 5
 # Channels whose buyers pay online through the retailer's payment provider.
 GATEWAY_CHANNELS = frozenset({Channel.web, Channel.social, Channel.callcenter})
 PAYMENTS = "payments"  # who the provider's answers are recorded as
@@ -109,14 +110,6 @@ class ReturnStepRefused(OmsError):
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(f"{rule}: {message}", details={"rule": rule})
-
-
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def replace(self, order: Order, expected_version: int) -> None: ...
-
-    def order_id_for_number(self, order_number: str) -> str | None: ...
 
 
 class Inventory(Protocol):
@@ -146,7 +139,7 @@ def exchange_channel(order: Order) -> Channel:
 class ReturnsService:
     def __init__(
         self,
-        orders: Orders,
+        orders: OrderRepository,
         inventory: Inventory,
         policy: Callable[[], ReturnPolicy],
         nodes: Callable[[], dict[str, Node]],
@@ -166,37 +159,30 @@ class ReturnsService:
 
     def create(self, request: ReturnCreate, by: str, acting_for: set[Channel] | None = None) -> ReturnAccepted:
         """Check every line against the policy, route each, and record one RMA per place and rule."""
-        for _ in range(ATTEMPTS):
-            order = self.orders.get(request.order_id, consistent=True)
-            if order is None:
-                raise NotFound(f"no order {request.order_id}")
+        found: dict[str, list] = {}
+
+        def authorized(order: Order) -> Order:
             if acting_for is not None and order.channel not in acting_for:
                 raise Forbidden(f"this key may not return {order.channel.value} orders")
             if request.request_id is not None:
                 earlier = [rma for rma in order.returns if rma.request_id == request.request_id]
                 if earlier:
-                    return ReturnAccepted(outcome="duplicate", order_id=order.order_id, rmas=earlier)
+                    found["earlier"] = earlier
+                    return order
             now = self.clock()
             rmas = self._authorize(order, request, by, now)
-            updated = order.model_copy(
-                update={
-                    "returns": [*order.returns, *rmas],
-                    "updated_at": now,
-                    "version": order.version + 1,
-                    "changed_by": by,
-                }
-            )
-            created = [rma.rma_id for rma in rmas]
-            updated = self._settle_due(updated, created, RefundTiming.on_request, now)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            self._after_write(order, updated, created)
-            return ReturnAccepted(
-                outcome="created", order_id=order.order_id, rmas=[r for r in updated.returns if r.rma_id in created]
-            )
-        raise Conflict(f"order {request.order_id} kept changing; try again", details={"retryable": True})
+            update = {"returns": [*order.returns, *rmas], "updated_at": now, "version": order.version + 1,
+                      "changed_by": by}  # fmt: skip
+            found["created"] = [rma.rma_id for rma in rmas]
+            return self._settle_due(order.model_copy(update=update), found["created"], RefundTiming.on_request, now)
+
+        done = update_order(self.orders, request.order_id, authorized)
+        if not done.written:
+            return ReturnAccepted(outcome="duplicate", order_id=done.before.order_id, rmas=found["earlier"])
+        created = found["created"]
+        self._after_write(done.before, done.after, created)
+        rmas = [r for r in done.after.returns if r.rma_id in created]
+        return ReturnAccepted(outcome="created", order_id=done.after.order_id, rmas=rmas)
 
     def _authorize(self, order: Order, request: ReturnCreate, by: str, now: datetime) -> list[Rma]:
         policy = self.policy()
@@ -772,26 +758,31 @@ class ReturnsService:
         moment: RefundTiming | None,
         extra: Callable[[], list[Rma]] | None = None,
     ) -> Rma:
-        for _ in range(ATTEMPTS):
-            order, rma = self.get(rma_id, consistent=True)
+        unchanged: list[Rma] = []
+
+        def stepped(order: Order) -> Order:
+            rma = next(r for r in order.returns if r.rma_id == rma_id)
             now = self.clock()
             changed = apply(order, rma, now)
             if changed == rma:
-                return rma
+                unchanged.append(rma)
+                return order
             returns = [changed if r.rma_id == rma_id else r for r in order.returns] + (extra() if extra else [])
             updated = order.model_copy(
                 update={"returns": returns, "updated_at": now, "version": order.version + 1, "changed_by": by}
             )
             if moment is not None:
                 updated = self._settle_due(updated, [rma_id], moment, now)
-            updated = _close_finished(updated)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            self._after_write(order, updated, [rma_id])
-            return next(r for r in updated.returns if r.rma_id == rma_id)
-        raise Conflict(f"RMA {rma_id} kept changing; try again", details={"retryable": True})
+            return _close_finished(updated)
+
+        done = update_order(
+            self.orders, rma_id, stepped, read=lambda _: self.get(rma_id, consistent=True)[0],
+            exhausted=lambda _: Conflict(f"RMA {rma_id} kept changing; try again", details={"retryable": True}),
+        )  # fmt: skip
+        if not done.written:
+            return unchanged[-1]
+        self._after_write(done.before, done.after, [rma_id])
+        return next(r for r in done.after.returns if r.rma_id == rma_id)
 
     def _settle_due(self, order: Order, rma_ids: list[str], moment: RefundTiming, now: datetime) -> Order:
         """Refunds (or exchanges) whose moment has come: requested with their amount."""

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from oms.adapters.capacity import CapacityTake
+from oms.domain.aggregate import update_order
 from oms.domain.availability import Position, choose_takes
 from oms.domain.geo import Place, place
 from oms.domain.lifecycle import AT_NODE, CANCELLABLE, LIVE, order_status
@@ -31,7 +31,7 @@ from oms.domain.planner import CapacityClass, Lateness, NeedLine, SourcingInput,
 from oms.domain.promising import Promiser, Refusal
 from oms.domain.sourcing_replay import PastDecision, past_decision, replay
 from oms.domain.stock import MAX_RESERVATION_ITEMS, CapacityFull, InsufficientStock, InventoryService
-from oms.errors import BadRequest, Conflict, Forbidden, NotFound, StaleWrite
+from oms.errors import BadRequest, Conflict, Forbidden, NotFound, OmsError, StaleWrite
 from oms.models.inventory import (
     AdjustmentCreate,
     MovementKind,
@@ -60,6 +60,8 @@ from oms.models.order import (
     fulfillment_order_id,
 )
 from oms.models.sourcing import Plan, PlannedShipment, PlanOutcome, PlanRequest, SourcingRules
+from oms.ports import OrderRepository
+from oms.ports.stock import CapacityCounter, CapacityTake
 
 REPLAN_ATTEMPTS = 4  # stock moved under the plan: plan again from a fresh read, this often
 RECORD_ATTEMPTS = 5  # the order changed under the write (a channel update): merge and write again
@@ -69,16 +71,6 @@ SOURCED_STATES = frozenset({OrderStatus.received, OrderStatus.backordered, Order
 ALLOCATION_STATES = frozenset(
     {OrderStatus.allocated, OrderStatus.partially_allocated, OrderStatus.backordered, OrderStatus.partially_shipped}
 )
-
-
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def replace(self, order: Order, expected_version: int) -> None: ...
-
-    def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None: ...
-
-    def traces(self, order_id: str) -> list[dict[str, Any]]: ...
 
 
 class Reference(Protocol):
@@ -93,8 +85,8 @@ class Weights(Protocol):
     def weights(self, skus: set[str]) -> dict[str, int]: ...
 
 
-class Capacity(Protocol):
-    def used(self, days: dict[str, Any]) -> dict[tuple[str, str], int]: ...
+class _Gone(NotFound):
+    """The order itself is not there (told apart from a NotFound met while deciding)."""
 
 
 @dataclass(frozen=True)
@@ -116,11 +108,11 @@ class _Decision:
 class SourcingService:
     def __init__(
         self,
-        orders: Orders,
+        orders: OrderRepository,
         inventory: InventoryService,
         reference: Reference,
         weights: Weights,
-        capacity: Capacity,
+        capacity: CapacityCounter,
         clock: Callable[[], datetime],
         promiser: Callable[[], Promiser] | None = None,
     ) -> None:
@@ -319,6 +311,9 @@ class SourcingService:
     def source(self, order_id: str) -> SourcingResult:  # noqa: PLR0912 (one round, read top to bottom)
         """Plan, reserve and record one round for the order. Safe to repeat, and to run twice at once:
         a round's reservations have ids from the order's stored state, so a second run finds them."""
+        # Not update_order: this loop re-plans when the stock moved under the reservation (refused
+        # transaction, capacity full, a retryable conflict), not when the order's version moved.
+        # The order itself is written in _record, through update_order.
         for _ in range(REPLAN_ATTEMPTS):
             now = self.clock()
             order = self.orders.get(order_id, consistent=True)
@@ -377,7 +372,7 @@ class SourcingService:
         number = len(order.fulfillments)
         found: list[Reservation] = []
         while True:
-            reservation = self.inventory.store.get_reservation(f"RES-{order.order_id}-F{number + 1}")
+            reservation = self.inventory.find(f"RES-{order.order_id}-F{number + 1}")
             if reservation is None or reservation.order_id != order.order_id:
                 break
             found.append(reservation)
@@ -436,6 +431,8 @@ class SourcingService:
         if order.status is not OrderStatus.received or not active:
             return SourcingResult(order.order_id, "unchanged", "nothing to source")
         status = _status_after(order.fulfillments, order.unfilled)
+        # One attempt, not update_order: `source` decided "nothing left to place" from this version;
+        # a newer one must be decided by `source` again (its next delivery), not merely re-settled.
         try:
             self.orders.replace(
                 order.model_copy(
@@ -550,13 +547,17 @@ class SourcingService:
     ) -> SourcingResult:
         """Write the round onto the order; a channel update in between is merged, a cancellation
         in between releases what this round reserved."""
-        base = order
-        for _ in range(RECORD_ATTEMPTS):
+        order_id = order.order_id
+        voided = False  # the winning attempt recorded the round's parcels as cancelled
+
+        def recorded(base: Order) -> Order:
+            nonlocal voided
+            voided = False
             if base.sourcing_round >= round_:
-                return SourcingResult(order.order_id, "unchanged", "this round was recorded by another delivery")
+                return base
             if base.status is OrderStatus.cancelled or base.status not in SOURCED_STATES:
                 self._release(fulfillments, now, f"order became {base.status.value} while sourcing")
-                return SourcingResult(order.order_id, "unchanged", f"order became {base.status.value}")
+                return base
             cancelled = {u.line_id for u in base.unfilled if u.action is ShortageAction.cancel}
             if cancelled & {line.line_id for f in fulfillments for line in f.lines}:
                 # Lines were cancelled meanwhile and this round placed them: give it back, record its parcels as
@@ -566,27 +567,28 @@ class SourcingService:
                 void = [f.model_copy(update=gone) for f in fulfillments]
                 update = {"fulfillments": [*base.fulfillments, *void], "sourcing_round": round_, "updated_at": now,
                           "version": base.version + 1, "changed_by": SOURCING}  # fmt: skip
-                try:
-                    self.orders.replace(base.model_copy(update=update), expected_version=base.version)
-                except StaleWrite:
-                    base = self.orders.get(order.order_id, consistent=True) or base
-                    continue
-                return self.source(order.order_id)
-            updated = _apply(base, round_, fulfillments, decision, now)
-            try:
-                self.orders.replace(updated, expected_version=base.version)
-            except StaleWrite:
-                fresh = self.orders.get(order.order_id, consistent=True)
-                if fresh is None:
-                    raise NotFound(f"order {order.order_id} disappeared") from None
-                base = fresh
-                continue
-            return SourcingResult(
-                order.order_id, updated.status.value, decision.hold.message if decision.hold else None
-            )
-        raise Conflict(
-            f"order {order.order_id} kept changing while recording its allocation", details={"retryable": True}
-        )
+                voided = True
+                return base.model_copy(update=update)
+            return _apply(base, round_, fulfillments, decision, now)
+
+        done = update_order(
+            self.orders, order_id, recorded, current=order, read=self._fresh, attempts=RECORD_ATTEMPTS,
+            exhausted=_kept_changing("recording its allocation"),
+        )  # fmt: skip
+        if not done.written:
+            if done.before.sourcing_round >= round_:
+                return SourcingResult(order_id, "unchanged", "this round was recorded by another delivery")
+            return SourcingResult(order_id, "unchanged", f"order became {done.before.status.value}")
+        if voided:
+            return self.source(order_id)
+        return SourcingResult(order_id, done.after.status.value, decision.hold.message if decision.hold else None)
+
+    def _fresh(self, order_id: str) -> Order:
+        """A consistent read of the order, for a write's next attempt."""
+        order = self.orders.get(order_id, consistent=True)
+        if order is None:
+            raise _Gone(f"order {order_id} disappeared")
+        return order
 
     def _release(self, fulfillments: list[Fulfillment], now: datetime, reason: str) -> set[str]:
         """Release each parcel's reservation; the parcels whose stock had been consumed (they left)."""
@@ -604,17 +606,20 @@ class SourcingService:
 
     def order_cancelled(self, order_id: str) -> SourcingResult:
         """The channel (or cs) cancelled the order: give back every reservation it holds."""
-        for _ in range(RECORD_ATTEMPTS):
-            now = self.clock()
-            order = self.orders.get(order_id, consistent=True)
-            if order is None or order.status is not OrderStatus.cancelled:
-                return SourcingResult(order_id, "unchanged", "order is not cancelled")
+        released = 0
+
+        def given_back(order: Order) -> Order:
+            nonlocal released
+            if order.status is not OrderStatus.cancelled:
+                return order
             active = [f for f in order.fulfillments if f.status in CANCELLABLE]
             waiting = [u for u in order.unfilled if u.action is ShortageAction.backorder]
             if not active and not waiting:
-                return SourcingResult(order_id, "unchanged", "nothing held")
+                return order
+            now = self.clock()
             # A parcel whose stock was consumed left already (its report may be on its way): not cancelled here.
             gone = self._release(active, now, "order cancelled")
+            released = len(active)
             changed = [
                 f.model_copy(update={"status": FulfillmentStatus.cancelled, "reason": "order cancelled"})
                 if f.status in CANCELLABLE and f.fulfillment_id not in gone
@@ -622,7 +627,7 @@ class SourcingService:
                 for f in order.fulfillments
             ]
             cancelled_lines = [u for u in order.unfilled if u.action is ShortageAction.cancel]  # kept: their reasons
-            updated = order.model_copy(
+            return order.model_copy(
                 update={
                     "fulfillments": changed,
                     "unfilled": cancelled_lines,
@@ -631,12 +636,19 @@ class SourcingService:
                     "changed_by": SOURCING,
                 }
             )
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            return SourcingResult(order_id, "cancelled", f"released {len(active)} reservation(s)")
-        raise Conflict(f"order {order_id} kept changing while releasing its stock", details={"retryable": True})
+
+        try:
+            done = update_order(
+                self.orders, order_id, given_back, read=self._fresh, attempts=RECORD_ATTEMPTS,
+                exhausted=_kept_changing("releasing its stock"),
+            )  # fmt: skip
+        except _Gone:
+            return SourcingResult(order_id, "unchanged", "order is not cancelled")
+        if done.written:
+            return SourcingResult(order_id, "cancelled", f"released {released} reservation(s)")
+        if done.before.status is not OrderStatus.cancelled:
+            return SourcingResult(order_id, "unchanged", "order is not cancelled")
+        return SourcingResult(order_id, "unchanged", "nothing held")
 
     def reject(
         self,
@@ -651,32 +663,34 @@ class SourcingService:
         again for this order. The lines are sourced again, except a pickup order's, which go on
         hold for staff to call the buyer."""
         order_id = fulfillment_order_id(fulfillment_id)
-        for _ in range(RECORD_ATTEMPTS):
-            now = self.clock()
-            order, fulfillment = self._rejectable(order_id, fulfillment_id, on_hand, acting_for)
+
+        def rejected(order: Order) -> Order:
+            fulfillment = _parcel(order, fulfillment_id)
             if fulfillment.status is FulfillmentStatus.rejected:
-                return SourcingResult(order_id, "unchanged", "already rejected")
+                return order
+            now = self.clock()
             self.inventory.release(fulfillment.reservation_id, now, reason=f"rejected by {fulfillment.node_id}")
             for sku, counted in sorted((on_hand or {}).items()):
                 self._correct(fulfillment, sku, counted, now)
             if order.status not in ALLOCATION_STATES:
                 # Cancelled or held meanwhile: the stock is given back, nothing is sourced again.
-                updated = _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now, by)
-            else:
-                updated = _rejected(order, fulfillment, reason, short=bool(on_hand), now=now, by=by)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            if order.status not in ALLOCATION_STATES:
-                return SourcingResult(order_id, "unchanged", f"order is {order.status.value}: not sourced again")
-            if updated.status is OrderStatus.on_hold:
-                return SourcingResult(order_id, "on_hold", "pickup order rejected: waiting for staff")
-            again = self.source(order_id)
-            if again.outcome == "unchanged":  # nowhere else to go yet: the lines wait as backorders
-                return SourcingResult(order_id, updated.status.value, again.detail)
-            return again
-        raise Conflict(f"order {order_id} kept changing while rejecting", details={"retryable": True})
+                return _mark(order, fulfillment.fulfillment_id, FulfillmentStatus.rejected, reason, now, by)
+            return _rejected(order, fulfillment, reason, short=bool(on_hand), now=now, by=by)
+
+        done = update_order(
+            self.orders, order_id, rejected, attempts=RECORD_ATTEMPTS, exhausted=_kept_changing("rejecting"),
+            read=lambda _: self._rejectable(order_id, fulfillment_id, on_hand, acting_for),
+        )  # fmt: skip
+        if not done.written:
+            return SourcingResult(order_id, "unchanged", "already rejected")
+        if done.before.status not in ALLOCATION_STATES:
+            return SourcingResult(order_id, "unchanged", f"order is {done.before.status.value}: not sourced again")
+        if done.after.status is OrderStatus.on_hold:
+            return SourcingResult(order_id, "on_hold", "pickup order rejected: waiting for staff")
+        again = self.source(order_id)
+        if again.outcome == "unchanged":  # nowhere else to go yet: the lines wait as backorders
+            return SourcingResult(order_id, done.after.status.value, again.detail)
+        return again
 
     def delayed(
         self,
@@ -689,22 +703,25 @@ class SourcingService:
         """The node hands over later than promised: the promise is made again from ready_at; the
         original stays. The same report again changes nothing."""
         order_id = fulfillment_order_id(fulfillment_id)
-        for _ in range(RECORD_ATTEMPTS):
-            order, fulfillment = self._rejectable(order_id, fulfillment_id, None, acting_for)
+        promised: list[PromiseDates] = []  # the promise of the attempt that won
+
+        def repromised(order: Order) -> Order:
+            fulfillment = _parcel(order, fulfillment_id)
             if fulfillment.status not in AT_NODE:
                 raise Conflict(f"fulfillment {fulfillment_id} is {fulfillment.status.value}: handed over already")
             promise = self._promise(order, self.reference.nodes()[fulfillment.node_id], ready_at)
             if promise is None:
                 raise Conflict(f"no promise can be made from {ready_at.isoformat()} (no lane or the node is closed)")
+            promised.append(promise)
             if promise == fulfillment.promise:
-                return SourcingResult(order_id, "unchanged", "already promised from then")
+                return order
             changed = [
                 f.model_copy(update={"promise": promise, "reason": f"delayed: {reason}"})
                 if f.fulfillment_id == fulfillment_id
                 else f
                 for f in order.fulfillments
             ]
-            updated = order.model_copy(
+            return order.model_copy(
                 update={
                     "fulfillments": changed,
                     "updated_at": self.clock(),
@@ -712,25 +729,30 @@ class SourcingService:
                     "changed_by": by,
                 }
             )
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            return SourcingResult(order_id, "repromised", f"now {promise.deliver_latest or promise.deliver_by}")
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
+        done = update_order(
+            self.orders, order_id, repromised, attempts=RECORD_ATTEMPTS,
+            read=lambda _: self._rejectable(order_id, fulfillment_id, None, acting_for),
+        )  # fmt: skip
+        if not done.written:
+            return SourcingResult(order_id, "unchanged", "already promised from then")
+        promise = promised[-1]
+        return SourcingResult(order_id, "repromised", f"now {promise.deliver_latest or promise.deliver_by}")
 
     def address_changed(self, order_id: str) -> SourcingResult:
         """The buyer's address changed after allocation: each parcel not yet handed over is promised again to
         the new address from the hand-over it has (a delay the node reported stays); the original promise
         stays. A parcel no lane reaches from its node is released and its lines sourced again. Repeats
         change nothing."""
-        for _ in range(RECORD_ATTEMPTS):
-            order = self.orders.get(order_id, consistent=True)
-            if order is None:
-                return SourcingResult(order_id, "unchanged", "no such order")
+        moved: list[str] = []  # the parcels promised again, by the attempt that won
+        stuck: list[Fulfillment] = []  # the parcels released to be sourced again
+
+        def readdressed(order: Order) -> Order:
             nodes = self.reference.nodes()
             now = self.clock()
-            changed, moved, stuck = [], [], []
+            changed = []
+            moved.clear()
+            stuck.clear()
             for fulfillment in order.fulfillments:
                 node = nodes.get(fulfillment.node_id)
                 promise = fulfillment.promise
@@ -753,7 +775,7 @@ class SourcingService:
                     changed.append(fulfillment.model_copy(update={"promise": new_promise, "reason": "address changed"}))
                     moved.append(fulfillment.fulfillment_id)
             if not moved and not stuck:
-                return SourcingResult(order_id, "unchanged", "no open parcel's promise moves")
+                return order
             updated = order.model_copy(
                 update={
                     "fulfillments": changed,
@@ -767,20 +789,23 @@ class SourcingService:
                 updated = _rejected(updated, parcel, "address changed: no lane from this node", short=True, now=now,
                                     by=SOURCING)  # fmt: skip
                 updated = updated.model_copy(update={"version": order.version + 1})
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            if stuck:
-                again = self.source(order_id)
-                return SourcingResult(order_id, again.outcome, f"address changed: re-sourced {len(stuck)} parcel(s)")
-            return SourcingResult(order_id, "repromised", f"address changed: {', '.join(moved)}")
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+            return updated
+
+        try:
+            done = update_order(self.orders, order_id, readdressed, read=self._fresh, attempts=RECORD_ATTEMPTS)
+        except _Gone:
+            return SourcingResult(order_id, "unchanged", "no such order")
+        if not done.written:
+            return SourcingResult(order_id, "unchanged", "no open parcel's promise moves")
+        if stuck:
+            again = self.source(order_id)
+            return SourcingResult(order_id, again.outcome, f"address changed: re-sourced {len(stuck)} parcel(s)")
+        return SourcingResult(order_id, "repromised", f"address changed: {', '.join(moved)}")
 
     def _rejectable(
         self, order_id: str, fulfillment_id: str, on_hand: dict[str, int] | None, acting_for: set[str] | None
-    ) -> tuple[Order, Fulfillment]:
-        """The order and the fulfillment a rejection is about, checked (a rejected one is returned as is)."""
+    ) -> Order:
+        """The order a rejection (or a delay) is about, read and checked (a rejected parcel passes as is)."""
         order = self.orders.get(order_id, consistent=True)
         found = [f for f in order.fulfillments if f.fulfillment_id == fulfillment_id] if order else []
         if order is None or not found:
@@ -793,7 +818,7 @@ class SourcingService:
         unknown = sorted(set(on_hand or {}) - {line.sku for line in fulfillment.lines})
         if unknown:
             raise BadRequest(f"fulfillment {fulfillment_id} has no SKU(s) {', '.join(unknown)}")
-        return order, fulfillment
+        return order
 
     def _correct(self, fulfillment: Fulfillment, sku: str, counted: int, now: datetime) -> None:
         """The node found `counted` units where the OMS thought there were more: take the
@@ -841,34 +866,28 @@ class SourcingService:
     def retry(self, order_id: str, by: str = SOURCING) -> SourcingResult:
         """Ops fixed what held the order (the rules, a node, the stock at the pickup store): sourcing
         holds are cleared and the order is sourced again. Other holds (unpaid, address) stay."""
-        for _ in range(RECORD_ATTEMPTS):
-            order = self.orders.get(order_id, consistent=True)
-            if order is None:
-                raise NotFound(f"no order {order_id}")
-            sourcing_holds = [h for h in order.holds if h.code in SOURCING_HOLDS]
-            if not sourcing_holds:
+
+        def cleared(order: Order) -> Order:
+            if not any(h.code in SOURCING_HOLDS for h in order.holds):
                 if order.status in SOURCED_STATES:
-                    return self.source(order_id)
+                    return order  # nothing to clear: sourced as it is
                 raise Conflict(f"order {order_id} is {order.status.value} and has no sourcing hold to clear")
             others = [h for h in order.holds if h.code not in SOURCING_HOLDS]
-            status = OrderStatus.on_hold if others else OrderStatus.received
-            updated = order.model_copy(
+            return order.model_copy(
                 update={
                     "holds": others,
-                    "status": status,
+                    "status": OrderStatus.on_hold if others else OrderStatus.received,
                     "updated_at": self.clock(),
                     "version": order.version + 1,
                     "changed_by": by,
                 }
             )
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            if others:
-                return SourcingResult(order_id, "on_hold", "other holds remain: " + ", ".join(h.code for h in others))
-            return self.source(order_id)
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+
+        done = update_order(self.orders, order_id, cleared, attempts=RECORD_ATTEMPTS)
+        others = done.after.holds if done.written else []
+        if others:
+            return SourcingResult(order_id, "on_hold", "other holds remain: " + ", ".join(h.code for h in others))
+        return self.source(order_id)
 
     def backordered_with_stock(self, order: Order) -> bool:
         """Cheap check for the sweep: does any waiting line's SKU have stock anywhere now?"""
@@ -884,6 +903,16 @@ def shipped_level(level: ServiceLevel, rules: SourcingRules) -> ServiceLevel:
     if level in rules.service_days:
         return level
     return ServiceLevel.regular if ServiceLevel.regular in rules.service_days else next(iter(rules.service_days))
+
+
+def _kept_changing(doing: str) -> Callable[[str], OmsError]:
+    """What running out of attempts at writing the order means while doing this (a retryable conflict)."""
+    return lambda order_id: Conflict(f"order {order_id} kept changing while {doing}", details={"retryable": True})
+
+
+def _parcel(order: Order, fulfillment_id: str) -> Fulfillment:
+    """The order's fulfillment with this id (one the read checked is there)."""
+    return next(f for f in order.fulfillments if f.fulfillment_id == fulfillment_id)
 
 
 def raise_short(sku: str, quantity: int, node_id: str) -> None:

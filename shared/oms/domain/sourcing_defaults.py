@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from oms.domain.geo import REGIONS
+from oms.models.common import REGIONS
 from oms.models.order import ServiceLevel
 from oms.models.sourcing import LocalDeliveryRate, RateCell, SourcingRules
 

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from oms.domain.aggregate import update_order
 from oms.domain.calendar import Holidays, carrier_days_after
 from oms.domain.geo import place
 from oms.domain.lifecycle import AT_NODE, LIVE, Refused, advance, order_status
 from oms.domain.promising import GENERIC_LANE
-from oms.errors import Conflict, Forbidden, NotFound, StaleWrite
+from oms.errors import Conflict, Forbidden, NotFound
 from oms.models.order import (
     PICKUP_METHODS,
     Fulfillment,
@@ -41,8 +42,8 @@ from oms.models.status import (
     Rejected,
     Shipped,
 )
+from oms.ports import OrderRepository
 
-ATTEMPTS = 5
 S = FulfillmentStatus
 STATUS_OF = {
     Accepted: S.accepted,
@@ -64,16 +65,6 @@ FOLLOWS_PARCELS = frozenset(
         OrderStatus.returned_to_sender,
     }
 )
-
-
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def replace(self, order: Order, expected_version: int) -> None: ...
-
-    def claim_tracking(self, tracking_number: str, carrier: str, fulfillment_id: str) -> str: ...
-
-    def tracking_owner(self, tracking_number: str) -> tuple[str, str] | None: ...
 
 
 class Inventory(Protocol):
@@ -104,7 +95,7 @@ class CarrierReport:
 class StatusService:
     def __init__(
         self,
-        orders: Orders,
+        orders: OrderRepository,
         inventory: Inventory,
         sourcing: Sourcing,
         nodes: Callable[[], dict[str, Any]],
@@ -218,8 +209,10 @@ class StatusService:
         note: str | None = None,
         timed: bool = True,
     ) -> FulfillmentOutcome:
-        for _ in range(ATTEMPTS):
-            order, fulfillment = self._find(order_id, fulfillment_id)
+        step: dict[str, Any] = {}  # what the winning attempt decided, for the answer
+
+        def moved_order(order: Order) -> Order:
+            fulfillment = _parcel(order, fulfillment_id)
             if order.status is OrderStatus.cancelled and fulfillment.status in AT_NODE:
                 raise Conflict(f"order {order_id} is cancelled: stop work on {fulfillment_id}")
             pickup = order.delivery_method in PICKUP_METHODS
@@ -233,16 +226,15 @@ class StatusService:
             if moved.status is S.failed_attempt and fulfillment.status is not S.failed_attempt:
                 province = order.shipping_address.province if order.shipping_address else None
                 moved = self._after_failed_attempt(moved, at, province)
-            if moved == fulfillment:
-                return self._outcome(order, fulfillment, "unchanged", move.note)
-            updated = self._with(order, moved, by)
-            try:
-                self.orders.replace(updated, expected_version=order.version)
-            except StaleWrite:
-                continue
-            outcome = "moved" if moved.status is not fulfillment.status else "unchanged"
-            return self._outcome(updated, moved, outcome, move.note)
-        raise Conflict(f"order {order_id} kept changing; try again", details={"retryable": True})
+            step.update(before=fulfillment, moved=moved, note=move.note)
+            return order if moved == fulfillment else self._with(order, moved, by)
+
+        done = update_order(self.orders, order_id, moved_order, read=lambda _: self._find(order_id, fulfillment_id)[0])
+        before, moved = step["before"], step["moved"]
+        if not done.written:
+            return self._outcome(done.before, before, "unchanged", step["note"])
+        outcome = "moved" if moved.status is not before.status else "unchanged"
+        return self._outcome(done.after, moved, outcome, step["note"])
 
     def _after_failed_attempt(self, parcel: Fulfillment, at: datetime, province: str | None) -> Fulfillment:
         """The carrier could not deliver: promised again from the next working day in the buyer's province
@@ -276,10 +268,9 @@ class StatusService:
 
     def _find(self, order_id: str, fulfillment_id: str) -> tuple[Order, Fulfillment]:
         order = self.orders.get(order_id, consistent=True)
-        found = [f for f in order.fulfillments if f.fulfillment_id == fulfillment_id] if order else []
-        if order is None or not found:
+        if order is None:
             raise NotFound(f"no fulfillment {fulfillment_id}")
-        return order, found[0]
+        return order, _parcel(order, fulfillment_id)
 
     def _status_of(self, order_id: str, fulfillment_id: str) -> FulfillmentStatus | None:
         order = self.orders.get(order_id, consistent=True)
@@ -296,3 +287,10 @@ class StatusService:
             detail=note,
             shipment=fulfillment.shipment,
         )
+
+
+def _parcel(order: Order, fulfillment_id: str) -> Fulfillment:
+    found = [f for f in order.fulfillments if f.fulfillment_id == fulfillment_id]
+    if not found:
+        raise NotFound(f"no fulfillment {fulfillment_id}")
+    return found[0]

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from oms.adapters.capacity import CapacityTake
-from oms.adapters.stock import Cancelled, DynamoStock, StockDelta
 from oms.domain.availability import Position, availability, choose_takes, node_offered, positions
 from oms.errors import BadRequest, Conflict, NotFound, OmsError
 from oms.models.inventory import (
@@ -34,6 +32,7 @@ from oms.models.inventory import (
     StockPolicy,
 )
 from oms.models.order import Channel
+from oms.ports.stock import CapacityTake, StockDelta, StockStore, WriteRefused
 
 PLAN_ATTEMPTS = 6  # a plan stock moved under is made again from a fresh read, this often
 MAX_RESERVATION_ITEMS = 99  # one transaction: the reservation item and at most 99 stock items
@@ -74,7 +73,7 @@ def _fingerprint(payload: object) -> str:
 
 
 class InventoryService:
-    def __init__(self, store: DynamoStock, reference: ReferenceData, catalog: SkuCatalog) -> None:
+    def __init__(self, store: StockStore, reference: ReferenceData, catalog: SkuCatalog) -> None:
         self.store = store
         self.reference = reference
         self.catalog = catalog
@@ -134,8 +133,8 @@ class InventoryService:
             )
             try:
                 self.store.create_reservation(reservation, now)
-            except Cancelled as exc:
-                if 0 in exc.failed:
+            except WriteRefused as exc:
+                if exc.exists:
                     existing = self.store.get_reservation(reservation_id)
                     if existing is not None:
                         return self._replayed(existing, request)
@@ -214,14 +213,13 @@ class InventoryService:
         returns the stored one and never counts twice; a short line raises InsufficientStock."""
         try:
             self.store.create_reservation(reservation, now)
-        except Cancelled as exc:
-            if 0 in exc.failed:
+        except WriteRefused as exc:
+            if exc.exists:
                 existing = self.store.get_reservation(reservation.reservation_id)
                 if existing is not None:
                     return HoldOutcome(existing, created=False)
-            short = [reservation.lines[i - 1] for i in exc.failed if i >= 1]
             raise InsufficientStock(
-                self._shortages(short)
+                self._shortages(exc.short_lines)
                 or [Shortage(sku=reservation.lines[0].sku, requested=reservation.lines[0].quantity, available=0)]
             ) from exc
         return HoldOutcome(reservation, created=True)
@@ -235,18 +233,17 @@ class InventoryService:
         Conflict (another transaction held an item)."""
         try:
             self.store.create_reservations(reservations, now, capacity)
-        except Cancelled as exc:
-            if any(part[0] == "reservation" for part in exc.parts):
+        except WriteRefused as exc:
+            if exc.exists:
                 stored = [self.store.get_reservation(r.reservation_id) for r in reservations]
                 if all(stored):
                     return [r for r in stored if r is not None], False
-            full = sorted({capacity[part[1]].node_id for part in exc.parts if part[0] == "capacity"})
+            full = sorted({take.node_id for take in exc.full})
             if full:
                 raise CapacityFull(full) from exc
-            short = [reservations[part[1]].lines[part[2]] for part in exc.parts if part[0] == "line"]
-            if not short:
+            if not exc.short_lines:
                 raise Conflict("stock changed while reserving; try again", details={"retryable": True}) from exc
-            raise InsufficientStock(self._shortages(short)) from exc
+            raise InsufficientStock(self._shortages(exc.short_lines)) from exc
         return reservations, True
 
     def _shortages(self, short: list[ReservationLine]) -> list[Shortage]:
@@ -261,6 +258,9 @@ class InventoryService:
             )
             for line in short
         ]
+
+    def find(self, reservation_id: str) -> Reservation | None:
+        return self.store.get_reservation(reservation_id)
 
     def get(self, reservation_id: str) -> Reservation:
         reservation = self.store.get_reservation(reservation_id)
@@ -282,7 +282,7 @@ class InventoryService:
                 return reservation
             try:
                 self.store.finish_reservation(reservation, status, now, reason)
-            except Cancelled:
+            except WriteRefused:
                 reservation = self.get(reservation_id)  # consumed or released meanwhile; look again
                 continue
             return reservation.model_copy(update={"status": status, "finished_at": now, "reason": reason})
@@ -303,7 +303,7 @@ class InventoryService:
             raise Conflict(f"reservation {reservation_id} is {reservation.status.value}")
         try:
             self.store.consume_lines(reservation, todo, now)
-        except Cancelled:
+        except WriteRefused:
             return self.get(reservation_id)  # another consumer got there first; what is stored is the truth
         return self.get(reservation_id)
 
@@ -345,12 +345,12 @@ class InventoryService:
         fingerprint = _fingerprint(request.model_dump(mode="json", exclude={"occurred_at"}))
         try:
             self.store.apply_movement(key, fingerprint, deltas, request.kind.value, now)
-        except Cancelled as exc:
-            if 0 in exc.failed:
+        except WriteRefused as exc:
+            if exc.exists:
                 if self.store.request_fingerprint(key) == fingerprint:
                     return "duplicate"
                 raise Conflict(f"adjustment_id {request.adjustment_id} was used for other content") from exc
-            short = [deltas[i - 1] for i in exc.failed if i >= 1]
+            short = exc.short_deltas
             if not short:
                 raise Conflict("stock changed while adjusting; try again", details={"retryable": True}) from exc
             stock = positions(self.store.levels([(d.sku, d.node_id) for d in short], consistent=True))

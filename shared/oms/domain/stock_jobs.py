@@ -4,15 +4,14 @@ latest counts, and hot-SKU buckets."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from oms.adapters.stock import Cancelled, DynamoStock, iso, parse_time, stock_key
 from oms.domain.availability import Position, positions
+from oms.domain.ledger import iso
 from oms.domain.stock import PLAN_ATTEMPTS, InventoryService, bucket_targets
 from oms.errors import Conflict, DependencyError, NotFound
 from oms.models.inventory import (
@@ -27,8 +26,9 @@ from oms.models.inventory import (
     StockLevel,
 )
 from oms.models.order import OrderStatus
+from oms.ports.stock import CountWrite, StockStore, WriteRefused
 
-CHUNK = 100  # rows per transaction (DynamoDB's limit)
+CHUNK = 100  # SKUs read, planned and written together
 HOLD_GRACE = timedelta(minutes=2)  # the sweeper runs every minute; the audit gives it time first
 REPORT_LINES = 500
 
@@ -54,90 +54,59 @@ class LedgerBehind(DependencyError):
 class Snapshots:
     def __init__(self, inventory: InventoryService, queue: MessageQueue) -> None:
         self.inventory = inventory
-        self.store: DynamoStock = inventory.store
+        self.store: StockStore = inventory.store
         self.queue = queue
 
     def receive(self, part: SnapshotPart, now: datetime) -> SnapshotAccepted:
         """Validate a part, queue it, and record it as received. Safe to resend."""
         self.inventory.node(part.node_id)
         self.inventory.check_skus(row.sku for row in part.rows)
-        latest = self.store.get_item(f"SNAPNODE#{part.node_id}", "LATEST")
-        if latest is not None:
-            latest_as_of = parse_time(latest["as_of"])
-            assert latest_as_of is not None
-            if latest_as_of > part.as_of or (latest_as_of == part.as_of and latest["snapshot_id"] != part.snapshot_id):
-                raise Conflict(
-                    f"node {part.node_id} has a count as of {latest['as_of']} (snapshot {latest['snapshot_id']}); "
-                    "an older or simultaneous one would undo it",
-                    details={"latest_as_of": latest["as_of"], "latest_snapshot_id": latest["snapshot_id"]},
-                )
-        header = self.store.update_item(
-            f"SNAPSHOT#{part.snapshot_id}",
-            "HEADER",
-            UpdateExpression=(
-                "SET node_id = if_not_exists(node_id, :n), as_of = if_not_exists(as_of, :a), "
-                "#sc = if_not_exists(#sc, :s), parts = if_not_exists(parts, :p), "
-                "received_at = if_not_exists(received_at, :now)"
-            ),
-            ConditionExpression="attribute_not_exists(pk) OR (node_id = :n AND as_of = :a AND #sc = :s AND parts = :p)",
-            ExpressionAttributeNames={"#sc": "scope"},
-            ExpressionAttributeValues={
-                ":n": {"S": part.node_id},
-                ":a": {"S": iso(part.as_of)},
-                ":s": {"S": part.scope.value},
-                ":p": {"N": str(part.parts)},
-                ":now": {"S": iso(now)},
-            },
-        )
+        latest = self.store.latest_snapshot(part.node_id)
+        if latest is not None and (
+            latest.as_of > part.as_of or (latest.as_of == part.as_of and latest.snapshot_id != part.snapshot_id)
+        ):
+            raise Conflict(
+                f"node {part.node_id} has a count as of {iso(latest.as_of)} (snapshot {latest.snapshot_id}); "
+                "an older or simultaneous one would undo it",
+                details={"latest_as_of": iso(latest.as_of), "latest_snapshot_id": latest.snapshot_id},
+            )
+        header = self.store.open_snapshot(part.snapshot_id, part.node_id, part.as_of, part.scope, part.parts, now)
         if header is None:
             raise Conflict(
                 f"snapshot_id {part.snapshot_id} belongs to another count (node, as_of, scope or parts differ)"
             )
         status_url = f"/inventory/snapshots/{part.snapshot_id}"
-        if part.part in {int(p) for p in header.get("parts_received", set())}:
+        if part.part in header.parts_received:
             return SnapshotAccepted(
                 snapshot_id=part.snapshot_id, part=part.part, outcome="duplicate", status_url=status_url
             )
-        self.store.update_item(
-            f"SNAPNODE#{part.node_id}",
-            "LATEST",
-            UpdateExpression="SET as_of = :a, snapshot_id = :id",
-            ConditionExpression="attribute_not_exists(as_of) OR as_of <= :a",
-            ExpressionAttributeValues={":a": {"S": iso(part.as_of)}, ":id": {"S": part.snapshot_id}},
-        )
+        self.store.mark_latest(part.node_id, part.as_of, part.snapshot_id)
         self.queue.send(part.model_dump_json())  # queued before it is marked received: a crash between resends
-        self.store.update_item(
-            f"SNAPSHOT#{part.snapshot_id}",
-            "HEADER",
-            UpdateExpression="ADD parts_received :p",
-            ExpressionAttributeValues={":p": {"NS": [str(part.part)]}},
-        )
+        self.store.add_received_part(part.snapshot_id, part.part)
         return SnapshotAccepted(snapshot_id=part.snapshot_id, part=part.part, outcome="queued", status_url=status_url)
 
     def status(self, snapshot_id: str) -> SnapshotStatus:
-        header = self.store.get_item(f"SNAPSHOT#{snapshot_id}", "HEADER")
+        header = self.store.get_snapshot(snapshot_id)
         if header is None:
             raise NotFound(f"no snapshot {snapshot_id}")
-        stats = {int(k): v for k, v in json.loads(header.get("part_stats", "{}")).items()}
-        received = len(header.get("parts_received", set()))
+        stats = header.part_stats
         applied = len(stats)
-        parts = int(header["parts"])
-        done = applied == parts and (header["scope"] != SnapshotScope.full.value or "zeroed_at" in header)
+        done = applied == header.parts and (header.scope is not SnapshotScope.full or header.zeroed_at is not None)
         return SnapshotStatus(
             snapshot_id=snapshot_id,
-            node_id=header["node_id"],
-            as_of=header["as_of"],
-            scope=header["scope"],
-            parts=parts,
-            parts_received=received,
+            node_id=header.node_id,
+            as_of=header.as_of,
+            scope=header.scope,
+            parts=header.parts,
+            parts_received=len(header.parts_received),
             parts_applied=applied,
             rows_applied=sum(s["applied"] for s in stats.values()),
             rows_changed=sum(s["changed"] for s in stats.values()),
             rows_stale=sum(s["stale"] for s in stats.values()),
-            rows_zeroed=int(header.get("rows_zeroed", 0)),
+            rows_zeroed=header.rows_zeroed,
             status="applied" if done else ("applying" if applied else "receiving"),
-            received_at=header.get("received_at"),
-            applied_at=header.get("applied_at"),
+            received_at=header.received_at,
+            applied_at=header.applied_at,
         )
 
     def apply(self, part: SnapshotPart, now: datetime) -> dict[str, int]:
@@ -145,36 +114,18 @@ class Snapshots:
         node = self.inventory.node(part.node_id)
         counts = {row.sku: row.on_hand for row in part.rows}
         stats = self._apply_counts(node, counts, part.as_of, part.snapshot_id, now)
-        self.store.update_item(
-            f"SNAPSHOT#{part.snapshot_id}",
-            "HEADER",
-            UpdateExpression="SET part_stats = if_not_exists(part_stats, :empty)",
-            ExpressionAttributeValues={":empty": {"S": "{}"}},
-        )
         self._record_part(part, stats, now)
         return stats
 
     def _record_part(self, part: SnapshotPart, stats: dict[str, int], now: datetime) -> None:
         for _ in range(PLAN_ATTEMPTS):
-            header = self.store.get_item(f"SNAPSHOT#{part.snapshot_id}", "HEADER")
+            header = self.store.get_snapshot(part.snapshot_id)
             assert header is not None
-            current = header.get("part_stats", "{}")
-            merged = json.loads(current)
-            merged[str(part.part)] = stats
-            complete = len(merged) == int(header["parts"])
-            expression = "SET part_stats = :new"
-            values: dict[str, Any] = {":new": {"S": json.dumps(merged)}, ":old": {"S": current}}
-            if complete and part.scope is not SnapshotScope.full:
-                expression += ", applied_at = if_not_exists(applied_at, :now)"
-                values[":now"] = {"S": iso(now)}
-            if self.store.update_item(
-                f"SNAPSHOT#{part.snapshot_id}",
-                "HEADER",
-                UpdateExpression=expression,
-                ConditionExpression="part_stats = :old",
-                ExpressionAttributeValues=values,
-            ):
-                if complete and part.scope is SnapshotScope.full and "zeroed_at" not in header:
+            merged = {**header.part_stats, part.part: stats}
+            complete = len(merged) == header.parts
+            applied_at = now if complete and part.scope is not SnapshotScope.full else None
+            if self.store.save_part_stats(header, merged, applied_at):
+                if complete and part.scope is SnapshotScope.full and header.zeroed_at is None:
                     self._zero_unlisted(part, now)
                 return
         raise Conflict(f"snapshot {part.snapshot_id}: its status changed under every attempt")
@@ -190,12 +141,7 @@ class Snapshots:
             if position.buckets[0].counted_as_of is None or position.buckets[0].counted_as_of < part.as_of
         }
         stats = self._apply_counts(node, uncounted, part.as_of, part.snapshot_id, now)
-        self.store.update_item(
-            f"SNAPSHOT#{part.snapshot_id}",
-            "HEADER",
-            UpdateExpression="SET zeroed_at = :now, applied_at = :now, rows_zeroed = :z",
-            ExpressionAttributeValues={":now": {"S": iso(now)}, ":z": {"N": str(stats["applied"])}},
-        )
+        self.store.finish_snapshot(part.snapshot_id, stats["applied"], now)
 
     def _apply_counts(
         self, node: Node, counts: dict[str, int], as_of: datetime, ref: str, now: datetime
@@ -206,18 +152,19 @@ class Snapshots:
             chunk = skus[start : start + CHUNK]
             for attempt in range(PLAN_ATTEMPTS):
                 current = positions(self.store.levels([(sku, node.node_id) for sku in chunk], consistent=True))
-                items: list[dict[str, Any]] = []
+                writes: list[CountWrite] = []
                 chunk_stats = {"applied": 0, "changed": 0, "stale": 0}
                 for sku in chunk:
-                    items += self._count_items(
-                        node, sku, counts[sku], as_of, current.get((sku, node.node_id)), ref, now, chunk_stats
+                    write = self._count_write(
+                        node, sku, counts[sku], as_of, current.get((sku, node.node_id)), chunk_stats
                     )
-                if not items:
+                    if write is not None:
+                        writes.append(write)
+                if not writes:
                     break
                 try:
-                    for offset in range(0, len(items), CHUNK):
-                        self.store.transact(items[offset : offset + CHUNK])
-                except Cancelled:
+                    self.store.apply_counts(writes, ref, now)
+                except WriteRefused:
                     if attempt == PLAN_ATTEMPTS - 1:
                         raise DependencyError("stock kept moving under a count; the part will be retried") from None
                     continue
@@ -226,21 +173,20 @@ class Snapshots:
                 stats[name] += value
         return stats
 
-    def _count_items(
+    def _count_write(
         self,
         node: Node,
         sku: str,
         counted: int,
         as_of: datetime,
         position: Position | None,
-        ref: str,
-        now: datetime,
         stats: dict[str, int],
-    ) -> list[dict[str, Any]]:
+    ) -> CountWrite | None:
+        """The count of one SKU as a write, allowing for movements after as_of; None when stale."""
         head = position.buckets[0] if position else None
         if head is not None and head.counted_as_of is not None and head.counted_as_of >= as_of:
             stats["stale"] += 1
-            return []
+            return None
         moves = 0
         last_move = (
             max((b.last_move_at for b in position.buckets if b.last_move_at), default=None) if position else None
@@ -257,33 +203,18 @@ class Snapshots:
             new_head_on_hand = (head.on_hand if head else 0) + (expected - total)
         stats["applied"] += 1
         stats["changed"] += int(apply and expected != total)
-        items = [
-            self.store.count_update(
-                head,
-                sku,
-                node.node_id,
-                counted=counted,
-                as_of=as_of,
-                moves_since=moves,
-                new_on_hand=new_head_on_hand,
-                ref=ref,
-                now=now,
-                safety_if_new=node.default_safety_stock,
-            )
-        ]
-        if position is not None:  # other buckets start counting movements afresh
-            for level in position.buckets[1:]:
-                items.append(
-                    {
-                        "Update": {
-                            "TableName": self.store.inventory_table,
-                            "Key": stock_key(sku, node.node_id, level.bucket),
-                            "UpdateExpression": "SET moved_since_count = :zero",
-                            "ExpressionAttributeValues": {":zero": {"N": "0"}},
-                        }
-                    }
-                )
-        return items
+        return CountWrite(
+            sku=sku,
+            node_id=node.node_id,
+            head=head,
+            counted=counted,
+            as_of=as_of,
+            moves_since=moves,
+            new_on_hand=new_head_on_hand,
+            safety_if_new=node.default_safety_stock,
+            # other buckets start counting movements afresh
+            other_buckets=tuple(level.bucket for level in position.buckets[1:]) if position else (),
+        )
 
 
 # ---------------------------------------------------------------- audit and reconciliation
@@ -484,7 +415,7 @@ def set_buckets(inventory: InventoryService, sku: str, node_id: str, buckets: in
         targets = bucket_targets(levels, buckets)
         try:
             inventory.store.rebalance_items(levels, targets, buckets, now)
-        except Cancelled:
+        except WriteRefused:
             continue
         return inventory.store.levels([(sku, node_id)], consistent=True)
     raise Conflict(f"{sku} at {node_id} kept changing while rebalancing; try again")

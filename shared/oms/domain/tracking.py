@@ -56,8 +56,8 @@ from typing import Any, Protocol
 from oms.domain.lifecycle import ENDED
 from oms.errors import NotFound, TooManyRequests
 from oms.models.order import Order
-from oms.models.timeline import TimelineEntry
 from oms.models.tracking import TrackedEvent, TrackedParcel, TrackedReturn, Tracking
+from oms.ports import OrderRepository
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,6 @@ NUMBER_FREE_FAILURES = 10
 NUMBER_FORGET_AFTER = DAY
 CAS_TRIES = 5
 NOT_FOUND = "no order with this number and contact"
-
-
-class TrackingOrders(Protocol):
-    def by_number(self, order_number: str) -> Order | None: ...
-
-    def timeline(self, order_id: str) -> list[TimelineEntry]: ...
 
 
 class AttemptCounter(Protocol):
@@ -182,7 +176,7 @@ def _contacts(order: Order) -> list[str]:
 
 
 class TrackingService:
-    def __init__(self, orders: TrackingOrders, attempts: AttemptCounter, nodes: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, orders: OrderRepository, attempts: AttemptCounter, nodes: Callable[[], dict[str, Any]]) -> None:
         self.orders = orders
         self.attempts = attempts
         self.nodes = nodes

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from oms.domain.aggregate import update_order
 from oms.domain.lifecycle import AT_NODE, HANDED_OVER
-from oms.errors import StaleWrite
+from oms.errors import Conflict, NotFound
 from oms.models.order import CHANNEL_FLAGS, PAYABLE, Flag, FlagCode, FulfillmentStatus, Order, OrderStatus
-from oms.ports import OrderPage, OrderQuery
+from oms.ports import OrderQuery, OrderRepository
 
 WATCHED = (
     OrderStatus.received,
@@ -100,15 +100,7 @@ def _hours(span: timedelta) -> str:
     return f"{hours:.0f} h" if hours < 72 else f"{hours / 24:.0f} days"
 
 
-class Orders(Protocol):
-    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
-
-    def replace(self, order: Order, expected_version: int) -> None: ...
-
-    def list(self, query: OrderQuery) -> OrderPage: ...
-
-
-def order_ids(orders: Orders, statuses: tuple[OrderStatus, ...], since: datetime) -> Iterator[str]:
+def order_ids(orders: OrderRepository, statuses: tuple[OrderStatus, ...], since: datetime) -> Iterator[str]:
     """Every order in the statuses created since then, page by page (the scheduled jobs' walk)."""
     for status in statuses:
         cursor = None
@@ -120,7 +112,7 @@ def order_ids(orders: Orders, statuses: tuple[OrderStatus, ...], since: datetime
                 break
 
 
-def attention_ids(orders: Orders, attention: str) -> Iterator[str]:
+def attention_ids(orders: OrderRepository, attention: str) -> Iterator[str]:
     """Every order in an attention list (late, at_risk), however old."""
     cursor = None
     while True:
@@ -132,7 +124,7 @@ def attention_ids(orders: Orders, attention: str) -> Iterator[str]:
 
 
 class Watcher:
-    def __init__(self, orders: Orders, clock: Callable[[], datetime], rules: WatchRules | None = None) -> None:
+    def __init__(self, orders: OrderRepository, clock: Callable[[], datetime], rules: WatchRules | None = None) -> None:
         self.orders = orders
         self.clock = clock
         self.rules = rules or WatchRules()
@@ -153,20 +145,23 @@ class Watcher:
         return {"looked_at": looked, "flagged": flagged, "cleared": cleared, "finished": 1}
 
     def watch(self, order_id: str, now: datetime) -> tuple[int, int]:
-        """Set the order's flags to what holds now; (added, dropped)."""
-        for _ in range(3):
-            order = self.orders.get(order_id, consistent=True)
-            if order is None:
-                return 0, 0
+        """Set the order's flags to what holds now; (added, dropped). An order gone, or changing under
+        every attempt, is left to the next run."""
+        counts = (0, 0)
+
+        def reflagged(order: Order) -> Order:
+            nonlocal counts
             flags = flags_for(order, now, self.rules)
             before = {(f.code, f.fulfillment_id) for f in order.flags}
             after = {(f.code, f.fulfillment_id) for f in flags}
+            counts = (len(after - before), len(before - after))
             if before == after:
-                return 0, 0
+                return order
             update = {"flags": flags, "updated_at": now, "version": order.version + 1, "changed_by": WATCHER}
-            try:
-                self.orders.replace(order.model_copy(update=update), expected_version=order.version)
-            except StaleWrite:
-                continue
-            return len(after - before), len(before - after)
-        return 0, 0
+            return order.model_copy(update=update)
+
+        try:
+            update_order(self.orders, order_id, reflagged, attempts=3)
+        except (NotFound, Conflict):
+            return 0, 0
+        return counts

@@ -7,21 +7,20 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field, model_validator
 
+from oms.models.common import Channel, Moment
+from oms.models.common import Model as _Model
 from oms.models.order import (
     OWN_CHANNELS,
     Address,
-    Channel,
     Customer,
     DeliveryMethod,
     Hold,
-    Moment,
     OrderLine,
     OrderStatus,
     Payment,
     ServiceLevel,
     Totals,
 )
-from oms.models.order import Model as _Model
 
 
 class OrderCreate(_Model):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from oms.models.order import Channel
+from oms.models.common import Channel
 
 
 class Role(StrEnum):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oms.models.order import Channel
+from oms.models.common import Channel
 
 
 class InboxEntry(BaseModel):

@@ -13,14 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from oms.models.order import Channel, InRange, Moment, NotBool
-from oms.models.order import Model as _Model
+from oms.models.common import Channel, InRange, Moment, NodeId, NotBool, Sku
+from oms.models.common import Model as _Model
 from oms.models.promising import NodeCalendar
 
 Units = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 PositiveUnits = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
-Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")]
-NodeId = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9\-]*$")]
 
 WorkKind = Literal["ship", "pickup", "same_day"]  # what daily capacity is counted for
 

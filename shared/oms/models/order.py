@@ -6,29 +6,24 @@ has cents); it is never a float. JSON carries it as a string.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from oms.models.common import (  # the shared vocabulary; callers still import it from here too
+    Amount,
+    Channel,
+    InRange,
+    IsoTime,  # noqa: F401
+    Model,
+    Moment,  # noqa: F401
+    NotBool,
+)
+from oms.models.returns import Rma
 
-class Channel(StrEnum):
-    shopify = "shopify"
-    woocommerce = "woocommerce"
-    shopee = "shopee"
-    tokopedia = "tokopedia"
-    lazada = "lazada"
-    tiktok = "tiktok"
-    web = "web"
-    pos = "pos"
-    callcenter = "callcenter"
-    social = "social"
-
-
-# Channels that post the canonical order to POST /orders.
 OWN_CHANNELS = frozenset({Channel.web, Channel.pos, Channel.callcenter, Channel.social})
 
 
@@ -109,66 +104,6 @@ class HoldCode(StrEnum):
 SOURCING_HOLDS = frozenset(
     {HoldCode.unroutable, HoldCode.pickup_unavailable, HoldCode.pickup_rejected, HoldCode.too_large}
 )
-
-
-def _non_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
-def _in_range(value: object) -> object:
-    # A huge exponent overflows pydantic's digit count (decimal.Overflow: a 500) and a tiny one slips past
-    # decimal_places; no store keeps either (DynamoDB numbers run from 1E-130 to 1E+125).
-    if isinstance(value, str | float | Decimal):
-        try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except ArithmeticError:  # not a number at all: pydantic says so
-            return value
-        if number.is_finite() and number and abs(number.adjusted()) > 100:
-            raise ValueError("is out of range")
-    return value
-
-
-InRange = BeforeValidator(_in_range)  # Annotated[Decimal, InRange]: what a caller sends as a decimal
-Amount = Annotated[Decimal, InRange, AfterValidator(_non_negative), Field(max_digits=18, decimal_places=4)]
-
-# Strict types for what callers send. pydantic's lax mode reads true as 1, and a number (or a string
-# of digits) as seconds since 1970; an API number is never a boolean and an API time is ISO 8601 text.
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _not_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true or false")
-    return value
-
-
-def _iso_text(value: object) -> object:
-    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value.strip())):
-        return value
-    raise ValueError("must be an ISO 8601 date and time, e.g. 2026-12-07T09:30:00+07:00")
-
-
-def _with_offset(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must carry a time zone offset")
-    try:
-        in_utc = value.astimezone(UTC)  # year 1 at +07:00 has no UTC: an OverflowError anywhere later
-    except OverflowError:
-        raise ValueError("is out of range") from None
-    if not 1970 <= in_utc.year < 9999:  # a range a day either side of it still has a UTC date
-        raise ValueError("is out of range (1970 to 9998)")
-    return value
-
-
-NotBool = BeforeValidator(_not_bool)  # Annotated[int, NotBool]: a number field that refuses true and false
-IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]  # ISO 8601 text (or a datetime), never a number
-Moment = Annotated[IsoTime, AfterValidator(_with_offset)]  # likewise, with a time zone offset
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Address(Model):
@@ -475,13 +410,8 @@ class Order(OrderDraft):
         default=None, description="Who made the latest change: channel:<name>, sourcing, node:<id>, carrier:<name>, ops"
     )
     flags: list[Flag] = Field(default_factory=list, description="What the watchers found (at risk, late)")
-    # Rma is set in this module by oms.models.returns, which needs this module first.
-    returns: list[Rma] = Field(default_factory=list, description="Its RMAs (oms.domain.returns), newest last")  # noqa: F821
+    returns: list[Rma] = Field(default_factory=list, description="Its RMAs (oms.domain.returns), newest last")
 
     @property
     def hold_codes(self) -> list[str]:
         return [hold.code.value for hold in self.holds]
-
-
-# Rma needs this module's base types (Model, Amount, Channel): oms.models.returns completes Order when it loads.
-from oms.models import returns as _returns  # noqa: E402,F401

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from oms.domain.geo import REGIONS
-from oms.models.order import Channel, Model, Moment, NotBool, PromiseDates, ServiceLevel
+from oms.models.common import REGIONS, Channel, Model, Moment, NotBool
+from oms.models.order import PromiseDates, ServiceLevel
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

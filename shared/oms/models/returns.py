@@ -10,14 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from oms.models.order import Amount, Channel, Model
-
-Sku = Annotated[str, Field(min_length=1, max_length=100)]
-NodeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+# Only the shared vocabulary: oms.models.order holds RMAs on the order and imports this module.
+from oms.models.common import Amount, Channel, LineSku, Model, NodeId
 
 
 class ReturnReason(StrEnum):
@@ -103,7 +100,7 @@ class ReturnRule(Model):
     reasons: list[ReturnReason] | None = Field(default=None, description="null: any reason")
     returnable: bool = True
     window_days: int = Field(default=14, ge=0, le=365, description="Days from delivery (or pickup)")
-    non_returnable_skus: list[Sku] = Field(default_factory=list, max_length=1000)
+    non_returnable_skus: list[LineSku] = Field(default_factory=list, max_length=1000)
     return_shipping_paid_by: Payer = Field(
         default=Payer.buyer, description="When the reason is not the seller's fault; otherwise the seller pays"
     )
@@ -154,7 +151,7 @@ class ReturnLineRequest(Model):
     quantity: int = Field(strict=True, ge=1, le=100_000)
     reason: ReturnReason
     note: str | None = Field(default=None, max_length=500, description="The buyer's words (staff only)")
-    exchange_sku: Sku | None = Field(default=None, description="Exchange: the replacement SKU (default: the same)")
+    exchange_sku: LineSku | None = Field(default=None, description="Exchange: the replacement SKU (default: the same)")
 
 
 class ReturnCreate(Model):
@@ -190,7 +187,7 @@ class ReceivedLine(Model):
 class UnexpectedItem(Model):
     """Something in the box that is not on the RMA: recorded for staff, never stocked."""
 
-    sku: Sku | None = None
+    sku: LineSku | None = None
     description: str = Field(min_length=1, max_length=300)
     quantity: int = Field(strict=True, ge=1, le=100_000)
 
@@ -413,13 +410,3 @@ class ReturnStats(Model):
     returned_units: int
     by_reason: dict[str, int]
     skus: list[ReturnRateRow]
-
-
-def _complete_order_model() -> None:
-    from oms.models import order
-
-    order.Rma = Rma  # type: ignore[attr-defined]
-    order.Order.model_rebuild(force=True)
-
-
-_complete_order_model()

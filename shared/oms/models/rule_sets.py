@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, create_model, model_validator
 from pydantic_core import PydanticUndefined
 
+from oms.models.common import Channel, Model
 from oms.models.inventory import ChannelStockPolicy, StockPolicy
-from oms.models.order import Channel, Model
 from oms.models.promising import PromisingRules
 from oms.models.returns import ReturnPolicy
 from oms.models.sourcing import SHIPPED_LEVELS, SourcingRules

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from oms.domain.geo import REGIONS
-from oms.models.inventory import NodeId, PositiveUnits, Sku
-from oms.models.order import Channel, DeliveryMethod, InRange, Model, ServiceLevel, ShortageAction
+from oms.models.common import REGIONS, Channel, InRange, Model, NodeId, Sku
+from oms.models.inventory import PositiveUnits
+from oms.models.order import DeliveryMethod, ServiceLevel, ShortageAction
 
 Cost = Annotated[Decimal, InRange, Field(ge=0, max_digits=14, decimal_places=0)]
 

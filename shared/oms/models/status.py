@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from oms.models.inventory import Sku, Units
-from oms.models.order import FulfillmentStatus, Model, Moment, NotBool, Shipment
+from oms.models.common import Model, Moment, NotBool, Sku
+from oms.models.inventory import Units
+from oms.models.order import FulfillmentStatus, Shipment
 from oms.models.promising import within_a_year
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from oms.models.order import Model, Order
+from oms.models.common import Model
+from oms.models.order import Order
 
 
 class TimelineEntry(Model):

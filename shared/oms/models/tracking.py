@@ -6,7 +6,8 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from oms.models.order import FulfillmentStatus, Model, OrderStatus
+from oms.models.common import Model
+from oms.models.order import FulfillmentStatus, OrderStatus
 from oms.models.returns import RefundStatus, RmaStatus
 
 

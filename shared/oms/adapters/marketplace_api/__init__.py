@@ -1,16 +1,23 @@
 """The marketplaces' own APIs behind the channel-order port: each channel's request signing and
 authentication (shopee, lazada, tiktok, tokopedia modules), over one HTTP core with timeouts,
-retries with backoff and a rate limit per channel (http). Base URLs: OMS_<CHANNEL>_API_BASE."""
+retries with backoff and a rate limit per channel (http). Base URLs: OMS_<CHANNEL>_API_BASE.
+
+A channel's client module is named like its package under oms.channels (the registry's
+``package``) and offers ``connect(http, auth, secrets)`` and ``outbound(client)``; it is imported
+only when the channel is connected."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
-from oms.domain.channel_sync import MARKETPLACES, ChannelOrderApi, UpdatedPage
+from oms.channels.registry import SPECS, spec
+from oms.domain.channel_sync import ChannelOrderApi, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
@@ -21,9 +28,10 @@ from oms.ports import SecretsProvider
 if TYPE_CHECKING:
     from oms.adapters.marketplace_api.tokens import TokenPair
 
-# Calls per second per channel from one function instance: under the marketplaces' published
-# per-app limits with room for the other functions (and reserved concurrency bounds instances).
-RATE_PER_S = {Channel.shopee: 10.0, Channel.lazada: 10.0, Channel.tiktok: 10.0, Channel.tokopedia: 5.0}
+
+def _module(channel: Channel) -> ModuleType:
+    """The channel's client module (oms.adapters.marketplace_api.<its package>)."""
+    return import_module(f"{__name__}.{spec(channel).package}")
 
 
 class MarketplaceApi(ChannelOrderApi):
@@ -36,16 +44,17 @@ class MarketplaceApi(ChannelOrderApi):
         self.clients: dict[Channel, Any] = {}
         self.outbounds: dict[Channel, Any] = {}
         for channel, base in bases.items():
-            if channel not in MARKETPLACES or not base:
+            channel_spec = spec(channel)
+            if not channel_spec.marketplace or not base:
                 continue
-            limiter = RateLimiter(RATE_PER_S[channel], burst=int(RATE_PER_S[channel]))
+            # Reserved concurrency bounds the instances, so a per-instance rate bounds the whole.
+            rate = channel_spec.api_rate_per_s
+            limiter = RateLimiter(rate, burst=int(rate))
             http = ChannelHttp(channel.value, base, limiter, self.deadline)
             self.auth[channel] = ChannelHttp(
                 channel.value, (auth_bases or {}).get(channel) or base, limiter, self.deadline, http.pool
             )
-            self.clients[channel] = _client(
-                channel, http, secrets, (auth_bases or {}).get(channel) or base, limiter, self.deadline
-            )
+            self.clients[channel] = _module(channel).connect(http, self.auth[channel], secrets)
 
     def channels(self) -> list[Channel]:
         return sorted(self.clients)
@@ -95,7 +104,7 @@ class MarketplaceApi(ChannelOrderApi):
 
     def outbound(self, channel: Channel) -> Any:
         if channel not in self.outbounds:
-            self.outbounds[channel] = _outbound(channel, self.client(channel))
+            self.outbounds[channel] = _module(channel).outbound(self.client(channel))
         return self.outbounds[channel]
 
     def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome:
@@ -119,56 +128,11 @@ class MarketplaceApi(ChannelOrderApi):
             outbound.answer_cancel_request(call.channel_order_id, bool(call.body.get("accept")))
 
 
-def _client(
-    channel: Channel,
-    http: ChannelHttp,
-    secrets: SecretsProvider,
-    auth_base: str,
-    limiter: RateLimiter,
-    deadline: Deadline,
-) -> Any:
-    if channel is Channel.shopee:
-        from oms.adapters.marketplace_api.shopee import ShopeeApi
-
-        return ShopeeApi(http, secrets)
-    if channel is Channel.lazada:
-        from oms.adapters.marketplace_api.lazada import LazadaApi
-
-        return LazadaApi(http, secrets)
-    if channel is Channel.tiktok:
-        from oms.adapters.marketplace_api.tiktok import TiktokApi
-
-        return TiktokApi(http, secrets)
-    from oms.adapters.marketplace_api.tokopedia import TokopediaApi
-
-    auth = ChannelHttp("tokopedia", auth_base, limiter, deadline, http.pool)
-    return TokopediaApi(http, auth, secrets)
-
-
-def _outbound(channel: Channel, client: Any) -> Any:
-    if channel is Channel.shopee:
-        from oms.adapters.marketplace_api.shopee import ShopeeOutbound
-
-        return ShopeeOutbound(client)
-    if channel is Channel.lazada:
-        from oms.adapters.marketplace_api.lazada import LazadaOutbound
-
-        return LazadaOutbound(client)
-    if channel is Channel.tiktok:
-        from oms.adapters.marketplace_api.tiktok import TiktokOutbound
-
-        return TiktokOutbound(client)
-    from oms.adapters.marketplace_api.tokopedia import TokopediaOutbound
-
-    return TokopediaOutbound(client)
-
-
 def auth_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
     """OMS_<CHANNEL>_AUTH_BASE: where a channel's tokens come from when not its API base (Lazada
     auth.lazada.com/rest, TikTok Shop auth.tiktok-shops.com, Tokopedia accounts.tokopedia.com)."""
     env = os.environ if environ is None else environ
     found = {
-        c: env.get(f"OMS_{c.value.upper()}_AUTH_BASE", "").rstrip("/")
-        for c in (Channel.lazada, Channel.tiktok, Channel.tokopedia)
+        c: env.get(f"OMS_{c.value.upper()}_AUTH_BASE", "").rstrip("/") for c, s in SPECS.items() if s.separate_auth_base
     }
     return {channel: base for channel, base in found.items() if base}

@@ -7,8 +7,6 @@ as name + value), sent with app_key, timestamp (ms), sign_method=sha256 and acce
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +14,8 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from oms.adapters.marketplace_api.http import ChannelHttp
+from oms.adapters.marketplace_api.tokens import TokenPair
+from oms.channels.lazada.signing import sign
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
@@ -28,11 +28,6 @@ IDS_PER_CALL = 50
 PAGE = 100
 THROTTLED = {"ApiCallLimit", "AppCallLimit", "ServiceTimeout", "ISP", "SYSTEM_ERROR", "InternalError"}
 NOT_FOUND = {"ORDER_NOT_FOUND", "E0001", "OrderNotFound"}
-
-
-def sign(app_secret: str, path: str, params: dict[str, str]) -> str:
-    message = path + "".join(f"{name}{params[name]}" for name in sorted(params) if name != "sign")
-    return hmac.new(app_secret.encode(), message.encode(), hashlib.sha256).hexdigest().upper()
 
 
 class LazadaApi:
@@ -226,3 +221,32 @@ class LazadaOutbound:
                 if isinstance(refused, dict) and refused.get("seller_sku") in figures:
                     outcome.skipped[refused["seller_sku"]] = f"refused by lazada: {refused.get('message', '')}"
         return outcome
+
+
+# --- what MarketplaceApi and tokens.py find by the channel's package name ---------------------------
+
+REFRESH_PATH = "/auth/token/refresh"
+
+
+def connect(http: ChannelHttp, _auth: ChannelHttp, secrets: SecretsProvider) -> LazadaApi:
+    return LazadaApi(http, secrets)
+
+
+def outbound(api: LazadaApi) -> LazadaOutbound:
+    return LazadaOutbound(api)
+
+
+def refresh_token(http: ChannelHttp, setting: Callable[[str], str], now: int) -> TokenPair:
+    """GET <auth base>/auth/token/refresh, signed like every Lazada call (no access_token)."""
+    params = {
+        "app_key": setting("app_key"),
+        "timestamp": str(now * 1000),
+        "sign_method": "sha256",
+        "refresh_token": setting("refresh_token"),
+    }
+    params["sign"] = sign(setting("app_secret"), REFRESH_PATH, params)
+    status, answer = http.request("GET", REFRESH_PATH, query=params, what="token refresh", attempts=1)
+    answer = answer if isinstance(answer, dict) else {}
+    if status >= 300 or str(answer.get("code", "0")) != "0" or not answer.get("access_token"):
+        raise DependencyError(f"lazada token refresh answered {status} {answer.get('code', '')}")
+    return TokenPair(answer["access_token"], answer["refresh_token"], now + int(answer.get("expires_in") or 0))

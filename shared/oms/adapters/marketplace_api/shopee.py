@@ -7,14 +7,14 @@ as query parameters with partner_id, timestamp, access_token and shop_id. Errors
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from oms.adapters.marketplace_api.http import ChannelHttp
+from oms.adapters.marketplace_api.tokens import TokenPair
+from oms.channels.shopee.signing import partner_sign, shop_sign
 from oms.domain.channel_sync import ShopNotConnected, UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
@@ -37,11 +37,6 @@ OPTIONAL_FIELDS = ",".join(
     )
 )  # fmt: skip
 THROTTLED = {"error_rate_limit", "error_server", "error_busi_system", "error_inner"}
-
-
-def shop_sign(partner_key: str, partner_id: str, path: str, timestamp: int, access_token: str, shop_id: str) -> str:
-    base = f"{partner_id}{path}{timestamp}{access_token}{shop_id}"
-    return hmac.new(partner_key.encode(), base.encode(), hashlib.sha256).hexdigest()
 
 
 class ShopeeApi:
@@ -109,7 +104,7 @@ class ShopeeApi:
     def _partner_call(self, method: str, path: str, body: dict | None = None) -> dict:
         partner_id, key = self._setting("partner_id"), self._setting("partner_key")
         timestamp = int(self.clock())
-        sign = hmac.new(key.encode(), f"{partner_id}{path}{timestamp}".encode(), hashlib.sha256).hexdigest()
+        sign = partner_sign(key, partner_id, path, timestamp)
         query = {"partner_id": partner_id, "timestamp": timestamp, "sign": sign}
         raw = json.dumps(body).encode() if body is not None else None
         headers = {"content-type": "application/json"} if raw else {}
@@ -320,3 +315,36 @@ def _package_for(detail: dict, skus: set[str]) -> str | None:
         if held & skus:
             return str(package["package_number"])
     return str(packages[0]["package_number"]) if packages else None
+
+
+# --- what MarketplaceApi and tokens.py find by the channel's package name ---------------------------
+
+REFRESH_PATH = "/api/v2/auth/access_token/get"
+
+
+def connect(http: ChannelHttp, _auth: ChannelHttp, secrets: SecretsProvider) -> ShopeeApi:
+    return ShopeeApi(http, secrets)
+
+
+def outbound(api: ShopeeApi) -> ShopeeOutbound:
+    return ShopeeOutbound(api)
+
+
+def refresh_token(http: ChannelHttp, setting: Callable[[str], str], now: int) -> TokenPair:
+    """POST <base>/api/v2/auth/access_token/get, partner-signed (partner_id + path + timestamp)."""
+    partner_id, key = setting("partner_id"), setting("partner_key")
+    sign = partner_sign(key, partner_id, REFRESH_PATH, now)
+    body = {
+        "refresh_token": setting("refresh_token"),
+        "partner_id": int(partner_id),
+        "shop_id": int(setting("shop_id")),
+    }
+    status, answer = http.request(
+        "POST", REFRESH_PATH, query={"partner_id": partner_id, "timestamp": now, "sign": sign},
+        body=json.dumps(body).encode(), headers={"content-type": "application/json"}, what="token refresh",
+        attempts=1,
+    )  # fmt: skip
+    answer = answer if isinstance(answer, dict) else {}
+    if status >= 300 or answer.get("error") or not answer.get("access_token"):
+        raise DependencyError(f"shopee token refresh answered {status} {answer.get('error', '')}")
+    return TokenPair(answer["access_token"], answer["refresh_token"], now + int(answer.get("expire_in") or 14400))

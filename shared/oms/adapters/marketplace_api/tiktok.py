@@ -7,15 +7,15 @@ travels in x-tts-access-token, the shop in shop_cipher. The body's `code` is 0 o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from oms.adapters.marketplace_api.http import ChannelHttp
+from oms.adapters.marketplace_api.tokens import TokenPair
 from oms.channels.marketplace import from_epoch
+from oms.channels.tiktok.signing import sign
 from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError, NormalizationError
@@ -27,12 +27,6 @@ IDS_PER_CALL = 50
 PAGE = 100
 THROTTLED = {36009009, 36009004, 12052900, 1000}  # rate limited / system busy
 NOT_FOUND = {36009003, 21011001}
-
-
-def sign(app_secret: str, path: str, query: dict[str, str], body: bytes = b"") -> str:
-    pairs = "".join(f"{name}{query[name]}" for name in sorted(query) if name not in ("sign", "access_token"))
-    message = app_secret.encode() + path.encode() + pairs.encode() + body + app_secret.encode()
-    return hmac.new(app_secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 class TiktokApi:
@@ -225,3 +219,32 @@ class TiktokOutbound:
             except DependencyError as exc:
                 outcome.failed.update({sku: exc.message for sku in skus.values()})
         return outcome
+
+
+# --- what MarketplaceApi and tokens.py find by the channel's package name ---------------------------
+
+REFRESH_PATH = "/api/v2/token/refresh"
+
+
+def connect(http: ChannelHttp, _auth: ChannelHttp, secrets: SecretsProvider) -> TiktokApi:
+    return TiktokApi(http, secrets)
+
+
+def outbound(api: TiktokApi) -> TiktokOutbound:
+    return TiktokOutbound(api)
+
+
+def refresh_token(http: ChannelHttp, setting: Callable[[str], str], _now: int) -> TokenPair:
+    """GET <auth base>/api/v2/token/refresh with app_key, app_secret and the refresh token."""
+    params = {
+        "app_key": setting("app_key"),
+        "app_secret": setting("app_secret"),
+        "refresh_token": setting("refresh_token"),
+        "grant_type": "refresh_token",
+    }
+    status, answer = http.request("GET", REFRESH_PATH, query=params, what="token refresh", attempts=1)
+    answer = answer if isinstance(answer, dict) else {}
+    data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+    if status >= 300 or answer.get("code") != 0 or not data.get("access_token"):
+        raise DependencyError(f"tiktok token refresh answered {status} {answer.get('code', '')}")
+    return TokenPair(data["access_token"], data["refresh_token"], int(data.get("access_token_expire_in") or 0))

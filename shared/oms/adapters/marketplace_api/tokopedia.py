@@ -188,3 +188,14 @@ class TokopediaOutbound:
                 if isinstance(refused, dict) and refused.get("sku") in figures:
                     outcome.skipped[refused["sku"]] = f"refused by tokopedia: {refused.get('message', '')}"
         return outcome
+
+
+# --- what MarketplaceApi finds by the channel's package name (no refresh: client credentials) -------
+
+
+def connect(http: ChannelHttp, auth: ChannelHttp, secrets: SecretsProvider) -> TokopediaApi:
+    return TokopediaApi(http, auth, secrets)
+
+
+def outbound(api: TokopediaApi) -> TokopediaOutbound:
+    return TokopediaOutbound(api)

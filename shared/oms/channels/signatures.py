@@ -1,6 +1,5 @@
-"""Channel signature schemes, always over the raw body bytes.
-
-Facts from ../shared/CHANNELS.md; each compare is constant-time.
+"""How channels sign their webhooks, always over the raw body bytes (each channel's webhook.py
+names its scheme; facts from CHANNELS.md). Every compare is constant-time.
 """
 
 from __future__ import annotations
@@ -32,39 +31,23 @@ class SignatureScheme:
             return False
         expected = self.expected(secret, body, context)
         presented = presented.strip()
-        if self.encode is _hex:  # hex is case-insensitive; base64 is not
+        if self.encode is hex_digest:  # hex is case-insensitive; base64 is not
             expected, presented = expected.lower(), presented.lower()
         return hmac.compare_digest(expected.encode(), presented.encode())
 
 
-def _b64(digest: bytes) -> str:
+def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _hex(digest: bytes) -> str:
+def hex_digest(digest: bytes) -> str:
     return digest.hex()
 
 
-def _body(body: bytes, _context: dict[str, str]) -> bytes:
+def body_only(body: bytes, _context: dict[str, str]) -> bytes:
     return body
 
 
-SCHEMES: dict[str, SignatureScheme] = {
-    "shopify": SignatureScheme("x-shopify-hmac-sha256", "secret", _body, _b64),
-    "woocommerce": SignatureScheme("x-wc-webhook-signature", "secret", _body, _b64),
-    "tokopedia": SignatureScheme("authorization-hmac", "secret", _body, _hex),
-    # Shopee signs the callback URL exactly as registered, then "|", then the body.
-    "shopee": SignatureScheme(
-        "authorization",
-        "partner_key",
-        lambda body, ctx: ctx["callback_url"].encode() + b"|" + body,
-        _hex,
-        ("callback_url",),
-    ),
-    "lazada": SignatureScheme(
-        "authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex, ("app_key",)
-    ),
-    "tiktok": SignatureScheme(
-        "authorization", "app_secret", lambda body, ctx: ctx["app_key"].encode() + body, _hex, ("app_key",)
-    ),
-}
+def app_key_then_body(body: bytes, context: dict[str, str]) -> bytes:
+    """Lazada and TikTok Shop sign the app key followed by the body."""
+    return context["app_key"].encode() + body

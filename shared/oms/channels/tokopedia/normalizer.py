@@ -5,7 +5,7 @@ Two webhooks name orders:
 * the order notification: the full order (``products``, ``customer``,
   ``recipient``, ``logistics``, ``amt``, ``order_status``, ``create_time`` in
   Unix seconds), sent once payment is verified; buyer PII may be masked and
-  sent encrypted in ``encryption`` {secret, content} (see tokopedia_crypto);
+  sent encrypted in ``encryption`` {secret, content} (see crypto.py);
 * the order status push: ``order_status`` code, ``order_id``, ``fs_id``,
   ``shop_id``, ``product_details``; the order is then fetched with
   Get Single Order (``GET /v2/fs/{fs_id}/order?order_id=``), whose ``data``
@@ -34,6 +34,7 @@ from oms.channels.common import (
     text,
 )
 from oms.channels.marketplace import ChannelNotice, ChannelState, from_epoch, payment_for
+from oms.channels.tokopedia.status import state, status_code
 from oms.errors import NormalizationError
 from oms.models.order import Channel, OrderDraft, ServiceLevel
 
@@ -42,54 +43,8 @@ Decrypt = Callable[[dict], dict]
 _ZERO = Decimal(0)
 _JAKARTA = timezone(timedelta(hours=7))  # Tokopedia's naive times are WIB
 
-STATES: dict[str, ChannelState] = {
-    # 0-15: cancellations and rejections, before or after payment.
-    "0": ChannelState.cancelled,  # cancelled by the seller
-    "2": ChannelState.cancelled,  # rejected: replaced
-    "3": ChannelState.cancelled,  # rejected: out of stock
-    "4": ChannelState.cancelled,  # rejected: approval
-    "5": ChannelState.cancelled,  # cancelled as fraud
-    "6": ChannelState.cancelled,  # rejected automatically (out of stock)
-    "10": ChannelState.cancelled,  # rejected by the seller
-    "11": ChannelState.cancelled,  # rejected, pending replacement: this order will not ship
-    "15": ChannelState.cancelled,  # instant cancel by the buyer
-    # 100-200: placed, the money not yet verified.
-    "100": ChannelState.unpaid,
-    "103": ChannelState.unpaid,  # waiting for a third party's payment confirmation
-    "200": ChannelState.unpaid,  # payment being confirmed
-    "220": ChannelState.ready,  # payment verified: the seller must accept and ship
-    "221": ChannelState.ready,  # paid, waiting for the fulfilment partner's approval
-    # 400 is the seller's "accept": a promise, not a packed parcel. Only 450 (pickup
-    # requested / booked) says the shipment is arranged, so 400 stays ready.
-    "400": ChannelState.ready,
-    "450": ChannelState.arranged,
-    "500": ChannelState.shipped,
-    "501": ChannelState.shipped,  # shipped, the AWB not yet entered
-    "520": ChannelState.shipped,  # shipped with an invalid AWB: a correction is due
-    "530": ChannelState.shipped,  # the buyer asked for the AWB to be corrected
-    "540": ChannelState.shipped,  # at a pickup point, waiting for the buyer: not delivered yet
-    "550": ChannelState.returned,  # returned to the seller
-    "600": ChannelState.delivered,
-    "601": ChannelState.return_requested,  # the buyer opened a complaint
-    # 690-698: Tokopedia's fraud review holds the order (698 closes the review; the
-    # next push says where it went).
-    "690": ChannelState.on_hold,
-    "691": ChannelState.on_hold,
-    "695": ChannelState.on_hold,
-    "698": ChannelState.on_hold,
-    # 699: closed as invalid (not shipped within 25 days / not paid within 5): it will not proceed.
-    "699": ChannelState.cancelled,
-    "700": ChannelState.completed,
-    "701": ChannelState.completed,  # closed by Tokopedia although the buyer did not confirm arrival
-}
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # Go stamps nanoseconds; Python reads microseconds
-
-
-def state(raw: object) -> ChannelState:
-    """A Tokopedia status code (int or its string) on the canonical lifecycle; unknown codes stay unknown."""
-    code = _code(raw)
-    return STATES.get(code, ChannelState.unknown) if code is not None else ChannelState.unknown
 
 
 def notices(push: dict) -> list[ChannelNotice]:
@@ -102,7 +57,7 @@ def notices(push: dict) -> list[ChannelNotice]:
     else:
         raise NormalizationError("tokopedia push is neither an order notification nor an order status push")
     order_id = require_id(body.get("order_id"), "order_id")
-    status = _code(body.get("order_status"))
+    status = status_code(body.get("order_status"))
     if kind == "order_status" and status is None:
         raise NormalizationError("missing order_status")
     shop = body.get("shop_id")
@@ -131,7 +86,7 @@ def normalize_notification(body: dict, decrypt: Decrypt | None = None) -> OrderD
     """
     doc = _opened(require_dict(body, "tokopedia"), decrypt)
     order_id = require_id(doc.get("order_id"), "order_id")
-    raw_status = _code(doc.get("order_status"))
+    raw_status = status_code(doc.get("order_status"))
     channel_state = state(raw_status)
     created = _when(doc.get("create_time"), "create_time")
     lines = _product_lines(doc.get("products"), "products")
@@ -211,7 +166,7 @@ def normalize(detail: dict, decrypt: Decrypt | None = None) -> OrderDraft:
     """The ``data`` of Get Single Order -> OrderDraft (``decrypt`` as for the notification)."""
     doc = _opened(require_dict(detail, "tokopedia"), decrypt)
     order_id = require_id(doc.get("order_id"), "order_id")
-    raw_status = _code(doc.get("order_status"))
+    raw_status = status_code(doc.get("order_status"))
     channel_state = state(raw_status)
     info = _section(doc, "order_info")
     lines = _detail_lines(info.get("order_detail"))
@@ -382,17 +337,6 @@ def _service_level(titles: list[object], *, same_day: bool) -> ServiceLevel:
     return service_level_from(titles)
 
 
-def _code(raw: object) -> str | None:
-    """A status code as its decimal string; None for anything that is not one."""
-    if isinstance(raw, bool) or raw is None:
-        return None
-    if isinstance(raw, int):
-        return str(raw)
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return str(int(raw.strip()))
-    return None
-
-
 def _when(value: object, field: str) -> datetime:
     found = _when_optional(value, field)
     if found is None:
@@ -454,6 +398,3 @@ def _id_or_none(value: object) -> str | None:
 def _section(doc: dict[str, Any], key: str) -> dict[str, Any]:
     value = doc.get(key)
     return value if isinstance(value, dict) else {}
-
-
-__all__ = ["STATES", "normalize", "normalize_notification", "notices", "state"]

@@ -1,25 +1,36 @@
-"""In-memory fakes of the ports, for domain tests (no AWS, no mocks)."""
+"""In-memory fakes of the ports, for domain tests (no AWS, no mocks), and of what Lambda hands a
+handler. The orders fake has its own module (importable from here too); the returns service's other
+ports are in tests.fakes.returns."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from oms.errors import DependencyError, StaleWrite
 from oms.models.apikey import ApiKey
 from oms.models.events import DomainEvent
 from oms.models.inbox import InboxEntry
-from oms.models.order import Order
 from oms.ports import (
     ApiKeyRepository,
     CatalogRepository,
     EventPublisher,
     InboxRepository,
     OrderNumberAllocator,
-    OrderPage,
-    OrderQuery,
-    OrderRepository,
     SecretsProvider,
 )
+from tests.fakes.orders import FakeOrders
+
+__all__ = [
+    "FakeCatalog",
+    "FakeClock",
+    "FakeContext",
+    "FakeInbox",
+    "FakeKeys",
+    "FakeNumbers",
+    "FakeOrders",
+    "FakePublisher",
+    "FakeSecrets",
+]
 
 
 class FakeInbox(InboxRepository):
@@ -35,49 +46,6 @@ class FakeInbox(InboxRepository):
 
     def quarantine(self, pk: str, reason: str, at: datetime) -> None:
         self.quarantined[pk] = reason
-
-
-class FakeOrders(OrderRepository):
-    def __init__(self) -> None:
-        self.orders: dict[str, Order] = {}
-        self.writes = 0
-        self.timelines: dict[str, dict] = {}
-        self.lookups: dict[tuple, dict] = {}
-        self.timeline_fails = False
-
-    def get(self, order_id: str, consistent: bool = False) -> Order | None:
-        return self.orders.get(order_id)
-
-    def insert(self, order: Order) -> Order | None:
-        if order.order_id in self.orders:
-            return self.orders[order.order_id]
-        self.orders[order.order_id] = order
-        self.writes += 1
-        return None
-
-    def replace(self, order: Order, expected_version: int) -> None:
-        if self.orders[order.order_id].version != expected_version:
-            raise StaleWrite("changed")
-        self.orders[order.order_id] = order
-        self.writes += 1
-
-    def put_timeline(self, entries: list) -> None:
-        if self.timeline_fails:
-            raise DependencyError("throttled")
-        for entry in entries:
-            self.timelines.setdefault(entry.order_id, {})[entry.key] = entry
-
-    def put_lookups(self, changes: list) -> None:
-        for kind, item in changes:
-            key = (item["pk"]["S"], item["sk"]["S"])
-            if kind == "put":
-                self.lookups[key] = item
-            else:
-                self.lookups.pop(key, None)
-
-    def list(self, query: OrderQuery) -> OrderPage:
-        items = [o.model_dump(mode="json") for o in self.orders.values()]
-        return OrderPage(items=items[: query.limit])
 
 
 class FakeCatalog(CatalogRepository):
@@ -131,3 +99,33 @@ class FakePublisher(EventPublisher):
         failed = [e.event_id for e in events if e.event_id in self.fail]
         self.published.extend(e for e in events if e.event_id not in self.fail)
         return failed
+
+
+class FakeClock:
+    """A clock a test moves by hand: call it for now, tick() it on."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class FakeContext:
+    """The Lambda context a handler is called with."""
+
+    function_name: str = "oms-test"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:oms-test"
+    aws_request_id: str = "test-request"
+    log_group_name: str = "/aws/lambda/oms-test"
+    log_stream_name: str = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000

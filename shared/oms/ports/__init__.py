@@ -1,7 +1,7 @@
 """Ports: what the domain needs from the outside, as small ABCs.
 
 Adapters in oms.adapters implement them over AWS; tests use the in-memory
-fakes in tests/fakes.py.
+fakes in the tests/fakes package.
 """
 
 from __future__ import annotations
@@ -9,11 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from oms.models.apikey import ApiKey
 from oms.models.events import DomainEvent
 from oms.models.inbox import InboxEntry
 from oms.models.order import Order, OrderStatus
+from oms.models.timeline import TimelineEntry
 
 
 class InboxRepository(ABC):
@@ -45,6 +47,38 @@ class OrderRepository(ABC):
 
     @abstractmethod
     def list(self, query: OrderQuery) -> OrderPage: ...
+
+    # Lookups the orders stream keeps beside the orders (a second or so behind the order itself).
+
+    @abstractmethod
+    def order_id_for_number(self, order_number: str) -> str | None:
+        """The id of the order with this OMS order number."""
+
+    @abstractmethod
+    def by_number(self, order_number: str) -> Order | None: ...
+
+    @abstractmethod
+    def timeline(self, order_id: str) -> list[TimelineEntry]: ...
+
+    # The tracking number -> parcel link, written once by the first parcel that ships with it.
+
+    @abstractmethod
+    def claim_tracking(self, tracking_number: str, carrier: str, fulfillment_id: str) -> str:
+        """Tie the tracking number to the parcel unless another holds it; the parcel that holds it."""
+
+    @abstractmethod
+    def tracking_owner(self, tracking_number: str) -> tuple[str, str] | None:
+        """(fulfillment id, carrier) of the parcel shipped with the tracking number."""
+
+    # Sourcing's decisions, kept beside the order (what a replay of other rules plans again).
+
+    @abstractmethod
+    def put_trace(self, order_id: str, round_: int, at: datetime, outcome: str, trace: dict[str, Any]) -> None:
+        """Keep a sourcing round's plan and the stock it saw; the first trace of a round stays."""
+
+    @abstractmethod
+    def traces(self, order_id: str) -> list[dict[str, Any]]:
+        """Every kept round of the order, oldest first: {round, at (ISO), outcome, plan}."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,7 @@
+"""WooCommerce: the wc/v3 order webhook is the whole order (normalizer), signed with the webhook's
+secret (webhook). No API client yet: stock and write-back go out in the interim shape
+(oms.adapters.channel_client)."""
+
+from oms.channels.woocommerce.normalizer import normalize
+
+__all__ = ["normalize"]
