@@ -12,17 +12,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms.domain.apikeys import actor, authorize
+from oms.domain.apikeys import authorize
 from oms.domain.clock import wib_day
 from oms.domain.lane_learning import performance
 from oms.domain.promising_defaults import default_promising_rules
-from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set
 from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import Role
 from oms.models.promising import PromisePerformance, PromiseRequest, PromiseResponse, PromisingRules
-from oms.models.rule_sets import PromisingRulesDocument, Rollback, RuleHistory
+from oms.models.rule_sets.promising import PromisingRulesDocument
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.rule_routes import RuleSetRoutes
 from oms.wiring.core import reference_data
 from oms.wiring.sourcing import lane_stats, promises
 
@@ -54,61 +54,20 @@ def quote(body: PromiseRequest) -> PromiseResponse:
     return answer
 
 
-@app.get(
-    "/promising/rules",
-    summary="Lanes, cut-offs, default hours and extra holidays in force",
-    security=SECURED,
-    responses=answers(),
-)
-def get_rules() -> PromisingRules:
-    return in_force(reference_data(), "promising", PromisingRules, default_promising_rules)
-
-
-@app.put(
-    "/promising/rules",
-    summary="Replace the promising rules",
-    description="Send the whole rule set (every field GET answers) with the `version` you read; the saved rules "
-    "get the next version (409 if someone saved meanwhile). A missing part, or no lanes, is 422 naming it. Used "
-    "within 30 s everywhere; every saved version is kept (GET /promising/rules/history).",
-    security=SECURED,
-    responses=answers(409),
-)
-def put_rules(body: PromisingRulesDocument) -> PromisingRules:
-    return _save_rules(body, restored_from=None)
-
-
-@app.get(
-    "/promising/rules/history",
-    summary="The saved versions of the promising rules: who saved each and when",
-    security=SECURED,
-    responses=answers(),
-)
-def rules_history() -> RuleHistory:
-    return history(reference_data(), "promising", PromisingRules)
-
-
-@app.post(
-    "/promising/rules/rollback",
-    summary="Put a kept version of the promising rules back in force, as a new version",
-    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
-    "(409 if someone saved meanwhile). 404 if that version is not kept.",
-    security=SECURED,
-    responses=answers(404, 409),
-)
-def rollback_rules(body: Rollback) -> PromisingRules:
-    kept = kept_version(reference_data(), "promising", body.to_version, PromisingRules)
-    document = PromisingRulesDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
-    return _save_rules(document, restored_from=body.to_version)
-
-
-def _save_rules(document: PromisingRulesDocument, restored_from: int | None) -> PromisingRules:
-    who = actor(app.context["api_key"])
-    rules: PromisingRules = document.rule_set()
-    saved = save_rule_set(
-        reference_data(), "promising", rules, datetime.now(UTC), who, default_promising_rules, restored_from
-    )
-    logger.info("promising rules saved", extra={"version": saved.version, "restored_from": restored_from})
-    return saved
+RuleSetRoutes(
+    path="/promising/rules",
+    kind="promising",
+    noun="the promising rules",
+    name="rules",
+    model=PromisingRules,
+    document=PromisingRulesDocument,
+    default=default_promising_rules,
+    reference=reference_data,
+    get_summary="Lanes, cut-offs, default hours and extra holidays in force",
+    put_description="Send the whole rule set (every field GET answers) with the `version` you read; the saved "
+    "rules get the next version (409 if someone saved meanwhile). A missing part, or no lanes, is 422 naming it. "
+    "Used within 30 s everywhere; every saved version is kept (GET /promising/rules/history).",
+).add_to(app)
 
 
 @app.get(

@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from oms.domain.apikeys import actor, channels_acted_for, nodes_acted_for, require_nodes
 from oms.domain.clock import wib_day
 from oms.domain.return_policy import default_policy
-from oms.domain.rule_sets import history, in_force, kept_version, save_rule_set
 from oms.errors import BadRequest, Forbidden
 from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import ApiKey, Role
@@ -34,9 +33,10 @@ from oms.models.returns import (
     RmaPage,
     RmaStatus,
 )
-from oms.models.rule_sets import ReturnPolicyDocument, Rollback, RuleHistory
+from oms.models.rule_sets.returns import ReturnPolicyDocument
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.rule_routes import RuleSetRoutes
 from oms.wiring.core import reference_data
 from oms.wiring.returns import returns, returns_store
 
@@ -99,60 +99,21 @@ def create_return(body: ReturnCreate) -> Response[ReturnAccepted]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
-@app.get(
-    "/returns/policy",
-    summary="The return policy in force (the built-in one until ops save theirs)",
-    security=SECURED,
-    responses=answers(),
-)
-def get_policy() -> ReturnPolicy:
-    return in_force(reference_data(), "returns", ReturnPolicy, default_policy)
-
-
-@app.put(
-    "/returns/policy",
-    summary="Replace the return policy",
-    description="Rules are tried in order; the first whose channels, categories and reasons match a line applies "
-    "(a line no rule matches cannot be returned). Send the whole policy (every field GET answers; a missing part "
-    "is 422 naming it) with the `version` you read (409 if someone saved meanwhile). Used within 30 s everywhere; "
-    "every saved version is kept (GET /returns/policy/history).",
-    security=SECURED,
-    responses=answers(409),
-)
-def put_policy(body: ReturnPolicyDocument) -> ReturnPolicy:
-    return _save_policy(body, restored_from=None)
-
-
-@app.get(
-    "/returns/policy/history",
-    summary="The saved versions of the return policy: who saved each and when",
-    security=SECURED,
-    responses=answers(),
-)
-def policy_history() -> RuleHistory:
-    return history(reference_data(), "returns", ReturnPolicy)
-
-
-@app.post(
-    "/returns/policy/rollback",
-    summary="Put a kept version of the return policy back in force, as a new version",
-    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
-    "(409 if someone saved meanwhile). 404 if that version is not kept.",
-    security=SECURED,
-    responses=answers(404, 409),
-)
-def rollback_policy(body: Rollback) -> ReturnPolicy:
-    kept = kept_version(reference_data(), "returns", body.to_version, ReturnPolicy)
-    document = ReturnPolicyDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
-    return _save_policy(document, restored_from=body.to_version)
-
-
-def _save_policy(document: ReturnPolicyDocument, restored_from: int | None) -> ReturnPolicy:
-    who = actor(app.context["api_key"])
-    policy: ReturnPolicy = document.rule_set()
-    saved = save_rule_set(reference_data(), "returns", policy, _now(), who, default_policy, restored_from)
-    logger.info("return policy saved", extra={"version": saved.version, "restored_from": restored_from})
-    return saved
+RuleSetRoutes(
+    path="/returns/policy",
+    kind="returns",
+    noun="the return policy",
+    name="policy",
+    model=ReturnPolicy,
+    document=ReturnPolicyDocument,
+    default=default_policy,
+    reference=reference_data,
+    get_summary="The return policy in force (the built-in one until ops save theirs)",
+    put_description="Rules are tried in order; the first whose channels, categories and reasons match a line "
+    "applies (a line no rule matches cannot be returned). Send the whole policy (every field GET answers; a missing "
+    "part is 422 naming it) with the `version` you read (409 if someone saved meanwhile). Used within 30 s "
+    "everywhere; every saved version is kept (GET /returns/policy/history).",
+).add_to(app)
 
 
 @app.get(

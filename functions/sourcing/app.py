@@ -8,7 +8,6 @@ in oms.http, in one place.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -16,17 +15,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from oms.domain.apikeys import actor
-from oms.domain.rule_sets import history, in_force, kept_version, require_a_working_node, save_rule_set
+from oms.domain.rule_sets import require_a_working_node
 from oms.domain.sourcing_defaults import default_rules
 from oms.errors import NotFound
 from oms.http import SECURED, GuardedApp, new_resolver
 from oms.models.apikey import Role
 from oms.models.order import Model
-from oms.models.rule_sets import Rollback, RuleHistory, SourcingRulesDocument
+from oms.models.rule_sets.sourcing import SourcingRulesDocument
 from oms.models.sourcing import Plan, PlanRequest, SourcingRules
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
+from oms.rule_routes import RuleSetRoutes
 from oms.wiring.core import orders, reference_data
 from oms.wiring.sourcing import sourcing
 
@@ -73,70 +72,38 @@ def dry_run(body: PlanRequest) -> Plan:
     return sourcing().dry_run(body)
 
 
-@app.get(
-    "/sourcing/rules",
-    summary="The sourcing rules in force (the built-in defaults until saved)",
-    security=SECURED,
-    responses=answers(),
-)
-def get_rules() -> SourcingRules:
-    return in_force(reference_data(), "sourcing", SourcingRules, default_rules)
-
-
-@app.put(
-    "/sourcing/rules",
-    summary="Replace the sourcing rules",
-    description="Send the whole rule set (every field GET answers) with the `version` you read; the saved rules "
-    "get the next version. A missing part, or rules that leave routing without rates, is 422 naming it. A "
-    "version that is no longer current is 409 (someone saved meanwhile). Every sourcing container uses the new "
-    "rules within 30 s; every saved version is kept (GET /sourcing/rules/history).",
-    security=SECURED,
-    responses=answers(404, 409),
-)
-def put_rules(body: SourcingRulesDocument) -> SourcingRules:
-    return _save_rules(body, restored_from=None)
-
-
-@app.get(
-    "/sourcing/rules/history",
-    summary="The saved versions of the sourcing rules: who saved each and when",
-    security=SECURED,
-    responses=answers(),
-)
-def rules_history() -> RuleHistory:
-    return history(reference_data(), "sourcing", SourcingRules)
-
-
-@app.post(
-    "/sourcing/rules/rollback",
-    summary="Put a kept version of the sourcing rules back in force, as a new version",
-    description="`to_version`: the version whose content is restored; `version`: the one in force as you read it "
-    "(409 if someone saved meanwhile). 404 if that version is not kept.",
-    security=SECURED,
-    responses=answers(404, 409),
-)
-def rollback_rules(body: Rollback) -> SourcingRules:
-    kept = kept_version(reference_data(), "sourcing", body.to_version, SourcingRules)
-    document = SourcingRulesDocument.model_validate({**kept.model_dump(mode="json"), "version": body.version})
-    return _save_rules(document, restored_from=body.to_version)
-
-
-def _save_rules(document: SourcingRulesDocument, restored_from: int | None) -> SourcingRules:
-    reference = reference_data()
-    rules: SourcingRules = document.rule_set()
+def _known_working_nodes(rules: SourcingRules) -> None:
+    """The nodes the rules name exist, and each channel's list keeps one that works (the document cannot see
+    the nodes)."""
+    nodes = reference_data().nodes()
     unknown = sorted(
         {node for channel in (rules.default_channel, *rules.channels.values()) for node in channel.nodes or []}
-        - set(reference.nodes())
+        - set(nodes)
     )
     if unknown:
         raise NotFound(f"unknown node(s) in the rules: {', '.join(unknown)}")
     lists = [("default_channel.nodes", rules.default_channel.nodes)]
     lists += [(f"channels.{channel.value}.nodes", rule.nodes) for channel, rule in rules.channels.items()]
-    require_a_working_node(lists, reference.nodes())
-    who = actor(app.context["api_key"])
-    saved = save_rule_set(reference, "sourcing", rules, datetime.now(UTC), who, default_rules, restored_from)
-    logger.info("sourcing rules saved", extra={"version": saved.version, "restored_from": restored_from})
-    return saved
+    require_a_working_node(lists, nodes)
+
+
+RuleSetRoutes(
+    path="/sourcing/rules",
+    kind="sourcing",
+    noun="the sourcing rules",
+    name="rules",
+    model=SourcingRules,
+    document=SourcingRulesDocument,
+    default=default_rules,
+    reference=reference_data,
+    get_summary="The sourcing rules in force (the built-in defaults until saved)",
+    put_description="Send the whole rule set (every field GET answers) with the `version` you read; the saved "
+    "rules get the next version. A missing part, or rules that leave routing without rates, is 422 naming it. A "
+    "version that is no longer current is 409 (someone saved meanwhile). Every sourcing container uses the new "
+    "rules within 30 s; every saved version is kept (GET /sourcing/rules/history).",
+    put_errors=(404, 409),
+    check=_known_working_nodes,
+).add_to(app)
 
 
 @app.get(

@@ -49,7 +49,8 @@ from oms.models.inventory import (
     StockLevel,
 )
 from oms.models.order import Channel
-from oms.models.rule_sets import Rollback, RuleHistory, StockPolicyDocument
+from oms.models.rule_sets import Rollback, RuleHistory
+from oms.models.rule_sets.stock import StockPolicyDocument
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
 from oms.wiring.core import catalog, reference_data

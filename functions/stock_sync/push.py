@@ -28,7 +28,7 @@ from oms.errors import DependencyError
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
 from oms.settings import get_settings
-from oms.wiring.stock import stock_push
+from oms.wiring.push import stock_push
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

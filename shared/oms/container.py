@@ -22,10 +22,11 @@ from oms.wiring.channels import (
 from oms.wiring.core import api_keys, catalog, event_publisher, inbox, orders, reference_data, secrets
 from oms.wiring.inbound import webhook_receiver
 from oms.wiring.outbound import channel_client
+from oms.wiring.push import stock_push
 from oms.wiring.returns import followups, refund_gateway, returns, returns_queue, returns_store
 from oms.wiring.sourcing import backorder_sweep, delivery_learning, lane_stats, promiser, promises, sourcing
 from oms.wiring.status import carrier_poller, carrier_webhooks, order_changes, status, tracking, watcher
-from oms.wiring.stock import inventory, order_statuses, snapshots, stock_push
+from oms.wiring.stock import inventory, order_statuses, snapshots
 
 __all__ = [
     "api_keys", "backorder_sweep", "capture_service", "carrier_poller", "carrier_webhooks", "catalog",

@@ -18,6 +18,7 @@ from oms.ports import (
     OrderNumberAllocator,
     SecretsProvider,
 )
+from oms.ports.cursors import Cursors
 from tests.fakes.orders import FakeOrders
 
 __all__ = [
@@ -129,3 +130,16 @@ class FakeContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 10_000
+
+
+class FakeCursors(Cursors):
+    """Where each walk stopped, in a dict (`values`)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str | None] = {}
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def put(self, name: str, cursor: str | None) -> None:
+        self.values[name] = cursor

@@ -306,15 +306,15 @@ def test_a_replay_plans_past_decisions_again_under_proposed_rules(stack) -> None
 
 def _crash_once(service: SourcingService, monkeypatch, order_id: str) -> None:
     """One run that reserves and dies before recording anything on the order."""
-    real = service._record
+    real = service.rounds._record
 
     def crash(*args, **kwargs):
         raise RuntimeError("died before recording")
 
-    monkeypatch.setattr(service, "_record", crash)
+    monkeypatch.setattr(service.rounds, "_record", crash)
     with pytest.raises(RuntimeError):
         service.source(order_id)
-    monkeypatch.setattr(service, "_record", real)
+    monkeypatch.setattr(service.rounds, "_record", real)
 
 
 def test_a_retry_adopts_what_a_dead_run_reserved_even_when_no_stock_is_left(stack, monkeypatch) -> None:

@@ -397,7 +397,7 @@ def test_review_cases_a_line_cancelled_while_sourcing_runs_stays_cancelled(stack
     _stock("TEH-TUBRUK-100", {"DC-CKG": 10})
     order_id = _capture("ST-R4", [_line("1", SKU, 1), _line("2", "TEH-TUBRUK-100", 3)])
     service = _service()
-    original = type(service)._record
+    original = type(service.rounds)._record
     raced = []
 
     def record_after_a_cancel(self, order, round_, fulfillments, decision, now):  # type: ignore[no-untyped-def]
@@ -406,7 +406,7 @@ def test_review_cases_a_line_cancelled_while_sourcing_runs_stays_cancelled(stack
             assert _cancel(order_id, {"reason": "changed mind", "line_ids": ["2"]})[0] == 200
         return original(self, order, round_, fulfillments, decision, now)
 
-    monkeypatch.setattr(type(service), "_record", record_after_a_cancel)
+    monkeypatch.setattr(type(service.rounds), "_record", record_after_a_cancel)
     service.source(order_id)
     order = _order(order_id)
     live = [f for f in order.fulfillments if f.status.value == "requested"]

@@ -8,22 +8,10 @@ from datetime import UTC, datetime, timedelta
 from oms.domain.backorders import BackorderSweep
 from oms.domain.capture import CaptureService
 from oms.models.order import Order, OrderStatus
-from oms.ports.cursors import Cursors
 from tests.builders import a_draft
-from tests.fakes import FakeCatalog, FakeNumbers, FakeOrders
+from tests.fakes import FakeCatalog, FakeCursors, FakeNumbers, FakeOrders
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-
-
-class MemoryCursors(Cursors):
-    def __init__(self) -> None:
-        self.kept: dict[str, str | None] = {}
-
-    def get(self, name: str) -> str | None:
-        return self.kept.get(name)
-
-    def put(self, name: str, cursor: str | None) -> None:
-        self.kept[name] = cursor
 
 
 @dataclass
@@ -66,7 +54,7 @@ def test_only_backorders_whose_skus_have_stock_again_are_sourced() -> None:
     ids = _backorders(orders, ["TSHIRT-BLK-M", "CAP-NAVY", "TSHIRT-BLK-M"])
     sourcing = StockedSourcing(orders, {"CAP-NAVY"})
     # When the sweep runs
-    result = BackorderSweep(orders, sourcing, MemoryCursors()).run(lambda: False)
+    result = BackorderSweep(orders, sourcing, FakeCursors()).run(lambda: False)
     # Then all three were looked at and only the stocked one got a round
     assert result.looked_at == 3
     assert result.sourced == [(ids[1], "allocated")] and sourcing.rounds == [ids[1]]
@@ -76,7 +64,7 @@ def test_a_run_goes_on_from_where_the_last_one_stopped() -> None:
     # Given five backorders and a sweep of two per page
     orders = FakeOrders()
     ids = _backorders(orders, ["CAP-NAVY"] * 5)
-    cursors = MemoryCursors()
+    cursors = FakeCursors()
     sweep = BackorderSweep(orders, StockedSourcing(orders, set()), cursors, page=2)
     # When it runs three times
     looked = [sweep.run(lambda: False).looked_at for _ in range(3)]
@@ -90,7 +78,7 @@ def test_short_of_time_it_stops_and_keeps_its_place() -> None:
     # Given backorders and a run that is out of time at once
     orders = FakeOrders()
     _backorders(orders, ["CAP-NAVY"] * 3)
-    cursors = MemoryCursors()
+    cursors = FakeCursors()
     cursors.put(OrderStatus.backordered.value, "1")
     # When it runs
     result = BackorderSweep(orders, StockedSourcing(orders, {"CAP-NAVY"}), cursors).run(lambda: True)

@@ -16,14 +16,13 @@ from oms.domain.channel_sync import (
     ChannelSync,
     FetchQueue,
     FetchRequest,
-    SyncCursors,
     UpdatedOrder,
     UpdatedPage,
 )
 from oms.errors import DependencyError, NormalizationError
 from oms.models.order import Channel, ChannelState, FlagCode, OrderDraft, OrderStatus
 from tests.builders import T0, draft_values
-from tests.fakes import FakeCatalog, FakeInbox, FakeNumbers, FakeOrders
+from tests.fakes import FakeCatalog, FakeCursors, FakeInbox, FakeNumbers, FakeOrders
 
 NOW = T0 + timedelta(hours=1)
 
@@ -70,17 +69,6 @@ class FakeQueue(FetchQueue):
 
     def send(self, requests: list[FetchRequest]) -> None:
         self.sent.extend(requests)
-
-
-class FakeCursors(SyncCursors):
-    def __init__(self) -> None:
-        self.values: dict[str, str | None] = {}
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def put(self, name: str, cursor: str | None) -> None:
-        self.values[name] = cursor
 
 
 @pytest.fixture

@@ -37,7 +37,11 @@ from oms.domain.return_policy import (
     rule_for,
     unit_refunds,
 )
-from oms.domain.returns import ReturnRefused, ReturnsService, ReturnStepRefused, refund_method, rma_order_number
+from oms.domain.returns import ReturnsService
+from oms.domain.returns_authorization import ReturnRefused
+from oms.domain.returns_receiving import ReturnStepRefused
+from oms.domain.returns_settlement import refund_method
+from oms.domain.returns_steps import rma_order_number
 from oms.errors import Conflict, Forbidden, NotFound
 from oms.models.inventory import Node
 from oms.models.order import Channel, Fulfillment, FulfillmentLine, FulfillmentStatus, Order
@@ -1101,7 +1105,7 @@ def test_restock_inspected_applies_every_restocked_entry_and_nothing_else():
     world.inspect(1, ("1", "resellable", 1), ("1", "damaged", 1))
     world.inspect(1, ("2", "resellable", 1))
     world.inventory = FakeRestock()
-    world.service.inventory = world.inventory  # a worker with nothing applied yet
+    world.service.effects.inventory = world.inventory  # a worker with nothing applied yet
     assert world.service.restock_inspected(world.rma(1)) == 2
     assert world.inventory.applied == {
         movement(1, 1, 0): ("SHIRT", "DC-JKT", 1),

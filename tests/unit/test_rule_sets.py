@@ -17,14 +17,11 @@ from oms.models.inventory import ChannelStockPolicy
 from oms.models.order import Channel
 from oms.models.promising import NodeCalendar, OpeningHours, PromisingRules
 from oms.models.returns import ReturnPolicy
-from oms.models.rule_sets import (
-    PromisingRulesDocument,
-    ReturnPolicyDocument,
-    Rollback,
-    RuleVersion,
-    SourcingRulesDocument,
-    StockPolicyDocument,
-)
+from oms.models.rule_sets import Rollback, RuleVersion
+from oms.models.rule_sets.promising import PromisingRulesDocument
+from oms.models.rule_sets.returns import ReturnPolicyDocument
+from oms.models.rule_sets.sourcing import SourcingRulesDocument
+from oms.models.rule_sets.stock import StockPolicyDocument
 from oms.models.sourcing import SourcingRules
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)

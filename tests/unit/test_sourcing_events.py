@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from oms.domain.capture import build_order, merge
 from oms.domain.events import events_for_change
-from oms.domain.sourcing import _too_large
+from oms.domain.sourcing_parcels import too_large
 from oms.models.inventory import Reservation, ReservationLine
 from oms.models.order import (
     Fulfillment,
@@ -101,7 +101,7 @@ def test_an_allocation_too_big_for_one_transaction_is_named_not_attempted() -> N
         return Reservation.model_construct(reservation_id=f"RES-{node}", kind="order", lines=lines)
 
     shipment = PlannedShipment(node_id="N", kind="dc", lines=[], cost=CostBreakdown())
-    assert _too_large([reservation("A", 60), reservation("B", 30)], [shipment, shipment]) is None
-    reason = _too_large([reservation("A", 60), reservation("B", 45)], [shipment, shipment])
+    assert too_large([reservation("A", 60), reservation("B", 30)], [shipment, shipment]) is None
+    reason = too_large([reservation("A", 60), reservation("B", 45)], [shipment, shipment])
     assert reason and "split the order" in reason
-    assert "at most 99" in (_too_large([reservation("A", 120)], [shipment]) or "")
+    assert "at most 99" in (too_large([reservation("A", 120)], [shipment]) or "")

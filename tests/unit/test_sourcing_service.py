@@ -337,15 +337,15 @@ def test_a_crash_after_reserving_is_recovered_from_the_stored_reservation(monkey
     world = World()
     world.stock(SKU, {"DC-CKG": 10})
     order_id = world.order("S-16", (SKU, 3))
-    real = world.service._record
+    real = world.service.rounds._record
 
     def crash(*args, **kwargs):
         raise RuntimeError("the function timed out")
 
-    monkeypatch.setattr(world.service, "_record", crash)
+    monkeypatch.setattr(world.service.rounds, "_record", crash)
     with pytest.raises(RuntimeError):
         world.service.source(order_id)
-    monkeypatch.setattr(world.service, "_record", real)
+    monkeypatch.setattr(world.service.rounds, "_record", real)
     assert world.atp(SKU, "DC-CKG") == 7 and world.get(order_id).fulfillments == []
     # When the message is delivered again
     assert world.service.source(order_id).outcome == "allocated"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from oms.adapters.aws import client
-from oms.domain.channel_sync import SyncCursors
+from oms.ports.cursors import Cursors
 
 
-class DynamoSyncCursors(SyncCursors):
+class DynamoSyncCursors(Cursors):
     def __init__(self, table: str) -> None:
         self.table = table
 

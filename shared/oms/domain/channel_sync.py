@@ -29,6 +29,7 @@ from oms.errors import DependencyError, NormalizationError, StaleWrite
 from oms.models.inbox import InboxEntry
 from oms.models.order import Channel, OrderDraft
 from oms.ports import InboxRepository, OrderRepository
+from oms.ports.cursors import Cursors
 
 MARKETPLACES = registry.MARKETPLACES  # defined by the registry; importable here too (returns, reconcile)
 FETCH_TOPIC = "fetch_request"  # an inbox entry holding a FetchRequest the OMS made itself
@@ -134,16 +135,6 @@ class ChannelOrderApi(ABC):
 class FetchQueue(ABC):
     @abstractmethod
     def send(self, requests: list[FetchRequest]) -> None: ...
-
-
-class SyncCursors(ABC):
-    """Where each channel's reconciliation stopped."""
-
-    @abstractmethod
-    def get(self, name: str) -> str | None: ...
-
-    @abstractmethod
-    def put(self, name: str, cursor: str | None) -> None: ...
 
 
 def normalizer_for(channel: Channel) -> Callable[[dict], OrderDraft]:
@@ -277,7 +268,7 @@ class ChannelReconciler:
         self,
         api: ChannelOrderApi,
         sync: ChannelSync,
-        cursors: SyncCursors,
+        cursors: Cursors,  # where each channel's reconciliation stopped
         now: Callable[[], datetime],
         max_pages: int = 50,
     ) -> None:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from oms.domain.clock import wib_day
-from oms.domain.returns import PAYMENTS, ReturnRefused, ReturnsService
+from oms.domain.returns import ReturnsService
+from oms.domain.returns_authorization import ReturnRefused
+from oms.domain.returns_refunds import PAYMENTS
 from oms.models.order import Channel
 from oms.models.returns import (
     RefundMethod,

@@ -79,7 +79,7 @@ class PastDecision:
 
 
 def past_decision(order_id: str, at: datetime, base: SourcingInput, record: Mapping[str, Any]) -> PastDecision:
-    """From a stored trace record (oms.domain.sourcing._trace_record)."""
+    """From a stored trace record (oms.domain.sourcing_parcels.trace_record)."""
     inputs = record["input"]
     lines = tuple(NeedLine(x["line_id"], x["sku"], int(x["quantity"])) for x in inputs["lines"])
     stock = {(sku, node): int(units) for sku, nodes in inputs["stock"].items() for node, units in nodes.items()}

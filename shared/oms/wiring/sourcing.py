@@ -96,7 +96,7 @@ def sourcing() -> SourcingService:
 
 @built
 def promises() -> PromiseService:
-    return PromiseService(sourcing(), promiser(), lambda: datetime.now(UTC))
+    return PromiseService(sourcing().planner, promiser(), lambda: datetime.now(UTC))  # quotes plan as sourcing does
 
 
 @built

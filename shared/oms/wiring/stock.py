@@ -1,21 +1,16 @@
-"""Stock: the inventory service over its DynamoDB store, counts (snapshots),
-the audit's view of orders and the push of availability to channels."""
+"""Stock: the inventory service over its DynamoDB store, counts (snapshots) and
+the audit's view of orders."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from oms.adapters.queues import SqsQueue
 from oms.adapters.stock import DynamoStock
-from oms.adapters.stock_push import DynamoPushStates
 from oms.domain.stock import InventoryService
 from oms.domain.stock_jobs import Snapshots
-from oms.domain.stock_push import StockPush
 from oms.models.order import OrderStatus
 from oms.settings import get_settings
 from oms.wiring import built
 from oms.wiring.core import catalog, orders, reference_data
-from oms.wiring.outbound import channel_client
 
 
 @built
@@ -42,10 +37,3 @@ class OrderStatuses:
 
 def order_statuses() -> OrderStatuses:
     return OrderStatuses()
-
-
-@built
-def stock_push() -> StockPush:
-    return StockPush(
-        inventory(), DynamoPushStates(get_settings().stock_ledger_table), channel_client(), lambda: datetime.now(UTC)
-    )
