@@ -17,10 +17,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms.api_docs import add_api_docs
+from oms.channels.registry import EMPTY_ANSWER
 from oms.domain.apikeys import authorize
 from oms.domain.capture import CaptureResult, Outcome, order_id_for
 from oms.domain.order_stats import stats_range, summarize
-from oms.domain.webhooks import EMPTY_ANSWER, Acknowledgement, WebhookRequest
+from oms.domain.webhooks import Acknowledgement, WebhookRequest
 from oms.errors import BadRequest, NotFound
 from oms.http import SECURED, GuardedApp, new_resolver, raw_body
 from oms.models.api import CaptureResponse, OrderCreate, OrderList, OrderStats, WebhookAck

@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms.domain.channel_sync import MARKETPLACES
+from oms.channels.registry import MARKETPLACES
 from oms.errors import DependencyError
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer

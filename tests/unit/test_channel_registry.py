@@ -31,14 +31,6 @@ def test_the_derived_sets():
     assert "shopee" in EMPTY_ANSWER  # the ingestion function asks with the path's string
 
 
-def test_marketplaces_stay_importable_where_they_were():
-    from oms.domain.channel_sync import MARKETPLACES as from_sync
-    from oms.domain.webhooks import EMPTY_ANSWER as from_webhooks
-
-    assert from_sync is MARKETPLACES
-    assert from_webhooks is EMPTY_ANSWER
-
-
 @pytest.mark.parametrize("channel", WITH_PACKAGE)
 def test_each_package_holds_what_the_registry_looks_for(channel):
     record = spec(channel)

@@ -34,8 +34,6 @@ from oms.ports import OrderRepository
 
 # After a cancel these leave lines to place again (parcels released whole, lines never placed).
 RESOURCED = frozenset({OrderStatus.received, OrderStatus.partially_allocated, OrderStatus.backordered})
-# Orders a marketplace owns: their changes come from it (and are written back by it).
-THROUGH_CHANNEL_ONLY = MARKETPLACES
 BEFORE_PACKING = frozenset({FulfillmentStatus.requested, FulfillmentStatus.accepted, FulfillmentStatus.picked})
 
 
@@ -146,7 +144,7 @@ class OrderChanges:
             raise NotFound(f"no order {order_id}")
         if acting_for is not None and order.channel not in acting_for:
             raise Forbidden(f"this key may not change {order.channel.value} orders")
-        if order.channel in THROUGH_CHANNEL_ONLY:
+        if order.channel in MARKETPLACES:  # a marketplace's orders change there; it tells the OMS
             raise Conflict(f"{order.channel.value} orders are {what} in {order.channel.value}; it tells the OMS")
         return order
 

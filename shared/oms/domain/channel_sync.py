@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from oms.channels import registry
 from oms.channels.marketplace import ChannelNotice
 from oms.channels.registry import spec
 from oms.domain.capture import CaptureResult, CaptureService, order_id_for
@@ -31,7 +30,6 @@ from oms.models.order import Channel, OrderDraft
 from oms.ports import InboxRepository, OrderRepository
 from oms.ports.cursors import Cursors
 
-MARKETPLACES = registry.MARKETPLACES  # defined by the registry; importable here too (returns, reconcile)
 FETCH_TOPIC = "fetch_request"  # an inbox entry holding a FetchRequest the OMS made itself
 
 

@@ -22,11 +22,6 @@ from oms.models.inbox import InboxEntry
 from oms.models.order import Channel
 from oms.ports import InboxRepository, SecretsProvider
 
-# Channels with a webhook endpoint (the own channels post to POST /orders instead).
-ENABLED_CHANNELS = registry.WEBHOOK_CHANNELS
-# These want an empty 2xx body; the others get {"status": ...} (the ingestion function answers by it).
-EMPTY_ANSWER = registry.EMPTY_ANSWER
-
 
 class Acknowledgement(StrEnum):
     accepted = "accepted"
@@ -52,7 +47,7 @@ def _channel(name: str) -> Channel:
         channel = Channel(name)
     except ValueError:
         raise NotFound(f"unknown channel '{name}'") from None
-    if channel not in ENABLED_CHANNELS:
+    if channel not in registry.WEBHOOK_CHANNELS:  # the own channels post to POST /orders instead
         raise NotFound(f"channel '{name}' posts orders to POST /orders; it has no webhook endpoint")
     return channel
 
