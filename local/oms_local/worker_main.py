@@ -49,7 +49,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 class LambdaContext:
     """The attributes of the Lambda Python context object that handlers and Powertools use."""
 
-    def __init__(self, info: dict[str, Any], request_id: str, deadline_ms: int) -> None:
+    def __init__(self, info: dict[str, Any], request_id: str, timeout_ms: int) -> None:
         self.function_name: str = info["function_name"]
         self.function_version: str = "$LATEST"
         self.invoked_function_arn: str = info["function_arn"]
@@ -59,10 +59,12 @@ class LambdaContext:
         self.log_stream_name: str = info["log_stream_name"]
         self.identity = None
         self.client_context = None
-        self._deadline_ms = deadline_ms
+        # On this process's monotonic clock: the wall clock may be shifted (OMS_FAKE_NOW), and two
+        # processes' shifted clocks can differ by a few milliseconds.
+        self._deadline = time.monotonic() + timeout_ms / 1000
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, self._deadline_ms - int(time.time() * 1000))
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def main() -> None:
         request = read_frame(req_fd)
         if request is None:  # parent closed the pipe: shut down
             return
-        context = LambdaContext(info, request["request_id"], request["deadline_ms"])
+        context = LambdaContext(info, request["request_id"], request["timeout_ms"])
         try:
             result = handler(request["event"], context)
             try:

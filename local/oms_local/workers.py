@@ -175,7 +175,7 @@ class Worker:
                 {
                     "request_id": request_id,
                     "event": event,
-                    "deadline_ms": int((time.time() + self.spec.timeout) * 1000),
+                    "timeout_ms": int(self.spec.timeout * 1000),
                 },
             )
         except (BrokenPipeError, OSError):
