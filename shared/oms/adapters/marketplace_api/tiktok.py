@@ -106,6 +106,7 @@ class TiktokError(Exception):
     def __init__(self, code: object, message: str) -> None:
         super().__init__(f"{code}: {message}"[:300])
         self.code = code
+        self.message = message  # the vendor's own words, whole
 
 
 # --- outbound: shipments, cancellations, stock ------------------------------------------------------
