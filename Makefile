@@ -114,6 +114,7 @@ channel-job: install
 # a wrong signature, repeats, statuses out of order, a missed push recovered, stock and a shipment told back.
 demo: install
 	$(LOCAL_PATH) $(BIN)/python scripts/marketplace_demo.py
+	$(LOCAL_PATH) $(BIN)/python scripts/shipping_demo.py
 
 stock-push-all: install
 	$(ADMIN) stock push-all $(if $(CHANNEL),--channel $(CHANNEL))

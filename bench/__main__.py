@@ -14,7 +14,21 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "local"), str(ROOT)]
 
 def main() -> None:
     """`python -m bench [name ...]`: the named benchmarks only, their figures merged into the file."""
-    from bench import ack, channels, cold_start, crash, fuzz, ingest, promising, returns, sourcing, stats, status, stock
+    from bench import (
+        ack,
+        channels,
+        cold_start,
+        crash,
+        fuzz,
+        ingest,
+        promising,
+        returns,
+        shipping,
+        sourcing,
+        stats,
+        status,
+        stock,
+    )
 
     suites = {
         "cold_start": cold_start,
@@ -26,6 +40,7 @@ def main() -> None:
         "status": status,
         "channels": channels,
         "returns": returns,
+        "shipping": shipping,
         "crash": crash,
         "stats": stats,
         "fuzz": fuzz,

@@ -55,6 +55,7 @@ REDRIVES = {
     "promising": ("PromisingDLQ", "PromisingQueue"),
     "write-back": ("ChannelWriteBackDLQ", "ChannelWriteBackQueue"),
     "returns": ("ReturnsDLQ", "ReturnsQueue"),
+    "shipping": ("ShippingDLQ", "ShippingQueue"),
     "channel-fetch": ("ChannelFetchDLQ", "ChannelFetchQueue"),
 }
 LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator

@@ -9,6 +9,8 @@ is answered on its own:
   its push), and after UNKNOWN_ATTEMPTS quarantined with the reason;
 * the API answers with an order older than the push that asked (it lags its pushes): what it had is
   stored, and the order is fetched again later, up to UNKNOWN_ATTEMPTS times;
+* a resi or label push (Shopee codes 4 and 15, TikTok Shop's package update): besides, the shipping
+  worker is sent to ask for the resi or label at once (ShippingQueue, step "nudge");
 * the API times out or answers 429/5xx (or the capture fails): retried with a growing delay, then ChannelFetchDLQ
   (`make replay-dlq QUEUE=channel-fetch`).
 """
@@ -23,10 +25,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from oms.domain.channel_sync import FetchOutcome, FetchRequest
 from oms.errors import DependencyError
 from oms.observability import logger, metrics, tracer
-from oms.wiring.channels import channel_api, channel_fetch_queue, channel_sync
+from oms.wiring.channels import channel_api, channel_fetch_queue, channel_sync, shipping_nudges
 
 # A batch whose every order failed is answered like any other (each message retried on its own delay).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+SHIPPING_PUSHES = frozenset({"tracking", "shipping_document", "package"})  # Shopee 4 and 15, TikTok package update
 UNKNOWN_ATTEMPTS = 3  # tries before an order the channel does not know is quarantined (or a lag accepted)
 BACKOFF_S = (20, 60, 180, 540, 900)  # the delay before try n+1 (SQS caps a message's visibility at 12 h)
 
@@ -58,6 +61,8 @@ def _handle(record: SQSRecord, request: FetchRequest, outcome: FetchOutcome) -> 
         result = outcome.captured[key]
         metrics.add_metric(name=f"ChannelOrders{result.outcome.value.capitalize()}", unit=MetricUnit.Count, value=1)
         logger.info("channel order fetched", extra={"order_id": result.order.order_id, "outcome": result.outcome.value})
+        if request.reason in SHIPPING_PUSHES:  # a resi or label is there: asked for now, not at the next poll
+            shipping_nudges().send({"step": "nudge", "order_id": result.order.order_id})
         return
     if key in outcome.bad:
         sync.give_up(request, f"{request.channel.value} order {request.channel_order_id}: {outcome.bad[key]}")

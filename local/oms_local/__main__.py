@@ -28,6 +28,14 @@ def _overrides(text: str) -> dict[str, str]:
     return {k: v for k, v in pairs}
 
 
+def local_pace(template_path: Path) -> dict[str, str]:
+    """A marketplace's late resi is asked for again in seconds locally, not Shopee's 5 minutes."""
+    from .template import Template
+
+    declared = Template(template_path).raw.get("Parameters") or {}
+    return {"ResiPollSeconds": "3"} if "ResiPollSeconds" in declared else {}
+
+
 def endpoint_overrides(template_path: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """``OMS_<NAME>_API_BASE`` / ``OMS_<NAME>_AUTH_BASE`` -> the template's ``<Name>ApiBase`` /
     ``<Name>AuthBase`` parameter (README "Local settings"): what the functions call, instead of
@@ -53,6 +61,7 @@ def runtime_from_env(environ: Mapping[str, str] | None = None) -> LocalRuntime:
     env = os.environ if environ is None else environ
     template_path = Path(env.get("OMS_TEMPLATE") or DEFAULT_TEMPLATE)
     overrides = {
+        **local_pace(template_path),
         **endpoint_overrides(template_path, env),
         **_overrides(env.get("OMS_PARAMETER_OVERRIDES", "")),  # explicit overrides win
     }

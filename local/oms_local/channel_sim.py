@@ -33,6 +33,9 @@ Control endpoints, for people and tests:
   POST   /_sim/push/<channel>/<id> {"status": "READY_TO_SHIP", "bad_signature": false}
                                       push again without changing the order (repeats, old news)
   GET    /_sim/orders/<channel>/<id>  the order as the channel's API shows it
+  POST   /_sim/logistics {"channel": "shopee", "order_id": sn, "resi_delay": 2}
+                                      what its logistics calls answer next (see logistics_sim.control)
+  GET    /_sim/documents/<token>      a shipping document behind a link a marketplace gave (expires)
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import logistics_sim
+from .logistics_sim.biteship import serve_biteship
 from .marketplace_sim import MARKETPLACES, MarketplaceSim
 
 log = logging.getLogger("oms_local.channels")
@@ -76,6 +81,7 @@ class ChannelSimulator:
         self.failures: dict[str, list[int]] = {}
         self.trackings: dict[str, int] = {}  # waybill -> times looked at
         self.refunds: dict[str, dict[str, Any]] = {}  # idempotency key -> the refund made
+        self.biteship_state: dict[str, Any] = {}  # Biteship's orders (logistics_sim/biteship.py)
         self.marketplaces.shown = self.stock  # the marketplaces' stock calls show here too
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +110,7 @@ class ChannelSimulator:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
+        self.marketplaces.public_url = self.url  # where the marketplaces' document links point
         self._thread = threading.Thread(target=self._server.serve_forever, name="channel-sim", daemon=True)
         self._thread.start()
         return self
@@ -142,6 +149,7 @@ class ChannelSimulator:
             self.trackings.clear()
             self.failures.clear()
             self.refunds.clear()
+            self.biteship_state.clear()
         self.marketplaces.clear()
 
     def fail_next(self, channel: str, status: int, times: int = 1) -> None:
@@ -150,7 +158,7 @@ class ChannelSimulator:
 
     # ------------------------------------------------------------ HTTP
 
-    def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:
+    def _handle(self, request: BaseHTTPRequestHandler, method: str) -> None:  # noqa: PLR0911 - one answer per route
         parts = urlsplit(request.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         length = int(request.headers.get("Content-Length") or 0)
@@ -162,6 +170,11 @@ class ChannelSimulator:
             return
         if parts.path.startswith(("/_sim/orders", "/_sim/push")):
             self._marketplace_control(request, method, parts.path, body)
+            return
+        if parts.path.startswith("/_sim/documents/") and method == "GET":
+            # The marketplaces' shipping documents behind the links their APIs give (no signature, as a CDN).
+            status, content_type, data = logistics_sim.document(self.marketplaces, parts.path.rsplit("/", 1)[-1])
+            self._answer_bytes(request, status, content_type, data)
             return
         if parts.path.startswith("/_sim/"):
             self._control(request, method, parts.path, query, body)
@@ -187,11 +200,18 @@ class ChannelSimulator:
             record["query"] = {k: v for k, v in query.items() if k not in secret}
         if channel == "payments":
             served = self._refund(method, rest, body, request.headers.get("idempotency-key"))
+        if channel == "biteship":
+            with self.lock:
+                served = serve_biteship(self.biteship_state, method, rest, body, dict(request.headers))
         status, payload = served if served is not None else self._serve(channel, method, rest, body)
         record["answered"] = status
         if rest.startswith("orders/") or channel == "payments":
             record["idempotency_key"] = request.headers.get("idempotency-key")
         self._record(record)
+        if isinstance(payload, bytes):  # a document (Shopee's download_shipping_document): the file itself
+            kind = "application/zip" if payload[:2] == b"PK" else "application/pdf"
+            self._answer_bytes(request, status, kind, payload)
+            return
         self._answer(request, status, payload)
 
     def _serve(self, channel: str, method: str, rest: str, body: Any) -> tuple[int, Any]:
@@ -262,6 +282,12 @@ class ChannelSimulator:
     def _control(
         self, request: BaseHTTPRequestHandler, method: str, path: str, query: dict[str, str], body: Any
     ) -> None:
+        if path == "/_sim/logistics" and method == "POST" and isinstance(body, dict):
+            try:
+                self._answer(request, 200, logistics_sim.control(self.marketplaces, body))
+            except (ValueError, KeyError) as exc:
+                self._answer(request, 400, {"error": str(exc)})
+            return
         if path == "/_sim/calls" and method == "GET":
             self._answer(request, 200, {"calls": self.calls_for(query.get("channel"))})
         elif path == "/_sim/calls" and method == "DELETE":
@@ -324,6 +350,14 @@ class ChannelSimulator:
         if self.log_path is not None:
             with self.log_path.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
+
+    @staticmethod
+    def _answer_bytes(request: BaseHTTPRequestHandler, status: int, content_type: str, data: bytes) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
 
     @staticmethod
     def _answer(request: BaseHTTPRequestHandler, status: int, payload: Any) -> None:

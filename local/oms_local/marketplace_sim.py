@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from oms_local import logistics_sim
 from oms_local.sim_formats import SimLine, SimOrder
 from oms_local.sim_formats import lazada as lazada_docs
 from oms_local.sim_formats import shopee as shopee_docs
@@ -58,11 +59,15 @@ class MarketplaceSim:
         # Shop tokens each channel accepts: the configured ones, and every one its refresh call issued.
         self.access_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_ACCESS_TOKEN", "")} for c in MARKETPLACES}
         self.refresh_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_REFRESH_TOKEN", "")} for c in MARKETPLACES}
+        # Each channel's logistics state (packages, resi, documents), kept by logistics_sim/<channel>.py.
+        self.logistics_state: dict[str, dict[str, Any]] = {}
+        self.public_url: str | None = None  # the simulator's own address, for document links (set on start)
 
     def clear(self) -> None:
         with self.lock:
             self.orders.clear()
             self.lost.clear()
+            self.logistics_state.clear()
 
     # ------------------------------------------------------------ orders
 
@@ -228,6 +233,8 @@ class MarketplaceSim:
             return 403, {"error": "error_sign", "message": "Wrong sign.", "request_id": secrets.token_hex(16)}
         if query.get("access_token") not in self.access_tokens["shopee"]:
             return 403, {"error": "invalid_access_token", "message": "Invalid access_token."}
+        if (answer := logistics_sim.serve(self, "shopee", method, path, query, raw)) is not None:
+            return answer
         if path == "/api/v2/order/get_order_detail":
             wanted = [sn for sn in query.get("order_sn_list", "").split(",") if sn]
             if not wanted or len(wanted) > 50:
@@ -360,7 +367,8 @@ class MarketplaceSim:
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
         outbound = ("/order/rts", "/order/cancel", "/product/stock/sellable/update")
-        if path not in ("/order/get", "/orders/items/get", "/orders/get", "/auth/token/refresh", *outbound):
+        known = ("/order/get", "/orders/items/get", "/orders/get", "/auth/token/refresh", *outbound)
+        if path not in known and not logistics_sim.claims("lazada", path):
             return None
         s = self.settings
         message = path + "".join(f"{k}{query[k]}" for k in sorted(query) if k != "sign")
@@ -377,6 +385,8 @@ class MarketplaceSim:
         if query.get("access_token") not in self.access_tokens["lazada"]:
             why = "The specified access token is invalid or expired"
             return 200, {"code": "IllegalAccessToken", "type": "ISP", "message": why}
+        if (answer := logistics_sim.serve(self, "lazada", method, path, query, raw)) is not None:
+            return answer
         if path in outbound:
             return self._lazada_outbound(path, query)
         if path == "/order/get":
@@ -456,7 +466,8 @@ class MarketplaceSim:
         if path == "/api/v2/token/refresh":
             return self._tiktok_refresh(query)
         outbound = path.startswith(("/fulfillment/202309/packages/", "/return_refund/", "/product/202309/"))
-        if path not in ("/order/202309/orders", "/order/202309/orders/search") and not outbound:
+        orders = ("/order/202309/orders", "/order/202309/orders/search")
+        if path not in orders and not outbound and not logistics_sim.claims("tiktok", path):
             return None
         s = self.settings
         secret = s["OMS_TIKTOK_APP_SECRET"]
@@ -467,6 +478,8 @@ class MarketplaceSim:
             return 401, {"code": 106001, "message": "Invalid sign", "request_id": secrets.token_hex(12)}
         if headers.get("x-tts-access-token") not in self.access_tokens["tiktok"]:
             return 401, {"code": 105002, "message": "Expired credentials", "request_id": secrets.token_hex(12)}
+        if (answer := logistics_sim.serve(self, "tiktok", method, path, query, raw)) is not None:
+            return answer
         if outbound:
             return self._tiktok_outbound(path, json.loads(raw or b"{}"))
         if path == "/order/202309/orders":

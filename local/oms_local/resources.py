@@ -55,6 +55,7 @@ def create_all(template: Template, client: ClientFactory) -> CreatedResources:
         ("AWS::Logs::LogGroup", _log_group),
         ("AWS::DynamoDB::Table", _table),
         ("AWS::SQS::Queue", _queue),  # queues with a RedrivePolicy are created after their DLQ
+        ("AWS::S3::Bucket", _bucket),
         ("AWS::SNS::Topic", _topic),
         ("AWS::SNS::Subscription", _subscription),
         ("AWS::Events::EventBus", _bus),
@@ -77,6 +78,17 @@ def create_all(template: Template, client: ClientFactory) -> CreatedResources:
         elif kind not in handled:
             out.skipped[lid] = _SKIPPED_TYPES.get(kind, f"{kind} is not supported locally")
     return out
+
+
+def _bucket(t: Template, client: ClientFactory, lid: str, p: Props, out: CreatedResources) -> None:
+    """The bucket (lifecycle rules and encryption are AWS's business: not needed to serve files locally)."""
+    s3 = client("s3")
+    try:
+        s3.create_bucket(Bucket=t.ref(lid))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
 
 
 def _log_group(t: Template, client: ClientFactory, lid: str, p: Props, out: CreatedResources) -> None:

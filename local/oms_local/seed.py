@@ -52,6 +52,8 @@ DEFAULTS = {
     # Carriers: Biteship's dashboard header (name and value); the Standard Webhooks secret of other carriers.
     "OMS_BITESHIP_HEADER": "x-biteship-secret",
     "OMS_BITESHIP_SECRET": "biteship_local_dev_secret",
+    # Biteship's API key, for booking own-courier shipments (the simulator takes any non-empty one).
+    "OMS_BITESHIP_API_KEY": "biteship_local_test_key",
     "OMS_CARRIER_SECRET": "whsec_Y2Fycmllcl9sb2NhbF9kZXZfc2VjcmV0XzMyYnl0ZXM=",
     # The payment provider's secret API key, for refunds (the simulator takes any).
     "OMS_PAYMENTS_SECRET_KEY": "xnd_development_local_key",
@@ -86,6 +88,7 @@ SECRET_PARAMETERS = {
     "OMS_TOKOPEDIA_PRIVATE_KEY": "tokopedia/private_key",
     "OMS_BITESHIP_HEADER": "biteship/header_name",
     "OMS_BITESHIP_SECRET": "biteship/header_secret",
+    "OMS_BITESHIP_API_KEY": "biteship/api_key",
     "OMS_CARRIER_SECRET": "carriers/secret",
     "OMS_PAYMENTS_SECRET_KEY": "payments/secret_key",
     "OMS_TRACKING_HASH_KEY": "tracking/hash_key",
@@ -97,6 +100,9 @@ NODES = [
         "node_id": "DC-CKG",
         "name": "DC Cikarang",
         "kind": "dc",
+        "address": "Jl. Jababeka Raya Blok F No. 12, Cikarang Utara",
+        "phone": "+62218934567",
+        "postal_code": "17530",
         "city": "Bekasi",
         "province": "Jawa Barat",
         "tz": "Asia/Jakarta",
@@ -107,6 +113,9 @@ NODES = [
         "node_id": "DC-SBY",
         "name": "DC Surabaya",
         "kind": "dc",
+        "address": "Jl. Rungkut Industri III No. 45, Rungkut",
+        "phone": "+62318412345",
+        "postal_code": "60293",
         "city": "Surabaya",
         "province": "Jawa Timur",
         "tz": "Asia/Jakarta",

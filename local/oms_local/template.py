@@ -238,6 +238,7 @@ class Template:
         by_type = {
             "AWS::DynamoDB::Table": self._table_attrs,
             "AWS::SQS::Queue": self._queue_attrs,
+            "AWS::S3::Bucket": self._bucket_attrs,
             "AWS::Events::EventBus": lambda lid: self._named(lid, "Name", "events", "event-bus/{}", 64),
             "AWS::Events::Rule": lambda lid: self._named(lid, "Name", "events", "rule/{}", 64),
             "AWS::Events::Archive": lambda lid: self._named(lid, "ArchiveName", "events", "archive/{}", 48),
@@ -273,6 +274,10 @@ class Template:
             name += ".fifo"
         url = f"{self.queue_url_base}/{ACCOUNT_ID}/{name}"
         return {"Ref": url, "QueueUrl": url, "Arn": _arn("sqs", name), "QueueName": name}
+
+    def _bucket_attrs(self, lid: str) -> dict[str, str]:
+        name = self._prop(lid, "BucketName") or self._generated_name(lid, 63).lower()
+        return {"Ref": name, "Arn": f"arn:{PARTITION}:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
 
     def _topic_attrs(self, lid: str) -> dict[str, str]:
         name = self._prop(lid, "TopicName") or self._generated_name(lid)

@@ -24,6 +24,12 @@ class Settings(BaseModel):
     channel_fetch_queue_url: str = ""
     stock_push_retry_queue_url: str = ""
     returns_queue_url: str = ""
+    shipping_table: str = "oms-shipping-dev"
+    shipping_queue_url: str = ""
+    labels_bucket: str = "oms-labels-dev"
+    # Marketplace resi not there yet: asked again this often (Shopee says every 5 minutes), this many times.
+    resi_poll_seconds: int = Field(default=300, ge=1, le=900)
+    resi_max_asks: int = Field(default=24, ge=1)
     event_bus_name: str = "oms-dev"
     secrets_path: str = Field(default="/oms/dev/channels", description="SSM path holding channel secrets")
     max_body_bytes: int = Field(default=512 * 1024, gt=0)

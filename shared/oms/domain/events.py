@@ -7,9 +7,11 @@ never be lost between the write and the publish.
 from __future__ import annotations
 
 from oms.domain.geo import place
+from oms.domain.lifecycle import HANDED_OVER
 from oms.models.events import DomainEvent, EventType, ParcelDeliveredDetail
 from oms.models.order import Fulfillment, FulfillmentStatus, Order, OrderStatus, ShortageAction
 from oms.models.returns import RefundStatus, Rma, RmaStatus
+from oms.models.shipping import ShippingState
 
 
 def _destination(order: Order) -> dict | None:
@@ -84,7 +86,45 @@ def _fulfillment(fulfillment: Fulfillment) -> dict:
         "lines": [line.model_dump() for line in fulfillment.lines],
         "status_at": fulfillment.status_at.isoformat() if fulfillment.status_at else None,
         "shipment": fulfillment.shipment.model_dump(mode="json") if fulfillment.shipment else None,
+        "shipping": _shipping(fulfillment),
     }
+
+
+def _shipping(fulfillment: Fulfillment) -> dict | None:
+    """Where its courier arrangement stands (the failure in the vendor's words; no addresses)."""
+    shipping = fulfillment.shipping
+    if shipping is None:
+        return None
+    return shipping.model_dump(mode="json", include={
+        "arranged_by", "state", "handover", "package_id", "resi", "carrier", "service", "booking_id", "failure",
+        "printed_count", "label_key",
+    })  # fmt: skip
+
+
+_ARRANGED = frozenset({ShippingState.waiting_for_resi, ShippingState.label_ready, ShippingState.printed})
+
+
+def _shipping_events(old: Order, new: Order) -> list[DomainEvent]:
+    """Arranged, failed, resi assigned, label ready, handed over: each once, when it happens."""
+    events = []
+    before = {f.fulfillment_id: f for f in old.fulfillments}
+    for parcel in new.fulfillments:
+        was, now = before.get(parcel.fulfillment_id), parcel.shipping
+        had = was.shipping if was else None
+        if now is not None:
+            was_state = had.state if had else None
+            if now.state is ShippingState.arrange_failed and was_state is not ShippingState.arrange_failed:
+                events.append(_event(new, EventType.arrange_failed, parcel))
+            if now.state in _ARRANGED and was_state not in _ARRANGED:
+                events.append(_event(new, EventType.shipment_arranged, parcel))
+            if now.resi and not (had and had.resi):
+                events.append(_event(new, EventType.resi_assigned, parcel))
+            if now.label_key and not (had and had.label_key):
+                events.append(_event(new, EventType.label_ready, parcel))
+        handed = parcel.status in HANDED_OVER and (was is None or was.status not in HANDED_OVER)
+        if handed and now is not None:
+            events.append(_event(new, EventType.parcel_handed_over, parcel))
+    return events
 
 
 def _event(order: Order, event_type: EventType, fulfillment: Fulfillment | None = None) -> DomainEvent:
@@ -255,6 +295,7 @@ def events_for_change(old: Order | None, new: Order) -> list[DomainEvent]:
     if new.version <= old.version:
         return []  # not a change of ours (e.g. a restore); nothing happened
     events = [_event(new, EventType.order_updated), *_sourcing_events(old, new), *_status_events(old, new)]
+    events += _shipping_events(old, new)
     if new.returns != old.returns:
         events += _return_events(old, new)
     if delivery_place(new) != delivery_place(old):

@@ -55,6 +55,8 @@ def _shipment(channel: Channel, channel_order_id: str, order: dict, key: str) ->
     shipment = parcel.get("shipment") or {}
     if not shipment.get("tracking_number"):
         return None
+    if (parcel.get("shipping") or {}).get("arranged_by") == "marketplace":
+        return None  # shipped on the marketplace's own courier: the marketplace knows already
     body = {"fulfillment_id": parcel.get("fulfillment_id"), "carrier": shipment.get("carrier"),
             "service": shipment.get("service"), "tracking_number": shipment.get("tracking_number"),
             "lines": [{"line_id": x.get("line_id"), "sku": x.get("sku"), "quantity": x.get("quantity")}

@@ -40,6 +40,11 @@ class EventType(StrEnum):
     refund_requested = "RefundRequested"
     refund_completed = "RefundCompleted"
     refund_failed = "RefundFailed"
+    shipment_arranged = "ShipmentArranged"
+    arrange_failed = "ArrangeFailed"
+    resi_assigned = "ResiAssigned"
+    label_ready = "LabelReady"
+    parcel_handed_over = "ParcelHandedOver"
 
 
 RETURN_EVENTS = frozenset(

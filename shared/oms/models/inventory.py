@@ -44,6 +44,10 @@ class NodeSettings(_Model):
     name: str = Field(min_length=1, max_length=200)
     kind: NodeKind
     tz: str = Field(default="Asia/Jakarta", description="IANA zone: Asia/Jakarta (WIB), Asia/Makassar, Asia/Jayapura")
+    address: str | None = Field(
+        default=None, max_length=300, description="Street address: the sender on own-courier labels and bookings"
+    )
+    phone: str | None = Field(default=None, max_length=40, description="The node's phone, for couriers")
     city: str | None = Field(default=None, max_length=100)
     province: str | None = Field(default=None, max_length=100)
     postal_code: str | None = Field(default=None, max_length=10)

@@ -23,6 +23,7 @@ from oms.models.common import (  # the shared vocabulary; callers still import i
     NotBool,
 )
 from oms.models.returns import Rma
+from oms.models.shipping import ParcelShipping
 
 OWN_CHANNELS = frozenset({Channel.web, Channel.pos, Channel.callcenter, Channel.social})
 
@@ -324,6 +325,9 @@ class Fulfillment(Model):
     status_at: datetime | None = Field(default=None, description="When the current status happened (its sender's time)")
     shipment: Shipment | None = None
     scans: list[TrackingScan] = Field(default_factory=list, description="Every status reported, oldest first")
+    shipping: ParcelShipping | None = Field(
+        default=None, description="Arranging its courier, its resi and label (oms.domain.shipping); none: to arrange"
+    )
 
 
 class ShortageAction(StrEnum):

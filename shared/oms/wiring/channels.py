@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from oms.adapters.channel_client import api_bases
 from oms.adapters.fetch_queue import SqsFetchQueue
 from oms.adapters.marketplace_api import MarketplaceApi, auth_bases
+from oms.adapters.shipping import SqsShippingCommands
 from oms.adapters.sync_cursors import DynamoSyncCursors
 from oms.channels.registry import spec
 from oms.domain.channel_sync import ChannelReconciler, ChannelSync
@@ -23,6 +24,12 @@ from oms.wiring.core import inbox, orders, secrets
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@built
+def shipping_nudges() -> SqsShippingCommands:
+    """Where a resi or label push sends the shipping worker to ask at once."""
+    return SqsShippingCommands(get_settings().shipping_queue_url)
 
 
 @built

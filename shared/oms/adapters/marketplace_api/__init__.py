@@ -43,6 +43,7 @@ class MarketplaceApi(ChannelOrderApi):
         self.auth: dict[Channel, ChannelHttp] = {}
         self.clients: dict[Channel, Any] = {}
         self.outbounds: dict[Channel, Any] = {}
+        self.logistics_clients: dict[Channel, Any] = {}
         for channel, base in bases.items():
             channel_spec = spec(channel)
             if not channel_spec.marketplace or not base:
@@ -106,6 +107,19 @@ class MarketplaceApi(ChannelOrderApi):
         if channel not in self.outbounds:
             self.outbounds[channel] = _module(channel).outbound(self.client(channel))
         return self.outbounds[channel]
+
+    def logistics(self, channel: Channel) -> Any:
+        """The channel's shipping on its own couriers (<package>_logistics.py: arrange, resi, labels)."""
+        if channel not in self.logistics_clients:
+            name = f"{__name__}.{spec(channel).package}_logistics"
+            try:
+                module = import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+                raise DependencyError(f"{channel.value}: shipping through its API is not supported yet") from None
+            self.logistics_clients[channel] = module.logistics(self.client(channel))
+        return self.logistics_clients[channel]
 
     def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome:
         """Each SKU's sellable figure in the channel's own calls: what did not land, and why. One item's
