@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset openapi test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job demo backfill-lookups stock-push-all sourcing-replay clean
+.PHONY: help install run reset openapi test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job shops shop-add demo backfill-lookups stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -105,6 +105,14 @@ backfill-lookups: install
 # A status job now, against the local stack or STAGE: JOB=watch (flag orders) or JOB=poll (ask carriers).
 status-job: install
 	$(ADMIN) status job --name $(JOB)
+
+# The seller's marketplace shops: `make shops` lists them and how each stands; connect one with
+# `make shop-add CHANNEL=shopee SHOP_ID=880033 NAME="..." ACCESS_TOKEN=... [REFRESH_TOKEN=...] [EXPIRES_AT=<unix s>] [SHOP_CIPHER=...]`.
+shops: install
+	$(ADMIN) shops list
+
+shop-add: install
+	$(ADMIN) shops add --channel $(CHANNEL) --shop-id $(SHOP_ID) --name "$(NAME)" --access-token $(ACCESS_TOKEN) $(if $(REFRESH_TOKEN),--refresh-token $(REFRESH_TOKEN)) $(if $(EXPIRES_AT),--expires-at $(EXPIRES_AT)) $(if $(SHOP_CIPHER),--shop-cipher $(SHOP_CIPHER))
 
 # A marketplace job now: JOB=reconcile [CHANNEL=shopee] (the missed-push safety net) or JOB=refresh_tokens.
 channel-job: install

@@ -305,6 +305,27 @@ def status_job(args: argparse.Namespace) -> None:
     print(json.dumps(handler({"job": args.name}, _Context())))
 
 
+def shops_list(args: argparse.Namespace) -> None:
+    """The seller's shops and how each stands (the same as GET /shops)."""
+    os.environ.update(stage_env(args.stage, "StockApiFunction"))
+    from oms.wiring.core import shop_service
+
+    print(json.dumps([view.model_dump(mode="json") for view in shop_service().list()], indent=2))
+
+
+def shops_add(args: argparse.Namespace) -> None:
+    """Connect a shop (the same as POST /shops): its id, its authorization and its name."""
+    os.environ.update(stage_env(args.stage, "StockApiFunction"))
+    from oms.models.shops import ShopCreate
+    from oms.wiring.core import shop_service
+
+    expires = datetime.fromtimestamp(args.expires_at, UTC) if args.expires_at else None
+    body = ShopCreate(channel=args.channel, shop_id=args.shop_id, name=args.name, shop_cipher=args.shop_cipher,
+                      credentials={"access_token": args.access_token, "refresh_token": args.refresh_token,
+                                   "access_token_expires_at": expires})  # fmt: skip
+    print(shop_service().create(body).model_dump_json(indent=2))
+
+
 def channel_job(args: argparse.Namespace) -> None:
     """Run a scheduled marketplace job now: reconcile (one channel, or every connected one) or refresh_tokens."""
     function = "ChannelReconcileFunction"
@@ -346,6 +367,29 @@ def sourcing_replay(args: argparse.Namespace) -> None:
             break
     report = container.sourcing().replay(proposed, order_ids)
     print(json.dumps(report, indent=2))
+
+
+def _sourcing_commands(commands: argparse._SubParsersAction) -> None:
+    sourcing = commands.add_parser("sourcing").add_subparsers(dest="action", required=True)
+    replay_rules = sourcing.add_parser("replay", help="past decisions planned again under proposed rules")
+    replay_rules.add_argument("--rules", required=True, help="a JSON file: the proposed rules (GET /sourcing/rules)")
+    replay_rules.add_argument("--days", type=int, default=30, choices=range(1, 93), metavar="1..92")
+    replay_rules.add_argument("--limit", type=int, default=5000, help="at most this many orders, newest first")
+    replay_rules.set_defaults(run=sourcing_replay)
+
+
+def _shop_commands(commands: argparse._SubParsersAction) -> None:
+    shops = commands.add_parser("shops").add_subparsers(dest="action", required=True)
+    shops.add_parser("list", help="the shops and how each stands").set_defaults(run=shops_list)
+    shop_add = shops.add_parser("add", help="connect a marketplace shop with its authorization")
+    shop_add.add_argument("--channel", required=True, choices=["shopee", "lazada", "tiktok", "tokopedia"])
+    shop_add.add_argument("--shop-id", required=True)
+    shop_add.add_argument("--name", required=True)
+    shop_add.add_argument("--access-token", required=True)
+    shop_add.add_argument("--refresh-token")
+    shop_add.add_argument("--expires-at", type=int, help="the access token's expiry, Unix seconds")
+    shop_add.add_argument("--shop-cipher", help="TikTok Shop and Tokopedia")
+    shop_add.set_defaults(run=shops_add)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -391,12 +435,8 @@ def main(argv: list[str] | None = None) -> None:
     channel_run.add_argument("--name", required=True, choices=["reconcile", "refresh_tokens"])
     channel_run.add_argument("--channel", choices=["shopee", "lazada", "tiktok", "tokopedia"])
     channel_run.set_defaults(run=channel_job)
-    sourcing = commands.add_parser("sourcing").add_subparsers(dest="action", required=True)
-    replay_rules = sourcing.add_parser("replay", help="past decisions planned again under proposed rules")
-    replay_rules.add_argument("--rules", required=True, help="a JSON file: the proposed rules (GET /sourcing/rules)")
-    replay_rules.add_argument("--days", type=int, default=30, choices=range(1, 93), metavar="1..92")
-    replay_rules.add_argument("--limit", type=int, default=5000, help="at most this many orders, newest first")
-    replay_rules.set_defaults(run=sourcing_replay)
+    _shop_commands(commands)
+    _sourcing_commands(commands)
     args = parser.parse_args(argv)
     args.run(args)
 

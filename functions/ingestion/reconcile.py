@@ -48,7 +48,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
 
 
 def _refresh_tokens(client) -> dict:  # type: ignore[no-untyped-def]
-    results = token_keeper().run(client.channels())
+    keeper = token_keeper()
+    shops = [(shop.channel, shop.shop_id, client.shop_secrets(shop, keeper.store))
+             for shop in client.shops() if shop.enabled and shop.channel in client.channels()]  # fmt: skip
+    # A channel whose own shop is registered renews it on the shop's path only.
+    results = keeper.run([c for c in client.channels() if client.default_shop(c) is None], shops)
     failed = {channel: what for channel, what in results.items() if what.startswith("failed")}
     logger.info("shop tokens", extra={"results": results})
     metrics.add_metric(name="ChannelTokenRefreshFailures", unit=MetricUnit.Count, value=len(failed))

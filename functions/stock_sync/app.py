@@ -51,9 +51,10 @@ from oms.models.inventory import (
 from oms.models.order import Channel
 from oms.models.rule_sets import Rollback, RuleHistory
 from oms.models.rule_sets.stock import StockPolicyDocument
+from oms.models.shops import ShopCreate, ShopList, ShopUpdate, ShopView
 from oms.observability import logger, metrics, tracer
 from oms.openapi_errors import answers
-from oms.wiring.core import catalog, reference_data
+from oms.wiring.core import catalog, reference_data, shop_service
 from oms.wiring.stock import inventory, snapshots
 
 app = new_resolver("Fulfillment OMS: stock")
@@ -69,6 +70,10 @@ ROLES_BY_ROUTE = {
     "PUT /channels/{channel}/stock-policy": OPS,
     "GET /channels/{channel}/stock-policy/history": STAFF,
     "POST /channels/{channel}/stock-policy/rollback": OPS,
+    "GET /shops": STAFF,
+    "POST /shops": OPS,
+    "GET /shops/{channel}/{shop_id}": STAFF,
+    "PATCH /shops/{channel}/{shop_id}": OPS,
     "GET /availability": SELLERS,
     "POST /reservations": frozenset({Role.channel, Role.ops}),
     "GET /reservations/{reservation_id}": SELLERS,
@@ -121,6 +126,59 @@ def put_node(node_id: Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9\-]{1,39}$")
     reference_data().put_node(node)
     logger.info("node saved", extra={"node_id": node_id})
     return node
+
+
+@app.get(
+    "/shops",
+    summary="The seller's shops on the marketplaces and how each stands (connected, expiring, disconnected)",
+    description="A shop whose access token runs out within a day without a way to renew it, or whose refresh token "
+    "runs out within a day, is `expiring`; one without a token or past it is `disconnected` (its calls fail and "
+    "wait, retried, until it is authorized again). Tokens themselves are never shown.",
+    security=SECURED,
+    responses=answers(),
+)
+def list_shops() -> ShopList:
+    return ShopList(items=shop_service().list())
+
+
+@app.post(
+    "/shops",
+    summary="Connect a marketplace shop: its id, its authorization (token pair) and settings; no deploy",
+    description="The tokens go to SSM under the shop (<channel>/shops/<shop_id>/...), renewed by the hourly token "
+    "job; the shop's pushes are then fetched with its own credentials and its orders carry its `shop_id`. 409 if "
+    "it is connected already (PATCH it).",
+    security=SECURED,
+    responses=answers(409, ok={201: {"description": "connected"}}),
+)
+def create_shop(body: ShopCreate) -> Response[ShopView]:
+    shop = shop_service().create(body)
+    logger.info("shop connected", extra={"channel": shop.channel.value, "shop_id": shop.shop_id})
+    return _json(201, shop)
+
+
+@app.get(
+    "/shops/<channel>/<shop_id>",
+    summary="One shop and how it stands",
+    security=SECURED,
+    responses=answers(404),
+)
+def get_shop(channel: Annotated[Channel, Path()], shop_id: Annotated[str, Path(max_length=64)]) -> ShopView:
+    return shop_service().view(shop_service().get(channel, shop_id))
+
+
+@app.patch(
+    "/shops/<channel>/<shop_id>",
+    summary="Change a shop's settings (name, enabled, nodes, stock push, rate) or give it a new authorization",
+    description="Send the `version` you read (409 if someone saved meanwhile). Seen within 30 s everywhere.",
+    security=SECURED,
+    responses=answers(404, 409),
+)
+def update_shop(
+    channel: Annotated[Channel, Path()], shop_id: Annotated[str, Path(max_length=64)], body: ShopUpdate
+) -> ShopView:
+    shop = shop_service().update(channel, shop_id, body)
+    logger.info("shop changed", extra={"channel": channel.value, "shop_id": shop_id, "version": shop.version})
+    return shop
 
 
 @app.get(

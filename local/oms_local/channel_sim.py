@@ -27,7 +27,10 @@ Control endpoints, for people and tests:
   POST   /_sim/orders {"channel": "shopee", "lines": [{"sku": "BTK-PRG-L", "quantity": 2,
                        "unit_price": 450000}], "push": true, "age_s": 0}
                                       a marketplace order (placed age_s ago); with push, its
-                                      webhook(s) go to the OMS
+                                      webhook(s) go to the OMS. "shop_id": an order of that shop
+                                      (default: the channel's first). Shopee and TikTok Shop have the
+                                      demo seller's shops (seed.SHOPS), each with its own tokens and
+                                      orders (see marketplace_sim.py)
   POST   /_sim/orders/<channel>/<id> {"status": "SHIPPED", "push": true}
                                       change it (push false: the push is "missed")
   POST   /_sim/push/<channel>/<id> {"status": "READY_TO_SHIP", "bad_signature": false}
@@ -332,8 +335,9 @@ class ChannelSimulator:
 
     def _order_view(self, order: Any, push: bool) -> dict[str, Any]:
         sim = self.marketplaces
-        view: dict[str, Any] = {"channel": order.channel, "order_id": order.order_id, "status": order.status,
-                                "updated": order.updated, "tracking_number": order.tracking_number}  # fmt: skip
+        view: dict[str, Any] = {"channel": order.channel, "order_id": order.order_id, "shop_id": order.shop_id,
+                                "status": order.status, "updated": order.updated,
+                                "tracking_number": order.tracking_number}  # fmt: skip
         if push:
             view["pushed"] = [sim.send(order.channel, b) for b in sim.pushes(order)]
         return view

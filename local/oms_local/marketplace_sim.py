@@ -10,6 +10,18 @@ and changed through the control endpoints (see channel_sim.py):
   POST /_sim/orders/<channel>/<order id>  {"status": "SHIPPED", "push": true, "tracking_number": ...}
   POST /_sim/push/<channel>/<order id>    {"status": "...", "bad_signature": false}: push again (a repeat,
                                 or an old status out of order) without changing the order
+
+Several shops per marketplace (Shopee and TikTok Shop: the demo seller's, `seed.shops(settings)`; Lazada
+and Tokopedia: one). POST /_sim/orders takes "shop_id" (default: the channel's first shop, whose
+credentials are the channel-level settings OMS_SHOPEE_SHOP_ID, OMS_<CHANNEL>_ACCESS_TOKEN, ...); the
+order's documents and pushes name that shop. Each shop takes its own tokens (the seed's, and every pair
+its refresh call issued, bound to it), and answers about its own orders only:
+  Shopee       the `shop_id` query parameter names the shop, `access_token` must be its token (another
+               shop's: invalid_access_token); another shop's order_sn is as unknown; the refresh call
+               (`shop_id` + `refresh_token` in its body) renews that shop's pair
+  TikTok Shop  the `shop_cipher` query parameter names the shop, `x-tts-access-token` must be its token;
+               the refresh token names the shop whose pair it renews
+A token added to `access_tokens[channel]` by hand (tests) is the channel's first shop's.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from oms_local import logistics_sim
@@ -42,6 +55,14 @@ NEW_STATUS = {"shopee": "READY_TO_SHIP", "lazada": "pending", "tiktok": "AWAITIN
 ID_DIGITS = {"lazada": 15, "tiktok": 18, "tokopedia": 10}
 
 
+@dataclass(frozen=True)
+class SimShop:
+    channel: str
+    shop_id: str
+    shop_cipher: str | None = None  # TikTok Shop: what its calls name it by
+    name: str = ""
+
+
 class MarketplaceSim:
     def __init__(self, settings: Mapping[str, str]) -> None:
         self.settings = dict(settings)  # the OMS_* local settings (credentials both sides share)
@@ -53,12 +74,20 @@ class MarketplaceSim:
         self.public_key_pem: str | None = _public_half(self.settings.get("OMS_TOKOPEDIA_PRIVATE_KEY"))
         self._ids = itertools.count(int(time.time()) % 100_000 * 1000)
         self.shown: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> sku -> what the shop now shows
+        self.shown_by_shop: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (channel, shop id) -> sku -> ...
         self.push_after_outbound = True
         self.lost: list[tuple[int, dict]] = []  # Shopee's undelivered pushes, kept for get_lost_push_message
         self._lost_ids = itertools.count(1)
-        # Shop tokens each channel accepts: the configured ones, and every one its refresh call issued.
-        self.access_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_ACCESS_TOKEN", "")} for c in MARKETPLACES}
-        self.refresh_tokens = {c: {self.settings.get(f"OMS_{c.upper()}_REFRESH_TOKEN", "")} for c in MARKETPLACES}
+        # Each channel's shops, its first the default one (the channel-level settings').
+        self.shops: dict[str, list[SimShop]] = {channel: [] for channel in MARKETPLACES}
+        # Shop tokens each channel accepts: the configured ones, and every one its refresh call issued;
+        # `token_shop` binds each to its shop (one not in it is the channel's first shop's).
+        self.access_tokens: dict[str, set[str]] = {channel: set() for channel in MARKETPLACES}
+        self.refresh_tokens: dict[str, set[str]] = {channel: set() for channel in MARKETPLACES}
+        self.token_shop: dict[tuple[str, str], str] = {}
+        for shop, access, refresh in self._configured_shops():
+            self.shops[shop.channel].append(shop)
+            self._grant(shop, access, refresh)
         # Each channel's logistics state (packages, resi, documents), kept by logistics_sim/<channel>.py.
         self.logistics_state: dict[str, dict[str, Any]] = {}
         self.public_url: str | None = None  # the simulator's own address, for document links (set on start)
@@ -68,6 +97,7 @@ class MarketplaceSim:
             self.orders.clear()
             self.lost.clear()
             self.logistics_state.clear()
+            self.shown_by_shop.clear()
 
     # ------------------------------------------------------------ orders
 
@@ -87,6 +117,10 @@ class MarketplaceSim:
         ]
         if not lines:
             raise ValueError("an order needs lines: [{sku, quantity, unit_price}]")
+        shop_id = str(spec.get("shop_id") or self._shop_id(channel))
+        if self._shop(channel, shop_id) is None:
+            known = ", ".join(shop.shop_id for shop in self.shops[channel])
+            raise ValueError(f"{channel} has no shop {shop_id}; its shops: {known}")
         now = int(time.time()) - int(spec.get("age_s", 0))  # age_s: placed that long ago
         fields = {
             key: spec[key]
@@ -99,7 +133,7 @@ class MarketplaceSim:
             order = SimOrder(
                 channel=channel,
                 order_id=order_id,
-                shop_id=self._shop_id(channel),
+                shop_id=shop_id,
                 status=str(spec.get("status") or NEW_STATUS[channel]),
                 created=now,
                 updated=now,
@@ -142,12 +176,63 @@ class MarketplaceSim:
         return str(10 ** (digits - 1) + n % (9 * 10 ** (digits - 1)))
 
     def _shop_id(self, channel: str) -> str:
-        return {
-            "shopee": self.settings.get("OMS_SHOPEE_SHOP_ID", "880011"),
-            "lazada": "100200300",
-            "tiktok": "7494049642642441621",
-            "tokopedia": self.settings.get("OMS_TOKOPEDIA_SHOP_ID", "479573"),
-        }[channel]
+        """The channel's default shop: its first."""
+        return self.shops[channel][0].shop_id
+
+    # ------------------------------------------------------------ shops and their tokens
+
+    def _configured_shops(self) -> list[tuple[SimShop, str, str]]:
+        """(shop, access token, refresh token) of every shop: the demo seller's Shopee and TikTok Shop shops
+        (seed.shops, their first taking the channel-level settings), one Lazada and one Tokopedia shop."""
+        from oms_local.seed import shops as demo_shops
+
+        s = self.settings
+        configured = [
+            (SimShop(shop["channel"], shop["shop_id"], shop["shop_cipher"], shop["name"]),
+             shop["access_token"], shop["refresh_token"])
+            for shop in demo_shops(s)
+            if shop["channel"] in ("shopee", "tiktok")
+        ]  # fmt: skip
+        for channel, shop_id in (("lazada", "100200300"), ("tokopedia", s.get("OMS_TOKOPEDIA_SHOP_ID", "479573"))):
+            prefix = f"OMS_{channel.upper()}"
+            tokens = (s.get(f"{prefix}_ACCESS_TOKEN", ""), s.get(f"{prefix}_REFRESH_TOKEN", ""))
+            configured.append((SimShop(channel, shop_id), *tokens))
+        return configured
+
+    def _shop(self, channel: str, shop_id: str | None) -> SimShop | None:
+        return next((shop for shop in self.shops[channel] if shop.shop_id == shop_id), None)
+
+    def _shop_by_cipher(self, channel: str, cipher: str | None) -> SimShop | None:
+        return next((shop for shop in self.shops[channel] if cipher and shop.shop_cipher == cipher), None)
+
+    def _grant(self, shop: SimShop, access: str, refresh: str) -> None:
+        with self.lock:
+            self.access_tokens[shop.channel].add(access)
+            self.refresh_tokens[shop.channel].add(refresh)
+            self.token_shop[(shop.channel, access)] = shop.shop_id
+            self.token_shop[(shop.channel, refresh)] = shop.shop_id
+
+    def _holds(self, shop: SimShop | None, token: str | None, refresh: bool = False) -> bool:
+        """Whether the token is one the shop takes (a refresh token, with refresh)."""
+        if shop is None or token is None:
+            return False
+        with self.lock:
+            if token not in (self.refresh_tokens if refresh else self.access_tokens)[shop.channel]:
+                return False
+            return self.token_shop.get((shop.channel, token), self._shop_id(shop.channel)) == shop.shop_id
+
+    def _token_owner(self, channel: str, refresh_token: str | None) -> SimShop | None:
+        """The shop a refresh token was issued to (TikTok Shop's refresh call names no shop)."""
+        with self.lock:
+            if refresh_token not in self.refresh_tokens[channel]:
+                return None
+            shop_id = self.token_shop.get((channel, refresh_token), self._shop_id(channel))
+        return self._shop(channel, shop_id)
+
+    def _order_of(self, shop: SimShop, order_id: str) -> SimOrder | None:
+        """The shop's order with that id; another shop's is as unknown."""
+        order = self.get(shop.channel, order_id)
+        return order if order is not None and order.shop_id == shop.shop_id else None
 
     # ------------------------------------------------------------ webhooks to the OMS
 
@@ -231,7 +316,9 @@ class MarketplaceSim:
             expected, query.get("sign", "")
         ):
             return 403, {"error": "error_sign", "message": "Wrong sign.", "request_id": secrets.token_hex(16)}
-        if query.get("access_token") not in self.access_tokens["shopee"]:
+        # The shop_id names the shop; its access_token must be that shop's.
+        shop = self._shop("shopee", query.get("shop_id"))
+        if not self._holds(shop, query.get("access_token")):
             return 403, {"error": "invalid_access_token", "message": "Invalid access_token."}
         if (answer := logistics_sim.serve(self, "shopee", method, path, query, raw)) is not None:
             return answer
@@ -239,27 +326,29 @@ class MarketplaceSim:
             wanted = [sn for sn in query.get("order_sn_list", "").split(",") if sn]
             if not wanted or len(wanted) > 50:
                 return 400, {"error": "error_param", "message": "order_sn_list must hold 1 to 50 order_sn"}
-            found = [order for sn in wanted if (order := self.get("shopee", sn))]
+            found = [order for sn in wanted if (order := self._order_of(shop, sn))]
             return 200, shopee_docs.detail_response(found)
         if path == "/api/v2/order/get_order_list":
             since, until = int(query.get("time_from", 0)), int(query.get("time_to", 2**31))
             if until - since > 15 * 86400:
                 return 400, {"error": "error_param", "message": "time range must not exceed 15 days"}
-            listed = self._updated("shopee", since, until)
+            listed = self._updated("shopee", since, until, shop.shop_id)
             start, size = int(query.get("cursor") or 0), int(query.get("page_size") or 20)
             page = listed[start : start + size]
             more = start + size < len(listed)
             return 200, shopee_docs.order_list_response(page, more, str(start + size))
-        return self._shopee_outbound(path, query, json.loads(raw or b"{}"))
+        return self._shopee_outbound(shop, path, query, json.loads(raw or b"{}"))
 
     def _shopee_refresh(self, query: dict, body: dict) -> tuple[int, Any]:
         s = self.settings
         base = f"{query.get('partner_id')}/api/v2/auth/access_token/get{query.get('timestamp')}"
         if not hmac.compare_digest(_hmac_hex(s["OMS_SHOPEE_PARTNER_KEY"], base.encode()), query.get("sign", "")):
             return 403, {"error": "error_sign", "message": "Wrong sign."}
-        if body.get("refresh_token") not in self.refresh_tokens["shopee"]:
+        # A refresh token renews the pair of the shop it was issued to, named by the body's shop_id.
+        shop = self._shop("shopee", str(body.get("shop_id") or ""))
+        if not self._holds(shop, body.get("refresh_token"), refresh=True):
             return 403, {"error": "error_auth", "message": "Invalid refresh_token."}
-        access, refresh = self._issue("shopee")
+        access, refresh = self._issue(shop)
         return 200, {"error": "", "message": "", "access_token": access, "refresh_token": refresh, "expire_in": 14400,
                      "partner_id": int(query["partner_id"]), "shop_id": body.get("shop_id")}  # fmt: skip
 
@@ -284,19 +373,18 @@ class MarketplaceSim:
         response = {"push_message_list": messages, "has_next_page": len(self.lost) > 100, "last_message_id": last_id}
         return 200, {**ok, "response": response}
 
-    def _issue(self, channel: str) -> tuple[str, str]:
+    def _issue(self, shop: SimShop) -> tuple[str, str]:
+        """A new pair for the shop; the ones before it still work (nothing here expires)."""
         access, refresh = secrets.token_hex(16), secrets.token_hex(16)
-        with self.lock:
-            self.access_tokens[channel].add(access)
-            self.refresh_tokens[channel].add(refresh)
+        self._grant(shop, access, refresh)
         return access, refresh
 
     def _shopee_outbound(  # noqa: PLR0911, PLR0912 - one answer per documented call and error
-        self, path: str, query: dict, body: dict
+        self, caller: SimShop, path: str, query: dict, body: dict
     ) -> tuple[int, Any] | None:
         ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
         catalog = _catalog()
-        shop = self._shop_id("shopee")
+        shop = caller.shop_id  # each shop lists the catalogue under its own item and model ids
         items = {_shopee_id(f"{shop}:{sku}:item"): sku for sku in catalog}
         if path == "/api/v2/product/get_item_list":
             start, size = int(query.get("offset") or 0), int(query.get("page_size") or 10)
@@ -331,10 +419,11 @@ class MarketplaceSim:
                 if int(model.get("model_id") or 0) != expected:
                     failure.append({"model_id": model.get("model_id"), "failed_reason": "model not found"})
                     continue
-                self._show_stock("shopee", sku, sum(int(s["stock"]) for s in model.get("seller_stock") or []))
+                stock = sum(int(s["stock"]) for s in model.get("seller_stock") or [])
+                self._show_stock(caller, sku, stock)
                 success.append({"model_id": model.get("model_id"), "stock": model["seller_stock"][0]["stock"]})
             return 200, {**ok, "response": {"success_list": success, "failure_list": failure}}
-        order = self.get("shopee", str(body.get("order_sn")))
+        order = self._order_of(caller, str(body.get("order_sn")))
         if path in ("/api/v2/logistics/ship_order", "/api/v2/order/cancel_order") and order is None:
             return 200, {**ok, "error": "error_not_found", "message": "order not found"}
         if path == "/api/v2/logistics/ship_order":
@@ -379,7 +468,7 @@ class MarketplaceSim:
         if path == "/auth/token/refresh":
             if query.get("refresh_token") not in self.refresh_tokens["lazada"]:
                 return 200, {"code": "IllegalRefreshToken", "type": "ISV", "message": "refresh token is invalid"}
-            access, refresh = self._issue("lazada")
+            access, refresh = self._issue(self.shops["lazada"][0])
             answer = {"code": "0", "access_token": access, "refresh_token": refresh, "expires_in": 604800}
             return 200, {**answer, "refresh_expires_in": 2592000, "country": "id", "request_id": secrets.token_hex(8)}
         if query.get("access_token") not in self.access_tokens["lazada"]:
@@ -415,7 +504,7 @@ class MarketplaceSim:
                 r"<SellerSku>(.*?)</SellerSku><SellableQuantity>(\d+)</SellableQuantity>", query.get("payload", "")
             )
             for sku, quantity in rows:
-                self._show_stock("lazada", html.unescape(sku), int(quantity))
+                self._show_stock(self.shops["lazada"][0], html.unescape(sku), int(quantity))
             return 200, {**ok, "data": {}}
         item_ids = [
             str(i)
@@ -476,17 +565,22 @@ class MarketplaceSim:
         expected = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
         if query.get("app_key") != s["OMS_TIKTOK_APP_KEY"] or not hmac.compare_digest(expected, query.get("sign", "")):
             return 401, {"code": 106001, "message": "Invalid sign", "request_id": secrets.token_hex(12)}
-        if headers.get("x-tts-access-token") not in self.access_tokens["tiktok"]:
+        # The shop_cipher names the shop; the access token must be that shop's.
+        shop = self._shop_by_cipher("tiktok", query.get("shop_cipher"))
+        if shop is None:  # the simulator's own code: an app asking for a shop that did not authorize it
+            return 401, {"code": 106011, "message": "Invalid shop_cipher", "request_id": secrets.token_hex(12)}
+        if not self._holds(shop, headers.get("x-tts-access-token")):
             return 401, {"code": 105002, "message": "Expired credentials", "request_id": secrets.token_hex(12)}
         if (answer := logistics_sim.serve(self, "tiktok", method, path, query, raw)) is not None:
             return answer
         if outbound:
-            return self._tiktok_outbound(path, json.loads(raw or b"{}"))
+            return self._tiktok_outbound(shop, path, json.loads(raw or b"{}"))
         if path == "/order/202309/orders":
             wanted = [i for i in query.get("ids", "").split(",") if i]
-            return 200, tiktok_docs.detail_response([o for i in wanted if (o := self.get("tiktok", i))])
+            return 200, tiktok_docs.detail_response([o for i in wanted if (o := self._order_of(shop, i))])
         body = json.loads(raw or b"{}")
-        listed = self._updated("tiktok", int(body.get("update_time_ge", 0)), int(body.get("update_time_lt", 2**31)))
+        since, until = int(body.get("update_time_ge", 0)), int(body.get("update_time_lt", 2**31))
+        listed = self._updated("tiktok", since, until, shop.shop_id)
         start, size = int(query.get("page_token") or 0), int(query.get("page_size") or 20)
         more = start + size < len(listed)
         return 200, tiktok_docs.search_response(listed[start : start + size], str(start + size) if more else "")
@@ -495,15 +589,16 @@ class MarketplaceSim:
         s = self.settings
         if query.get("app_key") != s["OMS_TIKTOK_APP_KEY"] or query.get("app_secret") != s["OMS_TIKTOK_APP_SECRET"]:
             return 200, {"code": 36004004, "message": "invalid app_key or app_secret"}
-        if query.get("refresh_token") not in self.refresh_tokens["tiktok"]:
+        shop = self._token_owner("tiktok", query.get("refresh_token"))  # the token names its shop
+        if shop is None:
             return 200, {"code": 36004005, "message": "invalid refresh_token"}
-        access, refresh = self._issue("tiktok")
+        access, refresh = self._issue(shop)
         now = int(time.time())
         data = {"access_token": access, "access_token_expire_in": now + 7 * 86400, "refresh_token": refresh}
-        data |= {"refresh_token_expire_in": now + 60 * 86400, "open_id": "local", "seller_name": "Toko Lokal"}
+        data |= {"refresh_token_expire_in": now + 60 * 86400, "open_id": "local", "seller_name": shop.name}
         return 200, {"code": 0, "message": "success", "data": data, "request_id": secrets.token_hex(8)}
 
-    def _tiktok_outbound(self, path: str, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
+    def _tiktok_outbound(self, shop: SimShop, path: str, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
         ok = {"code": 0, "message": "Success", "request_id": secrets.token_hex(12)}
         by_sku_id = {f"17{_tiktok_digits(sku, 17)}": sku for sku in _catalog()}
         if path == "/product/202309/products/search":
@@ -519,12 +614,12 @@ class MarketplaceSim:
                 sku = by_sku_id.get(str(row.get("id")))
                 if sku is None:
                     return 200, {**ok, "code": 12019015, "message": f"sku {row.get('id')} not found"}
-                self._show_stock("tiktok", sku, sum(int(i["quantity"]) for i in row.get("inventory") or []))
+                self._show_stock(shop, sku, sum(int(i["quantity"]) for i in row.get("inventory") or []))
             return 200, {**ok, "data": {}}
         if path.startswith("/return_refund/202309/cancellations/"):
-            return self._tiktok_cancellations(path, body, ok)
+            return self._tiktok_cancellations(shop, path, body, ok)
         if path == "/return_refund/202309/cancellations":
-            order = self.get("tiktok", str(body.get("order_id")))
+            order = self._order_of(shop, str(body.get("order_id")))
             if order is None:
                 return 200, {**ok, "code": 36009003, "message": "order not found"}
             self._outbound_change(order, "CANCELLED", cancel_reason=str(body.get("cancel_reason")))
@@ -535,7 +630,7 @@ class MarketplaceSim:
         if path.startswith("/fulfillment/202309/packages/") and path.endswith("/ship"):
             package_id = path.split("/")[4]
             with self.lock:
-                orders = [o for (c, _), o in self.orders.items() if c == "tiktok"]
+                orders = [o for (c, _), o in self.orders.items() if c == "tiktok" and o.shop_id == shop.shop_id]
             order = next(
                 (o for o in orders if tiktok_docs.order_detail(o).get("packages", [{}])[0].get("id") == package_id),
                 None,
@@ -547,12 +642,13 @@ class MarketplaceSim:
             return 200, {**ok, "data": {}}
         return None
 
-    def _tiktok_cancellations(self, path: str, body: dict, ok: dict) -> tuple[int, Any]:
-        """Buyers' cancellation requests: searched by order, approved or rejected by the seller."""
+    def _tiktok_cancellations(self, shop: SimShop, path: str, body: dict, ok: dict) -> tuple[int, Any]:
+        """Buyers' cancellation requests (the shop's own): searched by order, approved or rejected by the seller."""
+        with self.lock:
+            mine = {i: o for (c, i), o in self.orders.items() if c == "tiktok" and o.shop_id == shop.shop_id}
         if path.endswith("/search"):
             wanted = {str(i) for i in body.get("order_ids") or []}
-            with self.lock:
-                asked = [o for (c, i), o in self.orders.items() if c == "tiktok" and i in wanted]
+            asked = [o for i, o in mine.items() if i in wanted]
             found = [
                 {"cancel_id": _cancel_id(o.order_id), "order_id": o.order_id,
                  "cancel_status": o.extra.get("cancel_status", "CANCELLATION_REQUEST_PENDING")}
@@ -560,8 +656,7 @@ class MarketplaceSim:
             ]  # fmt: skip
             return 200, {**ok, "data": {"cancellations": found, "total_count": len(found), "next_page_token": ""}}
         cancel_id = path.split("/")[4]
-        with self.lock:
-            order = next((o for (c, i), o in self.orders.items() if c == "tiktok" and _cancel_id(i) == cancel_id), None)
+        order = next((o for i, o in mine.items() if _cancel_id(i) == cancel_id), None)
         if (
             order is None
             or not order.extra.get("is_buyer_request_cancel")
@@ -619,7 +714,7 @@ class MarketplaceSim:
         ok = {"header": {"process_time": 0.01, "messages": "Your request has been processed successfully"}}
         if path.startswith("/inventory/"):
             for row in body or []:
-                self._show_stock("tokopedia", str(row["sku"]), int(row["new_stock"]))
+                self._show_stock(self.shops["tokopedia"][0], str(row["sku"]), int(row["new_stock"]))
             return 200, {**ok, "data": {"failed_rows": 0, "succeed_rows": len(body or [])}}
         order = self.get("tokopedia", path.split("/")[3])
         if order is None:
@@ -641,9 +736,12 @@ class MarketplaceSim:
 
     # ------------------------------------------------------------ what the OMS told the channel
 
-    def _show_stock(self, channel: str, sku: str, quantity: int) -> None:
+    def _show_stock(self, shop: SimShop, sku: str, quantity: int) -> None:
+        """`shown[channel]`: the last figure any of its shops was told; `shown_by_shop[(channel, shop id)]`: each's."""
+        figure = {"atp": quantity, "level": None, "as_of": None}
         with self.lock:
-            self.shown.setdefault(channel, {})[sku] = {"atp": quantity, "level": None, "as_of": None}
+            self.shown.setdefault(shop.channel, {})[sku] = figure
+            self.shown_by_shop.setdefault((shop.channel, shop.shop_id), {})[sku] = dict(figure)
 
     def _outbound_change(self, order: SimOrder, status: str, **fields: Any) -> None:
         """The channel applies what the seller told it and, like the real one, pushes the change."""
@@ -657,9 +755,14 @@ class MarketplaceSim:
             found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.created < until]
         return sorted(found, key=lambda o: (o.created, o.order_id))
 
-    def _updated(self, channel: str, since: int, until: int) -> list[SimOrder]:
+    def _updated(self, channel: str, since: int, until: int, shop_id: str | None = None) -> list[SimOrder]:
+        """The channel's orders updated in [since, until): one shop's, with shop_id."""
         with self.lock:
-            found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.updated < until]
+            found = [
+                o
+                for (c, _), o in self.orders.items()
+                if c == channel and since <= o.updated < until and shop_id in (None, o.shop_id)
+            ]
         return sorted(found, key=lambda o: (o.updated, o.order_id))
 
 

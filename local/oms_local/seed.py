@@ -1,12 +1,13 @@
 """What `make run` puts in the embedded AWS: channel secrets and the ops API
-key on every start (from the environment, with the documented defaults), and
-demo data (nodes, SKUs, stock per SKU and node) when the state is new and
-SEED is not 0."""
+key on every start (from the environment, with the documented defaults), the
+demo shops' tokens when SSM lacks them, and demo data (nodes, SKUs, stock per
+SKU and node, the shop registry's rows) when the state is new and SEED is not 0."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from oms.adapters.dynamo import to_item
 from oms.domain.apikeys import new_key
 from oms.models.apikey import Role
 from oms.models.order import Channel
+from oms.models.shops import Shop
 
 ClientFactory = Callable[[str], Any]
 
@@ -93,6 +95,33 @@ SECRET_PARAMETERS = {
     "OMS_PAYMENTS_SECRET_KEY": "payments/secret_key",
     "OMS_TRACKING_HASH_KEY": "tracking/hash_key",
 }
+
+# The demo seller's shops, several per marketplace (the shop registry's rows, SHOP#<channel>#<shop id>).
+# Each channel's FIRST shop is its default shop: the channel-level settings above are its credentials
+# (see shops()), so a deployment without the registry and one with it call the same shop.
+SHOPS = [
+    {"channel": "shopee", "shop_id": DEFAULTS["OMS_SHOPEE_SHOP_ID"], "name": "Batik Nusantara Official",
+     "shop_cipher": None, "access_token": DEFAULTS["OMS_SHOPEE_ACCESS_TOKEN"],
+     "refresh_token": DEFAULTS["OMS_SHOPEE_REFRESH_TOKEN"]},
+    {"channel": "shopee", "shop_id": "880022", "name": "Batik Nusantara Outlet", "shop_cipher": None,
+     "access_token": "shopee_local_access_token_880022", "refresh_token": "shopee_local_refresh_token_880022"},
+    {"channel": "tiktok", "shop_id": "7494049642642441621", "name": "Batik Nusantara",
+     "shop_cipher": DEFAULTS["OMS_TIKTOK_SHOP_CIPHER"], "access_token": DEFAULTS["OMS_TIKTOK_ACCESS_TOKEN"],
+     "refresh_token": DEFAULTS["OMS_TIKTOK_REFRESH_TOKEN"]},
+    {"channel": "tiktok", "shop_id": "7494049642642441622", "name": "Kopi Nusantara",
+     "shop_cipher": "ROW_local_shop_cipher_2", "access_token": "tiktok_local_access_token_2",
+     "refresh_token": "tiktok_local_refresh_token_2"},
+]  # fmt: skip
+# The settings that are a channel's default shop (its first in SHOPS): what they name wins over SHOPS.
+DEFAULT_SHOP_SETTINGS = {
+    "shopee": {"shop_id": "OMS_SHOPEE_SHOP_ID", "access_token": "OMS_SHOPEE_ACCESS_TOKEN",
+               "refresh_token": "OMS_SHOPEE_REFRESH_TOKEN"},
+    "tiktok": {"shop_cipher": "OMS_TIKTOK_SHOP_CIPHER", "access_token": "OMS_TIKTOK_ACCESS_TOKEN",
+               "refresh_token": "OMS_TIKTOK_REFRESH_TOKEN"},
+}  # fmt: skip
+# How long a marketplace's access token lasts from when it was issued (Shopee: 4 hours, TikTok Shop: 7 days).
+TOKEN_LIFETIME_S = {"shopee": 4 * 3600, "tiktok": 7 * 86400}
+SHOPS_SINCE = datetime(2026, 1, 1, tzinfo=UTC)  # the demo shops' created_at / updated_at: fixed, not the clock
 
 # A demo fashion-and-food retailer: two DCs and four stores across three time zones.
 NODES = [
@@ -194,6 +223,23 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
 def local_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every local setting, with its default (the channel simulator shares them with the OMS)."""
     return {name: setting(name, environ) for name in DEFAULTS}
+
+
+def shops(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """SHOPS as this environment has them: each channel's first shop takes the channel-level settings
+    (OMS_SHOPEE_SHOP_ID and tokens, OMS_TIKTOK_SHOP_CIPHER and tokens). The channel simulator accepts
+    exactly these shops and tokens (plus the ones its refresh calls issue)."""
+    found: list[dict[str, Any]] = []
+    defaults: dict[str, dict[str, Any]] = {}
+    for shop in SHOPS:
+        channel = shop["channel"]
+        if channel not in defaults:
+            names = DEFAULT_SHOP_SETTINGS.get(channel, {})
+            defaults[channel] = {**shop, **{field: setting(name, environ) for field, name in names.items()}}
+            found.append(defaults[channel])
+        elif shop["shop_id"] != defaults[channel]["shop_id"]:  # a setting may name another demo shop
+            found.append(dict(shop))
+    return found
 
 
 @cache
@@ -301,6 +347,52 @@ def seed_catalog(client: ClientFactory, catalog_table: str) -> dict[str, str]:
     return {"demo data": f"{len(NODES)} nodes, {len(SKUS)} SKUs"}
 
 
+def seed_shop_rows(client: ClientFactory, catalog_table: str) -> dict[str, str]:
+    """New state only: the demo shops' registry rows (the Shop model's JSON in `doc`, its version beside it
+    for the registry's conditional writes); a row already there is kept."""
+    dynamodb = client("dynamodb")
+    demo, written = shops(), 0
+    for shop in demo:
+        row = Shop(channel=shop["channel"], shop_id=shop["shop_id"], name=shop["name"],
+                   shop_cipher=shop["shop_cipher"], enabled=True, nodes=None, stock_push=True,
+                   created_at=SHOPS_SINCE, updated_at=SHOPS_SINCE, version=1)  # fmt: skip
+        item = {
+            "pk": {"S": f"SHOP#{row.channel.value}#{row.shop_id}"},
+            "doc": {"S": row.model_dump_json()},
+            "version": {"N": str(row.version)},
+        }
+        try:
+            dynamodb.put_item(TableName=catalog_table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            written += 1
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # there already (seeded before, or changed through the API): it stands
+    return {"demo shops": f"{written} of {len(demo)} registered"}
+
+
+def seed_shop_secrets(client: ClientFactory, secrets_path: str, now: float | None = None) -> dict[str, str]:
+    """Every start unless SEED=0: each demo shop's tokens (<channel>/shops/<shop id>/...) where SSM has
+    none. The data dir keeps DynamoDB and SQS but not SSM, so after a restart a kept shop row gets its
+    demo tokens back (which the restarted simulator accepts); a value written since (a renewal, PATCH
+    /shops) stands while this SSM lives."""
+    ssm = client("ssm")
+    issued = int(time.time() if now is None else now)
+    written = 0
+    for shop in shops():
+        base = f"{secrets_path.rstrip('/')}/{shop['channel']}/shops/{shop['shop_id']}"
+        values = {
+            "access_token": shop["access_token"],
+            "refresh_token": shop["refresh_token"],
+            "access_token_expires_at": str(issued + TOKEN_LIFETIME_S[shop["channel"]]),
+        }
+        for name, value in values.items():
+            try:
+                ssm.put_parameter(Name=f"{base}/{name}", Value=value, Type="SecureString", Overwrite=False)
+                written += 1
+            except ssm.exceptions.ParameterAlreadyExists:
+                pass
+    return {"demo shop tokens": f"{written} parameters set"}
+
+
 def stock_levels() -> list[dict[str, Any]]:
     """Deterministic demo stock: DCs hold most of it, stores a few units, some none."""
     levels = []
@@ -346,7 +438,10 @@ def seed_demo(runtime: Any, fresh: bool = True, demo: bool = True) -> dict[str, 
     env = runtime.env_for("IngestionApiFunction")
     client = runtime.client
     lines = configure(client, env["SECRETS_PATH"], env["API_KEYS_TABLE"])
+    if demo:  # every start, as SSM starts empty each time
+        lines.update(seed_shop_secrets(client, env["SECRETS_PATH"]))
     if fresh and demo:
         lines.update(seed_catalog(client, env["CATALOG_TABLE"]))
+        lines.update(seed_shop_rows(client, env["CATALOG_TABLE"]))
         lines.update(seed_stock(client, runtime.table_name("InventoryTable")))
     return lines

@@ -143,3 +143,23 @@ def test_a_web_order_is_booked_with_biteship_and_gets_the_oms_label(stack: Local
     # Booked already: a second booking is refused with the reason
     status, refused = http(stack, "POST", "/shipping/bookings", {"parcel_ids": [parcel]}, OPS)
     assert status == 409 and refused["details"][0]["reason"] == "arranged already (label_ready)", refused
+
+
+def test_a_second_shopee_shops_order_lands_on_its_own_shop_and_ships_with_its_credentials(stack: LocalRuntime) -> None:
+    status, shops = http(stack, "GET", "/shops", None, OPS)
+    assert status == 200, shops
+    listed = {(s["channel"], s["shop_id"]): s["state"] for s in shops["items"]}
+    assert listed[("shopee", "880022")] == listed[("tiktok", "7494049642642441622")] == "connected", listed
+    assert len([key for key in listed if key[0] == "shopee"]) == 2 and len([k for k in listed if k[0] == "tiktok"]) == 2
+
+    made = sim(stack, "POST", "/_sim/orders", {"channel": "shopee", "shop_id": "880022", "lines": LINES[1:]})
+    order = wait_for(lambda: (o := oms_order(stack, "shopee", made["order_id"])) and o["fulfillments"] and o)
+    assert order["shop_id"] == "880022"
+    parcel = order["fulfillments"][0]["fulfillment_id"]
+    assert http(stack, "POST", "/shipping/arrange", {"parcel_ids": [parcel], "handover": "dropoff"}, OPS)[0] == 202
+    wait_state(stack, parcel, "label_ready")  # the simulated Shopee takes only shop 880022's token for it
+    calls = sim(stack, "GET", "/_sim/calls?channel=shopee")["calls"]
+    arranged = [
+        c for c in calls if c["path"].startswith("/api/v2/logistics/") and c["query"].get("shop_id") == "880022"
+    ]
+    assert arranged, "no logistics call was made as shop 880022"

@@ -216,7 +216,7 @@ class World:
         self.queue = Queue()
         self.now = NOW
 
-        def marketplace(channel):
+        def marketplace(channel, shop_id=None):
             if channel.value not in self.logistics:
                 raise DependencyError(f"{channel.value}: shipping through its API is not supported yet")
             return self.logistics[channel.value]
@@ -495,3 +495,16 @@ def test_a_failed_pickup_puts_the_parcel_back_to_arrange_and_the_next_arrange_sa
     world.now = NOW + timedelta(hours=3)
     world.service.project({"order_id": "o1"})  # still RETRY_SHIP at Shopee until it takes the new one: no loop
     assert world.parcel("o1-F1").shipping.state is S.label_ready
+
+
+def test_each_shop_is_called_with_its_own_credentials() -> None:
+    world = World(an_order("o1", shop_id="880011"), an_order("o2", shop_id="880022"), an_order("o3", shop_id="880022"))
+    by_shop = {"880011": FakeLogistics(), "880022": FakeLogistics()}
+    world.service.marketplace = lambda channel, shop_id: by_shop[shop_id]
+    answer = world.service.arrange(["o1-F1", "o2-F1", "o3-F1"], "dropoff", None, "ops")
+    assert answer.accepted == 3
+    assert [c["shop_id"] for c, _ in world.queue.sent] == ["880011", "880022"]  # one step per shop
+    world.queue.drain(world.service)
+    assert [r.parcel.parcel_id for r in by_shop["880022"].arranged] == ["o2-F1", "o3-F1"]
+    assert [r.parcel.shop_id for r in by_shop["880011"].arranged] == ["880011"]
+    assert world.parcel("o2-F1").shipping.state is S.label_ready

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import urllib3
@@ -32,6 +32,7 @@ from oms.ports import SecretsProvider
 if TYPE_CHECKING:
     from oms.adapters.marketplace_api import MarketplaceApi
     from oms.domain.stock_push import PushOutcome
+    from oms.models.shops import Shop
 
 UPDATES_PER_CALL = 100
 _TIMEOUT = Timeout(connect=2.0, read=5.0)
@@ -130,10 +131,10 @@ class ChannelClients:
         self._for(call.channel).write_back(call)
 
 
-def channel_clients(secrets: SecretsProvider) -> ChannelClients:
+def channel_clients(secrets: SecretsProvider, shops: Callable[[], list[Shop]] | None = None) -> ChannelClients:
     from oms.adapters.marketplace_api import MarketplaceApi, auth_bases
 
     bases = api_bases()
-    marketplaces = MarketplaceApi(bases, secrets, auth_bases())
+    marketplaces = MarketplaceApi(bases, secrets, auth_bases(), shops)
     others = HttpChannelClient({c: base for c, base in bases.items() if c not in marketplaces.clients})
     return ChannelClients(marketplaces, others)

@@ -58,7 +58,9 @@ def order_id_for(channel: str, channel_order_id: str) -> str:
 
 
 def content_hash(draft: OrderDraft) -> str:
-    canonical = json.dumps(draft.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # The shop is where the order came from, not what it says: the same content from a pull that does not
+    # name the shop is the same order (and orders stored before shops were kept keep their hash).
+    canonical = json.dumps(draft.model_dump(mode="json", exclude={"shop_id"}), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -179,7 +181,8 @@ def merge(
     if existing.status in INGESTION_STATES or draft.cancelled or reinstated:
         status = _status(draft, holds)
     return Order(
-        **draft.model_dump(),
+        **draft.model_dump(exclude={"shop_id"}),
+        shop_id=draft.shop_id or existing.shop_id,  # a pull that does not name the shop keeps the one known
         order_id=existing.order_id,
         order_number=existing.order_number,
         status=status,

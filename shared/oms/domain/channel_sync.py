@@ -221,6 +221,8 @@ class ChannelSync:
                     continue
                 try:
                     draft = normalize(document)
+                    if request.shop_id and not draft.shop_id:  # the push named the shop; the document may not
+                        draft = draft.model_copy(update={"shop_id": request.shop_id})
                 except NormalizationError as exc:
                     outcome.bad[request.order_key] = exc.message
                     continue

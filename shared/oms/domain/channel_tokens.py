@@ -39,30 +39,31 @@ class TokenKeeper:
         self.store = store
         self.now = now
 
-    def run(self, channels: Iterable[Channel]) -> dict[str, str]:
-        """What happened per channel: renewed, fresh, not set up, or why it failed (the others go on)."""
-        results: dict[str, str] = {}
-        now = self.now()
-        for channel in (c for c in channels if c in REFRESHED):
-            expires = self.store.channel_secret(channel.value, "access_token_expires_at")
-            if expires and datetime.fromtimestamp(int(expires), now.tzinfo) - now > self.RENEW_BEFORE:
-                results[channel.value] = "fresh"
-                continue
-            if not self.store.channel_secret(channel.value, "refresh_token"):
-                results[channel.value] = "no refresh_token set: renew the shop's authorization by hand"
-                continue
-            try:
-                pair = self.api.refresh_token(channel, self.store)
-            except DependencyError as exc:
-                results[channel.value] = f"failed: {exc.message}"
-                continue
-            try:
-                # The refresh token first: a crash between the writes leaves a pair that still renews.
-                self.store.put(channel.value, "refresh_token", pair.refresh_token)
-                self.store.put(channel.value, "access_token", pair.access_token)
-                self.store.put(channel.value, "access_token_expires_at", str(pair.expires_at))
-            except Exception as exc:  # the other channels still renew; this one is reported and alarmed
-                results[channel.value] = f"failed: renewed but not stored ({type(exc).__name__}); authorize again"
-                continue
-            results[channel.value] = "renewed"
+    def run(self, channels: Iterable[Channel], shops: Iterable[tuple[Channel, str, TokenStore]] = ()) -> dict[str, str]:
+        """What happened per channel's default shop and per registered shop (<channel>:<shop id>, through
+        its own view of the secrets): renewed, fresh, not set up, or why it failed (the others go on)."""
+        results = {channel.value: self._renew(channel, self.store) for channel in channels if channel in REFRESHED}
+        for channel, shop_id, store in shops:
+            if channel in REFRESHED:
+                results[f"{channel.value}:{shop_id}"] = self._renew(channel, store)
         return results
+
+    def _renew(self, channel: Channel, store: TokenStore) -> str:
+        now = self.now()
+        expires = store.channel_secret(channel.value, "access_token_expires_at")
+        if expires and datetime.fromtimestamp(int(expires), now.tzinfo) - now > self.RENEW_BEFORE:
+            return "fresh"
+        if not store.channel_secret(channel.value, "refresh_token"):
+            return "no refresh_token set: renew the shop's authorization by hand"
+        try:
+            pair = self.api.refresh_token(channel, store)
+        except DependencyError as exc:
+            return f"failed: {exc.message}"
+        try:
+            # The refresh token first: a crash between the writes leaves a pair that still renews.
+            store.put(channel.value, "refresh_token", pair.refresh_token)
+            store.put(channel.value, "access_token", pair.access_token)
+            store.put(channel.value, "access_token_expires_at", str(pair.expires_at))
+        except Exception as exc:  # the other shops still renew; this one is reported and alarmed
+            return f"failed: renewed but not stored ({type(exc).__name__}); authorize again"
+        return "renewed"

@@ -48,6 +48,7 @@ def order_detail(order: Order) -> dict:
         "channel": order.channel.value,
         "channel_order_id": order.channel_order_id,
         "channel_order_number": order.channel_order_number,
+        "shop_id": order.shop_id,
         "status": order.status.value,
         "hold_codes": order.hold_codes,
         "placed_at": order.placed_at.isoformat(),

@@ -47,6 +47,7 @@ from oms.models.shipping import (
 )
 from oms.ports import OrderRepository
 from oms.ports.logistics import (
+    ArrangeOutcome,
     ArrangeRequest,
     BookingItem,
     BookingRefused,
@@ -128,7 +129,7 @@ class ShippingService:
     def __init__(
         self,
         orders: OrderRepository,
-        marketplace: Callable[[Channel], MarketplaceLogistics],
+        marketplace: Callable[[Channel, str | None], MarketplaceLogistics],  # (channel, shop id)
         courier: Callable[[], CourierBooking],
         printer: Callable[[], Printer],
         documents: DocumentStore,
@@ -162,7 +163,7 @@ class ShippingService:
             if order.channel in OWN_CHANNELS:
                 raise Conflict(f"a {order.channel.value} order ships with the retailer's courier: book it instead")
             try:
-                self.marketplace(order.channel)
+                self.marketplace(order.channel, order.shop_id)
             except DependencyError as exc:
                 raise Conflict(exc.message) from None
             now = self.clock()
@@ -172,8 +173,8 @@ class ShippingService:
                                   updated_at=now)  # fmt: skip
 
         answer, started = self._start(parcel_ids, start, by)
-        for channel, ids in started.items():
-            self.commands.send({"step": "arrange", "channel": channel, "parcels": ids,
+        for (channel, shop_id), ids in started.items():
+            self.commands.send({"step": "arrange", "channel": channel, "shop_id": shop_id, "parcels": ids,
                                 "handover": how.value, "slot_id": slot_id})  # fmt: skip
         return answer
 
@@ -195,9 +196,9 @@ class ShippingService:
 
     def _start(
         self, parcel_ids: Sequence[str], start: Callable[[Order, Fulfillment], ParcelShipping], by: str
-    ) -> tuple[BulkAnswer, dict[str, list[str]]]:
+    ) -> tuple[BulkAnswer, dict[tuple[str, str | None], list[str]]]:
         outcomes: dict[str, ParcelOutcome] = {}
-        started: dict[str, list[str]] = defaultdict(list)
+        started: dict[tuple[str, str | None], list[str]] = defaultdict(list)
         for order_id, ids in _by_order(parcel_ids).items():
             refused: dict[str, str] = {}
 
@@ -240,7 +241,7 @@ class ShippingService:
                     outcomes[parcel_id] = ParcelOutcome(parcel_id=parcel_id, outcome="refused", state=state, reason=why)
                 else:
                     outcomes[parcel_id] = ParcelOutcome(parcel_id=parcel_id, outcome="accepted", state=S.arranging)
-                    started[updated.after.channel.value].append(parcel_id)
+                    started[(updated.after.channel.value, updated.after.shop_id)].append(parcel_id)
         ordered = [outcomes[i] for i in dict.fromkeys(parcel_ids)]
         accepted = sum(1 for o in ordered if o.outcome == "accepted")
         return BulkAnswer(accepted=accepted, refused=len(ordered) - accepted, parcels=ordered), started
@@ -266,9 +267,9 @@ class ShippingService:
     def options(self, parcel_ids: Sequence[str]) -> list[OptionsView]:
         """Pickup slots and drop-off, as each marketplace offers them for these parcels."""
         found, views = self._ship_parcels(parcel_ids)
-        for channel, parcels in _by_channel(found).items():
+        for shop, parcels in _by_shop(found).items():
             try:
-                offered = self.marketplace(channel).handover_options(parcels)
+                offered = self.marketplace(*shop).handover_options(parcels)
             except DependencyError as exc:
                 views.update({p.parcel_id: OptionsView(parcel_id=p.parcel_id, error=exc.message) for p in parcels})
                 continue
@@ -301,8 +302,7 @@ class ShippingService:
         step = command.get("step")
         ids = [str(i) for i in command.get("parcels") or []]
         if step == "arrange":
-            return self._run_arrange(Channel(command["channel"]), ids, command.get("handover") or "pickup",
-                                     command.get("slot_id"))  # fmt: skip
+            return self._run_arrange(ids, command.get("handover") or "pickup", command.get("slot_id"))
         if step == "resi":
             return self._run_resi(ids)
         if step == "label":
@@ -313,15 +313,19 @@ class ShippingService:
             return self._nudge(str(command.get("order_id") or ""))
         raise ValueError(f"unknown shipping step {step!r}")
 
-    def _run_arrange(self, channel: Channel, ids: list[str], handover: str, slot_id: str | None) -> dict[str, int]:
+    def _run_arrange(self, ids: list[str], handover: str, slot_id: str | None) -> dict[str, int]:
         parcels = self._parcels_in(ids, {S.arranging}, ArrangedBy.marketplace)
         if not parcels:
             return {"arranged": 0}
-        logistics = self.marketplace(channel)
         requests = [ArrangeRequest(parcel=_ship_parcel(order, parcel), method=handover,  # type: ignore[arg-type]
                                    slot_id=slot_id, again=bool(parcel.shipping and parcel.shipping.again))
                     for order, parcel in parcels]  # fmt: skip
-        outcomes = logistics.arrange(requests)
+        outcomes: dict[str, ArrangeOutcome] = {}
+        calls = 0
+        for shop, group in _by_shop(requests, lambda r: r.parcel).items():  # one shop's credentials a call
+            logistics = self.marketplace(*shop)
+            outcomes.update(logistics.arrange(group))
+            calls += logistics.calls()
         now = self.clock()
         retry, resi_wait, labels = [], [], []
 
@@ -350,13 +354,13 @@ class ShippingService:
 
         self._write(parcels, {S.arranging}, apply)
         if retry:
-            self.commands.send({"step": "arrange", "channel": channel.value, "parcels": retry, "handover": handover,
-                                "slot_id": slot_id}, self.timing.arrange_retry_seconds)  # fmt: skip
+            self.commands.send({"step": "arrange", "parcels": retry, "handover": handover, "slot_id": slot_id},
+                               self.timing.arrange_retry_seconds)  # fmt: skip
         if resi_wait:
             self.commands.send({"step": "resi", "parcels": resi_wait}, self.timing.resi_poll_seconds)
         if labels:
             self.commands.send({"step": "label", "parcels": labels})
-        return {"arranged": len(resi_wait) + len(labels), "retry": len(retry), "calls": logistics.calls()}
+        return {"arranged": len(resi_wait) + len(labels), "retry": len(retry), "calls": calls}
 
     def _run_resi(self, ids: list[str]) -> dict[str, int]:
         waiting = [(o, p) for o, p in self._parcels_in(ids, {S.waiting_for_resi}) if not _resi(p)]
@@ -369,8 +373,8 @@ class ShippingService:
                     booking = self.courier().booking(str(parcel.shipping.booking_id))  # type: ignore[union-attr]
                     answers[parcel.fulfillment_id] = (booking.waybill, booking.courier)
                 continue
-            for channel, parcels in _by_channel([_ship_parcel(o, p) for o, p in group]).items():
-                for parcel_id, found in self.marketplace(channel).resi(parcels).items():
+            for shop, parcels in _by_shop([_ship_parcel(o, p) for o, p in group]).items():
+                for parcel_id, found in self.marketplace(*shop).resi(parcels).items():
                     answers[parcel_id] = (found.resi, found.carrier)
         now = self.clock()
         came, again = [], []
@@ -417,15 +421,15 @@ class ShippingService:
             return {"labels": 0}
         kept: dict[str, str] = {}
         problems: dict[str, tuple[str, bool]] = {}  # parcel id -> (why, try again)
-        ready_to_ship: dict[Channel, list[ShipParcel]] = defaultdict(list)
+        ready_to_ship: dict[tuple[Channel, str | None], list[ShipParcel]] = defaultdict(list)
         for arranged_by, group in _by_arranger(waiting).items():
             if arranged_by is ArrangedBy.own_courier:
                 for order, parcel in group:
                     pdf = self.printer().own_label(self._own_label(order, parcel))
                     kept[parcel.fulfillment_id] = self._keep_label(parcel.fulfillment_id, pdf)
                 continue
-            for channel, parcels in _by_channel([_ship_parcel(o, p) for o, p in group]).items():
-                logistics = self.marketplace(channel)
+            for shop, parcels in _by_shop([_ship_parcel(o, p) for o, p in group]).items():
+                logistics = self.marketplace(*shop)
                 for parcel_id, label in logistics.labels(parcels).items():
                     if label.pdf:
                         kept[parcel_id] = self._keep_label(parcel_id, label.pdf)
@@ -433,11 +437,11 @@ class ShippingService:
                         problems[parcel_id] = ("the marketplace is still making the label", True)
                     else:
                         problems[parcel_id] = (label.error or "no label", label.retryable)
-                ready_to_ship[channel] += [p for p in parcels if p.parcel_id in kept]
+                ready_to_ship[shop] += [p for p in parcels if p.parcel_id in kept]
         told: dict[str, str | None] = {}
-        for channel, parcels in ready_to_ship.items():
+        for shop, parcels in ready_to_ship.items():
             if parcels:
-                told.update(self.marketplace(channel).ready_to_ship(parcels))
+                told.update(self.marketplace(*shop).ready_to_ship(parcels))
         now = self.clock()
         again: list[str] = []
 
@@ -811,10 +815,12 @@ def _by_order(parcel_ids: Iterable[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def _by_channel(parcels: Iterable[ShipParcel]) -> dict[Channel, list[ShipParcel]]:
-    grouped: dict[Channel, list[ShipParcel]] = defaultdict(list)
-    for parcel in parcels:
-        grouped[parcel.channel].append(parcel)
+def _by_shop(items: Iterable[Any], parcel_of: Callable[[Any], ShipParcel] = lambda p: p) -> dict[tuple, list]:
+    """Grouped by (channel, shop id): each shop is called with its own credentials."""
+    grouped: dict[tuple, list] = defaultdict(list)
+    for item in items:
+        parcel = parcel_of(item)
+        grouped[(parcel.channel, parcel.shop_id)].append(item)
     return grouped
 
 
@@ -828,7 +834,7 @@ def _by_arranger(pairs: Iterable[tuple[Order, Fulfillment]]) -> dict[ArrangedBy,
 def _ship_parcel(order: Order, parcel: Fulfillment) -> ShipParcel:
     shipping = parcel.shipping
     return ShipParcel(
-        parcel_id=parcel.fulfillment_id, channel=order.channel, shop_id=None,
+        parcel_id=parcel.fulfillment_id, channel=order.channel, shop_id=order.shop_id,
         channel_order_id=order.channel_order_id, package_id=shipping.package_id if shipping else None,
         line_ids=tuple(line.line_id for line in parcel.lines), line_quantities=tuple(x.quantity for x in parcel.lines),
         resi=shipping.resi if shipping else None,

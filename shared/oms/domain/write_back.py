@@ -10,7 +10,7 @@ the marketplace issue); the event id travels as the idempotency key, so a retrie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from oms.domain.lifecycle import HANDED_OVER
@@ -28,6 +28,7 @@ class ChannelCall:
     kind: str  # shipped, cancelled
     body: dict[str, Any]
     idempotency_key: str
+    shop_id: str | None = None  # the shop it was sold in: called with that shop's credentials
 
 
 def write_back_for(detail_type: str, event: dict[str, Any]) -> ChannelCall | None:
@@ -39,7 +40,11 @@ def write_back_for(detail_type: str, event: dict[str, Any]) -> ChannelCall | Non
         return None
     if channel in OWN_CHANNELS:
         return None
-    key = str(event.get("event_id") or "")
+    call = _call_for(detail_type, channel, order, str(event.get("event_id") or ""))
+    return replace(call, shop_id=order.get("shop_id")) if call is not None else None
+
+
+def _call_for(detail_type: str, channel: Channel, order: dict, key: str) -> ChannelCall | None:
     channel_order_id = str(order.get("channel_order_id") or "")
     if detail_type == "FulfillmentShipped":
         return _shipment(channel, channel_order_id, order, key)

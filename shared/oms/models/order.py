@@ -356,6 +356,9 @@ class OrderDraft(Model):
     channel_order_number: str | None = Field(
         default=None, max_length=100, description="The channel's human order number, e.g. Shopify's #1042"
     )
+    shop_id: str | None = Field(
+        default=None, max_length=64, description="Marketplaces: the seller's shop it was sold in (GET /shops)"
+    )
     channel_status: str | None = Field(default=None, max_length=100, description="The channel's raw status")
     channel_updated_at: datetime
     placed_at: datetime

@@ -19,7 +19,7 @@ from oms.models.order import Channel, OrderDraft
 from oms.settings import get_settings
 from oms.wiring import built, on_reset
 from oms.wiring.capture import capture_service
-from oms.wiring.core import inbox, orders, secrets
+from oms.wiring.core import inbox, orders, secrets, shops
 
 
 def _now() -> datetime:
@@ -34,7 +34,7 @@ def shipping_nudges() -> SqsShippingCommands:
 
 @built
 def channel_api() -> MarketplaceApi:
-    return MarketplaceApi(api_bases(), secrets(), auth_bases())
+    return MarketplaceApi(api_bases(), secrets(), auth_bases(), shops().shops)
 
 
 @built

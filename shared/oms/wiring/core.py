@@ -3,7 +3,7 @@ API keys, the webhook inbox, secrets and the event bus."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from oms.adapters.apikeys import DynamoApiKeys
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
@@ -11,6 +11,8 @@ from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
 from oms.adapters.orders import DynamoOrders
 from oms.adapters.secrets import SsmSecrets
+from oms.adapters.shops import DynamoShops
+from oms.domain.shops import ShopService
 from oms.settings import get_settings
 from oms.wiring import built
 
@@ -39,6 +41,18 @@ def secrets(max_age: int | None = None) -> SsmSecrets:
     """The channel secrets under the stage's path (Powertools caches the reads)."""
     path = get_settings().secrets_path
     return SsmSecrets(path) if max_age is None else SsmSecrets(path, max_age=max_age)
+
+
+@built
+def shops() -> DynamoShops:
+    """The seller's registered shops (catalog table), read through a 30-second cache."""
+    return DynamoShops(get_settings().catalog_table)
+
+
+@built
+def shop_service() -> ShopService:
+    """Connecting shops and how each stands; its secrets read uncached (an expiry just renewed shows)."""
+    return ShopService(shops(), secrets(max_age=0), lambda: datetime.now(UTC))
 
 
 @built

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from oms.adapters.channel_client import ChannelClients, channel_clients
 from oms.wiring import built
-from oms.wiring.core import secrets
+from oms.wiring.core import secrets, shops
 
 
 @built
 def channel_client() -> ChannelClients:
-    return channel_clients(secrets())
+    return channel_clients(secrets(), shops().shops)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from oms.adapters.shipping import DynamoShippingStore, S3Documents, SqsShippingCommands
+from oms.domain.channel_sync import ShopNotConnected
 from oms.domain.shipping import ShippingService, Timing
+from oms.errors import DependencyError
 from oms.models.common import Channel
 from oms.ports.logistics import CourierBooking, MarketplaceLogistics, Printer
 from oms.settings import get_settings
@@ -18,8 +20,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _marketplace(channel: Channel) -> MarketplaceLogistics:
-    return channel_client().marketplaces.logistics(channel)
+def _marketplace(channel: Channel, shop_id: str | None) -> MarketplaceLogistics:
+    try:
+        return channel_client().marketplaces.logistics(channel, shop_id)
+    except ShopNotConnected as exc:  # its steps fail and wait (retried, then the DLQ) until it is connected
+        raise DependencyError(str(exc)) from None
 
 
 @built

@@ -9,20 +9,22 @@ only when the channel is connected."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
+from oms.adapters.shops import ShopSecrets
 from oms.channels.registry import SPECS, spec
-from oms.domain.channel_sync import ChannelOrderApi, UpdatedPage
+from oms.domain.channel_sync import ChannelOrderApi, ShopNotConnected, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
 from oms.models.order import Channel
+from oms.models.shops import Shop
 from oms.ports import SecretsProvider
 
 if TYPE_CHECKING:
@@ -36,14 +38,21 @@ def _module(channel: Channel) -> ModuleType:
 
 class MarketplaceApi(ChannelOrderApi):
     def __init__(
-        self, bases: Mapping[Channel, str], secrets: SecretsProvider, auth_bases: Mapping[Channel, str] | None = None
+        self,
+        bases: Mapping[Channel, str],
+        secrets: SecretsProvider,
+        auth_bases: Mapping[Channel, str] | None = None,
+        shops: Callable[[], list[Shop]] | None = None,
     ) -> None:
         self.deadline = Deadline()
         self.secrets = secrets
+        self.bases = dict(bases)
+        self.shops = shops or list  # the seller's registered shops (GET /shops); none: each channel's one shop
         self.auth: dict[Channel, ChannelHttp] = {}
-        self.clients: dict[Channel, Any] = {}
-        self.outbounds: dict[Channel, Any] = {}
-        self.logistics_clients: dict[Channel, Any] = {}
+        self.clients: dict[Channel, Any] = {}  # each channel's default shop: its channel-level credentials
+        self.shop_clients: dict[tuple[Channel, str], tuple[int, Any]] = {}  # (channel, shop) -> (shop version, client)
+        self.outbounds: dict[int, Any] = {}  # by the client's id
+        self.logistics_clients: dict[int, Any] = {}
         for channel, base in bases.items():
             channel_spec = spec(channel)
             if not channel_spec.marketplace or not base:
@@ -68,28 +77,78 @@ class MarketplaceApi(ChannelOrderApi):
         self.deadline.at = deadline
 
     def calls(self) -> int:
-        return sum(client.http.calls for client in self.clients.values())
+        clients = [*self.clients.values(), *(client for _, client in self.shop_clients.values())]
+        return sum(client.http.calls for client in clients)
 
-    def client(self, channel: Channel) -> Any:
+    def client(self, channel: Channel, shop_id: str | None = None) -> Any:
+        """The channel's client for one shop: a registered shop's own credentials and rate limit, else the
+        channel's default shop (its channel-level credentials)."""
         try:
-            return self.clients[channel]
+            default = self.clients[channel]
         except KeyError:
             raise DependencyError(
                 f"{channel.value} API is not connected (OMS_{channel.value.upper()}_API_BASE)"
             ) from None
+        shop = self.shop(channel, shop_id)
+        if shop is None:
+            return default
+        key = (channel, shop.shop_id)
+        built = self.shop_clients.get(key)
+        if built is None or built[0] != shop.version:  # its settings changed: built again
+            rate = shop.rate_per_s or spec(channel).api_rate_per_s
+            http = ChannelHttp(channel.value, self.bases[channel], RateLimiter(rate, burst=int(rate)), self.deadline,
+                               default.http.pool)  # fmt: skip
+            built = (shop.version, _module(channel).connect(http, self.auth[channel], ShopSecrets(self.secrets, shop)))
+            self.shop_clients[key] = built
+        return built[1]
+
+    def shop(self, channel: Channel, shop_id: str | None) -> Shop | None:
+        """The registered shop a push or an order names; None for the channel's default shop. A shop the
+        OMS holds no credentials for raises ShopNotConnected (its pushes are kept, not retried)."""
+        registered = [shop for shop in self.shops() if shop.channel is channel]
+        if not shop_id:
+            return self.default_shop(channel, registered)
+        shop = next((s for s in registered if s.shop_id == shop_id), None)
+        if shop is not None:
+            if not shop.enabled:
+                raise ShopNotConnected(f"{channel.value} shop {shop_id} ({shop.name}) is disabled")
+            return shop
+        if registered and shop_id != self.secrets.channel_secret(channel.value, "shop_id"):
+            raise ShopNotConnected(
+                f"{channel.value} shop {shop_id} is not connected: POST /shops with its authorization"
+            )
+        return None
+
+    def default_shop(self, channel: Channel, registered: list[Shop] | None = None) -> Shop | None:
+        """The registered shop that is the channel-level one (the same shop id, or TikTok's same cipher): once
+        registered, every call of the channel without a shop uses its own tokens, renewed on its own path (a
+        refresh token renewed on two paths would be spent by the first)."""
+        if registered is None:
+            registered = [shop for shop in self.shops() if shop.channel is channel]
+        if not registered:
+            return None
+        own_id = self.secrets.channel_secret(channel.value, "shop_id")
+        cipher = self.secrets.channel_secret(channel.value, "shop_cipher")
+        return next((shop for shop in registered if shop.enabled and ((own_id and shop.shop_id == own_id)
+                     or (cipher and shop.shop_cipher == cipher))), None)  # fmt: skip
 
     def get_orders(self, channel: Channel, shop_id: str | None, channel_order_ids: list[str]) -> dict[str, dict]:
-        return self.client(channel).get_orders(shop_id, channel_order_ids)
+        return self.client(channel, shop_id).get_orders(shop_id, channel_order_ids)
 
     def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
         return self.client(channel).updated_orders(since, until, cursor)
 
     def refresh_token(self, channel: Channel, secrets: SecretsProvider | None = None) -> TokenPair:
-        """A new access token pair for the channel's shop (tokens.py); secrets: read uncached."""
+        """A new access token pair for the channel's shop (tokens.py); secrets: read uncached (a registered
+        shop's: its view, ShopSecrets)."""
         from oms.adapters.marketplace_api.tokens import refresh
 
         self.client(channel)  # connected at all
         return refresh(channel, self.auth[channel], secrets or self.secrets)
+
+    def shop_secrets(self, shop: Shop, secrets: SecretsProvider | None = None) -> ShopSecrets:
+        """A registered shop's view of its channel's secrets (for renewing its tokens)."""
+        return ShopSecrets(secrets or self.secrets, shop)  # type: ignore[arg-type]
 
     def lost_pushes(self, channel: Channel) -> tuple[list[bytes], str | None]:
         client = self.client(channel)
@@ -103,23 +162,26 @@ class MarketplaceApi(ChannelOrderApi):
 
     # --- outbound
 
-    def outbound(self, channel: Channel) -> Any:
-        if channel not in self.outbounds:
-            self.outbounds[channel] = _module(channel).outbound(self.client(channel))
-        return self.outbounds[channel]
+    def outbound(self, channel: Channel, shop_id: str | None = None) -> Any:
+        client = self.client(channel, shop_id)
+        if id(client) not in self.outbounds:
+            self.outbounds[id(client)] = _module(channel).outbound(client)
+        return self.outbounds[id(client)]
 
-    def logistics(self, channel: Channel) -> Any:
-        """The channel's shipping on its own couriers (<package>_logistics.py: arrange, resi, labels)."""
-        if channel not in self.logistics_clients:
-            name = f"{__name__}.{spec(channel).package}_logistics"
-            try:
-                module = import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-                raise DependencyError(f"{channel.value}: shipping through its API is not supported yet") from None
-            self.logistics_clients[channel] = module.logistics(self.client(channel))
-        return self.logistics_clients[channel]
+    def logistics(self, channel: Channel, shop_id: str | None = None) -> Any:
+        """The channel's shipping on its own couriers for one shop (<package>_logistics.py: arrange, resi,
+        labels)."""
+        name = f"{__name__}.{spec(channel).package}_logistics"
+        try:
+            module = import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            raise DependencyError(f"{channel.value}: shipping through its API is not supported yet") from None
+        client = self.client(channel, shop_id)
+        if id(client) not in self.logistics_clients:
+            self.logistics_clients[id(client)] = module.logistics(client)
+        return self.logistics_clients[id(client)]
 
     def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome:
         """Each SKU's sellable figure in the channel's own calls: what did not land, and why. One item's
@@ -131,7 +193,7 @@ class MarketplaceApi(ChannelOrderApi):
 
     def write_back(self, call: ChannelCall) -> None:
         """A shipment or a cancellation made in the OMS, in the channel's own API."""
-        outbound = self.outbound(call.channel)
+        outbound = self.outbound(call.channel, call.shop_id)
         if call.kind == "shipped":
             body = call.body
             outbound.ship(call.channel_order_id, body.get("lines") or [], str(body.get("carrier") or ""),
