@@ -4,6 +4,7 @@ API keys, the webhook inbox, secrets and the event bus."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from oms.adapters.apikeys import DynamoApiKeys
 from oms.adapters.catalog import CachedCatalog, CachedReferenceData, DynamoCatalog, DynamoReferenceData
@@ -11,10 +12,12 @@ from oms.adapters.eventbus import EventBridgePublisher
 from oms.adapters.inbox import DynamoInbox
 from oms.adapters.orders import DynamoOrders
 from oms.adapters.secrets import SsmSecrets
-from oms.adapters.shops import DynamoShops
-from oms.domain.shops import ShopService
 from oms.settings import get_settings
 from oms.wiring import built
+
+if TYPE_CHECKING:
+    from oms.adapters.shops import DynamoShops
+    from oms.domain.shops import ShopService
 
 
 @built
@@ -46,12 +49,16 @@ def secrets(max_age: int | None = None) -> SsmSecrets:
 @built
 def shops() -> DynamoShops:
     """The seller's registered shops (catalog table), read through a 30-second cache."""
+    from oms.adapters.shops import DynamoShops  # only the functions that call marketplaces pay for it (~10 ms)
+
     return DynamoShops(get_settings().catalog_table)
 
 
 @built
 def shop_service() -> ShopService:
     """Connecting shops and how each stands; its secrets read uncached (an expiry just renewed shows)."""
+    from oms.domain.shops import ShopService
+
     return ShopService(shops(), secrets(max_age=0), lambda: datetime.now(UTC))
 
 
