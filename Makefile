@@ -10,7 +10,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 LOCAL_PATH := PYTHONPATH=shared:local:.
 
-.PHONY: help install run reset openapi test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job shops shop-add demo backfill-lookups stock-push-all sourcing-replay clean
+.PHONY: help install run reset openapi test test-unit test-integration test-local test-e2e lint build deploy bench events replay-quarantine replay-dlq stock-job status-job channel-job shops shop-add demo backfill-lookups migrate-tokopedia stock-push-all sourcing-replay clean
 
 help:
 	@echo "make run      the OMS on this machine (API on http://127.0.0.1:$(PORT)), demo data seeded"
@@ -102,6 +102,10 @@ stock-job: install
 backfill-lookups: install
 	$(ADMIN) orders backfill-lookups
 
+# Tokopedia orders stored before Tokopedia moved onto the TikTok Shop API (2025-09-30); DRY_RUN=1 to look first.
+migrate-tokopedia: install
+	$(ADMIN) orders migrate-tokopedia $(if $(DRY_RUN),--dry-run)
+
 # A status job now, against the local stack or STAGE: JOB=watch (flag orders) or JOB=poll (ask carriers).
 status-job: install
 	$(ADMIN) status job --name $(JOB)
@@ -125,7 +129,7 @@ demo: install
 	$(LOCAL_PATH) $(BIN)/python scripts/shipping_demo.py
 
 stock-push-all: install
-	$(ADMIN) stock push-all $(if $(CHANNEL),--channel $(CHANNEL))
+	$(ADMIN) stock push-all $(if $(CHANNEL),--channel $(CHANNEL)) $(if $(SHOP),--shop $(SHOP))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .ruff_cache

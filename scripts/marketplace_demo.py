@@ -4,7 +4,9 @@ For each of Shopee, Lazada, TikTok Shop and Tokopedia, as the channel would: a n
 with the channel's scheme (the OMS fetches it from the simulated channel API and captures it), the same
 push with a wrong signature (401), the push repeated (one order), a later status then an old one arriving
 late (the later one stands), a push that never arrives (recovered by the reconciliation pull), and the
-node's shipment told back to the channel in its own call, with the stock it shows.
+node's shipment told back to the channel in its own call, with the stock it shows. Tokopedia's storefront
+runs on the TikTok Shop API (its Open API closed on 30 Sep 2025): its orders are a TikTok shop's, pushed
+to /webhooks/tiktok, pulled and told through TikTok Shop's calls, and its stock is that shop's.
 
 Environment: PORT (3000), OMS_CHANNELS_PORT (4598), OMS_API_KEY (oms_local_ops_key).
 """
@@ -27,7 +29,8 @@ API = f"http://127.0.0.1:{os.environ.get('PORT', '3000')}"
 SIM = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"
 KEY = os.environ.get("OMS_API_KEY", "oms_local_ops_key")
 CHANNELS = ("shopee", "lazada", "tiktok", "tokopedia")
-SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
+SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "IN_TRANSIT"}
+TRANSPORT = {"tokopedia": "tiktok"}  # the API that serves a storefront's orders, pulls and stock
 LINES = [
     {"sku": "BTK-PRG-L", "quantity": 2, "unit_price": 450000, "discount": 50000},
     {"sku": "TEH-TUBRUK-100", "quantity": 3, "unit_price": 25000},
@@ -100,7 +103,7 @@ def demo(channel: str) -> None:
     env = {**os.environ, "PYTHONPATH": "shared:local:."}
     pulled = subprocess.run(
         [sys.executable, "scripts/oms_admin.py", "--stage", "local", "channel", "job", "--name", "reconcile",
-         "--channel", channel],
+         "--channel", TRANSPORT.get(channel, channel)],
         cwd=ROOT, env={**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{os.environ.get('OMS_MOTO_PORT', '4599')}",
                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
         capture_output=True, text=True, check=True,
@@ -124,7 +127,7 @@ def demo(channel: str) -> None:
     )
     shows = f"{told['status']} {told['tracking_number']}"
     step(f"{parcel['node_id']} shipped {fresh['order_id']} ({status}): the channel shows {shows}")
-    stock = call(f"{SIM}/_sim/stock?channel={channel}")[1]["stock"]
+    stock = call(f"{SIM}/_sim/stock?channel={TRANSPORT.get(channel, channel)}")[1]["stock"]
     shown = {sku: figure["atp"] for sku, figure in sorted(stock.items()) if sku in ("BTK-PRG-L", "TEH-TUBRUK-100")}
     step(f"stock the channel shows: {shown}")
 

@@ -6,7 +6,7 @@
     python scripts/oms_admin.py --stage local quarantine replay [--channel shopify] [--key <inbox key>]
     python scripts/oms_admin.py --stage local dlq replay --queue normalizer|publisher|stock-ledger|stock-push
     python scripts/oms_admin.py --stage local dlq replay --queue snapshot-parts
-    python scripts/oms_admin.py --stage local stock push-all [--channel shopee] [--sku S ...] [--force]
+    python scripts/oms_admin.py --stage local stock push-all [--channel shopee [--shop 880022]] [--sku S ...] [--force]
     python scripts/oms_admin.py --stage local stock job --name audit|reconcile|expire_holds
     python scripts/oms_admin.py --stage local sourcing replay --rules proposed.json [--days 30] [--limit 5000]
 
@@ -57,6 +57,7 @@ REDRIVES = {
     "returns": ("ReturnsDLQ", "ReturnsQueue"),
     "shipping": ("ShippingDLQ", "ShippingQueue"),
     "channel-fetch": ("ChannelFetchDLQ", "ChannelFetchQueue"),
+    "listings-refresh": ("ListingsRefreshDLQ", "ListingsRefreshQueue"),  # FIFO: each shop's group kept
 }
 LOCAL_CHANNELS_URL = f"http://127.0.0.1:{os.environ.get('OMS_CHANNELS_PORT', '4598')}"  # make run's simulator
 
@@ -156,9 +157,8 @@ def _queue_url(template: Template, logical_id: str) -> str:
 
 def _received(sqs: Any, queue_url: str) -> Iterator[list[dict[str, Any]]]:
     """The queue's messages, ten at a time (each hidden for a minute while handled), until none is left."""
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
-        "Messages", []
-    ):
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                          AttributeNames=["MessageGroupId"]).get("Messages", []):  # fmt: skip
         yield messages
 
 
@@ -171,7 +171,11 @@ def dlq_redrive(args: argparse.Namespace) -> None:
     moved = 0
     for messages in _received(sqs, dlq_url):
         for message in messages:
-            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+            fifo = {}
+            if source_url.endswith(".fifo"):  # the message's group again; a new id, so the queue takes it
+                group = message.get("Attributes", {}).get("MessageGroupId") or "redriven"
+                fifo = {"MessageGroupId": group, "MessageDeduplicationId": message["MessageId"] + "-redriven"}
+            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"], **fifo)
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     print(f"moved {moved} message(s) back to {source_id}")
@@ -245,23 +249,35 @@ def _with_channel_apis(stage: str, env: dict[str, str]) -> dict[str, str]:
 
 
 def stock_push_all(args: argparse.Namespace) -> None:
-    """Push every SKU's figure to the channels (or one): after a long channel outage, a stock-push
-    batch older than the stream's 24 hours, or a newly connected channel. Only what differs
-    from what each channel was last told is sent, unless --force."""
+    """Push every SKU's figure to every shop of the channels (or of one channel, or to one shop): after a long
+    outage, a stock-push batch older than the stream's 24 hours, a newly connected shop or a changed node
+    binding. Only what differs from what each shop was last told is sent, unless --force."""
+    if args.shop and not args.channel:
+        raise SystemExit("--shop needs --channel")
     os.environ.update(_with_channel_apis(args.stage, stage_env(args.stage, "ChannelStockPushFunction")))
     from oms import container
+    from oms.domain.stock_push import target_key
 
     pusher = container.stock_push()
-    skus = sorted(args.sku) if args.sku else sorted({level.sku for level in container.inventory().store.scan_levels()})
     only = Channel(args.channel) if args.channel else None
+    target = target_key(only, args.shop) if only and args.shop else None
+    if only and target:
+        known = [t.key for t in pusher.client.stock_targets(only)]
+        if target not in known:
+            raise SystemExit(f"no {only.value} shop {args.shop} to push to; its targets: {', '.join(known) or 'none'}")
+    skus = sorted(args.sku) if args.sku else sorted({level.sku for level in container.inventory().store.scan_levels()})
     sent: dict[str, int] = {}
-    failed = 0
+    failed, why = 0, dict[str, str]()
     for start in range(0, len(skus), 500):
-        report = pusher.run(skus[start : start + 500], only=only, force=args.force)
-        for channel, count in report.sent.items():
-            sent[channel] = sent.get(channel, 0) + count
+        report = pusher.run(skus[start : start + 500], only=only, force=args.force, target=target)
+        for key, count in report.sent.items():
+            sent[key] = sent.get(key, 0) + count
         failed += sum(len(f) for f in report.failed.values())
-    print(f"{len(skus)} SKU(s) checked; sent {sent or 'nothing (every channel is up to date)'}; {failed} failed")
+        why.update({key: f"not pushed: {reason}" for key, reason in report.idle.items()})
+        why.update({key: f"failed: {reason}" for key, reason in report.errors.items()})
+    print(f"{len(skus)} SKU(s) checked; sent {sent or 'nothing (every shop is up to date)'}; {failed} failed")
+    for key, reason in sorted(why.items()):
+        print(f"  {key}: {reason}")
 
 
 def stock_job(args: argparse.Namespace) -> None:
@@ -293,6 +309,26 @@ def backfill_lookups(args: argparse.Namespace) -> None:
     if writes:
         orders.put_lookups(writes)
     print(f"{count} order(s): lookup items written, counted for GET /orders/stats")
+
+
+def migrate_tokopedia(args: argparse.Namespace) -> None:
+    """Tokopedia orders captured through Tokopedia's closed Open API, in TikTok Shop's status vocabulary
+    (oms.domain.tokopedia_legacy); lists those the marketplace had not finished. Safe to run again."""
+    os.environ.update(stage_env(args.stage, "EventPublisherFunction"))
+    from datetime import UTC, datetime
+
+    from oms import container
+    from oms.domain.tokopedia_legacy import migrate
+
+    report = migrate(container.orders(), lambda: datetime.now(UTC), dry_run=args.dry_run)
+    verb = "would be migrated" if args.dry_run else "migrated"
+    print(f"{report.scanned} tokopedia order(s) scanned, {report.migrated} {verb}")
+    if report.still_open:
+        print(f"{len(report.still_open)} still open at the marketplace when its API closed; finish them in the"
+              f" seller center: {', '.join(report.still_open[:50])}")  # fmt: skip
+    if report.conflicts:
+        print(f"{len(report.conflicts)} changed while migrating: run again")
+        raise SystemExit(1)
 
 
 def status_job(args: argparse.Namespace) -> None:
@@ -331,7 +367,7 @@ def channel_job(args: argparse.Namespace) -> None:
     function = "ChannelReconcileFunction"
     env = stage_env(args.stage, function)
     if args.stage == "local":  # make run's simulator stands in for the marketplaces
-        for channel in ("shopee", "lazada", "tiktok", "tokopedia"):
+        for channel in ("shopee", "lazada", "tiktok"):
             env.setdefault(f"OMS_{channel.upper()}_API_BASE", "")
             env[f"OMS_{channel.upper()}_API_BASE"] = (
                 env[f"OMS_{channel.upper()}_API_BASE"] or f"{LOCAL_CHANNELS_URL}/{channel}"
@@ -382,13 +418,13 @@ def _shop_commands(commands: argparse._SubParsersAction) -> None:
     shops = commands.add_parser("shops").add_subparsers(dest="action", required=True)
     shops.add_parser("list", help="the shops and how each stands").set_defaults(run=shops_list)
     shop_add = shops.add_parser("add", help="connect a marketplace shop with its authorization")
-    shop_add.add_argument("--channel", required=True, choices=["shopee", "lazada", "tiktok", "tokopedia"])
+    shop_add.add_argument("--channel", required=True, choices=["shopee", "lazada", "tiktok"])
     shop_add.add_argument("--shop-id", required=True)
     shop_add.add_argument("--name", required=True)
     shop_add.add_argument("--access-token", required=True)
     shop_add.add_argument("--refresh-token")
     shop_add.add_argument("--expires-at", type=int, help="the access token's expiry, Unix seconds")
-    shop_add.add_argument("--shop-cipher", help="TikTok Shop and Tokopedia")
+    shop_add.add_argument("--shop-cipher", help="TikTok Shop (its Tokopedia storefront too)")
     shop_add.set_defaults(run=shops_add)
 
 
@@ -415,8 +451,9 @@ def main(argv: list[str] | None = None) -> None:
     dlq_run.add_argument("--queue", required=True, choices=sorted(set(DLQS) | set(REDRIVES)))
     dlq_run.set_defaults(run=dlq_replay)
     stock = commands.add_parser("stock").add_subparsers(dest="action", required=True)
-    push_all = stock.add_parser("push-all", help="push every SKU's figure to the channels that need it")
+    push_all = stock.add_parser("push-all", help="push every SKU's figure to the shops that need it")
     push_all.add_argument("--channel", choices=[c.value for c in Channel])
+    push_all.add_argument("--shop", help="only this shop of --channel (its shop id, as GET /shops lists it)")
     push_all.add_argument("--force", action="store_true", help="send every figure, even those already told")
     push_all.add_argument("--sku", action="append", help="only these SKUs (repeat the option)")
     push_all.set_defaults(run=stock_push_all)
@@ -426,6 +463,9 @@ def main(argv: list[str] | None = None) -> None:
     orders_cmd = commands.add_parser("orders").add_subparsers(dest="action", required=True)
     backfill = orders_cmd.add_parser("backfill-lookups", help="order-number and node-work items for older orders")
     backfill.set_defaults(run=backfill_lookups)
+    legacy = orders_cmd.add_parser("migrate-tokopedia", help="Tokopedia orders of the closed Open API, migrated")
+    legacy.add_argument("--dry-run", action="store_true", help="count and list, change nothing")
+    legacy.set_defaults(run=migrate_tokopedia)
     status = commands.add_parser("status").add_subparsers(dest="action", required=True)
     status_run = status.add_parser("job", help="run a scheduled status job now")
     status_run.add_argument("--name", required=True, choices=["watch", "poll"])
@@ -433,7 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     channel_cmd = commands.add_parser("channel").add_subparsers(dest="action", required=True)
     channel_run = channel_cmd.add_parser("job", help="run a scheduled marketplace job now")
     channel_run.add_argument("--name", required=True, choices=["reconcile", "refresh_tokens"])
-    channel_run.add_argument("--channel", choices=["shopee", "lazada", "tiktok", "tokopedia"])
+    channel_run.add_argument("--channel", choices=["shopee", "lazada", "tiktok"])
     channel_run.set_defaults(run=channel_job)
     _shop_commands(commands)
     _sourcing_commands(commands)

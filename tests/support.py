@@ -87,7 +87,7 @@ def admin(stack: Any, *args: str) -> str:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     if getattr(stack, "channels", None) is not None:  # the stack's channel simulator, not make run's
-        for channel in ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce"):
+        for channel in ("shopee", "lazada", "tiktok", "shopify", "woocommerce"):  # Tokopedia: TikTok Shop's API
             env[f"OMS_{channel.upper()}_API_BASE"] = stack.channels.base_url(channel)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts/oms_admin.py"), "--stage", "local", *args],

@@ -19,12 +19,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from oms.adapters.inbox import entry_from_values
-from oms.channels.registry import spec
 from oms.domain.normalization import normalize_entry
 from oms.errors import NormalizationError
 from oms.observability import logger, metrics, tracer
 from oms.wiring.capture import capture_service
-from oms.wiring.channels import channel_sync, tokopedia_decrypt
+from oms.wiring.channels import channel_sync
 from oms.wiring.core import inbox
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -49,10 +48,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     entry = entry_from_values(values)
     now = datetime.now(UTC)
     try:
-        # The key is looked up only for a channel that encrypts buyer data: a bad key must not touch the
-        # other channels' webhooks.
-        decrypt = tokopedia_decrypt() if spec(entry.channel).encrypted_buyer_data else None
-        normalized = normalize_entry(entry, decrypt=decrypt)
+        normalized = normalize_entry(entry)
     except NormalizationError as exc:
         inbox().quarantine(entry.pk, exc.message, now)
         metrics.add_metric(name="WebhooksQuarantined", unit=MetricUnit.Count, value=1)

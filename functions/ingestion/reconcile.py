@@ -12,7 +12,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from oms.channels.registry import MARKETPLACES
+from oms.channels.registry import MARKETPLACES, spec
 from oms.errors import DependencyError
 from oms.models.order import Channel
 from oms.observability import logger, metrics, tracer
@@ -28,7 +28,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if (event or {}).get("job") == "refresh_tokens":
         return _refresh_tokens(client)
     named = (event or {}).get("channel")
-    channels = [Channel(named)] if named else sorted(MARKETPLACES & set(client.channels()))
+    # A storefront carried by another channel's API (Tokopedia) is reconciled with its carrier (TikTok Shop).
+    channels = [spec(Channel(named)).carrier] if named else sorted(MARKETPLACES & set(client.channels()))
     results: dict[str, dict[str, int]] = {}
     failed = []
     for channel in channels:

@@ -14,9 +14,11 @@ payment provider's refund API (``POST /payments/refunds``, Xendit's shape: one r
 Idempotency-key against ``payment_request_id``; SUCCEEDED, or FAILED for payments named ``pr-fail...``,
 PENDING for ``pr-pending...`` until the next look).
 
-The marketplaces' order APIs (Shopee, Lazada, TikTok Shop, Tokopedia) are served in each channel's
-documented format, with each channel's request signing checked: see marketplace_sim.py, which also
-sends their signed webhooks to the OMS.
+The marketplaces' order APIs (Shopee, Lazada, TikTok Shop) are served in each channel's documented
+format, with each channel's request signing checked: see marketplace_sim.py, which also sends their
+signed webhooks to the OMS. Tokopedia has no API of its own here (its Open API closed on 30 Sep 2025):
+its orders are TikTok Shop orders whose `platform` says TOKOPEDIA, served under ``/tiktok`` and pushed
+to /webhooks/tiktok; the control endpoints below still name them by channel ``tokopedia``.
 
 Control endpoints, for people and tests:
   GET    /_sim/calls?channel=shopee   what was received (newest last)
@@ -30,7 +32,8 @@ Control endpoints, for people and tests:
                                       webhook(s) go to the OMS. "shop_id": an order of that shop
                                       (default: the channel's first). Shopee and TikTok Shop have the
                                       demo seller's shops (seed.SHOPS), each with its own tokens and
-                                      orders (see marketplace_sim.py)
+                                      orders (see marketplace_sim.py); a Tokopedia order's shop is a
+                                      TikTok shop
   POST   /_sim/orders/<channel>/<id> {"status": "SHIPPED", "push": true}
                                       change it (push false: the push is "missed")
   POST   /_sim/push/<channel>/<id> {"status": "READY_TO_SHIP", "bad_signature": false}
@@ -54,11 +57,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import logistics_sim
 from .logistics_sim.biteship import serve_biteship
-from .marketplace_sim import MARKETPLACES, MarketplaceSim
+from .marketplace_sim import APIS, MarketplaceSim
 
 log = logging.getLogger("oms_local.channels")
 
-CHANNELS = ("shopee", "tokopedia", "lazada", "tiktok", "shopify", "woocommerce", "biteship", "payments")
+# The APIs served here (Tokopedia's storefronts are served by TikTok Shop's: no /tokopedia).
+CHANNELS = ("shopee", "lazada", "tiktok", "shopify", "woocommerce", "biteship", "payments")
 # Biteship's public tracking, for carriers the OMS polls: each look at a waybill moves it one step on.
 TRACKING_STEPS = ("picked", "dropping_off", "delivered")
 MAX_CALLS = 100_000  # the oldest are dropped beyond this
@@ -196,7 +200,7 @@ class ChannelSimulator:
             self._answer(request, failure, {"error": "simulated failure"})
             return
         served = None
-        if channel in MARKETPLACES:
+        if channel in APIS:
             headers = {name.lower(): value for name, value in request.headers.items()}
             served = self.marketplaces.serve(channel, method, "/" + rest, query, raw, headers)
             secret = ("sign", "access_token", "app_secret", "refresh_token")  # the log keeps no credentials

@@ -1,6 +1,12 @@
-"""The four marketplaces, simulated: their order APIs in each channel's documented format, with
-each channel's request signing checked (a wrong signature gets the channel's own error), and
-signed webhooks sent to the OMS the way each channel sends them.
+"""The marketplaces, simulated: their order APIs in each channel's documented format, with each
+channel's request signing checked (a wrong signature gets the channel's own error), and signed
+webhooks sent to the OMS the way each channel sends them.
+
+Four storefronts, three APIs: Tokopedia's Open API closed on 30 Sep 2025 and its storefronts run on the
+TikTok Shop API. A `tokopedia` order here is a TikTok Shop order of a TikTok shop whose `platform` says
+TOKOPEDIA: TikTok's statuses and 18-digit id, served by the TikTok endpoints and pushed to
+/webhooks/tiktok signed with the TikTok app secret; its shop's products are its listings (one stock).
+It keeps the channel name `tokopedia` in the control endpoints below, as the OMS files it.
 
 Orders live here (SimOrder); `sim_formats/<channel>.py` renders them as the channel would. Created
 and changed through the control endpoints (see channel_sim.py):
@@ -11,8 +17,8 @@ and changed through the control endpoints (see channel_sim.py):
   POST /_sim/push/<channel>/<order id>    {"status": "...", "bad_signature": false}: push again (a repeat,
                                 or an old status out of order) without changing the order
 
-Several shops per marketplace (Shopee and TikTok Shop: the demo seller's, `seed.shops(settings)`; Lazada
-and Tokopedia: one). POST /_sim/orders takes "shop_id" (default: the channel's first shop, whose
+Several shops per marketplace (Shopee and TikTok Shop: the demo seller's, `seed.shops(settings)`; Lazada:
+one; Tokopedia: TikTok Shop's). POST /_sim/orders takes "shop_id" (default: the channel's first shop, whose
 credentials are the channel-level settings OMS_SHOPEE_SHOP_ID, OMS_<CHANNEL>_ACCESS_TOKEN, ...); the
 order's documents and pushes name that shop. Each shop takes its own tokens (the seed's, and every pair
 its refresh call issued, bound to it), and answers about its own orders only:
@@ -26,7 +32,6 @@ A token added to `access_tokens[channel]` by hand (tests) is the channel's first
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import html
@@ -42,17 +47,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from oms_local import logistics_sim
+from oms_local import listing_sim, logistics_sim
 from oms_local.sim_formats import SimLine, SimOrder
 from oms_local.sim_formats import lazada as lazada_docs
 from oms_local.sim_formats import shopee as shopee_docs
 from oms_local.sim_formats import tiktok as tiktok_docs
-from oms_local.sim_formats import tokopedia as tokopedia_docs
 
-MARKETPLACES = ("shopee", "lazada", "tiktok", "tokopedia")
+MARKETPLACES = ("shopee", "lazada", "tiktok", "tokopedia")  # the storefronts an order can come from
+APIS = ("shopee", "lazada", "tiktok")  # the APIs that serve them (each with its shops, tokens and webhook)
+# A storefront served by another marketplace's API: its orders are that API's, its shops and tokens too.
+TRANSPORT = {"tokopedia": "tiktok"}
 # What a new order says, per channel: paid and waiting for the seller.
-NEW_STATUS = {"shopee": "READY_TO_SHIP", "lazada": "pending", "tiktok": "AWAITING_SHIPMENT", "tokopedia": "220"}
-ID_DIGITS = {"lazada": 15, "tiktok": 18, "tokopedia": 10}
+NEW_STATUS = {"shopee": "READY_TO_SHIP", "lazada": "pending", "tiktok": "AWAITING_SHIPMENT"}
+ID_DIGITS = {"lazada": 15, "tiktok": 18}
+
+
+def transport(channel: str) -> str:
+    """The API that serves a storefront's orders (tokopedia -> tiktok; the others serve their own)."""
+    return TRANSPORT.get(channel, channel)
+
+
+def storefronts(api: str) -> tuple[str, ...]:
+    """The storefronts whose orders an API serves (tiktok -> tiktok, tokopedia)."""
+    return tuple(channel for channel in MARKETPLACES if transport(channel) == api)
 
 
 @dataclass(frozen=True)
@@ -69,21 +86,18 @@ class MarketplaceSim:
         self.lock = threading.Lock()
         self.orders: dict[tuple[str, str], SimOrder] = {}
         self.oms_url: str | None = None  # where webhooks go: http://127.0.0.1:3000
-        self.tokens: dict[str, float] = {}  # Tokopedia bearer tokens -> expiry
-        # Tokopedia encrypts buyer data with the seller's public key.
-        self.public_key_pem: str | None = _public_half(self.settings.get("OMS_TOKOPEDIA_PRIVATE_KEY"))
         self._ids = itertools.count(int(time.time()) % 100_000 * 1000)
         self.shown: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> sku -> what the shop now shows
         self.shown_by_shop: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (channel, shop id) -> sku -> ...
         self.push_after_outbound = True
         self.lost: list[tuple[int, dict]] = []  # Shopee's undelivered pushes, kept for get_lost_push_message
         self._lost_ids = itertools.count(1)
-        # Each channel's shops, its first the default one (the channel-level settings').
-        self.shops: dict[str, list[SimShop]] = {channel: [] for channel in MARKETPLACES}
+        # Each API's shops, its first the default one (the channel-level settings').
+        self.shops: dict[str, list[SimShop]] = {channel: [] for channel in APIS}
         # Shop tokens each channel accepts: the configured ones, and every one its refresh call issued;
         # `token_shop` binds each to its shop (one not in it is the channel's first shop's).
-        self.access_tokens: dict[str, set[str]] = {channel: set() for channel in MARKETPLACES}
-        self.refresh_tokens: dict[str, set[str]] = {channel: set() for channel in MARKETPLACES}
+        self.access_tokens: dict[str, set[str]] = {channel: set() for channel in APIS}
+        self.refresh_tokens: dict[str, set[str]] = {channel: set() for channel in APIS}
         self.token_shop: dict[tuple[str, str], str] = {}
         for shop, access, refresh in self._configured_shops():
             self.shops[shop.channel].append(shop)
@@ -117,9 +131,10 @@ class MarketplaceSim:
         ]
         if not lines:
             raise ValueError("an order needs lines: [{sku, quantity, unit_price}]")
-        shop_id = str(spec.get("shop_id") or self._shop_id(channel))
-        if self._shop(channel, shop_id) is None:
-            known = ", ".join(shop.shop_id for shop in self.shops[channel])
+        api = transport(channel)  # a Tokopedia order is one of a TikTok shop's
+        shop_id = str(spec.get("shop_id") or self._shop_id(api))
+        if self._shop(api, shop_id) is None:
+            known = ", ".join(shop.shop_id for shop in self.shops[api])
             raise ValueError(f"{channel} has no shop {shop_id}; its shops: {known}")
         now = int(time.time()) - int(spec.get("age_s", 0))  # age_s: placed that long ago
         fields = {
@@ -129,12 +144,14 @@ class MarketplaceSim:
             if key in spec
         }  # fmt: skip
         with self.lock:
-            order_id = str(spec.get("order_id") or self._new_id(channel))
+            order_id = str(spec.get("order_id") or self._new_id(api))
+            if any((other, order_id) in self.orders for other in storefronts(api) if other != channel):
+                raise ValueError(f"{api} already has an order {order_id}")  # one id space per API
             order = SimOrder(
                 channel=channel,
                 order_id=order_id,
                 shop_id=shop_id,
-                status=str(spec.get("status") or NEW_STATUS[channel]),
+                status=str(spec.get("status") or NEW_STATUS[api]),
                 created=now,
                 updated=now,
                 lines=lines,
@@ -183,7 +200,8 @@ class MarketplaceSim:
 
     def _configured_shops(self) -> list[tuple[SimShop, str, str]]:
         """(shop, access token, refresh token) of every shop: the demo seller's Shopee and TikTok Shop shops
-        (seed.shops, their first taking the channel-level settings), one Lazada and one Tokopedia shop."""
+        (seed.shops, their first taking the channel-level settings) and one Lazada shop. Tokopedia has none
+        of its own: its storefronts are TikTok shops."""
         from oms_local.seed import shops as demo_shops
 
         s = self.settings
@@ -193,10 +211,8 @@ class MarketplaceSim:
             for shop in demo_shops(s)
             if shop["channel"] in ("shopee", "tiktok")
         ]  # fmt: skip
-        for channel, shop_id in (("lazada", "100200300"), ("tokopedia", s.get("OMS_TOKOPEDIA_SHOP_ID", "479573"))):
-            prefix = f"OMS_{channel.upper()}"
-            tokens = (s.get(f"{prefix}_ACCESS_TOKEN", ""), s.get(f"{prefix}_REFRESH_TOKEN", ""))
-            configured.append((SimShop(channel, shop_id), *tokens))
+        tokens = (s.get("OMS_LAZADA_ACCESS_TOKEN", ""), s.get("OMS_LAZADA_REFRESH_TOKEN", ""))
+        configured.append((SimShop("lazada", "100200300"), *tokens))
         return configured
 
     def _shop(self, channel: str, shop_id: str | None) -> SimShop | None:
@@ -230,9 +246,18 @@ class MarketplaceSim:
         return self._shop(channel, shop_id)
 
     def _order_of(self, shop: SimShop, order_id: str) -> SimOrder | None:
-        """The shop's order with that id; another shop's is as unknown."""
-        order = self.get(shop.channel, order_id)
-        return order if order is not None and order.shop_id == shop.shop_id else None
+        """The shop's order with that id (of any storefront its API serves); another shop's is as unknown."""
+        for channel in storefronts(shop.channel):
+            order = self.get(channel, order_id)
+            if order is not None and order.shop_id == shop.shop_id:
+                return order
+        return None
+
+    def _orders_of(self, shop: SimShop) -> dict[str, SimOrder]:
+        """The shop's orders by id, of every storefront its API serves (TikTok Shop's and Tokopedia's)."""
+        served = storefronts(shop.channel)
+        with self.lock:
+            return {i: o for (c, i), o in self.orders.items() if c in served and o.shop_id == shop.shop_id}
 
     # ------------------------------------------------------------ webhooks to the OMS
 
@@ -245,14 +270,11 @@ class MarketplaceSim:
             order = SimOrder(**{**order.__dict__, "status": status, "updated": updated, "extra": dict(order.extra)})
         if order.channel == "shopee":
             return [shopee_docs.status_push(order, msg_id=secrets.token_hex(12))]
-        if order.channel == "tiktok":
-            return [tiktok_docs.status_push(order, notification_id=str(next(self._ids) * 1000 + 7))]
         if order.channel == "lazada":  # one push per item row
             rows = lazada_docs.items_response(order)["data"]
             return [lazada_docs.trade_push(order, row["order_item_id"]) for row in rows]
-        if order.status == NEW_STATUS["tokopedia"] and order.updated == order.created:
-            return [tokopedia_docs.order_notification(order, self.public_key_pem)]
-        return [tokopedia_docs.status_push(order)]
+        # TikTok Shop's, for its own storefront and Tokopedia's alike: the push names the shop and the order.
+        return [tiktok_docs.status_push(order, notification_id=str(next(self._ids) * 1000 + 7))]
 
     def lose(self, order: SimOrder) -> None:
         """The push for this change never arrived; Shopee keeps such pushes for its lost-push API."""
@@ -261,7 +283,9 @@ class MarketplaceSim:
                 self.lost.extend((next(self._lost_ids), body) for body in self.pushes(order))
 
     def send(self, channel: str, body: dict[str, Any], bad_signature: bool = False) -> dict[str, Any]:
-        """POST the body to the OMS's webhook, signed as the channel signs it; what the OMS answered."""
+        """POST the body to the OMS's webhook, signed as the channel signs it (a storefront's pushes come
+        from the API that serves it: Tokopedia's to /webhooks/tiktok); what the OMS answered."""
+        channel = transport(channel)
         if not self.oms_url:
             return {"sent": False, "error": "the OMS URL is not known yet"}
         raw = json.dumps(body, separators=(",", ":")).encode()
@@ -288,7 +312,7 @@ class MarketplaceSim:
             return {"authorization": _hmac_hex(s["OMS_LAZADA_APP_SECRET"], s["OMS_LAZADA_APP_KEY"].encode() + raw)}
         if channel == "tiktok":
             return {"authorization": _hmac_hex(s["OMS_TIKTOK_APP_SECRET"], s["OMS_TIKTOK_APP_KEY"].encode() + raw)}
-        return {"authorization-hmac": _hmac_hex(s["OMS_TOKOPEDIA_SECRET"], raw)}
+        raise ValueError(f"{channel} sends no webhooks of its own")
 
     # ------------------------------------------------------------ the channels' APIs
 
@@ -296,7 +320,7 @@ class MarketplaceSim:
         self, channel: str, method: str, path: str, query: dict[str, str], raw: bytes, headers: Mapping[str, str]
     ) -> tuple[int, Any] | None:
         """(status, answer) of an API call, or None when the path is not one of the channel's order APIs."""
-        handler = getattr(self, f"_{channel}", None)
+        handler = getattr(self, f"_{channel}", None) if channel in APIS else None
         return handler(method, path, query, raw, headers) if handler else None
 
     def _shopee(  # noqa: PLR0911 - one answer per documented error
@@ -383,40 +407,16 @@ class MarketplaceSim:
         self, caller: SimShop, path: str, query: dict, body: dict
     ) -> tuple[int, Any] | None:
         ok = {"error": "", "message": "", "request_id": secrets.token_hex(16)}
-        catalog = _catalog()
-        shop = caller.shop_id  # each shop lists the catalogue under its own item and model ids
-        items = {_shopee_id(f"{shop}:{sku}:item"): sku for sku in catalog}
-        if path == "/api/v2/product/get_item_list":
-            start, size = int(query.get("offset") or 0), int(query.get("page_size") or 10)
-            ids = sorted(items)[start : start + size]
-            more = start + size < len(items)
-            page = [{"item_id": item_id, "item_status": "NORMAL", "update_time": int(time.time())} for item_id in ids]
-            response = {"item": page, "total_count": len(items), "has_next_page": more, "next_offset": start + size}
-            return 200, {**ok, "response": response}
-        if path == "/api/v2/product/get_item_base_info":
-            wanted = [int(i) for i in str(query.get("item_id_list") or "").split(",") if i]
-            if not wanted or len(wanted) > 50:
-                return 200, {**ok, "error": "error_param", "message": "item_id_list must hold 1 to 50 ids"}
-            # The demo catalogue's SKUs with a dash have variations (a model each); the others are simple items.
-            found = [{"item_id": i, "item_sku": items[i], "has_model": "-" in items[i], "item_status": "NORMAL"}
-                     for i in wanted if i in items]  # fmt: skip
-            return 200, {**ok, "response": {"item_list": found}}
-        if path == "/api/v2/product/get_model_list":
-            sku = items.get(int(query.get("item_id") or 0))
-            if sku is None:
-                return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
-            if "-" not in sku:
-                return 200, {**ok, "response": {"tier_variation": [], "model": []}}
-            model = {"model_id": _shopee_id(f"{shop}:{sku}:model"), "model_sku": sku, "tier_index": [0]}
-            return 200, {**ok, "response": {"tier_variation": [], "model": [model]}}
+        if (answer := listing_sim.shopee(self, caller, path, query)) is not None:  # each shop's own listings
+            return 200, {**ok, **answer}
         if path == "/api/v2/product/update_stock":
-            sku = items.get(int(body.get("item_id") or 0))
-            if sku is None:
+            models = listing_sim.shopee_stock_target(self, caller, body.get("item_id"))
+            if not models:
                 return 200, {**ok, "error": "product.error_item_not_found", "message": "item not found"}
-            expected = _shopee_id(f"{shop}:{sku}:model") if "-" in sku else 0
             success, failure = [], []
             for model in body.get("stock_list") or []:
-                if int(model.get("model_id") or 0) != expected:
+                sku = models.get(int(model.get("model_id") or 0))
+                if sku is None:
                     failure.append({"model_id": model.get("model_id"), "failed_reason": "model not found"})
                     continue
                 stock = sum(int(s["stock"]) for s in model.get("seller_stock") or [])
@@ -455,7 +455,7 @@ class MarketplaceSim:
     def _lazada(  # noqa: PLR0911 - one answer per documented error
         self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
     ) -> tuple[int, Any] | None:
-        outbound = ("/order/rts", "/order/cancel", "/product/stock/sellable/update")
+        outbound = ("/order/rts", "/order/cancel", "/product/stock/sellable/update", "/products/get")
         known = ("/order/get", "/orders/items/get", "/orders/get", "/auth/token/refresh", *outbound)
         if path not in known and not logistics_sim.claims("lazada", path):
             return None
@@ -497,8 +497,10 @@ class MarketplaceSim:
         offset, limit = int(query.get("offset") or 0), int(query.get("limit") or 100)
         return 200, lazada_docs.orders_list_response(listed[offset : offset + limit], len(listed))
 
-    def _lazada_outbound(self, path: str, query: dict) -> tuple[int, Any]:
+    def _lazada_outbound(self, path: str, query: dict) -> tuple[int, Any]:  # noqa: PLR0911 - one answer per call
         ok = {"code": "0", "request_id": secrets.token_hex(12)}
+        if path == "/products/get":  # the seller's listings
+            return 200, listing_sim.lazada_products(self, self.shops["lazada"][0], query)
         if path == "/product/stock/sellable/update":
             rows = re.findall(
                 r"<SellerSku>(.*?)</SellerSku><SellableQuantity>(\d+)</SellableQuantity>", query.get("payload", "")
@@ -574,7 +576,7 @@ class MarketplaceSim:
         if (answer := logistics_sim.serve(self, "tiktok", method, path, query, raw)) is not None:
             return answer
         if outbound:
-            return self._tiktok_outbound(shop, path, json.loads(raw or b"{}"))
+            return self._tiktok_outbound(shop, path, json.loads(raw or b"{}"), query)
         if path == "/order/202309/orders":
             wanted = [i for i in query.get("ids", "").split(",") if i]
             return 200, tiktok_docs.detail_response([o for i in wanted if (o := self._order_of(shop, i))])
@@ -598,17 +600,13 @@ class MarketplaceSim:
         data |= {"refresh_token_expire_in": now + 60 * 86400, "open_id": "local", "seller_name": shop.name}
         return 200, {"code": 0, "message": "success", "data": data, "request_id": secrets.token_hex(8)}
 
-    def _tiktok_outbound(self, shop: SimShop, path: str, body: dict) -> tuple[int, Any] | None:  # noqa: PLR0911
+    def _tiktok_outbound(  # noqa: PLR0911
+        self, shop: SimShop, path: str, body: dict, query: dict | None = None
+    ) -> tuple[int, Any] | None:
         ok = {"code": 0, "message": "Success", "request_id": secrets.token_hex(12)}
         by_sku_id = {f"17{_tiktok_digits(sku, 17)}": sku for sku in _catalog()}
-        if path == "/product/202309/products/search":
-            wanted = [sku for sku in body.get("seller_skus") or [] if sku in _catalog()]
-            products = [
-                {"id": f"17{_tiktok_digits(sku + ':product', 17)}", "status": "ACTIVATE",
-                 "skus": [{"id": f"17{_tiktok_digits(sku, 17)}", "seller_sku": sku}]}
-                for sku in wanted
-            ]  # fmt: skip
-            return 200, {**ok, "data": {"products": products, "total_count": len(products), "next_page_token": ""}}
+        if path == "/product/202309/products/search":  # each shop's own listings
+            return 200, {**ok, "data": listing_sim.tiktok_search(self, shop, query or {}, body)}
         if path.endswith("/inventory/update"):
             for row in body.get("skus") or []:
                 sku = by_sku_id.get(str(row.get("id")))
@@ -629,10 +627,12 @@ class MarketplaceSim:
             }
         if path.startswith("/fulfillment/202309/packages/") and path.endswith("/ship"):
             package_id = path.split("/")[4]
-            with self.lock:
-                orders = [o for (c, _), o in self.orders.items() if c == "tiktok" and o.shop_id == shop.shop_id]
             order = next(
-                (o for o in orders if tiktok_docs.order_detail(o).get("packages", [{}])[0].get("id") == package_id),
+                (
+                    o
+                    for o in self._orders_of(shop).values()
+                    if tiktok_docs.order_detail(o).get("packages", [{}])[0].get("id") == package_id
+                ),
                 None,
             )
             tracking = (body.get("self_shipment") or {}).get("tracking_number")
@@ -644,8 +644,7 @@ class MarketplaceSim:
 
     def _tiktok_cancellations(self, shop: SimShop, path: str, body: dict, ok: dict) -> tuple[int, Any]:
         """Buyers' cancellation requests (the shop's own): searched by order, approved or rejected by the seller."""
-        with self.lock:
-            mine = {i: o for (c, i), o in self.orders.items() if c == "tiktok" and o.shop_id == shop.shop_id}
+        mine = self._orders_of(shop)
         if path.endswith("/search"):
             wanted = {str(i) for i in body.get("order_ids") or []}
             asked = [o for i, o in mine.items() if i in wanted]
@@ -670,70 +669,6 @@ class MarketplaceSim:
             self._outbound_change(order, order.status, extra={**done, "cancel_status": "CANCELLATION_REQUEST_CANCEL"})
         return 200, {**ok, "data": {}}
 
-    def _tokopedia(  # noqa: PLR0911 - one answer per documented error
-        self, method: str, path: str, query: dict, raw: bytes, headers: Mapping
-    ) -> tuple[int, Any] | None:
-        s = self.settings
-        if path == "/token" and method == "POST":
-            presented = headers.get("authorization", "")
-            expected = (
-                "Basic "
-                + base64.b64encode(
-                    f"{s['OMS_TOKOPEDIA_CLIENT_ID']}:{s['OMS_TOKOPEDIA_CLIENT_SECRET']}".encode()
-                ).decode()
-            )
-            if not hmac.compare_digest(presented, expected):
-                return 401, {"error": "invalid_client"}
-            token = secrets.token_urlsafe(24)
-            with self.lock:
-                self.tokens[token] = time.time() + 3600
-            return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
-        fs_id = s["OMS_TOKOPEDIA_FS_ID"]
-        fs_order = f"/v2/fs/{fs_id}/order"
-        outbound = path.startswith("/v1/order/") or path == f"/inventory/v1/fs/{fs_id}/stock/update"
-        if path not in (fs_order, "/v2/order/list") and not outbound:
-            return None
-        token = headers.get("authorization", "").removeprefix("Bearer ")
-        with self.lock:
-            valid = self.tokens.get(token, 0) > time.time()
-        if not valid:
-            return 401, {"header": {"error_code": "UNAUTHORIZED", "reason": "invalid token"}, "data": None}
-        if outbound:
-            return self._tokopedia_outbound(path, json.loads(raw or b"null"))
-        if path == fs_order:
-            order = self.get("tokopedia", query.get("order_id", ""))
-            if order is None:
-                return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
-            return 200, tokopedia_docs.single_order_response(order)
-        # Like the real one: the window is on when orders were placed.
-        listed = self._placed("tokopedia", int(query.get("from_date", 0)), int(query.get("to_date", 2**31)))
-        page, per_page = int(query.get("page") or 1), int(query.get("per_page") or 100)
-        return 200, tokopedia_docs.order_list_response(listed[(page - 1) * per_page : page * per_page])
-
-    def _tokopedia_outbound(self, path: str, body: Any) -> tuple[int, Any]:  # noqa: PLR0911
-        ok = {"header": {"process_time": 0.01, "messages": "Your request has been processed successfully"}}
-        if path.startswith("/inventory/"):
-            for row in body or []:
-                self._show_stock(self.shops["tokopedia"][0], str(row["sku"]), int(row["new_stock"]))
-            return 200, {**ok, "data": {"failed_rows": 0, "succeed_rows": len(body or [])}}
-        order = self.get("tokopedia", path.split("/")[3])
-        if order is None:
-            return 404, {"header": {"error_code": "ORD_NOT_FOUND", "reason": "order not found"}, "data": None}
-        if path.endswith("/ack"):
-            if order.status != "220":
-                return 400, {"header": {"error_code": "ORD_STATUS", "reason": "only a new order (220) can be accepted"}}
-            self._outbound_change(order, "400")
-            return 200, {**ok, "data": "success"}
-        if path.endswith("/status"):
-            if order.status not in ("400", "450"):
-                return 400, {"header": {"error_code": "ORD_STATUS", "reason": "accept the order before shipping it"}}
-            if (body or {}).get("order_status") != 500 or not body.get("shipping_ref_num"):
-                return 400, {"header": {"error_code": "BAD_REQUEST", "reason": "order_status 500 and shipping_ref_num"}}
-            self._outbound_change(order, "500", tracking_number=str(body["shipping_ref_num"]))
-            return 200, {**ok, "data": "success"}
-        self._outbound_change(order, "10", cancel_reason=str((body or {}).get("reason")))  # rejected by the seller
-        return 200, {**ok, "data": "success"}
-
     # ------------------------------------------------------------ what the OMS told the channel
 
     def _show_stock(self, shop: SimShop, sku: str, quantity: int) -> None:
@@ -750,18 +685,14 @@ class MarketplaceSim:
             bodies = self.pushes(order)
             threading.Thread(target=lambda: [self.send(order.channel, b) for b in bodies], daemon=True).start()
 
-    def _placed(self, channel: str, since: int, until: int) -> list[SimOrder]:
-        with self.lock:
-            found = [o for (c, _), o in self.orders.items() if c == channel and since <= o.created < until]
-        return sorted(found, key=lambda o: (o.created, o.order_id))
-
     def _updated(self, channel: str, since: int, until: int, shop_id: str | None = None) -> list[SimOrder]:
-        """The channel's orders updated in [since, until): one shop's, with shop_id."""
+        """The API's orders (of every storefront it serves) updated in [since, until): one shop's, with shop_id."""
+        served = storefronts(channel)
         with self.lock:
             found = [
                 o
                 for (c, _), o in self.orders.items()
-                if c == channel and since <= o.updated < until and shop_id in (None, o.shop_id)
+                if c in served and since <= o.updated < until and shop_id in (None, o.shop_id)
             ]
         return sorted(found, key=lambda o: (o.updated, o.order_id))
 
@@ -777,20 +708,8 @@ def _catalog() -> list[str]:
     return [sku for sku, *_ in SKUS]
 
 
-def _shopee_id(seed: str) -> int:
-    return shopee_docs._number(seed, 11)
-
-
 def _tiktok_digits(seed: str, width: int) -> str:
     return tiktok_docs._digits(seed, width)
-
-
-def _public_half(private_pem: str | None) -> str | None:
-    if not private_pem:
-        return None
-    from oms.channels.tokopedia.crypto import public_key_of
-
-    return public_key_of(private_pem)
 
 
 def _hmac_hex(key: str, message: bytes) -> str:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from oms.adapters.dynamo import to_item
@@ -28,7 +27,6 @@ DEFAULTS = {
     "OMS_API_KEY": "oms_local_ops_key",
     "OMS_SHOPIFY_SECRET": "shpss_local_dev_secret",
     "OMS_WOOCOMMERCE_SECRET": "wc_local_dev_secret",
-    "OMS_TOKOPEDIA_SECRET": "tokopedia_local_dev_secret",
     "OMS_SHOPEE_PARTNER_ID": "2001887",
     "OMS_SHOPEE_PARTNER_KEY": "shopee_local_dev_partner_key",
     "OMS_SHOPEE_CALLBACK_URL": "http://127.0.0.1:3000/webhooks/shopee",
@@ -45,12 +43,6 @@ DEFAULTS = {
     "OMS_TIKTOK_ACCESS_TOKEN": "tiktok_local_access_token",
     "OMS_TIKTOK_REFRESH_TOKEN": "tiktok_local_refresh_token",
     "OMS_TIKTOK_SHOP_CIPHER": "ROW_local_shop_cipher",
-    "OMS_TOKOPEDIA_FS_ID": "15001",
-    "OMS_TOKOPEDIA_SHOP_ID": "479573",
-    "OMS_TOKOPEDIA_CLIENT_ID": "tokopedia_local_client",
-    "OMS_TOKOPEDIA_CLIENT_SECRET": "tokopedia_local_client_secret",
-    # The seller's RSA key for Tokopedia's encrypted buyer data (PEM); empty: a new one each start.
-    "OMS_TOKOPEDIA_PRIVATE_KEY": "",
     # Carriers: Biteship's dashboard header (name and value); the Standard Webhooks secret of other carriers.
     "OMS_BITESHIP_HEADER": "x-biteship-secret",
     "OMS_BITESHIP_SECRET": "biteship_local_dev_secret",
@@ -67,7 +59,6 @@ DEFAULTS = {
 SECRET_PARAMETERS = {
     "OMS_SHOPIFY_SECRET": "shopify/secret",
     "OMS_WOOCOMMERCE_SECRET": "woocommerce/secret",
-    "OMS_TOKOPEDIA_SECRET": "tokopedia/secret",
     "OMS_SHOPEE_PARTNER_ID": "shopee/partner_id",
     "OMS_SHOPEE_PARTNER_KEY": "shopee/partner_key",
     "OMS_SHOPEE_CALLBACK_URL": "shopee/callback_url",
@@ -83,11 +74,6 @@ SECRET_PARAMETERS = {
     "OMS_TIKTOK_ACCESS_TOKEN": "tiktok/access_token",
     "OMS_TIKTOK_REFRESH_TOKEN": "tiktok/refresh_token",
     "OMS_TIKTOK_SHOP_CIPHER": "tiktok/shop_cipher",
-    "OMS_TOKOPEDIA_FS_ID": "tokopedia/fs_id",
-    "OMS_TOKOPEDIA_SHOP_ID": "tokopedia/shop_id",
-    "OMS_TOKOPEDIA_CLIENT_ID": "tokopedia/client_id",
-    "OMS_TOKOPEDIA_CLIENT_SECRET": "tokopedia/client_secret",
-    "OMS_TOKOPEDIA_PRIVATE_KEY": "tokopedia/private_key",
     "OMS_BITESHIP_HEADER": "biteship/header_name",
     "OMS_BITESHIP_SECRET": "biteship/header_secret",
     "OMS_BITESHIP_API_KEY": "biteship/api_key",
@@ -215,8 +201,6 @@ SUPPLIERS = {"TAS-ROTAN-S": "SUP-ROTAN-BALI", "SDL-KULIT-42": "SUP-KULIT-GARUT"}
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
-    if name == "OMS_TOKOPEDIA_PRIVATE_KEY" and not env.get(name):
-        return _demo_tokopedia_key()[0]
     return env.get(name) or DEFAULTS[name]
 
 
@@ -240,14 +224,6 @@ def shops(environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         elif shop["shop_id"] != defaults[channel]["shop_id"]:  # a setting may name another demo shop
             found.append(dict(shop))
     return found
-
-
-@cache
-def _demo_tokopedia_key() -> tuple[str, str]:
-    """(private PEM, public PEM): generated once per process when OMS_TOKOPEDIA_PRIVATE_KEY is not set."""
-    from oms.channels.tokopedia.crypto import new_key_pair
-
-    return new_key_pair()
 
 
 def configure(client: ClientFactory, secrets_path: str, api_keys_table: str) -> dict[str, str]:

@@ -17,7 +17,6 @@ from oms.wiring.channels import (
     channel_sync,
     fetched_normalizer,
     token_keeper,
-    tokopedia_decrypt,
 )
 from oms.wiring.core import api_keys, catalog, event_publisher, inbox, orders, reference_data, secrets
 from oms.wiring.inbound import webhook_receiver
@@ -34,6 +33,6 @@ __all__ = [
     "delivery_learning", "event_publisher", "fetched_normalizer", "followups", "inbox", "inventory",
     "lane_stats", "order_changes", "order_statuses", "orders", "promiser", "promises", "reference_data",
     "refund_gateway", "reset", "returns", "returns_queue", "returns_store", "secrets", "snapshots",
-    "sourcing", "status", "stock_push", "token_keeper", "tokopedia_decrypt", "tracking", "watcher",
+    "sourcing", "status", "stock_push", "token_keeper", "tracking", "watcher",
     "webhook_receiver",
 ]  # fmt: skip

@@ -27,6 +27,9 @@ class Settings(BaseModel):
     shipping_table: str = "oms-shipping-dev"
     shipping_queue_url: str = ""
     labels_bucket: str = "oms-labels-dev"
+    # The listing map (oms.domain.listings) and its refresh queue; empty: no map (live lookups only).
+    listings_table: str = ""
+    listings_refresh_queue_url: str = ""
     # Marketplace resi not there yet: asked again this often (Shopee says every 5 minutes), this many times.
     resi_poll_seconds: int = Field(default=300, ge=1, le=900)
     resi_max_asks: int = Field(default=24, ge=1)

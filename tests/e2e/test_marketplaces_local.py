@@ -1,7 +1,11 @@
 """End to end, for each marketplace: the simulated channel pushes in its documented format, signed with
 its documented scheme; the OMS fetches the order from the channel's API (the simulator, as
 OMS_<CHANNEL>_API_BASE) and captures it. Wrong signatures, repeats, statuses out of order and a missed
-push recovered by the reconciliation pull, through the local stack."""
+push recovered by the reconciliation pull, through the local stack.
+
+Tokopedia's storefront runs on the TikTok Shop API (its Open API closed on 30 Sep 2025): its orders are
+TikTok Shop orders of a TikTok shop whose `platform` says TOKOPEDIA, pushed to /webhooks/tiktok, pulled
+and told through TikTok Shop's calls; the OMS files them as channel tokopedia."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any
 import pytest
 
 from oms_local import LocalRuntime
-from oms_local.seed import DEFAULTS
+from oms_local.seed import DEFAULTS, SHOPS
 from tests.support import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +30,10 @@ LINES = [
     {"sku": "TEH-TUBRUK-100", "quantity": 3, "unit_price": 25000},
 ]
 # What each channel says when the seller has shipped, and later statuses.
-SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
+SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "IN_TRANSIT"}
+# The API that serves a storefront (its pulls, its shops, its stock): Tokopedia's is TikTok Shop's.
+TRANSPORT = {"tokopedia": "tiktok"}
+TIKTOK_SHOPS = [shop["shop_id"] for shop in SHOPS if shop["channel"] == "tiktok"]
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +134,10 @@ def test_a_missed_push_is_recovered_by_the_reconciliation_pull(stack: LocalRunti
     made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES, "push": False, "age_s": 300})
     stack.drain()
     assert oms_order(stack, channel, made["order_id"]) is None
-    # When the reconciliation pull runs for that channel
-    result = stack.invoke("ChannelReconcileFunction", {"channel": channel})
-    assert result[channel]["requested"] >= 1
+    # When the reconciliation pull runs for the API that serves the channel (Tokopedia's: TikTok Shop's)
+    api = TRANSPORT.get(channel, channel)
+    result = stack.invoke("ChannelReconcileFunction", {"channel": api})
+    assert result[api]["requested"] >= 1
     if channel == "shopee":  # Shopee also kept the push itself: taken back through its lost-push API
         assert result[channel]["recovered"] >= 1
     # Then the order is fetched and captured
@@ -137,18 +145,21 @@ def test_a_missed_push_is_recovered_by_the_reconciliation_pull(stack: LocalRunti
     assert {line["sku"] for line in order["lines"]} == {"BTK-PRG-L", "TEH-TUBRUK-100"}
     # And a second pass finds nothing new to fetch for it
     stack.drain()
-    again = stack.invoke("ChannelReconcileFunction", {"channel": channel})
-    assert again[channel]["requested"] == 0
+    again = stack.invoke("ChannelReconcileFunction", {"channel": api})
+    assert again[api]["requested"] == 0
 
 
 @pytest.mark.parametrize("channel", ["shopee", "lazada", "tiktok", "tokopedia"])
 def test_stock_and_the_shipment_reach_the_channel_in_its_own_calls(stack: LocalRuntime, channel: str) -> None:
-    # Given a marketplace order the OMS allocated to a node
+    # Given a marketplace order the OMS allocated to a node (the figure its API shows forgotten first)
+    api = TRANSPORT.get(channel, channel)  # Tokopedia's listings are its TikTok shop's products: one stock
+    with stack.channels.lock:
+        stack.channels.stock.get(api, {}).pop("BTK-PRG-L", None)
     made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1]})
     order = wait_for(lambda: (found := oms_order(stack, channel, made["order_id"])) and found["fulfillments"] and found)
     parcel = order["fulfillments"][0]["fulfillment_id"]
     # Then the stock it reserved reaches the channel (its own stock call, through the channel push)
-    shown = wait_for(lambda: sim(stack, "GET", f"/_sim/stock?channel={channel}")["stock"].get("BTK-PRG-L"))
+    shown = wait_for(lambda: sim(stack, "GET", f"/_sim/stock?channel={api}")["stock"].get("BTK-PRG-L"))
     assert shown["atp"] >= 0
     # When the node hands the parcel to the carrier
     tracking = f"JNE{made['order_id'][-8:]}"
@@ -166,7 +177,39 @@ def test_stock_and_the_shipment_reach_the_channel_in_its_own_calls(stack: LocalR
     wait_for(lambda: oms_order(stack, channel, made["order_id"])["channel_status"] == SHIPPED[channel])
 
 
-@pytest.mark.parametrize("channel", ["shopee", "tiktok"])
+def test_a_tokopedia_and_a_tiktok_order_of_one_tiktok_shop_are_filed_under_their_storefronts(
+    stack: LocalRuntime,
+) -> None:
+    # Given a Tokopedia order and a TikTok order of the same TikTok shop (the seller's second), both pushed
+    # by TikTok Shop to /webhooks/tiktok
+    shop = TIKTOK_SHOPS[1]
+    made = {
+        channel: sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1], "shop_id": shop})
+        for channel in ("tokopedia", "tiktok")
+    }
+    for channel, answer in made.items():
+        assert (answer["channel"], answer["shop_id"], len(answer["order_id"])) == (channel, shop, 18)
+        assert {push["status"] for push in answer["pushed"]} == {200}, answer["pushed"]
+    # Then the OMS files each under its storefront, both of that shop
+    for channel, answer in made.items():
+        order = wait_for(lambda c=channel, a=answer: oms_order(stack, c, a["order_id"]))
+        assert (order["channel"], order["channel_order_id"], order["shop_id"]) == (channel, answer["order_id"], shop)
+        assert order["channel_status"] == "AWAITING_SHIPMENT"
+    # And neither is filed under the other storefront
+    for channel, other in (("tokopedia", "tiktok"), ("tiktok", "tokopedia")):
+        assert oms_order(stack, other, made[channel]["order_id"]) is None
+    # And the OMS fetched both from that shop's TikTok Shop API (its cipher)
+    cipher = next(s["shop_cipher"] for s in SHOPS if s["shop_id"] == shop)
+    fetched = [
+        call["query"].get("ids", "")
+        for call in stack.channels.calls_for("tiktok")
+        if call["path"] == "/order/202309/orders" and call["query"].get("shop_cipher") == cipher
+    ]
+    for answer in made.values():
+        assert any(answer["order_id"] in ids.split(",") for ids in fetched), fetched
+
+
+@pytest.mark.parametrize("channel", ["shopee", "tiktok", "tokopedia"])
 def test_a_buyers_cancel_request_becomes_the_oms_cancel(stack: LocalRuntime, channel: str) -> None:
     # Given a marketplace order the OMS allocated, still at its node
     made = sim(stack, "POST", "/_sim/orders", {"channel": channel, "lines": LINES[:1]})

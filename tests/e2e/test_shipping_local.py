@@ -1,7 +1,8 @@
 """End to end through the local stack (issue 19): parcels shipped on the marketplaces' own couriers
-(Shopee pickup with a resi that comes late, Lazada packed then ready to ship, TikTok Shop drop-off), a
-web order booked with the retailer's courier (Biteship) and drawn on the OMS's own label, one print job
-for them all, the refusals, and a parcel handed over when the marketplace says its courier has it."""
+(Shopee pickup with a resi that comes late, Lazada packed then ready to ship, TikTok Shop and Tokopedia
+drop-off, both through the TikTok Shop API), a web order booked with the retailer's courier (Biteship)
+and drawn on the OMS's own label, one print job for them all, the refusals, and a parcel handed over
+when the marketplace says its courier has it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from oms_local import LocalRuntime
 from oms_local.logistics_sim import lazada as lazada_sim
 from oms_local.logistics_sim import shopee as shopee_sim
+from oms_local.sim_formats import tiktok as tiktok_docs
 from tests.e2e.test_marketplaces_local import LINES, oms_order, sim
 from tests.e2e.test_sourcing_local import JAKARTA, get_order
 from tests.e2e.test_stock_local import OPS, WEB, http
@@ -163,3 +165,35 @@ def test_a_second_shopee_shops_order_lands_on_its_own_shop_and_ships_with_its_cr
         c for c in calls if c["path"].startswith("/api/v2/logistics/") and c["query"].get("shop_id") == "880022"
     ]
     assert arranged, "no logistics call was made as shop 880022"
+
+
+def test_a_tokopedia_parcel_ships_by_drop_off_through_the_tiktok_shop_api_under_its_own_mark(
+    stack: LocalRuntime,
+) -> None:
+    # Given a Tokopedia order of the second TikTok shop, captured and allocated
+    shop = "7494049642642441622"
+    made = sim(stack, "POST", "/_sim/orders", {"channel": "tokopedia", "shop_id": shop, "lines": LINES[1:]})
+    order = wait_for(lambda: (o := oms_order(stack, "tokopedia", made["order_id"])) and o["fulfillments"] and o)
+    assert (order["channel"], order["shop_id"]) == ("tokopedia", shop)
+    parcel = order["fulfillments"][0]["fulfillment_id"]
+    # When it is arranged for drop-off
+    status, answer = http(stack, "POST", "/shipping/arrange", {"parcel_ids": [parcel], "handover": "dropoff"}, OPS)
+    assert (status, answer["accepted"]) == (202, 1), answer
+    # Then TikTok Shop's package calls shipped it as that shop, and the order moved on at the channel
+    shipping = wait_state(stack, parcel, "label_ready")
+    assert shipping["resi"]
+    view = sim(stack, "GET", f"/_sim/orders/tokopedia/{made['order_id']}")
+    assert (view["status"], view["tracking_number"]) == ("AWAITING_COLLECTION", shipping["resi"])
+    package = tiktok_docs.order_detail(stack.channels.marketplaces.get("tokopedia", made["order_id"]))["packages"][0]
+    calls = sim(stack, "GET", "/_sim/calls?channel=tiktok")["calls"]
+    about = [c for c in calls if c["path"].startswith(f"/fulfillment/202309/packages/{package['id']}")]
+    assert {c["query"].get("shop_cipher") for c in about} == {"ROW_local_shop_cipher_2"}, about
+    assert [c["body"] for c in about if c["path"].endswith("/ship") and c["answered"] == 200] == [
+        {"handover_method": "DROP_OFF"}
+    ]
+    # And its label carries Tokopedia's mark, no TikTok branding
+    request = urllib.request.Request(f"{stack.url}/shipping/parcels/{parcel}/label", headers=OPS)
+    with urllib.request.urlopen(request, timeout=20) as response:
+        text = PdfReader(io.BytesIO(response.read())).pages[0].extract_text()
+    assert "Tokopedia & Shop" in text and shipping["resi"] in text
+    assert "tiktok" not in text.lower()

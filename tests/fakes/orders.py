@@ -3,7 +3,7 @@ orders stream keeps (order numbers, tracking numbers, timelines) and sourcing's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,9 @@ class FakeOrders(OrderRepository):
             raise StaleWrite("changed")
         self.orders[order.order_id] = order
         self.writes += 1
+
+    def ids_of_channel(self, channel: str) -> Iterator[str]:
+        return iter([o.order_id for o in self.orders.values() if o.channel == channel])
 
     def list(self, query: OrderQuery) -> OrderPage:
         """The adapter's filters that scheduled walks use (status, channel, creation range), newest first

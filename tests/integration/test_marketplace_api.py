@@ -39,11 +39,28 @@ def sim() -> Iterator[ChannelSimulator]:
 
 @pytest.fixture
 def api(sim: ChannelSimulator) -> MarketplaceApi:
-    bases = {
-        channel: sim.base_url(channel.value)
-        for channel in (Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia)
-    }
+    bases = {channel: sim.base_url(channel.value) for channel in (Channel.shopee, Channel.lazada, Channel.tiktok)}
     return MarketplaceApi(bases, secrets())
+
+
+def test_a_tokopedia_order_comes_through_tiktok_shops_api(sim: ChannelSimulator, api: MarketplaceApi) -> None:
+    # Given a Tokopedia storefront order and a TikTok Shop order in the same TikTok shop
+    tokopedia = sim.marketplaces.create({"channel": "tokopedia", "lines": LINES})
+    own = sim.marketplaces.create({"channel": "tiktok", "lines": LINES})
+    # When both are fetched through TikTok Shop's API (the one client: Tokopedia has none of its own)
+    assert api.client(Channel.tokopedia) is api.client(Channel.tiktok)
+    assert api.channels() == [Channel.lazada, Channel.shopee, Channel.tiktok]
+    found = api.get_orders(Channel.tiktok, None, [tokopedia.order_id, own.order_id])
+    # Then each is normalized as the storefront its `platform` names
+    assert found[tokopedia.order_id]["platform"] == "TOKOPEDIA"
+    assert tiktok.normalize(found[tokopedia.order_id]).channel is Channel.tokopedia
+    assert tiktok.normalize(found[own.order_id]).channel is Channel.tiktok
+    # And Tokopedia's stock is the TikTok shop's: never pushed on its own
+    from oms.models.inventory import AvailabilityLevel, ChannelStockUpdate
+
+    update = ChannelStockUpdate(channel=Channel.tokopedia, sku="BTK-PRG-L", atp=3, level=AvailabilityLevel.in_stock,
+                                as_of=datetime.now(UTC))  # fmt: skip
+    assert "pushed as tiktok" in api.push_stock(Channel.tokopedia, [update]).skipped["BTK-PRG-L"]
 
 
 @pytest.mark.parametrize(("channel", "module"), [(Channel.shopee, shopee), (Channel.tiktok, tiktok)])
@@ -109,8 +126,10 @@ def test_server_errors_are_retried_then_reported(sim: ChannelSimulator, api: Mar
 # --- outbound: what the OMS tells each channel, in the channel's own calls -------------------------
 
 ALL = [Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia]
-SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "500"}
-CANCELLED = {"shopee": "CANCELLED", "lazada": "canceled", "tiktok": "CANCELLED", "tokopedia": "10"}
+API = [Channel.shopee, Channel.lazada, Channel.tiktok]  # Tokopedia's stock is its TikTok shop's
+# Tokopedia's storefront runs on TikTok Shop's API: its orders speak TikTok Shop's statuses.
+SHIPPED = {"shopee": "SHIPPED", "lazada": "ready_to_ship", "tiktok": "IN_TRANSIT", "tokopedia": "IN_TRANSIT"}
+CANCELLED = {"shopee": "CANCELLED", "lazada": "canceled", "tiktok": "CANCELLED", "tokopedia": "CANCELLED"}
 
 
 def call(channel: Channel, order_id: str, kind: str) -> Any:
@@ -150,7 +169,7 @@ def test_a_cancellation_reaches_the_channel(sim: ChannelSimulator, api: Marketpl
     assert sim.marketplaces.get(channel.value, order.order_id).status == CANCELLED[channel.value]
 
 
-@pytest.mark.parametrize("channel", ALL)
+@pytest.mark.parametrize("channel", API)
 def test_stock_reaches_the_channel_by_its_own_product_ids(sim: ChannelSimulator, api: MarketplaceApi, channel) -> None:
     from oms.models.inventory import AvailabilityLevel, ChannelStockUpdate
 

@@ -20,7 +20,6 @@ ENDPOINTS = {  # README: OMS_<CHANNEL>_API_BASE, OMS_BITESHIP_API_BASE, OMS_PAYM
     "OMS_SHOPEE_API_BASE": "ShopeeApiBase",
     "OMS_LAZADA_API_BASE": "LazadaApiBase",
     "OMS_TIKTOK_API_BASE": "TiktokApiBase",
-    "OMS_TOKOPEDIA_API_BASE": "TokopediaApiBase",
     "OMS_SHOPIFY_API_BASE": "ShopifyApiBase",
     "OMS_WOOCOMMERCE_API_BASE": "WoocommerceApiBase",
     "OMS_BITESHIP_API_BASE": "BiteshipApiBase",
@@ -92,11 +91,7 @@ def test_ports_data_dir_seed_and_api_key(tmp_path: Path) -> None:
 
 def test_channel_and_carrier_secrets(started: Any) -> None:
     """Every secret of the table reaches SSM (what the functions read) and the channel simulator (what signs)."""
-    from oms.channels.tokopedia.crypto import new_key_pair, public_key_of
-
-    private_pem, _public = new_key_pair()
     env = {name: f"custom-{name.lower()}" for name in SECRET_PARAMETERS}
-    env["OMS_TOKOPEDIA_PRIVATE_KEY"] = private_pem
     env["OMS_SHOPEE_PARTNER_ID"] = "777001"
     rt = started(**env)
     ssm = rt.client("ssm")
@@ -106,7 +101,7 @@ def test_channel_and_carrier_secrets(started: Any) -> None:
         assert value == env[name], name
     assert rt.channels is not None
     assert rt.channels.marketplaces.settings["OMS_SHOPEE_PARTNER_KEY"] == env["OMS_SHOPEE_PARTNER_KEY"]
-    assert rt.channels.marketplaces.public_key_pem == public_key_of(private_pem)
+    assert rt.channels.marketplaces.settings["OMS_TIKTOK_APP_SECRET"] == env["OMS_TIKTOK_APP_SECRET"]
 
 
 def test_api_bases_point_the_functions_elsewhere(started: Any) -> None:
@@ -130,7 +125,9 @@ def test_without_the_variables_the_simulator_is_called(started: Any) -> None:
     assert rt.channels is not None
     fetch = rt.env_for("ChannelFetchFunction")
     assert fetch["OMS_SHOPEE_API_BASE"] == rt.channels.base_url("shopee")
-    assert fetch["OMS_TOKOPEDIA_API_BASE"] == rt.channels.base_url("tokopedia")
+    # Tokopedia's orders come through TikTok Shop's API: one base for both, and none of Tokopedia's own
+    assert fetch["OMS_TIKTOK_API_BASE"] == rt.channels.base_url("tiktok")
+    assert not any(name.startswith("OMS_TOKOPEDIA_") for name in fetch)
 
 
 def test_template_declares_every_endpoint_setting() -> None:

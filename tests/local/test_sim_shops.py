@@ -4,6 +4,7 @@ through the OMS's own Shopee and TikTok Shop clients, over a fake HTTP that hand
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -246,6 +247,73 @@ def test_a_tiktok_shop_cancels_its_own_orders_only(sim):
     assert sim.get("tiktok", batik.order_id).status == "AWAITING_SHIPMENT"
     tiktok(sim, BATIK).call("POST", "/return_refund/202309/cancellations", {}, body)
     assert sim.get("tiktok", batik.order_id).status == "CANCELLED"
+
+
+# --- Tokopedia: TikTok Shop orders of a TikTok shop -------------------------------------------------------
+
+
+def test_a_tokopedia_order_is_a_tiktok_shop_order_of_that_shop(sim, monkeypatch):
+    sim.push_after_outbound = False
+    # Given a Tokopedia order and a TikTok order of the same TikTok shop, and one of the other shop
+    tokopedia = sim.create({"channel": "tokopedia", "lines": LINES, "shop_id": KOPI})
+    tiktok_order = sim.create({"channel": "tiktok", "lines": LINES, "shop_id": KOPI})
+    batik = sim.create({"channel": "tokopedia", "lines": LINES})  # the first TikTok shop by default
+    assert (tokopedia.channel, tokopedia.shop_id, tokopedia.status) == ("tokopedia", KOPI, "AWAITING_SHIPMENT")
+    assert len(tokopedia.order_id) == 18 and tokopedia.order_id.isdigit() and batik.shop_id == BATIK
+    # Then the shop's Get Order Detail and Search Orders serve both, each saying its storefront
+    kopi_api = tiktok(sim, KOPI)
+    answer = kopi_api.call("GET", tiktok_api.DETAIL_PATH, {"ids": f"{tokopedia.order_id},{tiktok_order.order_id}"})
+    platforms = {order["id"]: (order["platform"], order["status"]) for order in answer["data"]["orders"]}
+    assert platforms == {
+        tokopedia.order_id: ("TOKOPEDIA", "AWAITING_SHIPMENT"),
+        tiktok_order.order_id: ("TIKTOK_SHOP", "AWAITING_SHIPMENT"),
+    }
+    since, until = min(tokopedia.updated, tiktok_order.updated), max(tokopedia.updated, tiktok_order.updated) + 1
+    body = {"update_time_ge": since, "update_time_lt": until}
+    listed = kopi_api.call("POST", tiktok_api.SEARCH_PATH, {"page_size": "20"}, body)["data"]["orders"]
+    assert {order["id"] for order in listed} == {tokopedia.order_id, tiktok_order.order_id}
+    # And the other shop's Tokopedia order is as unknown to it
+    assert tiktok_detail(kopi_api, batik.order_id) == []
+    # Its push is TikTok Shop's status push, naming the shop, sent to /webhooks/tiktok with TikTok's signature
+    (push,) = sim.pushes(tokopedia)
+    assert (push["type"], push["shop_id"], push["data"]["order_id"]) == (1, KOPI, tokopedia.order_id)
+    sent: list[Any] = []
+    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: sent.append(request) or _Answer())
+    sim.oms_url = "http://oms.test"
+    assert sim.send("tokopedia", push)["status"] == 200
+    raw = sent[0].data
+    key, secret_ = DEFAULTS["OMS_TIKTOK_APP_KEY"], DEFAULTS["OMS_TIKTOK_APP_SECRET"]
+    assert sent[0].full_url == "http://oms.test/webhooks/tiktok"
+    assert sent[0].get_header("Authorization") == hmac.new(secret_.encode(), key.encode() + raw, "sha256").hexdigest()
+    # The seller ships it with its own courier through the TikTok package call, as a TikTok order
+    package = answer["data"]["orders"][0]["packages"][0]["id"]
+    shipped = {"self_shipment": {"tracking_number": "JNE0001", "shipping_provider_id": "1"}}
+    kopi_api.call("POST", f"/fulfillment/202309/packages/{package}/ship", {}, shipped)
+    assert (sim.get("tokopedia", tokopedia.order_id).status, sim.get("tiktok", tiktok_order.order_id).status) == (
+        "IN_TRANSIT",
+        "AWAITING_SHIPMENT",
+    )
+
+
+def test_tokopedia_has_no_api_of_its_own(sim):
+    assert sim.serve("tokopedia", "POST", "/token", {}, b"", {}) is None
+    assert sim.serve("tokopedia", "GET", "/v2/fs/15001/order", {"order_id": "1"}, b"", {}) is None
+    with pytest.raises(ValueError, match="7494049642642441699"):  # its shops are TikTok shops
+        sim.create({"channel": "tokopedia", "lines": LINES, "shop_id": "7494049642642441699"})
+
+
+class _Answer:
+    status = 200
+
+    def __enter__(self) -> _Answer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    @staticmethod
+    def read() -> bytes:
+        return b""
 
 
 # --- the seed --------------------------------------------------------------------------------------------

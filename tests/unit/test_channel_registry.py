@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from oms.channels.registry import EMPTY_ANSWER, MARKETPLACES, REFRESHED, SPECS, WEBHOOK_CHANNELS, spec
+from oms.channels.registry import API_CHANNELS, EMPTY_ANSWER, MARKETPLACES, REFRESHED, SPECS, WEBHOOK_CHANNELS, spec
 from oms.errors import NormalizationError
 from oms.models.order import Channel
 
 ROOT = Path(__file__).resolve().parents[2]
-WITH_PACKAGE = sorted(c for c, s in SPECS.items() if s.package)
+WITH_PACKAGE = sorted(c for c, s in SPECS.items() if s.package and s.transport is None)
 
 
 def test_every_channel_has_a_record():
@@ -25,8 +25,10 @@ def test_every_channel_has_a_record():
 def test_the_derived_sets():
     # Given the registry's lines, when the sets are derived, then they are what CHANNELS.md says.
     assert {Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia} == MARKETPLACES
-    assert MARKETPLACES | {Channel.shopify, Channel.woocommerce} == WEBHOOK_CHANNELS
-    assert {Channel.shopee, Channel.tiktok} == EMPTY_ANSWER
+    # Tokopedia's storefront rides on TikTok Shop's API: no webhook, tokens or reconciliation of its own.
+    assert {Channel.shopee, Channel.lazada, Channel.tiktok} == API_CHANNELS
+    assert API_CHANNELS | {Channel.shopify, Channel.woocommerce} == WEBHOOK_CHANNELS
+    assert {Channel.shopee, Channel.tiktok, Channel.tokopedia} == EMPTY_ANSWER
     assert set(REFRESHED) == {Channel.shopee, Channel.lazada, Channel.tiktok}
     assert "shopee" in EMPTY_ANSWER  # the ingestion function asks with the path's string
 
@@ -49,6 +51,16 @@ def test_each_package_holds_what_the_registry_looks_for(channel):
         assert record.order_topics() >= record.create_topics()
         with pytest.raises(NormalizationError, match="not fetched from an API"):
             record.fetched_normalizer()
+
+
+def test_tokopedia_is_carried_by_tiktok_shop():
+    # Given Tokopedia's Open API closed (2025-09-30), its storefront's code and API are TikTok Shop's.
+    record = spec(Channel.tokopedia)
+    assert record.carrier is Channel.tiktok and spec(Channel.tiktok).carrier is Channel.tiktok
+    assert record.marketplace and not record.has_webhook and not record.refreshed_token
+    assert record.fetched_normalizer() is spec(Channel.tiktok).fetched_normalizer()
+    assert record.state("AWAITING_SHIPMENT").value == "ready"
+    assert record.state("220").value == "unknown"  # the closed API's numeric codes mean nothing now
 
 
 def test_an_own_channel_has_no_normalizer():

@@ -47,7 +47,7 @@ def as_draft(doc: dict) -> OrderDraft:
 class FakeApi(ChannelOrderApi):
     def __init__(self) -> None:
         self.documents: dict[tuple[Channel, str], dict] = {}
-        self.down: set[Channel] = set()
+        self.down: set[Channel | tuple[Channel, str | None]] = set()
         self.calls: list[tuple[Channel, list[str]]] = []
         self.pages: list[UpdatedPage] = []
 
@@ -57,8 +57,10 @@ class FakeApi(ChannelOrderApi):
             raise DependencyError(f"{channel.value} API answered 503 after 3 tries")
         return {i: self.documents[(channel, i)] for i in channel_order_ids if (channel, i) in self.documents}
 
-    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
-        if channel in self.down:
+    def updated_orders(
+        self, channel: Channel, since: datetime, until: datetime, cursor: str | None, shop_id: str | None = None
+    ) -> UpdatedPage:
+        if channel in self.down or (channel, shop_id) in self.down:
             raise DependencyError("down")
         return self.pages.pop(0)
 
@@ -245,7 +247,7 @@ def test_reconciliation_fetches_only_what_the_oms_lacks(
     # Then B and C are queued, A is not
     assert [r.channel_order_id for r in queue.sent] == ["B", "C"]
     assert {r.reason for r in queue.sent} == {"reconcile"}
-    assert result == {"listed": 3, "requested": 2, "complete": 1, "recovered": 0}
+    assert result == {"listed": 3, "requested": 2, "complete": 1, "recovered": 0, "shops": 1, "failed": 0}
     # And the next pass starts a little before this one ended
     until = NOW - ChannelReconciler.SETTLE
     stored = json.loads(cursors.values["reconcile:shopee"])
@@ -274,7 +276,9 @@ def test_the_first_pass_looks_back_three_days_and_a_long_outage_is_walked_window
     reconciler: ChannelReconciler, api: FakeApi, cursors: FakeCursors
 ) -> None:
     seen: list[tuple[datetime, datetime]] = []
-    api.updated_orders = lambda channel, since, until, cursor: seen.append((since, until)) or UpdatedPage([])  # type: ignore[method-assign]
+    api.updated_orders = (  # type: ignore[method-assign]
+        lambda channel, since, until, cursor, shop_id=None: seen.append((since, until)) or UpdatedPage([])
+    )
     reconciler.run(Channel.tiktok)
     old = datetime(2026, 10, 1, tzinfo=UTC)
     cursors.values["reconcile:tiktok"] = json.dumps({"next": old.isoformat()})
@@ -310,11 +314,13 @@ def test_a_list_by_placing_time_is_looked_at_whole_each_pass(
     api: FakeApi, sync: ChannelSync, cursors: FakeCursors
 ) -> None:
     seen: list[tuple[datetime, datetime]] = []
-    api.updated_orders = lambda channel, since, until, cursor: seen.append((since, until)) or UpdatedPage([])  # type: ignore[method-assign]
+    api.updated_orders = (  # type: ignore[method-assign]
+        lambda channel, since, until, cursor, shop_id=None: seen.append((since, until)) or UpdatedPage([])
+    )
     api.creation_window = lambda channel: timedelta(days=7)  # type: ignore[method-assign]
     reconciler = ChannelReconciler(api, sync, cursors, lambda: NOW)
-    reconciler.run(Channel.tokopedia)
-    reconciler.run(Channel.tokopedia)
+    reconciler.run(Channel.lazada)
+    reconciler.run(Channel.lazada)
     until = NOW - ChannelReconciler.SETTLE
     assert seen == [(until - timedelta(days=7), until)] * 2
 
@@ -381,3 +387,36 @@ def test_a_page_the_channel_keeps_refusing_is_given_up_after_three_passes(
         with pytest.raises(DependencyError):
             reconciler.run(Channel.tiktok)
     assert json.loads(cursors.values["reconcile:tiktok"]) == {"next": since}
+
+
+def test_each_shop_is_reconciled_from_its_own_cursor_and_one_down_does_not_stop_the_others(
+    reconciler: ChannelReconciler, api: FakeApi, queue: FakeQueue, cursors: FakeCursors
+) -> None:
+    # Given the channel-level shop and two registered shops, the second one's API down
+    api.reconciled_shops = lambda channel: [None, "880022", "880033"]  # type: ignore[method-assign]
+    api.down.add((Channel.shopee, "880033"))
+    api.pages = [UpdatedPage([UpdatedOrder("A", T0)]), UpdatedPage([UpdatedOrder("B", T0)])]
+    result = reconciler.run(Channel.shopee)
+    # Then each working shop's orders are queued with their shop, each shop has its own cursor
+    assert [(r.channel_order_id, r.shop_id) for r in queue.sent] == [("A", None), ("B", "880022")]
+    assert {"reconcile:shopee", "reconcile:shopee:880022"} <= set(cursors.values)
+    assert "reconcile:shopee:880033" not in cursors.values
+    assert (result["shops"], result["failed"], result["complete"]) == (3, 1, 0)
+    # And when every shop is down the pass fails (alarmed), the cursors kept
+    api.down.update({Channel.shopee})
+    with pytest.raises(DependencyError, match="880022"):
+        reconciler.run(Channel.shopee)
+
+
+def test_a_tiktok_push_about_a_tokopedia_order_is_known_by_its_storefront(
+    sync: ChannelSync, orders: FakeOrders, queue: FakeQueue
+) -> None:
+    # Given a Tokopedia order (fetched through TikTok Shop's API) stored at minute 5
+    draft = as_draft({**document("T1", minutes=5), "channel": "tokopedia"})
+    sync.capture.capture(draft, NOW)
+    # When TikTok Shop's push names it with a change the OMS has (or has not) seen
+    seen = ChannelNotice(Channel.tiktok, "T1", "order_status", "749", "READY_TO_SHIP", T0 + timedelta(minutes=5))
+    later = ChannelNotice(Channel.tiktok, "T1", "order_status", "749", "SHIPPED", T0 + timedelta(minutes=9))
+    # Then only the newer change is fetched
+    assert sync.request([seen], None) == []
+    assert [r.channel_order_id for r in sync.request([later], None)] == ["T1"]

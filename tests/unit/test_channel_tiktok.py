@@ -187,6 +187,18 @@ def test_identity_status_and_times(awaiting):
     assert draft.currency == "IDR"
 
 
+@pytest.mark.parametrize(
+    ("platform", "channel"),
+    [("TOKOPEDIA", Channel.tokopedia), ("tokopedia", Channel.tokopedia), ("TIKTOK_SHOP", Channel.tiktok),
+     (None, Channel.tiktok)],
+)  # fmt: skip
+def test_the_orders_platform_names_its_storefront(awaiting, platform, channel):
+    # Tokopedia's storefronts run on the TikTok Shop API: the order's `platform` says which storefront sold it
+    draft = tiktok.normalize({**awaiting, "platform": platform})
+    assert draft.channel is channel
+    assert draft.channel_order_id == "579102384756102938" and draft.channel_status == "AWAITING_SHIPMENT"
+
+
 def test_unit_rows_group_into_lines(awaiting):
     # Given two rows of KOP-GAYO-250 (ids ...202 then ...201) and one of TEH-TUBRUK-100
     lines = tiktok.normalize(awaiting).lines

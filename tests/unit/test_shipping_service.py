@@ -240,7 +240,7 @@ def test_arrange_marks_arranging_queues_one_command_per_channel_and_refuses_the_
         an_order("o4", parcels=[a_parcel("o4", ship_by=NOW - timedelta(minutes=1))]),
         an_order("o5", channel="web"),
         an_order("o6", holds=[{"code": "unknown_sku", "message": "x"}]),
-        an_order("o7", channel="tokopedia"),
+        an_order("o7", channel="tiktok"),  # this world has no TikTok Shop logistics
     )
     answer = world.service.arrange(["o1-F1", "o2-F1", "o3-F1", "o4-F1", "o5-F1", "o6-F1", "o7-F1", "o9-F1"],
                                    "pickup", None, "ops:ana")  # fmt: skip

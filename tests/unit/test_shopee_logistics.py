@@ -24,6 +24,7 @@ from oms.models.common import Channel
 from oms.ports.logistics import ArrangeRequest, ShipParcel
 from oms_local.logistics_sim import shopee as shopee_sim
 from oms_local.marketplace_sim import MarketplaceSim
+from oms_local.sim_formats import shopee as shopee_docs
 from tests.fakes import FakeSecrets
 
 SETTINGS = {
@@ -361,3 +362,109 @@ def test_the_sellers_own_courier_is_left_to_the_simulators_ship_order(sim, pool)
 
 def test_shopee_has_no_ready_to_ship_step(shopee):
     assert shopee.ready_to_ship([]) == {}
+
+
+# --- one order, several parcels: split into packages before arranging
+
+
+TWO_NODES = [
+    {"sku": "KOP-GAYO-250", "quantity": 2, "unit_price": 89000},
+    {"sku": "TEH-MELATI-100", "quantity": 1, "unit_price": 25000},
+]
+
+
+def split_parcels(sim: MarketplaceSim, lines: list[dict] | None = None) -> tuple[str, ShipParcel, ShipParcel]:
+    """An order of 2 + 1 units planned as two parcels (one from each node), each naming the other as its
+    sibling by the OMS's line ids ("<order_item_id>-<model_id>")."""
+    order = sim.create({"channel": "shopee", "lines": lines or TWO_NODES})
+    items = shopee_docs.order_detail(order)["item_list"]
+    coffee, tea = (f"{i['order_item_id']}-{i['model_id']}" for i in items)
+    first = ShipParcel(f"F-{order.order_id}-1", Channel.shopee, None, order.order_id, line_ids=(coffee,),
+                       line_quantities=(2,), siblings=(((tea,), (1,)),))  # fmt: skip
+    second = ShipParcel(f"F-{order.order_id}-2", Channel.shopee, None, order.order_id, line_ids=(tea,),
+                        line_quantities=(1,), siblings=(((coffee,), (2,)),))  # fmt: skip
+    return order.order_id, first, second
+
+
+def packages_of(sim: MarketplaceSim, order_sn: str) -> dict[str, set[str]]:
+    detail = shopee_docs.order_detail(sim.get("shopee", order_sn))
+    skus = {i["item_id"]: i["model_sku"] for i in detail["item_list"]}
+    return {p["package_number"]: {skus[i["item_id"]] for i in p["item_list"]} for p in detail["package_list"]}
+
+
+def test_an_order_of_two_parcels_is_split_and_each_parcel_ships_its_own_package(sim, pool, shopee):
+    # Given one order planned as two parcels, its one package holding both
+    order_sn, first, second = split_parcels(sim)
+    # When the first parcel is arranged
+    done = shopee.arrange([ArrangeRequest(first, "dropoff")])[first.parcel_id]
+    # Then the order was split (one split_order call) into two packages, the first's holding the coffee alone
+    packages = packages_of(sim, order_sn)
+    assert done.ok and len(packages) == 2 and packages[done.package_id] == {"KOP-GAYO-250"}
+    assert pool.count("/split_order") == 1
+    assert sim.get("shopee", order_sn).status == "READY_TO_SHIP"  # the tea is not arranged yet
+    # When the second parcel is arranged later, by another instance
+    later = connect(pool).arrange([ArrangeRequest(second, "dropoff")])[second.parcel_id]
+    # Then the order is not split again and the other package is arranged
+    assert later.ok and packages[later.package_id] == {"TEH-MELATI-100"}
+    assert pool.count("/split_order") == 1
+    assert sim.get("shopee", order_sn).status == "PROCESSED"
+    # And each parcel gets its own resi and label
+    both = [
+        dataclasses.replace(first, package_id=done.package_id),
+        dataclasses.replace(second, package_id=later.package_id),
+    ]
+    resis = shopee.resi(both)
+    assert resis[first.parcel_id].resi and resis[second.parcel_id].resi
+    assert resis[first.parcel_id].resi != resis[second.parcel_id].resi
+    with_resi = [dataclasses.replace(p, resi=resis[p.parcel_id].resi) for p in both]
+    assert all(label.pending for label in shopee.labels(with_resi).values())
+    labels = shopee.labels(with_resi)
+    for parcel in with_resi:
+        text = PdfReader(io.BytesIO(labels[parcel.parcel_id].pdf)).pages[0].extract_text()
+        assert parcel.resi in text
+
+
+def test_options_split_first_and_a_retried_arrange_does_not_split_again(sim, pool, shopee):
+    _, first, second = split_parcels(sim)
+    options = shopee.handover_options([first, second])
+    assert options[first.parcel_id].package_id != options[second.parcel_id].package_id
+    assert options[first.parcel_id].error is None and options[second.parcel_id].pickup
+    both = shopee.arrange([ArrangeRequest(first, "dropoff"), ArrangeRequest(second, "dropoff")])
+    assert both[first.parcel_id].package_id == options[first.parcel_id].package_id
+    assert all(o.ok for o in both.values())
+    again = connect(pool).arrange([ArrangeRequest(first, "dropoff")])[first.parcel_id]
+    assert again.ok and again.package_id == options[first.parcel_id].package_id
+    assert pool.count("/split_order") == 1
+
+
+def test_a_split_shopee_refuses_is_that_parcels_failure_in_its_words(sim, shopee):
+    # Given a shop without Shopee's split permission, and another order in the same batch
+    order_sn, first, _ = split_parcels(sim)
+    [other] = new_orders(sim, 1)
+    words = "You don't have the permission to split order."
+    shopee_sim.set_split_failure(sim, order_sn, "error_permission", words)
+    outcomes = shopee.arrange([ArrangeRequest(first, "dropoff"), ArrangeRequest(other, "dropoff")])
+    # Then that parcel fails in Shopee's words, nothing of its order is arranged, and the other order is
+    assert (outcomes[first.parcel_id].ok, outcomes[first.parcel_id].message) == (False, words)
+    assert sim.get("shopee", order_sn).status == "READY_TO_SHIP" and len(packages_of(sim, order_sn)) == 1
+    assert outcomes[other.parcel_id].ok
+
+
+def test_units_of_one_item_across_parcels_are_refused_for_an_indonesian_shop(sim, shopee):
+    # Given one order of 3 units of one model, planned 2 + 1 (unit-level split: whitelisted shops only)
+    order = sim.create({"channel": "shopee", "lines": [{"sku": "KOP-GAYO-250", "quantity": 3, "unit_price": 89000}]})
+    [item] = shopee_docs.order_detail(order)["item_list"]
+    line = f"{item['order_item_id']}-{item['model_id']}"
+    parcel = ShipParcel("F-1", Channel.shopee, None, order.order_id, line_ids=(line,), line_quantities=(2,),
+                        siblings=(((line,), (1,)),))  # fmt: skip
+    # Then its options say Shopee's refusal, and nothing was split
+    options = shopee.handover_options([parcel])["F-1"]
+    assert options.error == "Unit-level split is only for whitelisted shops in SG/TH/TW/MY."
+    assert len(packages_of(sim, order.order_id)) == 1
+
+
+def test_an_order_no_longer_ready_to_ship_cannot_be_split(sim, shopee):
+    order_sn, first, _ = split_parcels(sim)
+    sim.change("shopee", order_sn, {"status": "IN_CANCEL"})
+    refused = shopee.arrange([ArrangeRequest(first, "pickup")])[first.parcel_id]
+    assert not refused.ok and refused.message == "Orders can be split only when the order status is READY_TO_SHIP."

@@ -133,3 +133,21 @@ def test_once_the_channels_own_shop_is_registered_its_calls_use_the_shops_tokens
     api = MarketplaceApi({Channel.tiktok: "http://127.0.0.1:9"}, secrets, shops=lambda: [own])
     assert api.default_shop(Channel.tiktok) == own  # the same cipher: the channel's own shop
     assert api.client(Channel.tiktok).secrets.channel_secret("tiktok", "access_token") == "shop-level"
+
+
+def test_a_tokopedia_shop_is_a_tiktok_shop_shop_and_its_calls_go_through_it() -> None:
+    # Given Tokopedia's storefront served by a registered TikTok Shop shop
+    with pytest.raises(ValueError, match="connect the shop as channel 'tiktok'"):
+        ShopCreate(channel="tokopedia", shop_id="7494", name="Batik", credentials={"access_token": "abcd"})
+    secrets = FakeSecrets({"tiktok/shop_cipher": "ROW_1", "tiktok/shops/7495/access_token": "second"})
+    second = Shop(channel="tiktok", shop_id="7495", name="Batik 2", shop_cipher="ROW_2", created_at=NOW,
+                  updated_at=NOW)  # fmt: skip
+    api = MarketplaceApi({Channel.tiktok: "http://127.0.0.1:9", Channel.tokopedia: "http://closed"}, secrets,
+                         shops=lambda: [second])  # fmt: skip
+    # Then a Tokopedia order's calls use that shop's TikTok Shop client (the closed API's base is ignored)
+    assert api.client(Channel.tokopedia, "7495") is api.client(Channel.tiktok, "7495")
+    assert api.client(Channel.tokopedia) is api.client(Channel.tiktok)
+    assert api.outbound(Channel.tokopedia, "7495") is api.outbound(Channel.tiktok, "7495")
+    assert api.channels() == [Channel.tiktok]
+    # And both shops are reconciled, each from its own cursor
+    assert api.reconciled_shops(Channel.tiktok) == [None, "7495"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import time
@@ -67,7 +68,7 @@ def secrets() -> FakeSecrets:
 
 @pytest.fixture
 def sim() -> MarketplaceSim:
-    return MarketplaceSim(dict(DEFAULTS))  # no Tokopedia key: none is needed here
+    return MarketplaceSim(dict(DEFAULTS))
 
 
 @pytest.fixture
@@ -93,8 +94,9 @@ def sim_fetch(sim: MarketplaceSim, seconds_later: Callable[[], float] = lambda: 
 
 
 def new_order(sim: MarketplaceSim, channel: str = "tiktok") -> tuple[SimOrder, str]:
-    # In TikTok Shop's terms for Tokopedia too (the simulator's Tokopedia orders still speak the old API's).
-    order = sim.create({"channel": channel, "lines": LINES, "status": "AWAITING_SHIPMENT"})
+    # A Tokopedia order is a TikTok Shop order too (its `platform` says TOKOPEDIA).
+    order = sim.create({"channel": channel, "lines": LINES})
+    assert order.status == "AWAITING_SHIPMENT"
     return order, tiktok_docs.order_detail(order)["packages"][0]["id"]
 
 
@@ -277,10 +279,9 @@ def test_the_simulated_link_lasts_24_hours(sim, http):
     assert tiktok_sim.document(sim, token, now=time.time() + 24 * 3600 + 60)[0] == 410
 
 
-def test_a_tokopedia_parcel_takes_the_same_calls_and_its_label_has_no_tiktok_mark(sim):
-    # Given a Tokopedia storefront's order, served by the same API
+def test_a_tokopedia_parcel_takes_the_same_calls_and_its_label_has_no_tiktok_mark(sim, http):
+    # Given a Tokopedia storefront's order, served by the same API (TikTok Shop's, signed and shop-checked)
     order, package = new_order(sim, "tokopedia")
-    http = SimHttp(sim, route=lambda m, p, q, raw, h: tiktok_sim.serve(sim, "tokopedia", m, p, q, raw))
     ship = adapter(http)
     tokopedia_parcel = parcel(order, package, Channel.tokopedia)
     # When it is arranged and its label fetched
@@ -330,3 +331,101 @@ def test_calls_counts_the_api_calls_made(sim, http):
     ship.arrange([ArrangeRequest(parcel(o), "dropoff") for o, _ in orders])
     assert ship.calls() == 2 == len(http.sent)  # one Get Order Detail, one Batch Ship Packages
     assert ship.ready_to_ship([parcel(o) for o, _ in orders]) == {}
+
+
+# --- one order, several parcels: split into packages before arranging -------------------------------
+
+TWO_NODES = [
+    {"sku": "KOP-GAYO-250", "quantity": 2, "unit_price": 89000},
+    {"sku": "TEH-MELATI-100", "quantity": 1, "unit_price": 25000},
+]
+
+
+def split_parcels(sim: MarketplaceSim, channel: str = "tiktok") -> tuple[SimOrder, ShipParcel, ShipParcel]:
+    """An order of 2 + 1 units planned as two parcels (one from each node), each naming the other as its
+    sibling, with the OMS's line ids (each line's smallest unit row id)."""
+    order = sim.create({"channel": channel, "lines": TWO_NODES})
+    rows = tiktok_docs.order_detail(order)["line_items"]
+    coffee = min((r["id"] for r in rows if r["seller_sku"] == "KOP-GAYO-250"), key=lambda i: (len(i), i))
+    tea = next(r["id"] for r in rows if r["seller_sku"] == "TEH-MELATI-100")
+    kind = Channel(channel)
+    first = ShipParcel(f"F-{order.order_id}-1", kind, None, order.order_id, line_ids=(coffee,), line_quantities=(2,),
+                       siblings=(((tea,), (1,)),))  # fmt: skip
+    second = ShipParcel(f"F-{order.order_id}-2", kind, None, order.order_id, line_ids=(tea,), line_quantities=(1,),
+                        siblings=(((coffee,), (2,)),))  # fmt: skip
+    return order, first, second
+
+
+def test_an_order_of_two_parcels_is_split_and_each_parcel_ships_its_own_package(sim, http):
+    # Given one order planned as two parcels, its one package holding both
+    order, first, second = split_parcels(sim)
+    ship = adapter(http)
+    # When the first parcel is arranged
+    arranged = ship.arrange([ArrangeRequest(first, "dropoff")])[first.parcel_id]
+    # Then the order was split into two packages, the first parcel's holding its 2 coffee units alone
+    detail = tiktok_docs.order_detail(sim.get("tiktok", order.order_id))
+    packages = {p["id"] for p in detail["packages"]}
+    assert len(packages) == 2 and arranged.ok and arranged.package_id in packages
+    held = {r["seller_sku"] for r in detail["line_items"] if r["package_id"] == arranged.package_id}
+    assert held == {"KOP-GAYO-250"}
+    assert [p for _, p, _, _ in http.sent if p.endswith("/split")] == [
+        f"/fulfillment/202309/orders/{order.order_id}/split"
+    ]
+    # And the order still awaits shipment: the tea is not arranged
+    assert sim.get("tiktok", order.order_id).status == "AWAITING_SHIPMENT"
+    # When the second parcel is arranged later (another batch, another instance)
+    http.sent.clear()
+    later = adapter(http).arrange([ArrangeRequest(second, "dropoff")])[second.parcel_id]
+    # Then it is not split again, and ships the other package
+    assert later.ok and later.package_id == (packages - {arranged.package_id}).pop()
+    assert not [p for _, p, _, _ in http.sent if p.endswith("/split")]
+    assert sim.get("tiktok", order.order_id).status == "AWAITING_COLLECTION"
+    # And each parcel has its own resi and label
+    first_id = dataclasses.replace(first, package_id=arranged.package_id)
+    second_id = dataclasses.replace(second, package_id=later.package_id)
+    resis = ship.resi([first_id, second_id])
+    assert resis[first.parcel_id].resi and resis[second.parcel_id].resi
+    assert resis[first.parcel_id].resi != resis[second.parcel_id].resi
+    labels = ship.labels([first_id, second_id])
+    for parcel, package in ((first, arranged.package_id), (second, later.package_id)):
+        text = PdfReader(io.BytesIO(labels[parcel.parcel_id].pdf)).pages[0].extract_text()
+        assert package in text and resis[parcel.parcel_id].resi in text
+
+
+def test_options_split_first_and_a_retried_arrange_does_not_split_again(sim, http):
+    _, first, second = split_parcels(sim)
+    ship = adapter(http)
+    options = ship.handover_options([first, second])
+    assert options[first.parcel_id].package_id != options[second.parcel_id].package_id
+    assert options[first.parcel_id].dropoff and options[second.parcel_id].dropoff
+    both = ship.arrange([ArrangeRequest(first, "dropoff"), ArrangeRequest(second, "dropoff")])
+    assert both[first.parcel_id].ok and both[second.parcel_id].ok
+    again = ship.arrange([ArrangeRequest(first, "dropoff")])[first.parcel_id]
+    assert again.ok and again.package_id == options[first.parcel_id].package_id
+    assert len([p for _, p, _, _ in http.sent if p.endswith("/split")]) == 1
+
+
+def test_a_split_tiktok_refuses_is_that_parcels_failure_in_its_words(sim, http):
+    # Given two orders in one batch, the first's split refused by TikTok
+    order, first, _ = split_parcels(sim)
+    other, _ = new_order(sim)
+    tiktok_sim.set_split_failure(sim, order.order_id, 21011020, "split same sku in Multi Package not allow")
+    outcomes = adapter(http).arrange([ArrangeRequest(first, "dropoff"), ArrangeRequest(parcel(other), "dropoff")])
+    # Then that parcel fails in TikTok's words, nothing of its order is shipped, and the other order ships
+    refused = outcomes[first.parcel_id]
+    assert (refused.ok, refused.error_code, refused.message) == (
+        False, "21011020", "split same sku in Multi Package not allow"
+    )  # fmt: skip
+    assert refused.package_id is None
+    assert sim.get("tiktok", order.order_id).status == "AWAITING_SHIPMENT"
+    assert outcomes[f"F-{other.order_id}"].ok
+
+
+def test_an_order_tiktok_will_not_split_fails_the_parcel_not_the_batch(sim, http):
+    order, first, _ = split_parcels(sim)
+    sim.change("tiktok", order.order_id, {"status": "ON_HOLD"})
+    options = adapter(http).handover_options([first])
+    assert "has no package yet" in options[first.parcel_id].error
+    sim.change("tiktok", order.order_id, {"status": "AWAITING_SHIPMENT", "extra": {"is_buyer_request_cancel": True}})
+    refused = adapter(http).arrange([ArrangeRequest(first, "dropoff")])[first.parcel_id]
+    assert not refused.ok and refused.message == "The order cannot be split: the buyer has requested a cancellation"

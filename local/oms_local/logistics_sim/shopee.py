@@ -10,12 +10,19 @@ beyond). ship_order with `non_integrated` (the seller's own courier) is not answ
 own handler takes it. One pickup address, three time slots over the next two days (from the machine's
 clock), two drop-off branches. State per package lives in sim.logistics_state["shopee"].
 
+An order can be split into packages (v2.order.split_order, the "Order management" best practice, section 6):
+READY_TO_SHIP only, 2 to 5 packages holding every item of the order, no item+model across packages (unit-level
+split, model_quantity, is for whitelisted shops of SG/TH/TW/MY, not ID), not split twice. get_order_detail then
+lists each package (sim_formats.shopee, from order.extra["packages"]); each is arranged, tracked and labelled on
+its own (calls about a split order name their package_number), and the order is PROCESSED once all are arranged.
+
 Controls, for tests and the simulator's control endpoint (plain functions: a signed Shopee path cannot be one):
   set_resi_delay(sim, order_sn, asks)          the first `asks` tracking-number asks answer it empty
   set_arrange_failure(sim, order_sn, error, message)   arranging the order fails with Shopee's error
   require_sender_real_name(sim, order_sn)      its drop-off asks for sender_real_name too
   set_busy(sim, times, error)                  the next `times` logistics calls answer Shopee's busy error
   set_thermal_zip(sim, on)                     thermal labels come as a zip (a shop printing thermal, per the FAQ)
+  set_split_failure(sim, order_sn, error, message)     the order's next split_order fails with Shopee's error
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from typing import Any
 from oms_local.sim_formats import SimOrder
 from oms_local.sim_formats import shopee as shopee_docs
 
-PATHS = ("/api/v2/logistics/",)
+PATHS = ("/api/v2/logistics/", "/api/v2/order/split_order")
+MAX_PACKAGES = 5  # "30 parcels at most in TW and 5 parcels at most in other regions"
 BATCH = 50
 WIB = timezone(timedelta(hours=7), "WIB")
 READY = frozenset({"READY_TO_SHIP", "RETRY_SHIP"})  # LOGISTICS_READY / LOGISTICS_PICKUP_RETRY: may be arranged
@@ -89,6 +97,11 @@ def set_thermal_zip(sim: Any, on: bool = True) -> None:
         _state(sim)["thermal_zip"] = bool(on)
 
 
+def set_split_failure(sim: Any, order_sn: str, error: str, message: str) -> None:
+    with _lock:
+        _state(sim).setdefault("split_failure", {})[order_sn] = (error, message)
+
+
 # ------------------------------------------------------------ the calls
 
 
@@ -111,10 +124,10 @@ def _get_shipping_parameter(sim: Any, query: dict, body: dict) -> tuple[int, Any
     order = sim.get("shopee", str(query.get("order_sn") or ""))
     if order is None:
         return 200, _error("error_not_found", "Order not found.")
-    wanted = query.get("package_number")
-    if wanted and wanted != _package_of(order)["package_number"]:
-        return 200, _error("error_param", f"package_number {wanted} is not under order {order.order_id}.")
-    if order.status not in READY:
+    package = _package_of(order, query.get("package_number"))
+    if isinstance(package, tuple):
+        return 200, _error(*package)
+    if not _ready(sim, order, package["package_number"]):
         return 200, _error(*NOT_READY)
     return 200, _ok(_parameters(sim, [order]))
 
@@ -126,8 +139,8 @@ def _get_mass_shipping_parameter(sim: Any, query: dict, body: dict) -> tuple[int
     success, fail, orders = [], [], []
     for number in numbers:
         order = _order_of_package(sim, number)
-        reason = _batch_problem(order, body) if order else "Package not found."
-        if reason is None and order is not None and order.status not in READY:
+        reason = _batch_problem(order, body, number) if order else "Package not found."
+        if reason is None and order is not None and not _ready(sim, order, number):
             reason = NOT_READY[1]
         if reason:
             fail.append({"package_number": number, "fail_reason": reason})
@@ -142,13 +155,13 @@ def _ship_order(sim: Any, query: dict, body: dict) -> tuple[int, Any]:
     order = sim.get("shopee", str(body.get("order_sn") or ""))
     if order is None:
         return 200, _error("error_not_found", "Order not found.")
-    wanted = body.get("package_number")
-    if wanted and wanted != _package_of(order)["package_number"]:
-        return 200, _error("error_param", f"package_number {wanted} is not under order {order.order_id}.")
+    package = _package_of(order, body.get("package_number"))
+    if isinstance(package, tuple):
+        return 200, _error(*package)
     kinds = [kind for kind in ("pickup", "dropoff", "non_integrated") if kind in body]
     if len(kinds) != 1:
         return 200, _error(*ONE_TYPE)
-    problem = _arrange(sim, order, kinds[0], body[kinds[0]])
+    problem = _arrange(sim, order, kinds[0], body[kinds[0]], package["package_number"])
     return 200, (_error(*problem) if problem else _ok({}))
 
 
@@ -162,13 +175,13 @@ def _mass_ship_order(sim: Any, query: dict, body: dict) -> tuple[int, Any]:
     success, fail = [], []
     for number in numbers:
         order = _order_of_package(sim, number)
-        reason = _batch_problem(order, body) if order else "Package not found."
+        reason = _batch_problem(order, body, number) if order else "Package not found."
         if reason is None and order is not None:
             handover = body[kinds[0]]
             if kinds[0] == "non_integrated":  # one tracking number per package
                 rows = handover.get("tracking_number") or []
                 handover = next((r for r in rows if r.get("package_number") == number), {})
-            problem = _arrange(sim, order, kinds[0], handover)
+            problem = _arrange(sim, order, kinds[0], handover, number)
             reason = problem[1] if problem else None
         if reason:
             fail.append({"package_number": number, "fail_reason": reason})
@@ -186,7 +199,10 @@ def _update_shipping_order(sim: Any, query: dict, body: dict) -> tuple[int, Any]
         return 200, _error("error_param", "pickup.address_id and pickup.pickup_time_id are required.")
     if order.status != "RETRY_SHIP":
         return 200, _error("logistics.order_status_error", "Only a package pending pickup retry can be updated.")
-    problem = _arrange(sim, order, "pickup", pickup)
+    package = _package_of(order, body.get("package_number"))
+    if isinstance(package, tuple):
+        return 200, _error(*package)
+    problem = _arrange(sim, order, "pickup", pickup, package["package_number"], again=True)
     return 200, (_error(*problem) if problem else _ok({}))
 
 
@@ -194,7 +210,10 @@ def _get_tracking_number(sim: Any, query: dict, body: dict) -> tuple[int, Any]:
     order = sim.get("shopee", str(query.get("order_sn") or ""))
     if order is None:
         return 200, _error("error_not_found", "Order not found.")
-    tracking = _ask_tracking(sim, order)
+    package = _package_of(order, query.get("package_number"))
+    if isinstance(package, tuple):
+        return 200, _error(*package)
+    tracking = _ask_tracking(sim, order, package["package_number"])
     if tracking is None:
         return 200, _error("logistics.order_status_error", "The order has not been arranged shipment yet.")
     return 200, _ok({"tracking_number": tracking, "hint": "", "pickup_code": ""})
@@ -207,7 +226,7 @@ def _get_mass_tracking_number(sim: Any, query: dict, body: dict) -> tuple[int, A
     success, fail = [], []
     for number in numbers:
         order = _order_of_package(sim, number)
-        tracking = _ask_tracking(sim, order) if order else None
+        tracking = _ask_tracking(sim, order, number) if order else None
         if tracking is None:
             reason = "Package not found." if order is None else "The package has not been arranged shipment yet."
             fail.append({"package_number": number, "fail_reason": reason})
@@ -263,7 +282,10 @@ def _download_shipping_document(sim: Any, query: dict, body: dict) -> tuple[int,
         order = sim.get("shopee", str(asked.get("order_sn") or ""))
         if order is None:
             return 200, _error("error_not_found", f"Order {asked.get('order_sn')} not found.")
-        number = _package_of(order)["package_number"]
+        package = _package_of(order, asked.get("package_number"))
+        if isinstance(package, tuple):
+            return 200, _error(*package)
+        number = package["package_number"]
         with _lock:
             document = _package_state(sim, number).get("document") or {}
         if document.get("asks", 0) < 2 or document.get("type") != kind:
@@ -280,7 +302,59 @@ def _download_shipping_document(sim: Any, query: dict, body: dict) -> tuple[int,
     return 200, buffer.getvalue()
 
 
+def _split_order(sim: Any, query: dict, body: dict) -> tuple[int, Any]:  # noqa: PLR0911 - one per refusal
+    """v2.order.split_order: {order_sn, package_list: [{item_list: [{item_id, model_id, order_item_id,
+    promotion_group_id, model_quantity?}]}]} -> {order_sn, package_list: [{package_number, item_list}]}."""
+    order = sim.get("shopee", str(body.get("order_sn") or ""))
+    if order is None:
+        return 200, _error("error_not_found", "Order not found.")
+    with _lock:
+        failure = _state(sim).setdefault("split_failure", {}).pop(order.order_id, None)
+    if failure:
+        return 200, _error(*failure)
+    if order.status != "READY_TO_SHIP":
+        return 200, _error(
+            "order.order_status_error", "Orders can be split only when the order status is READY_TO_SHIP."
+        )
+    if order.extra.get("packages"):
+        return 200, _error("order.order_already_split", "The order has been split already.")  # the simulator's words
+    asked = body.get("package_list")
+    if not isinstance(asked, list) or not 2 <= len(asked) <= MAX_PACKAGES:
+        return 200, _error("error_param", f"package_list must hold 2 to {MAX_PACKAGES} packages.")
+    whole = {(i["item_id"], i["model_id"]): i for i in shopee_docs.order_detail(order)["item_list"]}
+    seen: list[tuple[int, int]] = []
+    packages = []
+    for n, package in enumerate(asked, start=1):
+        items = []
+        for entry in (package.get("item_list") if isinstance(package, dict) else None) or []:
+            key = (int(entry.get("item_id") or 0), int(entry.get("model_id") or 0))
+            item = whole.get(key)
+            if item is None:
+                return 200, _error("error_param", f"item {key[0]} model {key[1]} is not in the order.")
+            quantity = entry.get("model_quantity")
+            if quantity is not None and int(quantity) != item["model_quantity_purchased"]:
+                return 200, _error("error_permission", "Unit-level split is only for whitelisted shops in SG/TH/TW/MY.")
+            if key in seen:
+                return 200, _error(
+                    "error_param", "Items of the same item_id and model_id can not be split into different packages."
+                )
+            seen.append(key)
+            items.append({"item_id": key[0], "model_id": key[1], "model_quantity": item["model_quantity_purchased"],
+                          "order_item_id": item["order_item_id"], "promotion_group_id": 0})  # fmt: skip
+        packages.append({"package_number": f"OFG{_digits(f'{order.order_id}:pkg:{n}', 15)}", "item_list": items})
+    if sorted(seen) != sorted(whole):
+        return 200, _error("error_param", "The requested items must contain all the items in the order.")
+    sim.change("shopee", order.order_id, {"extra": {"packages": packages}})
+    with _lock:
+        _state(sim).pop("index", None)  # the package numbers changed
+    answer = [{"package_number": p["package_number"],
+               "item_list": [{"item_id": i["item_id"], "model_id": i["model_id"]} for i in p["item_list"]]}
+              for p in packages]  # fmt: skip
+    return 200, _ok({"order_sn": order.order_id, "package_list": answer})
+
+
 HANDLERS = {
+    "/api/v2/order/split_order": _split_order,
     "/api/v2/logistics/get_shipping_parameter": _get_shipping_parameter,
     "/api/v2/logistics/get_mass_shipping_parameter": _get_mass_shipping_parameter,
     "/api/v2/logistics/ship_order": _ship_order,
@@ -298,7 +372,9 @@ HANDLERS = {
 # ------------------------------------------------------------ arranging
 
 
-def _arrange(sim: Any, order: SimOrder, kind: str, handover: dict) -> tuple[str, str] | None:
+def _arrange(
+    sim: Any, order: SimOrder, kind: str, handover: dict, number: str, again: bool = False
+) -> tuple[str, str] | None:
     """Check the handover against what the order's shipping parameters offer, then arrange: the order
     moves to PROCESSED (non_integrated: SHIPPED with the seller's tracking number). (error, message) if not."""
     with _lock:
@@ -306,14 +382,21 @@ def _arrange(sim: Any, order: SimOrder, kind: str, handover: dict) -> tuple[str,
         needs_name = order.order_id in _state(sim).get("sender_name", set())
     if failure:
         return failure
-    if order.status not in READY:
+    if not (_ready(sim, order, number) or (again and order.status in READY)):
         return NOT_READY
     problem = _handover_problem(kind, handover, needs_name)
     if problem:
         return problem
-    number = _package_of(order)["package_number"]
     with _lock:
         _package_state(sim, number).update({"arranged": kind, "handover": dict(handover), "asks": 0})
+    split = order.extra.get("packages")
+    if split:  # a split order is PROCESSED once all its packages are arranged
+        with sim.lock:
+            for package in split:
+                package["arranged"] = package.get("arranged") or package["package_number"] == number
+        if all(package.get("arranged") for package in split):
+            sim._outbound_change(order, "PROCESSED")
+        return None
     if kind == "non_integrated":
         sim._outbound_change(order, "SHIPPED", tracking_number=handover.get("tracking_number"))
     else:
@@ -343,11 +426,13 @@ def _handover_problem(kind: str, handover: dict, needs_name: bool) -> tuple[str,
     return next((problem for refused, problem in problems[kind] if refused), None)
 
 
-def _batch_problem(order: SimOrder | None, body: dict) -> str | None:
+def _batch_problem(order: SimOrder | None, body: dict, number: str) -> str | None:
     """Mass calls batch one logistics channel and one product location (the vendor's fail_reason words)."""
     if order is None:
         return "Package not found."
-    package = _package_of(order)
+    package = _package_of(order, number)
+    if isinstance(package, tuple):
+        return package[1]
     channel = body.get("logistics_channel_id")
     if channel is not None and int(channel) != int(package["logistics_channel_id"]):
         return "Package is not under the specified logistics channel"
@@ -385,10 +470,10 @@ def _time_slots() -> list[dict]:
 # ------------------------------------------------------------ the resi
 
 
-def _ask_tracking(sim: Any, order: SimOrder) -> str | None:
+def _ask_tracking(sim: Any, order: SimOrder, number: str) -> str | None:
     """The tracking number as get_tracking_number shows it: None before arranging, "" for the first asks the
-    order's resi delay names (the courier assigns it late), then the resi."""
-    number = _package_of(order)["package_number"]
+    order's resi delay names (the courier assigns it late), then the resi (a split order's: each package's own)."""
+    split = bool(order.extra.get("packages"))
     with _lock:
         package = _package_state(sim, number)
         if not package.get("arranged") and order.status not in ARRANGED:
@@ -398,6 +483,9 @@ def _ask_tracking(sim: Any, order: SimOrder) -> str | None:
         package["asks"] = package.get("asks", 0) + 1
         if package["asks"] <= _state(sim).get("resi_delay", {}).get(order.order_id, 0):
             return ""
+        if split:
+            package["tracking"] = f"SPXID0{_digits(number, 11)}"
+            return package["tracking"]
         package["tracking"] = order.tracking_number or f"SPXID0{_digits(order.order_id, 11)}"
         resi = package["tracking"]
     with sim.lock:
@@ -425,8 +513,11 @@ def _document_batch(sim: Any, body: dict, row: Any, with_request: bool = False) 
         if order is None:
             result = {"fail_error": "error_not_found", "fail_message": "Order not found."}
             number = str(entry.get("package_number") or "")
+        elif isinstance(package := _package_of(order, entry.get("package_number")), tuple):
+            result = {"fail_error": package[0], "fail_message": package[1]}
+            number = str(entry.get("package_number") or "")
         else:
-            number = _package_of(order)["package_number"]
+            number = package["package_number"]
             result = row(order, number, entry) if with_request else row(order, number)
         rows.append({"order_sn": entry.get("order_sn"), "package_number": number, **result})
     if all(r.get("fail_error") for r in rows):
@@ -477,9 +568,24 @@ def _package_state(sim: Any, number: str) -> dict:
     return _state(sim).setdefault("packages", {}).setdefault(number, {})
 
 
-def _package_of(order: SimOrder) -> dict:
-    """The order's package as get_order_detail shows it (the simulator's orders have one)."""
-    return shopee_docs.order_detail(order)["package_list"][0]
+def _package_of(order: SimOrder, number: str | None = None) -> dict | tuple[str, str]:
+    """The order's package as get_order_detail shows it: the one named, else its only one; a split order's
+    calls must name theirs. (error, message) when there is no such package."""
+    packages = shopee_docs.order_detail(order)["package_list"]
+    if number:
+        found = next((p for p in packages if p["package_number"] == number), None)
+        return found or ("error_param", f"package_number {number} is not under order {order.order_id}.")
+    if len(packages) > 1:
+        return "error_param", f"order {order.order_id} is split: package_number is required."
+    return packages[0]
+
+
+def _ready(sim: Any, order: SimOrder, number: str) -> bool:
+    """The package may be arranged: its order is, and it is not a split package arranged already."""
+    if order.status not in READY:
+        return False
+    with _lock:
+        return order.status != "READY_TO_SHIP" or not _package_state(sim, number).get("arranged")
 
 
 def _order_of_package(sim: Any, number: str) -> SimOrder | None:
@@ -489,7 +595,7 @@ def _order_of_package(sim: Any, number: str) -> SimOrder | None:
     if order_sn is None:
         with sim.lock:
             orders = [o for (c, _), o in sim.orders.items() if c == "shopee"]
-        found = {_package_of(o)["package_number"]: o.order_id for o in orders}
+        found = {p["package_number"]: o.order_id for o in orders for p in shopee_docs.order_detail(o)["package_list"]}
         with _lock:
             index.update(found)
         order_sn = found.get(number)

@@ -1,6 +1,8 @@
 """TikTok Shop's fulfillment API (version 202309) on the platform's own couriers, simulated in its
 documented shapes (partner.tiktokshop.com/docv2/page/<name>-202309), for TikTok Shop and for Tokopedia,
-whose storefronts run on the same API:
+whose storefronts run on the same API: a shop's packages are those of its orders of either storefront,
+kept in one state (`sim.logistics_state["tiktok"]`, whichever name a caller gives); a Tokopedia order's
+label carries the "Tokopedia & Shop" mark and no TikTok branding (LOGISTICS.md):
 
   GET  /fulfillment/202309/packages/{id}/handover_time_slots  can_pickup, can_drop_off, pickup_slots
   POST /fulfillment/202309/packages/ship                       Batch Ship Packages: data.errors per package
@@ -37,7 +39,7 @@ from zoneinfo import ZoneInfo
 from oms_local.sim_formats import SimOrder
 from oms_local.sim_formats import tiktok as tiktok_docs
 
-PATHS = ("/fulfillment/202309/packages/",)
+PATHS = ("/fulfillment/202309/packages/", "/fulfillment/202309/orders/")
 DOCUMENT_TTL_S = 24 * 3600  # "The URL is valid for 24 hours."
 WIB = ZoneInfo("Asia/Jakarta")
 SLOT_HOURS = (13, 17)  # the afternoon pickup window, WIB, on each of the next three days
@@ -70,12 +72,14 @@ def serve(  # noqa: PLR0911 - one answer per documented call
     sim: Any, channel: str, method: str, path: str, query: dict, raw: bytes
 ) -> tuple[int, Any] | None:
     parts = path.strip("/").split("/")  # fulfillment, 202309, packages, <id or "ship">, [what]
-    if len(parts) < 4 or parts[:3] != ["fulfillment", "202309", "packages"]:
-        return None
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
         return 200, _refused(_with(INVALID, "the body is not JSON"))
+    if parts[:3] == ["fulfillment", "202309", "orders"]:
+        return _serve_split(sim, channel, method, parts, query, body)
+    if len(parts) < 4 or parts[:3] != ["fulfillment", "202309", "packages"]:
+        return None
     if method == "POST" and len(parts) == 4 and parts[3] == "ship":
         return 200, _batch_ship(sim, channel, body)
     if len(parts) == 4 and method == "GET" and parts[3] not in ("ship", "search"):
@@ -177,7 +181,7 @@ def _ship(sim: Any, channel: str, entry: dict) -> tuple[int, str] | None:  # noq
     slot = _slot_of(entry) if method == "PICKUP" else None
     if method == "PICKUP" and slot not in offered:
         return OUTSIDE_SLOT
-    if order.status == "AWAITING_COLLECTION" and package is not None:
+    if order.status in ("AWAITING_SHIPMENT", "AWAITING_COLLECTION") and package is not None:
         if method == "PICKUP" and slot != package["pickup_slot"]:
             with _lock:  # the courier's pickup failed or moved: a new slot
                 package["pickup_slot"] = slot
@@ -197,6 +201,11 @@ def _ship(sim: Any, channel: str, entry: dict) -> tuple[int, str] | None:  # noq
             "tracking_number": tracking,
             "shipped_at": int(time.time()),
         }
+    if _split(order):  # a split order awaits collection once every package is arranged
+        _mark(sim, order, package_id, arranged=True, tracking_number=tracking)
+        if all(p.get("arranged") for p in _split(order)):
+            sim._outbound_change(order, "AWAITING_COLLECTION")
+        return None
     sim._outbound_change(order, "AWAITING_COLLECTION", **({"tracking_number": tracking} if tracking else {}))
     return None
 
@@ -216,14 +225,16 @@ def _detail(sim: Any, channel: str, package_id: str) -> dict:
             else:
                 package["tracking_number"] = assigned = _resi(package_id)
         package = dict(package or {})
-    if assigned:  # the courier assigned the resi just now: the order shows it too
+    if assigned and _split(order):  # the courier assigned the resi just now: the order shows it too
+        _mark(sim, order, package_id, tracking_number=assigned)
+    elif assigned:
         sim.change(order.channel, order.order_id, {"tracking_number": assigned})
     document = tiktok_docs.order_detail(order)
     data: dict[str, Any] = {
         "package_id": package_id,
-        "package_status": PACKAGE_STATUS.get(order.status, "TO_FULFILL"),
+        "package_status": _package_status(order, package),
         "orders": [{"id": order.order_id}],
-        "order_line_item_ids": [row["id"] for row in document["line_items"]],
+        "order_line_item_ids": [row["id"] for row in document["line_items"] if row.get("package_id") == package_id],
         "has_multi_skus": len(order.lines) > 1,
         "shipping_type": "TIKTOK",
         "shipping_provider_id": document["shipping_provider_id"],
@@ -255,11 +266,12 @@ def _documents(sim: Any, channel: str, package_id: str, query: dict) -> dict:
         return _refused(PACKAGE_NOT_FOUND)
     with _lock:
         package = dict(_state(sim, channel)["packages"].get(package_id) or {})
-    if not package or PACKAGE_STATUS.get(order.status) != "PROCESSING":
+    if not package or _package_status(order, package) != "PROCESSING":
         return _refused(NOT_ARRANGED)  # before arranging, and once the courier has picked it up
     if not package.get("tracking_number"):
         return _refused(NO_RESI_YET)
-    pdf = _label_pdf(channel, order.order_id, package_id, package["tracking_number"], order.carrier)
+    # The storefront the order came from draws the mark, whichever name the call came under.
+    pdf = _label_pdf(order.channel, order.order_id, package_id, package["tracking_number"], order.carrier)
     token = secrets.token_urlsafe(18)
     with _lock:
         _state(sim, channel)["documents"][token] = {"package_id": package_id, "issued": time.time(), "pdf": pdf}
@@ -268,29 +280,131 @@ def _documents(sim: Any, channel: str, package_id: str, query: dict) -> dict:
     return _answer({"doc_url": url, "tracking_number": package["tracking_number"]})
 
 
+# --- splitting an order into packages (get-order-split-attributes-202309, split-orders-202309)
+
+ORDER_NOT_FOUND = (36009003, "Order not found.")  # the simulator's own code, as its cancellations use
+NOT_SPLITTABLE = (21011020, "The order cannot be split: {}")  # the simulator's own code
+
+
+def set_split_failure(sim: Any, order_id: str, code: int, message: str) -> None:
+    """The order's next Split Orders is refused with this code and message (once)."""
+    with _lock:
+        _state(sim, "tiktok").setdefault("split_failures", {})[str(order_id)] = (code, message)
+
+
+def _serve_split(
+    sim: Any, channel: str, method: str, parts: list[str], query: dict, body: Any
+) -> tuple[int, Any] | None:
+    """GET .../orders/split_attributes?order_ids=a,b and POST .../orders/{order_id}/split."""
+    if method == "GET" and parts[3:] == ["split_attributes"]:
+        wanted = [i for i in str(query.get("order_ids") or "").split(",") if i]
+        if not 1 <= len(wanted) <= 50:
+            return 200, _refused(_with(INVALID, "order_ids"))
+        found = [(i, _order(sim, i)) for i in wanted]
+        attributes = [
+            {"order_id": i, "can_split": not _why_not_split(o), "reason": _why_not_split(o) or "",
+             "must_split": False, "must_split_reasons": []}
+            for i, o in found if o is not None
+        ]  # fmt: skip
+        return 200, _answer({"split_attributes": attributes})
+    if method == "POST" and len(parts) == 5 and parts[4] == "split":
+        return 200, _split_order(sim, parts[3], body if isinstance(body, dict) else {})
+    return None
+
+
+def _split_order(sim: Any, order_id: str, body: dict) -> dict:
+    order = _order(sim, order_id)
+    if order is None:
+        return _refused(ORDER_NOT_FOUND)
+    with _lock:
+        failure = _state(sim, "tiktok").setdefault("split_failures", {}).pop(order_id, None)
+    if failure is not None:
+        return _refused(failure)
+    why = _why_not_split(order)
+    if why:
+        return _refused(_with(NOT_SPLITTABLE, why))
+    rows = [row["id"] for row in tiktok_docs.order_detail(order)["line_items"]]
+    groups = body.get("splittable_groups")
+    if not isinstance(groups, list) or len(groups) < 2 or not all(isinstance(g, dict) for g in groups):
+        return _refused(_with(INVALID, "splittable_groups must hold at least two groups"))
+    asked = [[str(i) for i in g.get("order_line_item_ids") or []] for g in groups]
+    if any(not ids for ids in asked) or sorted(i for ids in asked for i in ids) != sorted(rows):
+        return _refused(_with(INVALID, "splittable_groups must hold every line item of the order once"))
+    packages = [
+        {"id": f"11{zlib.crc32(f'{order_id}:pkg:{n}'.encode()) % 10**17:017d}", "line_item_ids": ids}
+        for n, ids in enumerate(asked, start=1)
+    ]
+    sim.change(order.channel, order.order_id, {"extra": {"packages": packages}})
+    answer = [{"id": p["id"], "order_line_item_ids": p["line_item_ids"]} for p in packages]
+    return _answer({"packages": answer})
+
+
+def _why_not_split(order: SimOrder) -> str | None:
+    """Seller University, "Splitting Orders into Separate Packages": more than one item, AWAITING_SHIPMENT,
+    no unit cancelled or being cancelled; and not split already (the simulator does not split twice)."""
+    if order.status != "AWAITING_SHIPMENT":
+        return f"the order is {order.status}"
+    if sum(line.quantity for line in order.lines) < 2:
+        return "the order has one item"
+    if order.extra.get("is_buyer_request_cancel"):
+        return "the buyer has requested a cancellation"
+    if _split(order):
+        return "the order is split already"
+    return None
+
+
+def _split(order: SimOrder) -> list[dict]:
+    return order.extra.get("packages") or []
+
+
+def _mark(sim: Any, order: SimOrder, package_id: str, **fields: Any) -> None:
+    """A split package's own state, as the order detail shows it (arranged, tracking_number)."""
+    with sim.lock:
+        for package in order.extra.get("packages") or []:
+            if package["id"] == package_id:
+                package.update({k: v for k, v in fields.items() if v is not None})
+
+
+def _package_status(order: SimOrder, arranged: dict) -> str:
+    """A split package arranged while its siblings are not: PROCESSING, the order still AWAITING_SHIPMENT."""
+    if arranged and order.status == "AWAITING_SHIPMENT":
+        return "PROCESSING"
+    return PACKAGE_STATUS.get(order.status, "TO_FULFILL")
+
+
+def _order(sim: Any, order_id: str) -> SimOrder | None:
+    with sim.lock:
+        return next((o for (c, i), o in sim.orders.items() if c in STOREFRONTS and i == order_id), None)
+
+
 # --- the simulated packages
 
 
+STOREFRONTS = ("tiktok", "tokopedia")  # the storefronts whose orders TikTok Shop's API serves
+STATE_KEY = "tiktok"  # one API, one set of packages: Tokopedia's are TikTok Shop packages
+
+
 def _states(sim: Any) -> list[dict[str, Any]]:
-    return [state for channel, state in sim.logistics_state.items() if channel in ("tiktok", "tokopedia")]
+    return [state for channel, state in sim.logistics_state.items() if channel == STATE_KEY]
 
 
 def _state(sim: Any, channel: str) -> dict[str, Any]:
-    state = sim.logistics_state.setdefault(channel, {})
+    """The packages' state; `channel` (tiktok or tokopedia) names the same one."""
+    state = sim.logistics_state.setdefault(STATE_KEY, {})
     for key in ("packages", "offered", "resi_delay", "ship_failures", "documents"):
         state.setdefault(key, {})
     return state
 
 
 def _order_of(sim: Any, channel: str, package_id: str) -> SimOrder | None:
-    """The order whose package this is (one package an order, as sim_formats renders it)."""
+    """The order whose package this is (one package an order, as sim_formats renders it), of either storefront."""
     if not package_id:
         return None
     with sim.lock:
-        orders = [order for (c, _), order in sim.orders.items() if c == channel]
+        orders = [order for (c, _), order in sim.orders.items() if c in STOREFRONTS]
     for order in orders:
         packages = tiktok_docs.order_detail(order).get("packages") or []
-        if packages and packages[0].get("id") == package_id:
+        if any(package.get("id") == package_id for package in packages):  # one, or one per split
             return order
     return None
 

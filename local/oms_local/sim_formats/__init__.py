@@ -24,8 +24,8 @@ class SimLine:
 class SimOrder:
     """One marketplace order as the simulator keeps it (values in the channel's terms)."""
 
-    channel: str  # shopee, lazada, tiktok, tokopedia
-    order_id: str  # the channel's order id (Shopee order_sn, Lazada/TikTok/Tokopedia numeric strings)
+    channel: str  # the storefront: shopee, lazada, tiktok, tokopedia (a TikTok Shop API order, see tiktok.py)
+    order_id: str  # the channel's order id (Shopee order_sn, Lazada/TikTok numeric strings; Tokopedia's: TikTok's)
     shop_id: str
     status: str  # the channel's raw status value (Lazada: every item's status)
     created: int  # Unix seconds

@@ -117,7 +117,7 @@ def order_detail(order: SimOrder) -> dict:
         "pay_time": _pay_time(order),
         "dropshipper": "",
         "dropshipper_phone": "",
-        "split_up": False,
+        "split_up": bool(order.extra.get("packages")),
         "buyer_cancel_reason": order.extra.get("buyer_cancel_reason", order.cancel_reason or "") if cancelled else "",
         "cancel_by": order.extra.get("cancel_by", "buyer") if cancelled else "",
         "cancel_reason": (order.cancel_reason or "") if cancelled else "",
@@ -125,34 +125,44 @@ def order_detail(order: SimOrder) -> dict:
         "buyer_cpf_id": None,
         "fulfillment_flag": "fulfilled_by_local_seller",
         "pickup_done_time": order.updated if order.status in ("SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED") else 0,
-        "package_list": [
-            {
-                "package_number": package_number,
-                "logistics_status": _logistics_status(order.status),
-                "shipping_carrier": order.carrier,
-                "logistics_channel_id": 8003,
-                "parcel_chargeable_weight_gram": 250 * sum(line.quantity for line in order.lines),
-                "allow_self_design_awb": False,
-                "group_shipment_id": None,
-                "sorting_group": "",
-                "item_list": [
-                    {
-                        "item_id": item["item_id"],
-                        "model_id": item["model_id"],
-                        "model_quantity": item["model_quantity_purchased"],
-                        "order_item_id": item["order_item_id"],
-                        "promotion_group_id": 0,
-                        "product_location_id": "IDZ",
-                    }
-                    for item in items
-                ],
-            }
-        ],
+        "package_list": _package_list(order, items, package_number),
         "invoice_data": None,
         "checkout_shipping_carrier": order.carrier,
         "reverse_shipping_fee": 0,
         "order_chargeable_weight_gram": 250 * sum(line.quantity for line in order.lines),
     }
+
+
+def _package_list(order: SimOrder, items: list[dict], package_number: str) -> list[dict]:
+    """One package, or the packages logistics_sim.shopee's split_order made (order.extra["packages"]: each
+    {package_number, item_list, arranged}): a split package arranged before its siblings is
+    LOGISTICS_REQUEST_CREATED while the order is still READY_TO_SHIP."""
+    whole = [
+        {"item_id": item["item_id"], "model_id": item["model_id"], "model_quantity": item["model_quantity_purchased"],
+         "order_item_id": item["order_item_id"], "promotion_group_id": 0}
+        for item in items
+    ]  # fmt: skip
+    split = order.extra.get("packages") or [{"package_number": package_number, "item_list": whole}]
+    packages = []
+    for package in split:
+        status = _logistics_status(order.status)
+        if package.get("arranged") and status == "LOGISTICS_READY":
+            status = "LOGISTICS_REQUEST_CREATED"
+        units = sum(int(item["model_quantity"]) for item in package["item_list"])
+        packages.append(
+            {
+                "package_number": package["package_number"],
+                "logistics_status": status,
+                "shipping_carrier": order.carrier,
+                "logistics_channel_id": 8003,
+                "parcel_chargeable_weight_gram": 250 * units,
+                "allow_self_design_awb": False,
+                "group_shipment_id": None,
+                "sorting_group": "",
+                "item_list": [{**item, "product_location_id": "IDZ"} for item in package["item_list"]],
+            }
+        )
+    return packages
 
 
 def _logistics_status(status: str) -> str:

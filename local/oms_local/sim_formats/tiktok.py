@@ -5,6 +5,10 @@ returns the same document); `oms.channels.tiktok.normalize` reads exactly
 this. Money is strings (IDR, whole rupiah), times Unix seconds, and
 `line_items` has ONE ROW PER UNIT.
 
+The same API serves Tokopedia's storefronts (its own Open API closed on 30 Sep 2025): a SimOrder of
+channel `tokopedia` is rendered as a TikTok Shop order whose `platform` (and `commerce_platform`) says
+TOKOPEDIA; a `tiktok` one says TIKTOK_SHOP. Nothing else differs.
+
 Optional `order.extra` keys: user_id, paid_time (Unix s; 0 = unpaid),
 payment_method_name, delivery_option_name, buyer_message,
 is_buyer_request_cancel, cancellation_initiator, cancel_status,
@@ -36,6 +40,11 @@ _DISPLAY_STATUS = {"AWAITING_SHIPMENT": "TO_SHIP", "AWAITING_COLLECTION": "TO_SH
 
 def _digits(seed: str, width: int) -> str:
     return str(zlib.crc32(seed.encode()) % 10**width).zfill(width)
+
+
+def platform(order: SimOrder) -> str:
+    """The storefront an order came from, as TikTok Shop's order names it."""
+    return "TOKOPEDIA" if order.channel == "tokopedia" else "TIKTOK_SHOP"
 
 
 def _request_id(*parts: str) -> str:
@@ -104,6 +113,12 @@ def _row(order: SimOrder, line: SimLine, row_id: str, discount: int, package_id:
 def order_detail(order: SimOrder) -> dict:
     package_id = None if order.status in _NO_ADDRESS else f"11{_digits(order.order_id + ':pkg', 17)}"
     rows = _rows(order, package_id)
+    split = order.extra.get("packages") or []  # set by logistics_sim.tiktok's Split Orders
+    for row in rows if split else ():
+        package = next((p for p in split if row["id"] in p["line_item_ids"]), split[0])
+        row["package_id"], row["tracking_number"] = package["id"], package.get("tracking_number") or ""
+        if package.get("arranged") and row["package_status"] == "TO_FULFILL":
+            row["package_status"] = "PROCESSING"
     gross = sum(line.unit_price * line.quantity for line in order.lines)
     discount = sum(int(row["seller_discount"]) for row in rows)
     cancelled = order.status in ("CANCELLED", "CANCEL")
@@ -134,16 +149,17 @@ def order_detail(order: SimOrder) -> dict:
         "shipping_type": "TIKTOK",
         "fulfillment_type": "FULFILLMENT_BY_SELLER",
         "warehouse_id": f"69{_digits(order.shop_id + ':wh', 17)}",
-        "split_or_combine_tag": "",
+        "split_or_combine_tag": "SPLIT" if split else "",
         "has_updated_recipient_address": False,
         "is_sample_order": False,
         "is_on_hold_order": order.status == "ON_HOLD",
         "is_replacement_order": False,
         "is_buyer_request_cancel": bool(order.extra.get("is_buyer_request_cancel", False)),
-        "commerce_platform": "TIKTOK_SHOP",
+        "platform": platform(order),  # the storefront the order was placed on
+        "commerce_platform": platform(order),
         "order_type": "NORMAL",
         "seller_note": "",
-        "packages": [{"id": package_id}] if package_id else [],
+        "packages": [{"id": p["id"]} for p in split] if split else [{"id": package_id}] if package_id else [],
         "payment": {
             "currency": "IDR",
             "sub_total": str(gross - discount),

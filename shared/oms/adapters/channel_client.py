@@ -23,6 +23,7 @@ import urllib3
 from urllib3.util import Retry, Timeout
 
 from oms.channels.registry import MARKETPLACES
+from oms.domain.stock_push import StockTarget
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
@@ -67,7 +68,13 @@ class HttpChannelClient:
     def channels(self) -> list[Channel]:
         return sorted(self.bases)
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> None:
+    def stock_targets(self, channel: Channel) -> list[StockTarget]:
+        """A web store is one shop: its own."""
+        return [StockTarget(channel)]
+
+    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate], shop_id: str | None = None) -> None:
+        if shop_id is not None:  # nothing here has shops of its own: never send one shop's figure to another
+            raise DependencyError(f"{channel.value} has no shop {shop_id}: its store is one shop")
         url = f"{self.bases[channel]}/stock"
         for start in range(0, len(updates), UPDATES_PER_CALL):
             chunk = updates[start : start + UPDATES_PER_CALL]
@@ -120,8 +127,13 @@ class ChannelClients:
         self.marketplaces.finish_by(deadline)
         self.others.finish_by(deadline)
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome | None:
-        return self._for(channel).push_stock(channel, updates)
+    def stock_targets(self, channel: Channel) -> list[StockTarget]:
+        return self._for(channel).stock_targets(channel)
+
+    def push_stock(
+        self, channel: Channel, updates: list[ChannelStockUpdate], shop_id: str | None = None
+    ) -> PushOutcome | None:
+        return self._for(channel).push_stock(channel, updates, shop_id)
 
     def write_back(self, call: ChannelCall) -> None:
         if call.channel in MARKETPLACES and call.channel not in self.marketplaces.clients:

@@ -417,6 +417,23 @@ class DynamoOrders(OrderRepository):
                 raise StaleWrite(f"order {order.order_id} changed since version {expected_version}") from exc
             raise DependencyError(f"order write failed: {error_code(exc)}") from exc
 
+    def ids_of_channel(self, channel: str) -> Iterator[str]:
+        """A scan of the order rows (their small attributes only), filtered on the channel."""
+        paginator = client("dynamodb").get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table,
+            ProjectionExpression="pk",
+            FilterExpression="sk = :sk AND #channel = :c",
+            ExpressionAttributeNames={"#channel": "channel"},
+            ExpressionAttributeValues={":sk": {"S": "ORDER"}, ":c": {"S": channel}},
+        )
+        try:
+            for page in pages:
+                for item in page.get("Items", []):
+                    yield item["pk"]["S"].removeprefix("ORDER#")
+        except ClientError as exc:
+            raise DependencyError(f"order scan failed: {error_code(exc)}") from exc
+
     def list(self, query: OrderQuery) -> OrderPage:  # noqa: PLR0912 (one walk over index partitions)
         """Summaries newest first (oldest_first: the other way), by status, node, attention or created day."""
         now = datetime.now(UTC)

@@ -1,7 +1,9 @@
-"""What each channel was last told about each SKU, in the stock ledger table
-(pk ``PUSH#<sku>``, sk ``STATE``): the claim token and ``sent``, a JSON object
-of channel -> [atp, level, as_of]. One item per SKU spreads the writes of a
-large count over as many partitions as it has SKUs.
+"""What each push target was last told about each SKU, in the stock ledger table
+(pk ``PUSH#<sku>``, sk ``STATE``): the claim token (``<read time>#<tie-breaker>#<scope>``)
+and ``sent``, a JSON object of target key -> [atp, level, as_of] (the key of a
+channel's unregistered channel-level shop is the channel's name, as before shops;
+a registered shop's is ``<channel>#<shop id>``). One item per SKU spreads the
+writes of a large count over as many partitions as it has SKUs.
 
 Both writes are conditional Puts of the whole item: a claim carries the
 ``sent`` it read and holds only if that is still what is stored (and no later
@@ -13,17 +15,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from oms.adapters.aws import client, error_code
 from oms.adapters.dynamo import batch_get
 from oms.adapters.stock import iso
-from oms.domain.stock_push import ALL_CHANNELS, Claim, PushState
+from oms.domain.stock_push import Claim, PushState, covers
 from oms.models.inventory import ChannelStockUpdate
-from oms.models.order import Channel
-
-_CHANNELS = {channel.value: channel for channel in Channel}
 
 
 def _key(sku: str) -> dict[str, Any]:
@@ -58,14 +58,14 @@ class DynamoPushStates:
         except _Refused as refused:
             stored = (refused.item or {}).get("claim", {}).get("S")
             later = stored is not None and stored > token
-            covers = stored is not None and stored.rsplit("#", 1)[-1] in (ALL_CHANNELS, scope)
-            return Claim(token=None, superseded=later and covers)
+            wider = stored is not None and covers(stored.split("#", 2)[-1], scope)
+            return Claim(token=None, superseded=later and wider)
         return Claim(token=token)
 
-    def record_push(self, sku: str, claim: str, sent: list[ChannelStockUpdate], seen: PushState | None) -> bool:
+    def record_push(self, sku: str, claim: str, sent: Mapping[str, ChannelStockUpdate], seen: PushState | None) -> bool:
         merged = json.loads(seen.version) if seen and seen.version else {}
-        for update in sent:
-            merged[update.channel.value] = [update.atp, update.level.value, iso(update.as_of)]
+        for key, update in sent.items():
+            merged[key] = [update.atp, update.level.value, iso(update.as_of)]
         try:
             self._put(sku, claim, json.dumps(merged, sort_keys=True), "claim = :t", {":t": {"S": claim}})
         except _Refused:
@@ -96,6 +96,6 @@ class _Refused(Exception):
         self.item = item
 
 
-def _decode(raw: str | None) -> dict[Channel, tuple[int, str]]:
+def _decode(raw: str | None) -> dict[str, tuple[int, str]]:
     told = json.loads(raw) if raw else {}
-    return {_CHANNELS[name]: (int(atp), str(level)) for name, (atp, level, _at) in told.items() if name in _CHANNELS}
+    return {key: (int(atp), str(level)) for key, (atp, level, _at) in told.items()}

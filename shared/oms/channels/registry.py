@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from oms.channels.marketplace import ChannelNotice
     from oms.models.order import ChannelState, OrderDraft
 
-Decrypt = Callable[[dict], dict]
-
 
 @dataclass(frozen=True)
 class ChannelSpec:
@@ -42,10 +39,9 @@ class ChannelSpec:
     marketplace: bool = False
     # Wants an empty 2xx body for a webhook; the others get {"status": ...}.
     empty_answer: bool = False
-    # A push of kind "order" carries the whole order: normalized as it is, nothing to fetch.
-    whole_order_push: bool = False
-    # Buyer data may arrive encrypted: the normalizers take the seller's decryptor.
-    encrypted_buyer_data: bool = False
+    # A storefront served by another channel's API (Tokopedia by TikTok Shop's since 2025-09-30): its orders,
+    # shops, pushes, tokens and stock are that channel's; only its orders keep this channel's name.
+    transport: Channel | None = None
     # The shop's access token is renewed with a refresh token (oms.domain.channel_tokens).
     refreshed_token: bool = False
     # Tokens come from OMS_<CHANNEL>_AUTH_BASE when that is set (else the API base).
@@ -56,7 +52,12 @@ class ChannelSpec:
 
     @property
     def has_webhook(self) -> bool:
-        return self.package is not None
+        return self.package is not None and self.transport is None
+
+    @property
+    def carrier(self) -> Channel:
+        """The channel whose API, shops and pushes carry this channel's orders (itself, mostly)."""
+        return self.transport or self.channel
 
     def module(self, part: str | None = None) -> ModuleType:
         """The channel's package, or one of its modules (imported on first use)."""
@@ -89,16 +90,11 @@ class ChannelSpec:
         """The orders a marketplace's stored push names."""
         return self.module().notices(push)
 
-    def notification_normalizer(self, decrypt: Decrypt | None = None) -> Callable[[dict], OrderDraft]:
-        """A whole-order push -> OrderDraft."""
-        return partial(self.module().normalize_notification, decrypt=decrypt)
-
-    def fetched_normalizer(self, decrypt: Decrypt | None = None) -> Callable[[dict], OrderDraft]:
+    def fetched_normalizer(self) -> Callable[[dict], OrderDraft]:
         """The order document the channel's API answers -> OrderDraft."""
         if not self.marketplace:
             raise NormalizationError(f"'{self.channel.value}' orders are not fetched from an API")
-        normalize = self.module().normalize
-        return partial(normalize, decrypt=decrypt) if self.encrypted_buyer_data and decrypt else normalize
+        return self.module().normalize
 
     # --- statuses
 
@@ -121,9 +117,9 @@ SPECS: dict[Channel, ChannelSpec] = {
                     api_rate_per_s=10.0),
         ChannelSpec(Channel.tiktok, "tiktok", marketplace=True, empty_answer=True, refreshed_token=True,
                     separate_auth_base=True, api_rate_per_s=10.0),
-        # Tokopedia takes a client-credentials token per function: nothing to refresh.
-        ChannelSpec(Channel.tokopedia, "tokopedia", marketplace=True, whole_order_push=True,
-                    encrypted_buyer_data=True, separate_auth_base=True, api_rate_per_s=5.0),
+        # Tokopedia's Open API closed on 2025-09-30: its storefronts' orders come through TikTok Shop's API
+        # (the order's `platform` names the storefront), so its code is TikTok Shop's.
+        ChannelSpec(Channel.tokopedia, "tiktok", marketplace=True, empty_answer=True, transport=Channel.tiktok),
         ChannelSpec(Channel.web),
         ChannelSpec(Channel.pos),
         ChannelSpec(Channel.callcenter),
@@ -139,5 +135,7 @@ def spec(channel: Channel) -> ChannelSpec:
 
 MARKETPLACES = frozenset(c for c, s in SPECS.items() if s.marketplace)
 WEBHOOK_CHANNELS = frozenset(c for c, s in SPECS.items() if s.has_webhook)
+# Channels with an API of their own (reconciled, pushed to, tokens renewed): not a storefront carried by another.
+API_CHANNELS = frozenset(c for c in MARKETPLACES if SPECS[c].transport is None)
 EMPTY_ANSWER = frozenset(c for c, s in SPECS.items() if s.empty_answer)
-REFRESHED = tuple(c for c, s in SPECS.items() if s.refreshed_token)
+REFRESHED = tuple(c for c, s in SPECS.items() if s.refreshed_token and s.transport is None)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from oms.channels.marketplace import ChannelNotice
-from oms.channels.registry import spec
+from oms.channels.registry import SPECS, spec
 from oms.domain.capture import CaptureResult, CaptureService, order_id_for
 from oms.errors import DependencyError, NormalizationError, StaleWrite
 from oms.models.inbox import InboxEntry
@@ -31,6 +31,11 @@ from oms.ports import InboxRepository, OrderRepository
 from oms.ports.cursors import Cursors
 
 FETCH_TOPIC = "fetch_request"  # an inbox entry holding a FetchRequest the OMS made itself
+# An API channel -> the storefronts it carries besides its own (TikTok Shop -> Tokopedia).
+STOREFRONTS: dict[Channel, tuple[Channel, ...]] = {}
+for _channel, _spec in SPECS.items():
+    if _spec.transport is not None:
+        STOREFRONTS[_spec.transport] = (*STOREFRONTS.get(_spec.transport, ()), _channel)
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,15 @@ class ChannelOrderApi(ABC):
         answer is unknown to the channel. Raises DependencyError when the API cannot answer now."""
 
     @abstractmethod
-    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
-        """One page of the orders the channel changed in [since, until)."""
+    def updated_orders(
+        self, channel: Channel, since: datetime, until: datetime, cursor: str | None, shop_id: str | None = None
+    ) -> UpdatedPage:
+        """One page of the orders one shop of the channel changed in [since, until) (None: its default shop)."""
+
+    def reconciled_shops(self, channel: Channel) -> list[str | None]:
+        """The shops whose orders a reconciliation pass lists, each with its own cursor (None: the channel's
+        default shop, its channel-level credentials)."""
+        return [None]
 
     def lost_pushes(self, channel: Channel) -> tuple[list[bytes], str | None]:
         """Pushes the channel could not deliver and keeps for a while (Shopee: 3 days), as webhook bodies,
@@ -177,6 +189,10 @@ class ChannelSync:
         if updated_at is None and status is None:
             return False
         order = self.orders.get(order_id_for(channel, channel_order_id))
+        if order is None:
+            # A push names the shop's API (TikTok Shop), the stored order its storefront (Tokopedia).
+            carried = [c for c in STOREFRONTS.get(channel, ()) if c is not channel]
+            order = next(filter(None, (self.orders.get(order_id_for(c, channel_order_id)) for c in carried)), None)
         if order is None:
             return False
         if updated_at is None:
@@ -279,16 +295,43 @@ class ChannelReconciler:
         self.max_pages = max_pages
 
     def run(self, channel: Channel) -> dict[str, int]:
-        """One pass: returns how many orders the channel listed, how many were queued, and whether the
-        window was finished (a window with more pages than one pass takes resumes from its page)."""
-        recovered = self._recover_lost_pushes(channel)
-        name = f"reconcile:{channel.value}"
+        """One pass over every shop of the channel, each from its own cursor: how many orders were listed,
+        how many queued, whether every shop's window was finished (a window with more pages than one pass
+        takes resumes from its page), and how many shops failed. One shop's outage does not stop the others;
+        raises DependencyError after the pass when every shop failed."""
+        totals = {"listed": 0, "requested": 0, "complete": 1, "recovered": self._recover_lost_pushes(channel),
+                  "shops": 0, "failed": 0}  # fmt: skip
+        shops = self.api.reconciled_shops(channel)
+        errors: list[str] = []
+        for shop_id in shops:
+            totals["shops"] += 1
+            try:
+                listed, requested, complete = self._run_shop(channel, shop_id)
+            except DependencyError as exc:
+                totals["failed"] += 1
+                totals["complete"] = 0
+                errors.append(f"{shop_id or 'default shop'}: {exc.message}")
+                continue
+            totals["listed"] += listed
+            totals["requested"] += requested
+            totals["complete"] = min(totals["complete"], complete)
+        if errors and len(errors) == len(shops):
+            raise DependencyError(f"{channel.value} reconciliation: {'; '.join(errors)}"[:500])
+        return totals
+
+    @staticmethod
+    def cursor_name(channel: Channel, shop_id: str | None) -> str:
+        """The default shop keeps the channel's own cursor; every other shop has one of its own."""
+        return f"reconcile:{channel.value}" + (f":{shop_id}" if shop_id else "")
+
+    def _run_shop(self, channel: Channel, shop_id: str | None) -> tuple[int, int, int]:
+        name = self.cursor_name(channel, shop_id)
         stored = self.cursors.get(name)
         since, until, page = self._window(channel, stored)
         listed, requested = 0, 0
         for _ in range(self.max_pages):
             try:
-                result = self.api.updated_orders(channel, since, until, page)
+                result = self.api.updated_orders(channel, since, until, page, shop_id)
             except DependencyError:
                 self._count_failure(name, stored, page)
                 raise
@@ -296,9 +339,8 @@ class ChannelReconciler:
             for item in result.orders:
                 listed += 1
                 if not self.sync.known_at(channel, item.channel_order_id, item.updated_at, item.status):
-                    missing.append(
-                        FetchRequest(channel, item.channel_order_id, "reconcile", item.shop_id, item.updated_at)
-                    )
+                    missing.append(FetchRequest(channel, item.channel_order_id, "reconcile", item.shop_id or shop_id,
+                                                item.updated_at))  # fmt: skip
             if missing:
                 self.sync.queue.send(missing)
                 requested += len(missing)
@@ -308,9 +350,9 @@ class ChannelReconciler:
         else:
             state = {"since": since.isoformat(), "until": until.isoformat(), "page": page}
             self.cursors.put(name, json.dumps(state))
-            return {"listed": listed, "requested": requested, "complete": 0, "recovered": recovered}
+            return listed, requested, 0
         self.cursors.put(name, json.dumps({"next": (until - self.OVERLAP).astimezone(UTC).isoformat()}))
-        return {"listed": listed, "requested": requested, "complete": 1, "recovered": recovered}
+        return listed, requested, 1
 
     def _recover_lost_pushes(self, channel: Channel) -> int:
         """Store the channel's undelivered pushes in the inbox (the normal path takes them from there),

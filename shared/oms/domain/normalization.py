@@ -15,8 +15,6 @@ from oms.errors import NormalizationError
 from oms.models.inbox import InboxEntry
 from oms.models.order import OrderDraft
 
-Decrypt = Callable[[dict], dict]
-
 
 @dataclass(frozen=True)
 class Normalized:
@@ -26,7 +24,7 @@ class Normalized:
     fetch: tuple[ChannelNotice, ...] = ()  # orders the push names, to fetch from the channel's API
 
 
-def _marketplace(entry: InboxEntry, payload: dict, decrypt: Decrypt | None) -> Normalized:
+def _marketplace(entry: InboxEntry, payload: dict) -> Normalized:
     if entry.topic == "fetch_request":  # a fetch the OMS gave up on, replayed: ask the channel again
         updated = payload.get("updated_at")
         notice = ChannelNotice(
@@ -41,16 +39,12 @@ def _marketplace(entry: InboxEntry, payload: dict, decrypt: Decrypt | None) -> N
     notices = channel.notices(payload)
     if not notices:
         return Normalized(None, False, f"{entry.channel.value} push '{entry.topic}' names no order")
-    if channel.whole_order_push and notices[0].kind == "order":
-        # Tokopedia's order notification is the whole order: nothing to fetch.
-        return Normalized(channel.notification_normalizer(decrypt)(payload), True)
     return Normalized(None, False, fetch=tuple(notices))
 
 
-def normalize_entry(entry: InboxEntry, *, decrypt: Decrypt | None = None) -> Normalized:
-    """decrypt: Tokopedia's buyer-data decryptor, when a private key is configured."""
+def normalize_entry(entry: InboxEntry) -> Normalized:
     if entry.channel in MARKETPLACES:
-        return _guarded(entry, lambda payload: _marketplace(entry, payload, decrypt))
+        return _guarded(entry, lambda payload: _marketplace(entry, payload))
     channel = spec(entry.channel)
     if entry.topic is not None and entry.topic not in channel.order_topics():
         return Normalized(None, False, f"topic '{entry.topic}' carries no order to apply")

@@ -838,6 +838,9 @@ def _ship_parcel(order: Order, parcel: Fulfillment) -> ShipParcel:
         channel_order_id=order.channel_order_id, package_id=shipping.package_id if shipping else None,
         line_ids=tuple(line.line_id for line in parcel.lines), line_quantities=tuple(x.quantity for x in parcel.lines),
         resi=shipping.resi if shipping else None,
+        siblings=tuple((tuple(x.line_id for x in other.lines), tuple(x.quantity for x in other.lines))
+                       for other in order.fulfillments
+                       if other.fulfillment_id != parcel.fulfillment_id and other.status not in ENDED),
     )  # fmt: skip
 
 

@@ -47,6 +47,9 @@ def _channel(name: str) -> Channel:
         channel = Channel(name)
     except ValueError:
         raise NotFound(f"unknown channel '{name}'") from None
+    carrier = registry.spec(channel).transport
+    if carrier is not None:  # Tokopedia: its storefront's pushes come from the TikTok Shop app
+        raise NotFound(f"'{name}' pushes come through {carrier.value}'s webhook: POST /webhooks/{carrier.value}")
     if channel not in registry.WEBHOOK_CHANNELS:  # the own channels post to POST /orders instead
         raise NotFound(f"channel '{name}' posts orders to POST /orders; it has no webhook endpoint")
     return channel

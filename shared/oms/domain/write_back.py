@@ -18,7 +18,7 @@ from oms.models.order import OWN_CHANNELS, Channel, FlagCode, FulfillmentStatus
 
 # Marketplaces whose buyer cancellation requests the OMS answers itself (the others: a person, in the
 # channel's seller center, from the cancel_requested flag).
-ANSWERS_CANCEL_REQUESTS = frozenset({Channel.shopee, Channel.tiktok})
+ANSWERS_CANCEL_REQUESTS = frozenset({Channel.shopee, Channel.tiktok, Channel.tokopedia})  # Tokopedia: TikTok's API
 
 
 @dataclass(frozen=True)

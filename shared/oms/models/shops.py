@@ -45,7 +45,7 @@ class Shop(ShopSettings):
     channel: Channel
     shop_id: ShopId = Field(description="The marketplace's own id: Shopee shop_id, TikTok Shop shop id, Lazada seller")
     shop_cipher: str | None = Field(
-        default=None, max_length=200, description="TikTok Shop (and Tokopedia): the cipher its API calls carry"
+        default=None, max_length=200, description="TikTok Shop: the cipher its API calls carry"
     )
     created_at: datetime
     updated_at: datetime
@@ -54,12 +54,21 @@ class Shop(ShopSettings):
     @field_validator("channel")
     @classmethod
     def _a_marketplace(cls, value: Channel) -> Channel:
-        if value not in MARKETPLACE_CHANNELS:
-            raise ValueError("shops are a marketplace's: shopee, lazada, tiktok or tokopedia")
-        return value
+        return _shop_channel(value)
 
 
-MARKETPLACE_CHANNELS = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok, Channel.tokopedia})
+MARKETPLACE_CHANNELS = frozenset({Channel.shopee, Channel.lazada, Channel.tiktok})
+
+
+def _shop_channel(value: Channel) -> Channel:
+    if value is Channel.tokopedia:
+        raise ValueError(
+            "Tokopedia storefronts run on the TikTok Shop API: connect the shop as channel 'tiktok' "
+            "(its Tokopedia orders keep the channel 'tokopedia')"
+        )
+    if value not in MARKETPLACE_CHANNELS:
+        raise ValueError("shops are a marketplace's: shopee, lazada or tiktok")
+    return value
 
 
 class ShopCredentials(Model):
@@ -82,9 +91,7 @@ class ShopCreate(ShopSettings):
     @field_validator("channel")
     @classmethod
     def _a_marketplace(cls, value: Channel) -> Channel:
-        if value not in MARKETPLACE_CHANNELS:
-            raise ValueError("shops are a marketplace's: shopee, lazada, tiktok or tokopedia")
-        return value
+        return _shop_channel(value)
 
 
 class ShopUpdate(ShopSettings):

@@ -7,6 +7,7 @@ fakes in the tests/fakes package.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,10 @@ class OrderRepository(ABC):
 
     @abstractmethod
     def list(self, query: OrderQuery) -> OrderPage: ...
+
+    @abstractmethod
+    def ids_of_channel(self, channel: str) -> Iterator[str]:
+        """Every stored order's id of one channel, however old (a whole-table walk: for migrations)."""
 
     # Lookups the orders stream keeps beside the orders (a second or so behind the order itself).
 

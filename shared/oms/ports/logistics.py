@@ -36,6 +36,9 @@ class ShipParcel:
     line_ids: tuple[str, ...] = ()  # the channel's line ids in this parcel (Lazada order_item_id, TikTok line item id)
     line_quantities: tuple[int, ...] = ()  # units of each line id in this parcel (Lazada: one item row a unit)
     resi: str | None = None  # the airway bill, once known
+    # The order's other live parcels (by the OMS's plan: several nodes, or a split), each as (line ids, units
+    # of each): what the marketplace's one package must be split into before this parcel is arranged alone.
+    siblings: tuple[tuple[tuple[str, ...], tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

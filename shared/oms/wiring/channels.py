@@ -1,9 +1,8 @@
 """Marketplace pulls: fetching what a push announced, reconciling what pushes
-missed, keeping access tokens fresh, Tokopedia's buyer-data decryptor."""
+missed, keeping access tokens fresh."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,7 +16,7 @@ from oms.domain.channel_sync import ChannelReconciler, ChannelSync
 from oms.domain.channel_tokens import TokenKeeper
 from oms.models.order import Channel, OrderDraft
 from oms.settings import get_settings
-from oms.wiring import built, on_reset
+from oms.wiring import built
 from oms.wiring.capture import capture_service
 from oms.wiring.core import inbox, orders, secrets, shops
 
@@ -50,9 +49,8 @@ def channel_sync() -> ChannelSync:
 
 
 def fetched_normalizer(channel: Channel) -> Callable[[dict], OrderDraft]:
-    """The channel's normalizer for fetched documents (with the buyer-data decryptor, when configured)."""
-    channel_spec = spec(channel)
-    return channel_spec.fetched_normalizer(tokopedia_decrypt() if channel_spec.encrypted_buyer_data else None)
+    """The channel's normalizer for fetched documents."""
+    return spec(channel).fetched_normalizer()
 
 
 @built
@@ -64,37 +62,3 @@ def channel_reconciler() -> ChannelReconciler:
 @built
 def token_keeper() -> TokenKeeper:
     return TokenKeeper(channel_api(), secrets(max_age=0), _now)
-
-
-class TokopediaDecrypt:
-    """Tokopedia's buyer-data decryptor from the seller's private key (SSM tokopedia/private_key), or
-    None when no key is configured: the order is then kept with its buyer data encrypted. Looked up
-    at most every 5 minutes (a missing parameter is not cached by Powertools)."""
-
-    def __init__(self) -> None:
-        self._at = float("-inf")
-        self._pem: str | None = None
-        self._decrypt: Callable[[dict], dict] | None = None
-
-    def __call__(self) -> Callable[[dict], dict] | None:
-        if time.monotonic() - self._at >= 300:
-            self._at = time.monotonic()
-            pem = secrets().channel_secret("tokopedia", "private_key")
-            if pem != self._pem:
-                from oms.channels.tokopedia.crypto import decryptor  # here: cryptography loads only with a key
-                from oms.errors import DependencyError, NormalizationError
-
-                try:
-                    self._pem, self._decrypt = pem, (decryptor(pem) if pem else None)
-                except NormalizationError as exc:
-                    # Our configuration, not the channel's payload: retried (and alarmed) until the key is fixed.
-                    self._at = float("-inf")
-                    raise DependencyError(f"tokopedia/private_key is not usable: {exc.message}") from None
-        return self._decrypt
-
-    def forget(self) -> None:
-        self._at = float("-inf")
-
-
-tokopedia_decrypt = TokopediaDecrypt()
-on_reset(tokopedia_decrypt.forget)

@@ -1,5 +1,5 @@
 """The marketplaces' own APIs behind the channel-order port: each channel's request signing and
-authentication (shopee, lazada, tiktok, tokopedia modules), over one HTTP core with timeouts,
+authentication (shopee, lazada, tiktok modules; Tokopedia runs on tiktok), over one HTTP core with timeouts,
 retries with backoff and a rate limit per channel (http). Base URLs: OMS_<CHANNEL>_API_BASE.
 
 A channel's client module is named like its package under oms.channels (the registry's
@@ -19,7 +19,7 @@ from oms.adapters.marketplace_api.http import ChannelHttp, Deadline, RateLimiter
 from oms.adapters.shops import ShopSecrets
 from oms.channels.registry import SPECS, spec
 from oms.domain.channel_sync import ChannelOrderApi, ShopNotConnected, UpdatedPage
-from oms.domain.stock_push import PushOutcome
+from oms.domain.stock_push import PushOutcome, StockTarget
 from oms.domain.write_back import ChannelCall
 from oms.errors import DependencyError
 from oms.models.inventory import ChannelStockUpdate
@@ -53,9 +53,10 @@ class MarketplaceApi(ChannelOrderApi):
         self.shop_clients: dict[tuple[Channel, str], tuple[int, Any]] = {}  # (channel, shop) -> (shop version, client)
         self.outbounds: dict[int, Any] = {}  # by the client's id
         self.logistics_clients: dict[int, Any] = {}
+        self.listings: Any = None  # oms.domain.listings.ListingMap when the function keeps one (LISTINGS_TABLE)
         for channel, base in bases.items():
             channel_spec = spec(channel)
-            if not channel_spec.marketplace or not base:
+            if not channel_spec.marketplace or not base or channel_spec.transport:
                 continue
             # Reserved concurrency bounds the instances, so a per-instance rate bounds the whole.
             rate = channel_spec.api_rate_per_s
@@ -65,9 +66,13 @@ class MarketplaceApi(ChannelOrderApi):
                 channel.value, (auth_bases or {}).get(channel) or base, limiter, self.deadline, http.pool
             )
             self.clients[channel] = _module(channel).connect(http, self.auth[channel], secrets)
+        for channel, channel_spec in SPECS.items():  # a storefront another channel's API carries: its client
+            if channel_spec.transport in self.clients:
+                self.clients[channel] = self.clients[channel_spec.transport]
 
     def channels(self) -> list[Channel]:
-        return sorted(self.clients)
+        """The channels with an API of their own (a storefront carried by another is reached through it)."""
+        return sorted(channel for channel in self.clients if spec(channel).transport is None)
 
     def finish_within(self, seconds: float | None) -> None:
         self.deadline.set_within(seconds)
@@ -78,11 +83,12 @@ class MarketplaceApi(ChannelOrderApi):
 
     def calls(self) -> int:
         clients = [*self.clients.values(), *(client for _, client in self.shop_clients.values())]
-        return sum(client.http.calls for client in clients)
+        return sum(client.http.calls for client in {id(client): client for client in clients}.values())
 
     def client(self, channel: Channel, shop_id: str | None = None) -> Any:
         """The channel's client for one shop: a registered shop's own credentials and rate limit, else the
-        channel's default shop (its channel-level credentials)."""
+        channel's default shop (its channel-level credentials). A Tokopedia order's shop is a TikTok Shop shop."""
+        channel = spec(channel).carrier
         try:
             default = self.clients[channel]
         except KeyError:
@@ -105,6 +111,7 @@ class MarketplaceApi(ChannelOrderApi):
     def shop(self, channel: Channel, shop_id: str | None) -> Shop | None:
         """The registered shop a push or an order names; None for the channel's default shop. A shop the
         OMS holds no credentials for raises ShopNotConnected (its pushes are kept, not retried)."""
+        channel = spec(channel).carrier
         registered = [shop for shop in self.shops() if shop.channel is channel]
         if not shop_id:
             return self.default_shop(channel, registered)
@@ -123,6 +130,7 @@ class MarketplaceApi(ChannelOrderApi):
         """The registered shop that is the channel-level one (the same shop id, or TikTok's same cipher): once
         registered, every call of the channel without a shop uses its own tokens, renewed on its own path (a
         refresh token renewed on two paths would be spent by the first)."""
+        channel = spec(channel).carrier
         if registered is None:
             registered = [shop for shop in self.shops() if shop.channel is channel]
         if not registered:
@@ -135,8 +143,20 @@ class MarketplaceApi(ChannelOrderApi):
     def get_orders(self, channel: Channel, shop_id: str | None, channel_order_ids: list[str]) -> dict[str, dict]:
         return self.client(channel, shop_id).get_orders(shop_id, channel_order_ids)
 
-    def updated_orders(self, channel: Channel, since: datetime, until: datetime, cursor: str | None) -> UpdatedPage:
-        return self.client(channel).updated_orders(since, until, cursor)
+    def updated_orders(
+        self, channel: Channel, since: datetime, until: datetime, cursor: str | None, shop_id: str | None = None
+    ) -> UpdatedPage:
+        return self.client(channel, shop_id).updated_orders(since, until, cursor)
+
+    def reconciled_shops(self, channel: Channel) -> list[str | None]:
+        """Every enabled registered shop, and the channel-level shop unless it is registered (then its own)."""
+        registered = [shop for shop in self.shops() if shop.channel is channel]
+        own_id = self.secrets.channel_secret(channel.value, "shop_id")
+        cipher = self.secrets.channel_secret(channel.value, "shop_cipher")
+        # The channel-level shop registered (enabled or not) is reached as that shop, or not at all.
+        own = any((own_id and shop.shop_id == own_id) or (cipher and shop.shop_cipher == cipher) for shop in registered)
+        shops: list[str | None] = [] if own else [None]
+        return shops + [shop.shop_id for shop in registered if shop.enabled]
 
     def refresh_token(self, channel: Channel, secrets: SecretsProvider | None = None) -> TokenPair:
         """A new access token pair for the channel's shop (tokens.py); secrets: read uncached (a registered
@@ -163,14 +183,19 @@ class MarketplaceApi(ChannelOrderApi):
     # --- outbound
 
     def outbound(self, channel: Channel, shop_id: str | None = None) -> Any:
+        channel = spec(channel).carrier
         client = self.client(channel, shop_id)
         if id(client) not in self.outbounds:
             self.outbounds[id(client)] = _module(channel).outbound(client)
+            if self.listings is not None:  # the shop's listing map names its listings (live lookups until it has one)
+                shop = self.shop(channel, shop_id)
+                self.outbounds[id(client)].listings = self.listings.lookup(channel, shop.shop_id if shop else None)
         return self.outbounds[id(client)]
 
     def logistics(self, channel: Channel, shop_id: str | None = None) -> Any:
         """The channel's shipping on its own couriers for one shop (<package>_logistics.py: arrange, resi,
         labels)."""
+        channel = spec(channel).carrier
         name = f"{__name__}.{spec(channel).package}_logistics"
         try:
             module = import_module(name)
@@ -183,12 +208,44 @@ class MarketplaceApi(ChannelOrderApi):
             self.logistics_clients[id(client)] = module.logistics(client)
         return self.logistics_clients[id(client)]
 
-    def push_stock(self, channel: Channel, updates: list[ChannelStockUpdate]) -> PushOutcome:
-        """Each SKU's sellable figure in the channel's own calls: what did not land, and why. One item's
-        refusal does not stop the others; an outage of every call raises DependencyError."""
-        outcome = self.outbound(channel).push_stock({update.sku: update.atp for update in updates})
+    def stock_targets(self, channel: Channel) -> list[StockTarget]:
+        """The channel's shops the stock push tells (a storefront another API carries has none: its carrier's
+        shops hold its stock): every registered shop, those not told with why (disabled, stock push off), and
+        the channel-level shop unless it is registered. A registered channel-level shop counts as registered
+        even when disabled: its channel-level credentials must not reach it then."""
+        if spec(channel).transport is not None:
+            return []
+        registered = sorted((shop for shop in self.shops() if shop.channel is channel), key=lambda shop: shop.shop_id)
+        own_id = self.secrets.channel_secret(channel.value, "shop_id") if registered else None
+        cipher = self.secrets.channel_secret(channel.value, "shop_cipher") if registered else None
+        channel_level = any((own_id and shop.shop_id == own_id) or (cipher and shop.shop_cipher == cipher)
+                            for shop in registered)  # fmt: skip
+        targets = [] if channel_level else [StockTarget(channel)]
+        for shop in registered:
+            off = None if shop.enabled else f"shop {shop.name} is disabled"
+            off = off or (None if shop.stock_push else f"shop {shop.name}'s stock push is off")
+            nodes = tuple(shop.nodes) if shop.nodes is not None else None
+            targets.append(StockTarget(channel, shop.shop_id, nodes, off))
+        return targets
+
+    def push_stock(
+        self, channel: Channel, updates: list[ChannelStockUpdate], shop_id: str | None = None
+    ) -> PushOutcome:
+        """Each SKU's sellable figure in one shop's own calls (None: the channel-level shop): what did not land,
+        and why. One item's refusal does not stop the others; an outage of every call, or a shop the OMS cannot
+        call (disabled, not connected, its token gone), raises DependencyError: retried, then dead-lettered."""
+        if spec(channel).transport is not None:  # one inventory behind both storefronts: the carrier's figure
+            carrier = spec(channel).carrier.value
+            why = f"{channel.value} shares its {carrier} shop's stock: pushed as {carrier}"
+            return PushOutcome(skipped={update.sku: why for update in updates})
+        where = channel.value if shop_id is None else f"{channel.value} shop {shop_id}"
+        try:
+            outbound = self.outbound(channel, shop_id)
+        except ShopNotConnected as exc:
+            raise DependencyError(f"{where} stock: {exc}") from exc
+        outcome = outbound.push_stock({update.sku: update.atp for update in updates})
         if outcome.failed and len(outcome.failed) == len(updates):
-            raise DependencyError(f"{channel.value} stock: {next(iter(outcome.failed.values()))}")
+            raise DependencyError(f"{where} stock: {next(iter(outcome.failed.values()))}")
         return outcome
 
     def write_back(self, call: ChannelCall) -> None:
@@ -206,7 +263,7 @@ class MarketplaceApi(ChannelOrderApi):
 
 def auth_bases(environ: Mapping[str, str] | None = None) -> dict[Channel, str]:
     """OMS_<CHANNEL>_AUTH_BASE: where a channel's tokens come from when not its API base (Lazada
-    auth.lazada.com/rest, TikTok Shop auth.tiktok-shops.com, Tokopedia accounts.tokopedia.com)."""
+    auth.lazada.com/rest, TikTok Shop auth.tiktok-shops.com)."""
     env = os.environ if environ is None else environ
     found = {
         c: env.get(f"OMS_{c.value.upper()}_AUTH_BASE", "").rstrip("/") for c, s in SPECS.items() if s.separate_auth_base

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from oms.adapters.marketplace_api.http import ChannelHttp
@@ -20,6 +21,11 @@ from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
 from oms.ports import SecretsProvider
+
+if TYPE_CHECKING:
+    from oms.models.listings import Listing
+
+    ListingLookup = Callable[[list[str]], dict[str, Listing | None] | None]
 
 ORDER_PATH = "/order/get"
 ITEMS_PATH = "/orders/items/get"  # many orders' items in one call
@@ -146,6 +152,8 @@ class LazadaOutbound:
 
     def __init__(self, api: LazadaApi) -> None:
         self.api = api
+        # The shop's listing map (oms.domain.listings), when wired: answers None until the shop has one.
+        self.listings: ListingLookup | None = None
 
     def _items(self, order_id: str) -> list[dict]:
         found = self.api.get_orders(None, [order_id]).get(order_id)
@@ -202,10 +210,13 @@ class LazadaOutbound:
         the SKUs Lazada names as refused are skipped with the reason."""
         outcome = PushOutcome()
         skus = sorted(figures)
+        # The map's ItemId and SkuId name the SKU exactly; without them Lazada finds it by SellerSku.
+        mapped = (self.listings(skus) if self.listings is not None else None) or {}
         for start in range(0, len(skus), STOCK_PER_CALL):
             chunk = skus[start : start + STOCK_PER_CALL]
             rows = "".join(
-                f"<Sku><SellerSku>{escape(sku)}</SellerSku><SellableQuantity>{figures[sku]}</SellableQuantity></Sku>"
+                f"<Sku>{_ids_xml(mapped.get(sku))}<SellerSku>{escape(sku)}</SellerSku>"
+                f"<SellableQuantity>{figures[sku]}</SellableQuantity></Sku>"
                 for sku in chunk
             )
             payload = {"payload": f"<Request><Product><Skus>{rows}</Skus></Product></Request>"}
@@ -221,6 +232,10 @@ class LazadaOutbound:
                 if isinstance(refused, dict) and refused.get("seller_sku") in figures:
                     outcome.skipped[refused["seller_sku"]] = f"refused by lazada: {refused.get('message', '')}"
         return outcome
+
+
+def _ids_xml(row: Listing | None) -> str:
+    return "" if row is None else f"<ItemId>{escape(row.item_id)}</ItemId><SkuId>{escape(row.variant_id)}</SkuId>"
 
 
 # --- what MarketplaceApi and tokens.py find by the channel's package name ---------------------------

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.adapters.marketplace_api.tokens import TokenPair
@@ -19,6 +20,11 @@ from oms.domain.channel_sync import ShopNotConnected, UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError
 from oms.ports import SecretsProvider
+
+if TYPE_CHECKING:
+    from oms.models.listings import Listing
+
+    ListingLookup = Callable[[list[str]], dict[str, Listing | None] | None]
 
 DETAIL_PATH = "/api/v2/order/get_order_detail"
 LIST_PATH = "/api/v2/order/get_order_list"
@@ -156,6 +162,10 @@ class ShopeeApi:
         return UpdatedPage(orders, str(response.get("next_cursor") or "") if more else None)
 
 
+# Shopee's answers about the shop's authorization (an expired or revoked token), not about the request.
+AUTH_ERRORS = frozenset({"invalid_access_token", "invalid_acceess_token", "error_auth", "error_permission"})
+
+
 class ShopeeError(Exception):
     def __init__(self, status: int, error: str, message: str) -> None:
         super().__init__(f"{status} {error}: {message}"[:300])
@@ -183,6 +193,8 @@ class ShopeeOutbound:
     def __init__(self, api: ShopeeApi) -> None:
         self.api = api
         self._listing: tuple[float, dict[str, tuple[int, int]]] | None = None
+        # The shop's listing map (oms.domain.listings), when wired: answers None until the shop has one.
+        self.listings: ListingLookup | None = None
 
     def _post(self, path: str, body: dict) -> dict:
         try:
@@ -273,13 +285,17 @@ class ShopeeOutbound:
         """Seller stock per SKU, one call per item. A SKU the shop does not list (after a listing at most
         5 minutes old) or that Shopee refuses is skipped with the reason; an item's failed call fails its SKUs."""
         outcome = PushOutcome()
-        listing = self.listing()
-        if any(sku not in listing for sku in figures):
-            listing = self.listing(max_age_s=RELIST_AFTER_S)  # listed since the last look?
+        mapped = self.listings(sorted(figures)) if self.listings is not None else None
+        if mapped is not None:  # the shop's listing map: no walk of the shop's items
+            listing = {sku: (int(row.item_id), int(row.variant_id)) for sku, row in mapped.items() if row is not None}
+        else:
+            listing = self.listing()
+            if any(sku not in listing for sku in figures):
+                listing = self.listing(max_age_s=RELIST_AFTER_S)  # listed since the last look?
         by_item: dict[int, dict[int, str]] = {}
         for sku in figures:
             if sku not in listing:
-                outcome.skipped[sku] = "not listed in the shopee shop"
+                outcome.skipped[sku] = "not listed in the shopee shop" + (" (its listing map)" if mapped else "")
                 continue
             item_id, model_id = listing[sku]
             by_item.setdefault(item_id, {})[model_id] = sku
@@ -289,8 +305,11 @@ class ShopeeOutbound:
                 answer = self.api.call(
                     "POST", STOCK_PATH, None, {}, json.dumps({"item_id": item_id, "stock_list": stock_list}).encode()
                 )
-            except ShopeeError as exc:  # the item is gone or banned: not worth retrying
-                outcome.skipped.update({sku: f"refused by shopee: {exc}" for sku in models.values()})
+            except ShopeeError as exc:
+                if exc.error in AUTH_ERRORS:  # the shop's token, not the item: retried once it is renewed
+                    outcome.failed.update({sku: f"shopee shop not authorized: {exc}" for sku in models.values()})
+                else:  # the item is gone or banned: not worth retrying
+                    outcome.skipped.update({sku: f"refused by shopee: {exc}" for sku in models.values()})
                 continue
             except DependencyError as exc:
                 outcome.failed.update({sku: exc.message for sku in models.values()})

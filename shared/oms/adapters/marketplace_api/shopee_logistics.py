@@ -22,6 +22,17 @@ What the vendor says that shapes this module:
   download_shipping_document, which answers with the file itself (a PDF, or a zip when the shop prints
   thermal, per the FAQ). Documents exist only between arranging and pickup.
 
+One order, several parcels (ShipParcel.siblings): a paid order has one package until the seller splits it,
+and arranging a package ships every item in it. So before the options and the arrange of such a parcel the
+order is split with v2.order.split_order (open.shopee.com/documents/v2/v2.order.split_order?module=94; the
+"Order management" best practice, section 6.1): {order_sn, package_list: [{item_list: [{item_id, model_id,
+order_item_id, promotion_group_id, model_quantity}]}]}, every item of the order in one request, 2 to 5
+packages outside TW, READY_TO_SHIP only, a shop-level permission ("You don't have the permission to split
+order."). Items are split by item and model: model_quantity (units of one model across packages) is only for
+shops whitelisted in SG/TH/TW/MY, so it is sent only when the OMS splits a line's units, and Shopee's refusal
+is then that parcel's. Every parcel of the order computes the same packages (the parcels in one fixed order),
+and an order already split so that a package holds exactly this parcel's items is not split again.
+
 Outcomes follow oms.ports.logistics: one per parcel; Shopee's busy or throttled answers (THROTTLED in
 shopee.py) are retryable; its refusals are final, in its own words. An unreachable or failing Shopee (after
 the HTTP client's retries) raises DependencyError.
@@ -69,6 +80,7 @@ CREATE_DOCUMENT_PATH = "/api/v2/logistics/create_shipping_document"
 DOCUMENT_RESULT_PATH = "/api/v2/logistics/get_shipping_document_result"
 DOWNLOAD_PATH = "/api/v2/logistics/download_shipping_document"
 SHOP_INFO_PATH = "/api/v2/shop/get_shop_info"
+SPLIT_PATH = "/api/v2/order/split_order"
 
 BATCH = 50  # every mass and document call takes 1 to 50 packages
 MAX_CACHED_ORDERS = 5000
@@ -128,7 +140,8 @@ class ShopeeLogistics:
         logistics channel and location. Slots: f"{address_id}:{pickup_time_id}", labelled in WIB."""
         options: dict[str, HandoverOptions] = {}
         try:
-            packages = self._packages(parcels, need_channel=True)
+            unsplit, parcels = self._split_where_needed(parcels)
+            packages = self._packages(parcels, need_channel=True) | unsplit
         except _Busy as busy:
             return {p.parcel_id: HandoverOptions(p.parcel_id, error=busy.message) for p in parcels}
         known = []
@@ -183,7 +196,9 @@ class ShopeeLogistics:
         already shows arranged counts as arranged, whatever the call answered."""
         outcomes: dict[str, ArrangeOutcome] = {}
         try:
-            packages = self._packages([r.parcel for r in requests], need_channel=True)
+            unsplit, parcels = self._split_where_needed([r.parcel for r in requests])
+            requests = [dataclasses.replace(r, parcel=p) for r, p in zip(requests, parcels, strict=True)]
+            packages = self._packages(parcels, need_channel=True) | unsplit
         except _Busy as busy:
             return {r.parcel.parcel_id: _busy_outcome(r.parcel.parcel_id, busy) for r in requests}
         to_ship, to_update = [], []
@@ -334,6 +349,45 @@ class ShopeeLogistics:
             )
             if status in ARRANGED:
                 outcomes[request.parcel.parcel_id] = _arranged(request.parcel.parcel_id, package)
+
+    def _split_where_needed(self, parcels: Sequence[ShipParcel]) -> tuple[dict[str, str], list[ShipParcel]]:
+        """split_order for each order one of whose parcels shares its one package with a sibling; then the
+        order is read again. (parcel id -> why its order could not be split, the parcels: those of a split
+        order no longer name the package that was split)."""
+        parcels = list(parcels)
+        by_order: dict[tuple[str | None, str], list[ShipParcel]] = {}
+        for parcel in parcels:
+            if parcel.siblings:
+                by_order.setdefault((parcel.shop_id, parcel.channel_order_id), []).append(parcel)
+        refused: dict[str, str] = {}
+        split: set[tuple[str | None, str]] = set()
+        for shop_id in {shop for shop, _ in by_order}:
+            self._details(shop_id, sorted(sn for shop, sn in by_order if shop == shop_id))
+        for (shop_id, order_sn), group in by_order.items():
+            detail = self._orders.get((shop_id, order_sn))
+            parcel = next((p for p in group if detail and _needs_split(p, detail)), None)
+            if parcel is None or detail is None:
+                continue
+            plan = _plan(parcel, detail)
+            if isinstance(plan, str):
+                refused.update(dict.fromkeys((p.parcel_id for p in group), plan))
+                continue
+            body = {"order_sn": order_sn, "package_list": [{"item_list": items} for items in plan]}
+            try:
+                self._call("POST", SPLIT_PATH, shop_id, body=body)
+            except ShopeeError as exc:
+                # A split made already (a lost answer, another worker) is as good as this one: look again.
+                fresh = self._details(shop_id, [order_sn], refresh=True).get(order_sn)
+                if fresh is None or any(_needs_split(p, fresh) for p in group) or len(_package_list(fresh)) < 2:
+                    refused.update(dict.fromkeys((p.parcel_id for p in group), _words(exc)[1]))
+                    continue
+            else:
+                self._details(shop_id, [order_sn], refresh=True)
+            split.add((shop_id, order_sn))
+        parcels = [
+            dataclasses.replace(p, package_id=None) if (p.shop_id, p.channel_order_id) in split else p for p in parcels
+        ]
+        return refused, parcels
 
     def _shop_name(self, shop_id: str | None) -> str | None:
         """The sender's name for a drop-off that asks for one: the configured shopee/shop_name, else the shop's
@@ -709,13 +763,7 @@ def _package_of(parcel: ShipParcel, detail: dict) -> _Package | str:
     elif len(packages) == 1:
         chosen = packages
     else:
-        lines = set(parcel.line_ids)
-        chosen = [
-            p
-            for p in packages
-            if lines
-            & {str(i.get(key)) for i in p.get("item_list") or [] for key in ("order_item_id", "item_id", "model_id")}
-        ]
+        chosen = _holding(parcel, packages)
     if len(chosen) != 1:
         return f"shopee order {parcel.channel_order_id} has {len(packages)} packages: name this parcel's package"
     package = chosen[0]
@@ -730,6 +778,88 @@ def _package_of(parcel: ShipParcel, detail: dict) -> _Package | str:
         carrier=str(package.get("shipping_carrier") or "") or None,
         status=str(package.get("logistics_status") or "") or None,
     )
+
+
+def _line_ids(packages: list[dict]) -> list[list[str]]:
+    """Each package's item rows as the OMS names its lines (channels/shopee/normalizer): "<order_item_id or
+    item_id>-<model_id or 0>", a repeat of the same pair told apart by "-2", "-3" in the order's sequence."""
+    seen: dict[str, int] = {}
+    named = []
+    for package in packages:
+        ids = []
+        for item in package.get("item_list") or []:
+            line_id = f"{item.get('order_item_id') or item.get('item_id')}-{item.get('model_id') or 0}"
+            seen[line_id] = seen.get(line_id, 0) + 1
+            ids.append(line_id if seen[line_id] == 1 else f"{line_id}-{seen[line_id]}")
+        named.append(ids)
+    return named
+
+
+def _package_list(detail: dict) -> list[dict]:
+    return [p for p in detail.get("package_list") or [] if isinstance(p, dict) and p.get("package_number")]
+
+
+def _contents(detail: dict) -> list[tuple[dict, dict[str, int], dict[str, dict]]]:
+    """Per package: (the package, line id -> units, line id -> its item row)."""
+    packages = _package_list(detail)
+    found = []
+    for package, ids in zip(packages, _line_ids(packages), strict=True):
+        rows = [i if isinstance(i, dict) else {} for i in package.get("item_list") or []]
+        units = {line_id: int(row.get("model_quantity") or 0) for line_id, row in zip(ids, rows, strict=True)}
+        found.append((package, units, dict(zip(ids, rows, strict=True))))
+    return found
+
+
+def _wants(parcel: ShipParcel) -> dict[str, int]:
+    return dict(zip(parcel.line_ids, parcel.line_quantities, strict=False))
+
+
+def _needs_split(parcel: ShipParcel, detail: dict) -> bool:
+    """The order has one package and it holds more than this parcel's items."""
+    contents = _contents(detail)
+    return len(contents) == 1 and contents[0][1] != _wants(parcel) and not isinstance(_plan(parcel, detail), str)
+
+
+def _plan(parcel: ShipParcel, detail: dict) -> list[list[dict]] | str:
+    """split_order's item lists, a package per parcel of the order (in one fixed order, whoever asks), or why
+    the order's items cannot be shared out so."""
+    contents = _contents(detail)
+    units: dict[str, int] = {}
+    rows: dict[str, dict] = {}
+    for _, held, items in contents:
+        for line_id, count in held.items():
+            units[line_id] = units.get(line_id, 0) + count
+        rows |= items
+    everyone = sorted([(tuple(parcel.line_ids), tuple(parcel.line_quantities)), *parcel.siblings])
+    given: dict[str, int] = {}
+    plan = []
+    for line_ids, quantities in everyone:
+        items = []
+        for line_id, count in zip(line_ids, quantities, strict=False):
+            if line_id not in rows:
+                return f"shopee order {parcel.channel_order_id} has no item {line_id}: its parcels do not match it"
+            given[line_id] = given.get(line_id, 0) + count
+            row = rows[line_id]
+            item = {key: row.get(key) or 0 for key in ("item_id", "model_id", "order_item_id", "promotion_group_id")}
+            if count != units[line_id]:
+                item["model_quantity"] = count  # a unit-level split: whitelisted shops only (see the module's doc)
+            items.append(item)
+        plan.append(items)
+    if given != units:
+        return f"shopee order {parcel.channel_order_id}: its parcels do not hold exactly its items, it cannot be split"
+    return plan
+
+
+def _holding(parcel: ShipParcel, packages: list[dict]) -> list[dict]:
+    """Of a split order's packages, the one holding exactly this parcel's items (of twins, one not arranged
+    yet first), else the only one holding any of them."""
+    contents = _contents({"package_list": packages})
+    wanted = _wants(parcel)
+    exact = [package for package, held, _ in contents if held == wanted]
+    exact.sort(key=lambda p: p.get("logistics_status") not in (None, "", "LOGISTICS_READY"))
+    if exact:
+        return exact[:1]
+    return [package for package, held, _ in contents if set(held) & set(wanted)]
 
 
 def _batches(

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from oms.adapters.marketplace_api.http import ChannelHttp
 from oms.adapters.marketplace_api.tokens import TokenPair
@@ -20,6 +21,11 @@ from oms.domain.channel_sync import UpdatedOrder, UpdatedPage
 from oms.domain.stock_push import PushOutcome
 from oms.errors import DependencyError, NormalizationError
 from oms.ports import SecretsProvider
+
+if TYPE_CHECKING:
+    from oms.models.listings import Listing
+
+    ListingLookup = Callable[[list[str]], dict[str, Listing | None] | None]
 
 DETAIL_PATH = "/order/202309/orders"
 SEARCH_PATH = "/order/202309/orders/search"
@@ -131,6 +137,8 @@ class TiktokOutbound:
     def __init__(self, api: TiktokApi) -> None:
         self.api = api
         self._listing: dict[str, tuple[float, tuple[str, str] | None]] = {}
+        # The shop's listing map (oms.domain.listings), when wired: answers None until the shop has one.
+        self.listings: ListingLookup | None = None
 
     def _post(self, path: str, body: dict, params: dict[str, str] | None = None) -> dict:
         try:
@@ -204,7 +212,12 @@ class TiktokOutbound:
 
     def push_stock(self, figures: dict[str, int]) -> PushOutcome:
         outcome = PushOutcome()
-        ids = self._ids(sorted(figures))
+        mapped = self.listings(sorted(figures)) if self.listings is not None else None
+        if mapped is None:
+            ids = self._ids(sorted(figures))
+        else:  # the map's ids; a SKU it lacks is searched by seller SKU (one call for 50), listed since perhaps
+            ids = {sku: (row.item_id, row.variant_id) for sku, row in mapped.items() if row is not None}
+            ids |= self._ids(sorted(set(figures) - set(ids)))
         by_product: dict[str, dict[str, str]] = {}
         for sku, found in ids.items():
             if found is None:

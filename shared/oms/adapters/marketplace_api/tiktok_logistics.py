@@ -19,6 +19,17 @@ The calls, as the vendor documents them (partner.tiktokshop.com/docv2/page/...):
 The package of a parcel is ShipParcel.package_id, else the order's (Get Order Detail, packages[].id,
 and line_items[].package_id to pick the package holding the parcel's lines).
 
+One order, several parcels (ShipParcel.siblings): a paid order has one package until the seller splits it,
+and shipping a package ships every unit in it. So before the options and the arrange of such a parcel:
+  split-orders-202309         POST /fulfillment/202309/orders/{order_id}/split
+      {"splittable_groups": [{id, order_line_item_ids}]}: every line item (one row a unit) in one group;
+      the order must be AWAITING_SHIPMENT with no unit cancelled or being cancelled (Seller University,
+      "Splitting Orders into Separate Packages"); a refusal is that parcel's, in TikTok's words
+The OMS line (one per seller_sku and prices, its id the group's smallest row id: channels/tiktok/normalizer)
+is mapped back to as many unit rows of its group as the parcel holds; the parcels are put in one fixed
+order, so every parcel of the order computes the same groups. An order already split so that a package
+holds exactly this parcel's units is not split again (a retry, the sibling's arrange).
+
 Every call goes through the client, one at a time: its rate limiter keeps within TikTok's 50 requests
 a second per API and shop, so nothing here fans out in threads.
 """
@@ -49,6 +60,7 @@ SHIP_ONE_PATH = "/fulfillment/202309/packages/{package_id}/ship"
 SHIP_BATCH_PATH = "/fulfillment/202309/packages/ship"
 PACKAGE_PATH = "/fulfillment/202309/packages/{package_id}"
 DOCUMENTS_PATH = "/fulfillment/202309/packages/{package_id}/shipping_documents"
+SPLIT_PATH = "/fulfillment/202309/orders/{order_id}/split"
 # Batch Ship Packages states no limit on its page; 50 is the ceiling TikTok sets on its other list
 # inputs (order ids per Get Order Detail, page_size of Search Package). Should a batch be refused as a
 # whole, each package is shipped alone (see _ship), so a lower limit costs calls, not parcels.
@@ -90,7 +102,7 @@ class TiktokLogistics:
     # --- handover options ------------------------------------------------------------------------
 
     def handover_options(self, parcels: Sequence[ShipParcel]) -> dict[str, HandoverOptions]:
-        packages = self._packages(parcels)
+        packages = self._packages(parcels, split=True)
         answers: dict[str, dict | TiktokError] = {}  # package id -> its slots, asked once
         options: dict[str, HandoverOptions] = {}
         for parcel in parcels:
@@ -130,7 +142,7 @@ class TiktokLogistics:
         DROP_OFF, many packages to a Batch Ship Packages call. A package TikTok already counts as arranged
         (its refusal, then Get Package Detail says PROCESSING or later) is ok: a retried arrange is not a
         failure. Arranging again (the courier's pickup failed) ships the package again with the new slot."""
-        packages = self._packages([request.parcel for request in requests])
+        packages = self._packages([request.parcel for request in requests], split=True)
         outcomes: dict[str, ArrangeOutcome] = {}
         entries: dict[str, dict] = {}  # package id -> its entry in the ship call (one per package)
         asked: dict[str, list[ArrangeRequest]] = {}  # package id -> the requests it answers
@@ -341,20 +353,55 @@ class TiktokLogistics:
 
     # --- the parcels' packages -----------------------------------------------------------------------
 
-    def _packages(self, parcels: Sequence[ShipParcel]) -> dict[str, _Package]:
-        found = {p.parcel_id: _Package(p.package_id) for p in parcels if p.package_id}
-        unknown = [p for p in parcels if not p.package_id]
-        orders = self._orders(sorted({p.channel_order_id for p in unknown}))
-        for parcel in unknown:
-            order = orders.get(parcel.channel_order_id)
-            if isinstance(order, TiktokError):
-                found[parcel.parcel_id] = _Package(None, code=_code(order.code), error=_words(order))
-            elif order is None:
-                message = f"{parcel.channel.value} does not know order {parcel.channel_order_id}"
-                found[parcel.parcel_id] = _Package(None, error=message)
-            else:
-                found[parcel.parcel_id] = _package_of(parcel, order)
+    def _packages(self, parcels: Sequence[ShipParcel], split: bool = False) -> dict[str, _Package]:
+        """Each parcel's package. split=True (options, arrange): a parcel with live siblings is checked
+        against the order, whose one package is first split into one per parcel when it holds theirs too."""
+        read = [p for p in parcels if not p.package_id or (split and p.siblings)]
+        found = {p.parcel_id: _Package(p.package_id) for p in parcels if p not in read}
+        orders = self._orders(sorted({p.channel_order_id for p in read}))
+        by_order: dict[str, list[ShipParcel]] = {}
+        for parcel in read:
+            by_order.setdefault(parcel.channel_order_id, []).append(parcel)
+        for order_id, group in by_order.items():
+            order = orders.get(order_id)
+            if isinstance(order, dict) and split:
+                order, refused = self._split_if_needed(group, order)
+                if refused is not None:
+                    found.update({p.parcel_id: refused for p in group})
+                    continue
+            for parcel in group:
+                if isinstance(order, TiktokError):
+                    found[parcel.parcel_id] = _Package(None, code=_code(order.code), error=_words(order))
+                elif order is None:
+                    message = f"{parcel.channel.value} does not know order {parcel.channel_order_id}"
+                    found[parcel.parcel_id] = _Package(None, error=message)
+                elif split and parcel.siblings:
+                    found[parcel.parcel_id] = _own_package(parcel, order)
+                elif parcel.package_id:
+                    found[parcel.parcel_id] = _Package(parcel.package_id)
+                else:
+                    found[parcel.parcel_id] = _package_of(parcel, order)
         return found
+
+    def _split_if_needed(
+        self, group: list[ShipParcel], order: dict
+    ) -> tuple[dict | TiktokError | None, _Package | None]:
+        """Split Orders when one of the parcels shares its package with a sibling; then the order read again.
+        (the order as it now stands, None) or (None, the refusal every parcel of the order gets)."""
+        parcel = next((p for p in group if p.siblings and _needs_split(p, order)), None)
+        if parcel is None:
+            return order, None
+        plan = _plan(parcel, order)
+        carrier = str(order.get("shipping_provider") or "") or None
+        if isinstance(plan, str):
+            return None, _Package(None, carrier=carrier, error=plan)
+        groups = [{"id": str(n + 1), "order_line_item_ids": rows} for n, rows in enumerate(plan[0])]
+        path = SPLIT_PATH.format(order_id=parcel.channel_order_id)
+        try:
+            self._call("POST", path, {}, {"splittable_groups": groups})
+        except TiktokError as exc:
+            return None, _Package(None, carrier=carrier, code=_code(exc.code), error=_words(exc))
+        return self._orders([parcel.channel_order_id]).get(parcel.channel_order_id), None
 
     def _orders(self, order_ids: list[str]) -> dict[str, dict | TiktokError]:
         """Get Order Detail, 50 ids a call; a refused batch is asked again id by id, so one unknown
@@ -437,6 +484,98 @@ def _package_of(parcel: ShipParcel, order: dict) -> _Package:
         message = f"no package of {parcel.channel.value} order {parcel.channel_order_id} holds the parcel's lines"
         return _Package(None, carrier=carrier, error=message)
     return _Package(chosen, carrier=carrier)
+
+
+def _live_rows(order: dict) -> list[dict]:
+    rows = [r for r in order.get("line_items") or [] if isinstance(r, dict) and r.get("id")]
+    return [r for r in rows if str(r.get("display_status") or "").upper() != "CANCELLED"] or rows
+
+
+def _group_key(row: dict) -> tuple[str, str, str]:
+    """The OMS's line grouping (channels/tiktok/normalizer._lines): seller_sku (else sku_id) and both prices."""
+    sku = str(row.get("seller_sku") or "") or f"sku_id:{row.get('sku_id')}"
+    return sku, str(row.get("original_price")), str(row.get("sale_price"))
+
+
+def _row_order(row_id: str) -> tuple[int, str]:
+    return (len(row_id), row_id) if row_id.isdigit() else (1 << 30, row_id)
+
+
+def _plan(parcel: ShipParcel, order: dict) -> tuple[list[list[str]], int] | str:
+    """The order's unit rows parcel by parcel (every parcel of the order, in one fixed order whoever asks),
+    and this parcel's place among them; or why the rows cannot be shared out so."""
+    pools: dict[tuple[str, str, str], list[str]] = {}
+    key_of: dict[str, tuple[str, str, str]] = {}
+    for row in _live_rows(order):
+        key = _group_key(row)
+        pools.setdefault(key, []).append(str(row["id"]))
+        key_of[str(row["id"])] = key
+    for rows in pools.values():
+        rows.sort(key=_row_order)
+    own = (tuple(parcel.line_ids), tuple(parcel.line_quantities))
+    everyone = sorted([own, *parcel.siblings])
+    plan: list[list[str]] = []
+    where = f"{parcel.channel.value} order {parcel.channel_order_id}"
+    for line_ids, quantities in everyone:
+        rows: list[str] = []
+        for line_id, units in zip(line_ids, quantities, strict=False):
+            pool = pools.get(key_of.get(line_id, ("",)))  # type: ignore[arg-type]
+            if pool is None or len(pool) < units:
+                return f"{where} has no {units} unit(s) left for line {line_id}: its parcels do not match the order"
+            rows += pool[:units]
+            del pool[:units]
+        plan.append(rows)
+    left = sum(len(pool) for pool in pools.values())
+    if left:
+        return f"{where} has {left} unit(s) in none of its parcels: it cannot be split into them"
+    return plan, everyone.index(own)
+
+
+def _packed(order: dict) -> dict[str, list[str]]:
+    """package id -> its unit rows (a package no row names: the order's only one holds them all)."""
+    ids = [str(p["id"]) for p in order.get("packages") or [] if isinstance(p, dict) and p.get("id")]
+    packed: dict[str, list[str]] = {package_id: [] for package_id in ids}
+    for row in _live_rows(order):
+        package_id = str(row.get("package_id") or "") or (ids[0] if len(ids) == 1 else "")
+        if package_id in packed:
+            packed[package_id].append(str(row["id"]))
+    return packed
+
+
+def _needs_split(parcel: ShipParcel, order: dict) -> bool:
+    """The order has one package and it holds more than this parcel's units."""
+    packed = _packed(order)
+    plan = _plan(parcel, order)
+    if len(packed) != 1 or isinstance(plan, str):
+        return False  # nothing to split, or _own_package says why it cannot be
+    (rows,) = packed.values()
+    return sorted(rows) != sorted(plan[0][plan[1]])
+
+
+def _own_package(parcel: ShipParcel, order: dict) -> _Package:
+    """The package holding exactly this parcel's units: by its rows, else (a twin parcel, the same units)
+    by what they are, one not yet arranged first."""
+    carrier = str(order.get("shipping_provider") or "") or None
+    plan = _plan(parcel, order)
+    if isinstance(plan, str):
+        return _Package(None, carrier=carrier, error=plan)
+    packed = _packed(order)
+    if not packed:
+        return _package_of(parcel, order)
+    mine = sorted(plan[0][plan[1]])
+    exact = [p for p, rows in packed.items() if sorted(rows) == mine]
+    if exact:
+        return _Package(exact[0], carrier=carrier)
+    keys = {str(r["id"]): _group_key(r) for r in _live_rows(order)}
+    wanted = sorted(keys[r] for r in mine)
+    alike = [p for p, rows in packed.items() if sorted(keys[r] for r in rows) == wanted]
+    status = {str(r.get("package_id")): r.get("package_status") for r in _live_rows(order)}
+    alike.sort(key=lambda p: status.get(p) not in (None, "", "TO_FULFILL"))
+    if alike:
+        return _Package(alike[0], carrier=carrier)
+    where = f"{parcel.channel.value} order {parcel.channel_order_id}"
+    message = f"{where} is split otherwise than its parcels: no package holds this one's units alone"
+    return _Package(None, carrier=carrier, error=message)
 
 
 def _slots(data: dict) -> tuple[PickupSlot, ...]:

@@ -1,5 +1,9 @@
 """TikTok Shop API 202309: webhook bodies -> ChannelNotice, Get Order Detail -> OrderDraft.
 
+The same API serves Tokopedia's storefronts: an order whose `platform` says TOKOPEDIA is a `tokopedia`
+order (storefront()), fetched, shipped and cancelled through its TikTok Shop shop. Pushes name the shop,
+not the storefront, so every notice says `tiktok`; the fetched order decides.
+
 Webhooks share one envelope (`type`, `tts_notification_id`, `shop_id`,
 `timestamp`, `data`) and name orders only; the order is one element of
 `data.orders` of Get Order Detail (`GET /order/202309/orders?ids=`), the same
@@ -177,9 +181,10 @@ def normalize(detail: dict) -> OrderDraft:
     lines = _lines(order.get("line_items"), keep_cancelled=cancelled)
     cod = order.get("is_cod") is True
     paid = bool(order.get("paid_time"))
+    channel = storefront(order.get("platform"))
     return build_draft(
         {
-            "channel": Channel.tiktok,
+            "channel": channel,
             "channel_order_id": order_id,
             "channel_status": raw_status,
             "channel_state": channel_state,
@@ -208,8 +213,15 @@ def normalize(detail: dict) -> OrderDraft:
             "ship_by": _ship_by(order),
             "notes": (text(order.get("buyer_message")) or "")[:2000] or None,
         },
-        "tiktok",
+        channel.value,
     )
+
+
+def storefront(platform: object) -> Channel:
+    """The storefront an order was placed on: Tokopedia's storefronts run on the TikTok Shop API since its
+    Open API closed (30 Sep 2025), and the order's `platform` says which one (TOKOPEDIA, TIKTOK_SHOP)."""
+    value = (text(platform) or "").upper()
+    return Channel.tokopedia if "TOKOPEDIA" in value else Channel.tiktok
 
 
 def _lines(rows: object, *, keep_cancelled: bool) -> list[dict[str, Any]]:
