@@ -157,6 +157,7 @@ def parcels(
     state: Annotated[ShippingState, Query()],
     channel: Annotated[Channel | None, Query()] = None,
     node_id: Annotated[str | None, Query(max_length=40)] = None,
+    shop_id: Annotated[str | None, Query(max_length=64, description="One marketplace shop's parcels")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> ParcelPage:
@@ -168,7 +169,7 @@ def parcels(
         if node_id not in allowed:
             raise Forbidden("a node key lists its own node's parcels: give node_id")
     rows, next_cursor = shipping().store.parcels(state.value, limit, cursor, channel.value if channel else None,
-                                                 node_id)  # fmt: skip
+                                                 node_id, shop_id)  # fmt: skip
     return ParcelPage(items=[ParcelRow.model_validate(row) for row in rows], next_cursor=next_cursor)
 
 

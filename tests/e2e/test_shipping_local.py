@@ -80,6 +80,9 @@ def test_marketplace_parcels_are_arranged_get_their_resi_and_labels_and_print_in
                       and {shopee_parcel, lazada_parcel, tiktok_parcel} <= {r["parcel_id"] for r in page["items"]}
                       and page)  # fmt: skip
     assert {r["channel"] for r in listed["items"]} >= {"shopee", "lazada", "tiktok"}
+    # One shop's parcels (a seller prints per shop)
+    shop_rows = http(stack, "GET", "/shipping/parcels?state=label_ready&shop_id=880011", None, OPS)[1]["items"]
+    assert shopee_parcel in {r["parcel_id"] for r in shop_rows} and {r["shop_id"] for r in shop_rows} == {"880011"}
 
     # Arranged already: 409 with each parcel's reason
     again = {"parcel_ids": [shopee_parcel], "handover": "pickup"}

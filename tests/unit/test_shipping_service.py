@@ -158,7 +158,7 @@ class FakeStore:
         for parcel_id in parcel_ids:
             self.rows.pop(parcel_id, None)
 
-    def parcels(self, state: str, limit: int, cursor: str | None, channel=None, node_id=None):
+    def parcels(self, state: str, limit: int, cursor: str | None, channel=None, node_id=None, shop_id=None):
         return [row for _, row in self.rows.values() if row["state"] == state][:limit], None
 
     def counts(self) -> dict[str, int]:

@@ -66,7 +66,13 @@ class DynamoShippingStore:
                     raise
 
     def parcels(
-        self, state: str, limit: int, cursor: str | None, channel: str | None = None, node_id: str | None = None
+        self,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        channel: str | None = None,
+        node_id: str | None = None,
+        shop_id: str | None = None,
     ) -> tuple[list[dict], str | None]:
         args: dict[str, Any] = {
             "TableName": self.table, "IndexName": "by_state", "KeyConditionExpression": "#s = :s",
@@ -79,7 +85,8 @@ class DynamoShippingStore:
             page = client("dynamodb").query(**args, Limit=max(limit * 2, 50))
             for item in page.get("Items", []):
                 row = json.loads(_plain(item)["doc"])
-                if (channel and row.get("channel") != channel) or (node_id and row.get("node_id") != node_id):
+                if ((channel and row.get("channel") != channel) or (node_id and row.get("node_id") != node_id)
+                        or (shop_id and row.get("shop_id") != shop_id)):  # fmt: skip
                     continue
                 rows.append(row)
                 if len(rows) == limit:

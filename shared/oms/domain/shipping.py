@@ -111,6 +111,7 @@ def parcel_row(order: Order, parcel: Fulfillment) -> dict[str, Any] | None:
         "order_number": order.order_number,
         "channel": order.channel.value,
         "channel_order_id": order.channel_order_id,
+        "shop_id": order.shop_id,
         "node_id": parcel.node_id,
         "state": state.value,
         "ship_by": (parcel.ship_by or order.ship_by).isoformat() if (parcel.ship_by or order.ship_by) else None,

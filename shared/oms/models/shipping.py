@@ -148,6 +148,7 @@ class ParcelRow(Model):
     order_number: str
     channel: Channel
     channel_order_id: str
+    shop_id: str | None = Field(default=None, description="The marketplace shop that sold it")
     node_id: str
     state: ShippingState
     ship_by: datetime | None = None

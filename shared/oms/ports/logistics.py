@@ -307,7 +307,13 @@ class ShippingStore(Protocol):
     def remove_parcels(self, parcel_ids: Sequence[str], version: int) -> None: ...
 
     def parcels(
-        self, state: str, limit: int, cursor: str | None, channel: str | None = None, node_id: str | None = None
+        self,
+        state: str,
+        limit: int,
+        cursor: str | None,
+        channel: str | None = None,
+        node_id: str | None = None,
+        shop_id: str | None = None,
     ) -> tuple[list[dict], str | None]: ...
 
     def counts(self) -> dict[str, int]: ...
