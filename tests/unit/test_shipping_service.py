@@ -140,6 +140,9 @@ class FakeDocuments:
     def get(self, key: str) -> bytes | None:
         return self.files.get(key)
 
+    def get_many(self, keys) -> dict[str, bytes | None]:  # type: ignore[no-untyped-def]
+        return {key: self.files.get(key) for key in keys}
+
     def url(self, key: str, seconds: int = 900) -> str:
         return f"https://labels.example/{key}?expires={seconds}"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -21,6 +22,8 @@ from botocore.exceptions import ClientError
 from oms.adapters.aws import client, error_code
 from oms.errors import BadRequest
 from oms.models.shipping import ShippingState
+
+FETCHERS = 8  # labels fetched side by side for a print job (S3 answers each in tens of milliseconds)
 
 MAX_DELAY_SECONDS = 900  # SQS's limit on a message's delay
 _to = TypeSerializer()
@@ -151,6 +154,15 @@ class S3Documents:
             if error_code(exc) in ("NoSuchKey", "404"):
                 return None
             raise
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes | None]:
+        """Fetched side by side: a print job's 300 labels one after another would spend seconds waiting."""
+        unique = list(dict.fromkeys(keys))
+        if len(unique) <= 1:
+            return {key: self.get(key) for key in unique}
+        client("s3")  # built once here, not raced for by the threads
+        with ThreadPoolExecutor(max_workers=FETCHERS) as pool:
+            return dict(zip(unique, pool.map(self.get, unique), strict=True))
 
     def url(self, key: str, seconds: int = 900) -> str:
         return client("s3").generate_presigned_url(

@@ -564,8 +564,9 @@ class ShippingService:
             else:
                 chosen.append((order, parcel))
         labels: list[tuple[str, bytes]] = []
+        files = self.documents.get_many([str(p.shipping.label_key) for _, p in chosen])  # type: ignore[union-attr]
         for _order, parcel in chosen:
-            data = self.documents.get(str(parcel.shipping.label_key))  # type: ignore[union-attr]
+            data = files.get(str(parcel.shipping.label_key))  # type: ignore[union-attr]
             if data is None:
                 reasons[parcel.fulfillment_id] = "its label file is missing: arrange it again"
             else:

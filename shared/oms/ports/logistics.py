@@ -286,6 +286,10 @@ class DocumentStore(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes | None]:
+        """Several files at once (a print job's labels): key -> its bytes, None when missing."""
+        ...
+
     def url(self, key: str, seconds: int = 900) -> str:
         """A link that fetches the file for a while (presigned)."""
         ...
