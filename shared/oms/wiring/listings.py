@@ -56,9 +56,7 @@ def listed_shops(channel: Channel) -> list[str | None]:
     api = listings_api()
     if channel not in LISTED_CHANNELS or channel not in api.clients:
         return []
-    registered = [shop for shop in api.shops() if shop.channel is channel]
-    default = api.default_shop(channel, registered)
-    return ([] if default is not None else [None]) + [shop.shop_id for shop in registered if shop.enabled]
+    return api.reconciled_shops(channel)  # the same shops the reconciliation pull walks
 
 
 def mapped_shop(channel: Channel, shop_id: str | None) -> str | None:

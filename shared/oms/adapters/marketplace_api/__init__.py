@@ -151,12 +151,18 @@ class MarketplaceApi(ChannelOrderApi):
     def reconciled_shops(self, channel: Channel) -> list[str | None]:
         """Every enabled registered shop, and the channel-level shop unless it is registered (then its own)."""
         registered = [shop for shop in self.shops() if shop.channel is channel]
+        shops: list[str | None] = [] if self._channel_level_registered(channel, registered) else [None]
+        return shops + [shop.shop_id for shop in registered if shop.enabled]
+
+    def _channel_level_registered(self, channel: Channel, registered: list[Shop]) -> bool:
+        """Whether the shop the channel-level settings reach is registered (enabled or not): then it is reached
+        as that shop, or not at all, never through the channel-level credentials."""
+        if not registered:
+            return False
         own_id = self.secrets.channel_secret(channel.value, "shop_id")
         cipher = self.secrets.channel_secret(channel.value, "shop_cipher")
-        # The channel-level shop registered (enabled or not) is reached as that shop, or not at all.
-        own = any((own_id and shop.shop_id == own_id) or (cipher and shop.shop_cipher == cipher) for shop in registered)
-        shops: list[str | None] = [] if own else [None]
-        return shops + [shop.shop_id for shop in registered if shop.enabled]
+        return any((own_id and shop.shop_id == own_id) or (cipher and shop.shop_cipher == cipher)
+                   for shop in registered)  # fmt: skip
 
     def refresh_token(self, channel: Channel, secrets: SecretsProvider | None = None) -> TokenPair:
         """A new access token pair for the channel's shop (tokens.py); secrets: read uncached (a registered
@@ -216,11 +222,7 @@ class MarketplaceApi(ChannelOrderApi):
         if spec(channel).transport is not None:
             return []
         registered = sorted((shop for shop in self.shops() if shop.channel is channel), key=lambda shop: shop.shop_id)
-        own_id = self.secrets.channel_secret(channel.value, "shop_id") if registered else None
-        cipher = self.secrets.channel_secret(channel.value, "shop_cipher") if registered else None
-        channel_level = any((own_id and shop.shop_id == own_id) or (cipher and shop.shop_cipher == cipher)
-                            for shop in registered)  # fmt: skip
-        targets = [] if channel_level else [StockTarget(channel)]
+        targets = [] if self._channel_level_registered(channel, registered) else [StockTarget(channel)]
         for shop in registered:
             off = None if shop.enabled else f"shop {shop.name} is disabled"
             off = off or (None if shop.stock_push else f"shop {shop.name}'s stock push is off")
